@@ -1,0 +1,3 @@
+from sellerhub.cli import main
+
+main()

@@ -1,0 +1,60 @@
+"""The ASGI application."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from sellerhub import __version__
+from sellerhub.api import router
+from sellerhub.config import Settings, get_settings
+from sellerhub.core import problems
+from sellerhub.core.logging import configure_logging, get_logger
+from sellerhub.core.middleware import RequestContextMiddleware
+from sellerhub.runtime import Runtime
+
+log = get_logger(__name__)
+
+
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
+    """Build the app. With ``runtime`` given (tests), the caller owns the resources."""
+    settings = settings or (runtime.settings if runtime else get_settings())
+    settings.check()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = runtime is None
+        rt = runtime or Runtime.create(settings)
+        if owned:
+            configure_logging(settings.log_level, settings.json_logs)
+            await rt.open_queue()
+        app.state.runtime = rt
+        app.state.engine = rt.engine
+        app.state.sessionmaker = rt.sessionmaker
+        app.state.keyring = rt.keyring
+        log.info("app.started", env=settings.env.value)
+        try:
+            yield
+        finally:
+            if owned:
+                await rt.close()
+
+    app = FastAPI(
+        title="sellerhub",
+        version=__version__,
+        description="Identity, provider connections, webhooks, commerce data and billing "
+        "for e-commerce seller tools.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    problems.install(app)
+    app.add_middleware(RequestContextMiddleware)
+    app.include_router(router)
+    return app
+
+
+def production_app() -> FastAPI:
+    """Entry point for the ASGI servers (``sellerhub.app:production_app``, factory mode)."""
+    return create_app()

@@ -1,0 +1,57 @@
+"""The audit trail: append-only events for credentials, connections, money and credits."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sellerhub.audit.models import AuditEvent
+from sellerhub.audit.repository import AuditRepository
+from sellerhub.core.errors import NotFound
+from sellerhub.core.logging import redact
+
+
+async def record(
+    session: AsyncSession,
+    *,
+    organization_id: uuid.UUID,
+    action: str,
+    actor_user_id: uuid.UUID | None = None,
+    actor_type: str = "user",
+    target_type: str | None = None,
+    target_id: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Append an event in the caller's transaction. ``data`` is redacted before it is stored."""
+    request_id = structlog.contextvars.get_contextvars().get("request_id")
+    event = AuditEvent(
+        organization_id=organization_id,
+        action=action,
+        actor_user_id=actor_user_id,
+        actor_type=actor_type,
+        target_type=target_type,
+        target_id=target_id,
+        request_id=request_id,
+        data=redact(data or {}),
+    )
+    event.ensure_id()
+    AuditRepository(session).add(event)
+    await session.flush()
+    return event
+
+
+async def list_events(
+    session: AsyncSession, *, limit: int, before: uuid.UUID | None, action: str | None
+) -> Sequence[AuditEvent]:
+    return await AuditRepository(session).list(limit=limit, before=before, action=action)
+
+
+async def get_event(session: AsyncSession, event_id: uuid.UUID) -> AuditEvent:
+    event = await AuditRepository(session).get(event_id)
+    if event is None:
+        raise NotFound("audit event not found")
+    return event

@@ -1,0 +1,263 @@
+"""The ``sellerhub`` command: run | serve | worker | migrate | keys generate | keys rotate."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from typing import Annotated
+
+import typer
+
+from sellerhub.config import ConfigurationError, Settings, get_settings
+from sellerhub.core import crypto
+from sellerhub.core.logging import configure_logging, get_logger
+
+log = get_logger("sellerhub.cli")
+cli = typer.Typer(help="sellerhub: backend for e-commerce seller tools.", no_args_is_help=True)
+keys_cli = typer.Typer(help="Encryption key ring.", no_args_is_help=True)
+cli.add_typer(keys_cli, name="keys")
+
+
+def _settings() -> Settings:
+    try:
+        settings = get_settings()
+        settings.check()
+    except ConfigurationError as exc:
+        typer.echo(f"configuration error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    except ValueError as exc:  # pydantic validation of a setting
+        first = str(exc).splitlines()
+        typer.echo(f"configuration error: {' '.join(first[:3])}", err=True)
+        raise typer.Exit(2) from None
+    configure_logging(settings.log_level, settings.json_logs)
+    return settings
+
+
+def _migrate(url: str) -> None:
+    from sellerhub.db.migrations import upgrade
+
+    upgrade(url)
+
+
+@cli.command()
+def migrate() -> None:
+    """Bring the database (external, or the embedded one in the data dir) to the latest schema."""
+    from sellerhub.db.engine import Database
+
+    settings = _settings()
+    database = Database(settings)
+    try:
+        _migrate(database.url())
+        typer.echo("database is at the latest migration")
+    finally:
+        database.close()
+
+
+def _serve(settings: Settings, url: str) -> None:
+    os.environ["SELLERHUB_DATABASE_URL"] = url  # the server's workers inherit it
+    get_settings.cache_clear()
+    if settings.server == "granian":
+        from granian import Granian
+        from granian.constants import Interfaces
+
+        Granian(
+            "sellerhub.app:production_app",
+            address=settings.host,
+            port=settings.port,
+            interface=Interfaces.ASGI,
+            workers=settings.web_workers,
+            factory=True,
+            log_access=False,
+        ).serve()
+    else:
+        import uvicorn
+
+        uvicorn.run(
+            "sellerhub.app:production_app",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=settings.web_workers,
+            access_log=False,
+            log_config=None,
+        )
+
+
+@cli.command()
+def serve() -> None:
+    """Serve the HTTP API (granian or uvicorn per SELLERHUB_SERVER)."""
+    from sellerhub.db.engine import Database
+
+    settings = _settings()
+    database = Database(settings)
+    try:
+        _serve(settings, database.url())
+    finally:
+        database.close()
+
+
+async def _work(settings: Settings, wait: bool = True) -> None:
+    import sellerhub.jobs.registry  # noqa: F401 - registers every task
+    from sellerhub.jobs.app import queue_app
+    from sellerhub.runtime import Runtime
+
+    runtime = Runtime.create(settings)
+    try:
+        await runtime.open_queue()
+        log.info("worker.started", concurrency=settings.jobs_concurrency)
+        await queue_app.run_worker_async(
+            concurrency=settings.jobs_concurrency,
+            wait=wait,
+            install_signal_handlers=True,
+            shutdown_graceful_timeout=20,
+        )
+    finally:
+        await runtime.close()
+
+
+@cli.command()
+def worker() -> None:
+    """Run the job worker (periodic tasks included) until SIGINT/SIGTERM."""
+    asyncio.run(_work(_settings()))
+
+
+def _seed(settings: Settings) -> None:
+    from sellerhub.db.session import unit_of_work
+    from sellerhub.identity.seed import seed_demo
+    from sellerhub.runtime import Runtime
+
+    async def go() -> None:
+        runtime = Runtime.create(settings)
+        try:
+            async with unit_of_work(runtime.sessionmaker) as session:
+                result = await seed_demo(
+                    session,
+                    email=settings.seed_admin_email,
+                    password=settings.seed_admin_password.get_secret_value(),
+                    data_dir=settings.data_dir,
+                )
+        finally:
+            await runtime.close()
+        url = f"http://{settings.host}:{settings.port}"
+        lines = [
+            "",
+            f"  sellerhub is starting on {url}",
+            f"  API docs:       {url}/docs",
+            f"  readiness:      {url}/readyz",
+            f"  demo admin:     {result.email} (password from SELLERHUB_SEED_ADMIN_PASSWORD)",
+            f"  organization:   {result.organization_slug}",
+        ]
+        if result.api_key:
+            lines.append(
+                f"  try it:         curl -H 'Authorization: Bearer {result.api_key}' "
+                f"{url}/api/v1/organizations/current"
+            )
+        typer.echo("\n".join([*lines, ""]))
+
+    asyncio.run(go())
+
+
+@cli.command()
+def run() -> None:
+    """Development: embedded PostgreSQL + migrations + demo seed + API + worker; Ctrl-C stops
+    everything, PostgreSQL included."""
+    from sellerhub.db.engine import Database
+
+    settings = _settings()
+    database = Database(settings)
+    children: list[subprocess.Popen[bytes]] = []
+    try:
+        url = database.url()
+        os.environ["SELLERHUB_DATABASE_URL"] = url  # the seed and the children use this server
+        get_settings.cache_clear()
+        settings = get_settings()
+        _migrate(url)
+        _seed(settings)
+        env = dict(os.environ)
+        exe = [sys.executable, "-m", "sellerhub"]
+        children.append(subprocess.Popen([*exe, "worker"], env=env))
+        children.append(subprocess.Popen([*exe, "serve"], env=env))
+        stop = False
+
+        def _stop(_signum: int, _frame: object) -> None:
+            nonlocal stop
+            stop = True
+
+        signal.signal(signal.SIGINT, _stop)
+        signal.signal(signal.SIGTERM, _stop)
+        while not stop and all(child.poll() is None for child in children):
+            time.sleep(0.2)
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGINT)
+        deadline = time.monotonic() + 25
+        for child in children:
+            try:
+                child.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                child.kill()
+        database.close()
+        typer.echo("sellerhub stopped (PostgreSQL too)", err=True)
+
+
+@keys_cli.command("generate")
+def keys_generate(
+    kid: Annotated[str | None, typer.Option(help="key id; random when omitted")] = None,
+) -> None:
+    """Print a new `kid:base64key` entry for SELLERHUB_ENCRYPTION_KEYS (put it first)."""
+    try:
+        typer.echo(crypto.generate_key_entry(kid))
+    except crypto.KeyRingError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+@keys_cli.command("rotate")
+def keys_rotate(
+    new_key: Annotated[
+        bool, typer.Option("--new-key", help="development: add a new active key to the data dir")
+    ] = False,
+    batch_size: Annotated[int, typer.Option(min=1, max=10_000)] = 500,
+) -> None:
+    """Re-encrypt every encrypted column under the active (first) key, in committed batches.
+    Resumable and safe while the service runs; run it after every process has the new ring."""
+    settings = _settings()
+    if new_key:
+        if settings.encryption_keys is not None:
+            typer.echo("error: --new-key manages the data dir key file only", err=True)
+            raise typer.Exit(2)
+        kid = crypto.prepend_dev_key(settings.data_dir)
+        typer.echo(f"new active key {kid} added to the development key ring")
+    from sellerhub.db.encrypted import rotate_all
+    import sellerhub.db.models  # noqa: F401 - every model registers its encrypted columns
+    from sellerhub.runtime import Runtime
+
+    async def go() -> None:
+        runtime = Runtime.create(settings)
+        try:
+            report = await rotate_all(runtime.sessionmaker, runtime.keyring, batch_size=batch_size)
+        finally:
+            await runtime.close()
+        typer.echo(
+            json.dumps(
+                {
+                    "active_kid": runtime.keyring.active_kid,
+                    "rotated": report.rotated,
+                    "remaining": report.remaining,
+                }
+            )
+        )
+        if report.remaining:
+            raise typer.Exit(1)
+
+    asyncio.run(go())
+
+
+def main() -> None:
+    cli()

@@ -1,0 +1,109 @@
+"""Settings: one typed object, read from ``SELLERHUB_*`` environment variables and ``.env``.
+
+Every setting is documented in ``docs/configuration.md``. ``Settings.problems()`` lists what is
+unsafe for the current environment; ``production`` refuses to start while it is non-empty.
+"""
+
+from __future__ import annotations
+
+import functools
+from enum import StrEnum
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SECRET_KEY = "dev-insecure-change-me"  # noqa: S105 - a marker, refused in production
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class ConfigurationError(Exception):
+    """A setting is missing or unsafe; the message names it in one line."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="SELLERHUB_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    env: Environment = Environment.DEVELOPMENT
+    data_dir: Path = Path(".sellerhub")
+    database_url: SecretStr | None = None
+    database_pool_size: int = Field(default=10, ge=1, le=200)
+    public_url: str = "http://127.0.0.1:8000"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    server: Literal["granian", "uvicorn"] = "granian"
+    web_workers: int = Field(default=1, ge=1, le=64)
+    secret_key: SecretStr = SecretStr(DEFAULT_SECRET_KEY)
+    encryption_keys: SecretStr | None = None
+    emulators: bool | None = None
+    log_level: str = "INFO"
+    log_json: bool | None = None
+    jobs_concurrency: int = Field(default=4, ge=1, le=100)
+    outbox_redrive_after_seconds: int = Field(default=30, ge=1)
+    seed_admin_email: str = "admin@sellerhub.local"
+    seed_admin_password: SecretStr = SecretStr("sellerhub-demo")
+
+    @field_validator("public_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @property
+    def is_production(self) -> bool:
+        return self.env is Environment.PRODUCTION
+
+    @property
+    def emulators_enabled(self) -> bool:
+        if self.emulators is None:
+            return self.env is not Environment.PRODUCTION
+        return self.emulators
+
+    @property
+    def json_logs(self) -> bool:
+        if self.log_json is None:
+            return self.is_production
+        return self.log_json
+
+    def problems(self) -> list[str]:
+        """Why this configuration must not run; empty when it may."""
+        if not self.is_production:
+            return []
+        found: list[str] = []
+        secret = self.secret_key.get_secret_value()
+        if secret == DEFAULT_SECRET_KEY or len(secret) < 32:
+            found.append(
+                "SELLERHUB_SECRET_KEY is the development default or shorter than 32 characters"
+            )
+        if self.encryption_keys is None or not self.encryption_keys.get_secret_value().strip():
+            found.append("SELLERHUB_ENCRYPTION_KEYS is not set (production needs a key ring)")
+        if self.emulators_enabled:
+            found.append("SELLERHUB_EMULATORS must be false in production")
+        if self.database_url is None:
+            found.append("SELLERHUB_DATABASE_URL is not set (production needs a real PostgreSQL)")
+        if self.seed_admin_password.get_secret_value() == "sellerhub-demo":
+            found.append("SELLERHUB_SEED_ADMIN_PASSWORD is the development default")
+        if not self.public_url.startswith("https://"):
+            found.append("SELLERHUB_PUBLIC_URL must be an https:// URL in production")
+        return found
+
+    def check(self) -> None:
+        """Raise ``ConfigurationError`` naming the first unsafe setting."""
+        found = self.problems()
+        if found:
+            raise ConfigurationError(found[0])
+
+
+@functools.cache
+def get_settings() -> Settings:
+    return Settings()

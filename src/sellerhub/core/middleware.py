@@ -1,0 +1,67 @@
+"""Pure ASGI middleware (cheaper than BaseHTTPMiddleware): request id, log context, metrics and
+security headers on every HTTP response."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from sellerhub.core.logging import bind_context, clear_context, get_logger
+from sellerhub.core.metrics import HTTP_LATENCY, HTTP_REQUESTS
+
+log = get_logger("sellerhub.http")
+_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+_SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+]
+
+
+def _route_template(scope: Scope) -> str:
+    route: Any = scope.get("route")
+    path = getattr(route, "path", None)
+    return str(path) if path else "unmatched"
+
+
+class RequestContextMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = next((v for k, v in scope["headers"] if k == b"x-request-id"), b"").decode(
+            "latin-1"
+        )
+        request_id = incoming if _REQUEST_ID_RE.match(incoming) else uuid.uuid4().hex
+        clear_context()
+        bind_context(request_id=request_id)
+        started = time.perf_counter()
+        status_code = 500
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal status_code
+            if message["type"] == "http.response.start":
+                status_code = message["status"]
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", request_id.encode()))
+                headers.extend(_SECURITY_HEADERS)
+                message["headers"] = headers
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_headers)
+        finally:
+            route = _route_template(scope)
+            method = scope.get("method", "GET")
+            HTTP_REQUESTS.labels(method, route, str(status_code)).inc()
+            HTTP_LATENCY.labels(method, route).observe(time.perf_counter() - started)
+            if status_code >= 500:
+                log.error("http.request", method=method, route=route, status=status_code)
+            clear_context()

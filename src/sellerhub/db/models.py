@@ -1,0 +1,9 @@
+"""Imports every model so that ``Base.metadata`` is complete (Alembic, tests)."""
+
+from sellerhub.audit.models import AuditEvent
+from sellerhub.identity.apikeys.models import ApiKey
+from sellerhub.identity.organizations.models import Membership, Organization
+from sellerhub.identity.users.models import User
+from sellerhub.jobs.models import OutboxJob
+
+__all__ = ["ApiKey", "AuditEvent", "Membership", "Organization", "OutboxJob", "User"]

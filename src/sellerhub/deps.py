@@ -1,0 +1,76 @@
+"""FastAPI dependencies shared by every domain: the request session (where requests commit),
+the authenticated principal and role guards. Use the ``Annotated`` aliases in endpoints."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sellerhub.config import Settings
+from sellerhub.core.errors import Forbidden, Unauthenticated
+from sellerhub.core.logging import bind_context
+from sellerhub.db.session import AFTER_COMMIT_KEY, commit
+from sellerhub.identity import service as identity
+from sellerhub.identity.organizations.models import Role
+from sellerhub.identity.principal import Principal
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+async def request_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One transaction per request, committed before the response is sent; rolled back when
+    the endpoint raises."""
+    async with request.app.state.sessionmaker() as session:
+        try:
+            yield session
+        except BaseException:
+            await session.rollback()
+            session.info.pop(AFTER_COMMIT_KEY, None)
+            raise
+        await commit(session)
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+SessionDep = Annotated[AsyncSession, Depends(request_session)]
+
+
+async def current_principal(request: Request, session: SessionDep) -> Principal:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated("send Authorization: Bearer <API key>")
+    principal = await identity.authenticate_api_key(session, token.strip())
+    bind_context(organization_id=str(principal.organization_id), user_id=str(principal.user_id))
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def require_role(minimum: Role) -> Callable[..., Coroutine[Any, Any, Principal]]:
+    async def guard(principal: CurrentPrincipal) -> Principal:
+        if not principal.has_role(minimum):
+            raise Forbidden(f"this needs the {minimum.value} role or higher")
+        return principal
+
+    return guard
+
+
+def require_platform_admin() -> Callable[..., Coroutine[Any, Any, Principal]]:
+    async def guard(principal: CurrentPrincipal) -> Principal:
+        if not principal.is_platform_admin:
+            raise Forbidden("this needs a platform administrator")
+        return principal
+
+    return guard
+
+
+AdminPrincipal = Annotated[Principal, Depends(require_role(Role.ADMIN))]
+OwnerPrincipal = Annotated[Principal, Depends(require_role(Role.OWNER))]
+PlatformAdmin = Annotated[Principal, Depends(require_platform_admin())]

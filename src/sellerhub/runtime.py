@@ -1,0 +1,59 @@
+"""Process resources shared by the API, the worker and the CLI: settings, database (embedded or
+external), engine, session factory, key ring and the job queue connection."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from psycopg_pool import AsyncConnectionPool
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from sellerhub.config import Settings
+from sellerhub.core.crypto import KeyRing, keyring_from_settings
+from sellerhub.db.engine import Database, create_engine
+from sellerhub.db.session import make_sessionmaker
+from sellerhub.jobs import app as jobs
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    database: Database
+    url: str
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    keyring: KeyRing
+    queue_pool: AsyncConnectionPool | None = field(default=None)
+
+    @classmethod
+    def create(cls, settings: Settings) -> Runtime:
+        """Resolve the database (starting the embedded one if needed) and build the engine."""
+        settings.check()
+        database = Database(settings)
+        url = database.url()
+        engine = create_engine(url, pool_size=settings.database_pool_size)
+        keys = settings.encryption_keys.get_secret_value() if settings.encryption_keys else None
+        keyring = keyring_from_settings(keys, settings.data_dir, settings.is_production)
+        return cls(settings, database, url, engine, make_sessionmaker(engine), keyring)
+
+    async def open_queue(self) -> None:
+        """Open the job queue on its own small pool, and give jobs their session factory."""
+        jobs.configure(
+            jobs.JobResources(
+                sessionmaker=self.sessionmaker,
+                redrive_after=timedelta(seconds=self.settings.outbox_redrive_after_seconds),
+            )
+        )
+        self.queue_pool = AsyncConnectionPool(
+            self.url, min_size=1, max_size=max(2, self.settings.jobs_concurrency + 2), open=False
+        )
+        await self.queue_pool.open(wait=True, timeout=30)
+        await jobs.queue_app.open_async(self.queue_pool)
+
+    async def close(self) -> None:
+        if self.queue_pool is not None:
+            await jobs.queue_app.close_async()
+            self.queue_pool = None
+        await self.engine.dispose()
+        self.database.close()
