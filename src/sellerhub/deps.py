@@ -37,7 +37,8 @@ async def request_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-SessionDep = Annotated[AsyncSession, Depends(request_session)]
+# scope="function": the commit runs before the response is sent, so a 2xx means committed.
+SessionDep = Annotated[AsyncSession, Depends(request_session, scope="function")]
 
 
 async def current_principal(request: Request, session: SessionDep) -> Principal:

@@ -1,0 +1,96 @@
+"""``python -m bench``: seed a fresh database, run the capability benches, print their figures
+(one JSON line each) on stdout; progress goes to stderr. Every process started is stopped."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import time
+from types import FrameType
+
+from bench import core
+from bench.harness import BenchError, LoadSpec, bench_database, log, require_wrk, work_dir
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must not be negative")
+    return value
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--duration", type=_positive_int, default=8, help="seconds per route")
+    parser.add_argument(
+        "--warmup", type=_non_negative_int, default=2, help="warm-up seconds per route"
+    )
+    parser.add_argument("--connections", type=_positive_int, default=32, help="wrk -c")
+    parser.add_argument("--threads", type=_positive_int, default=1, help="wrk -t")
+    parser.add_argument(
+        "--workers", type=_positive_int, default=1, help="SELLERHUB_WEB_WORKERS of the server"
+    )
+    parser.add_argument(
+        "--events", type=_positive_int, default=200, help="audit events seeded per organization"
+    )
+    parser.add_argument(
+        "--servers",
+        default=",".join(core.SERVERS),
+        help="comma-separated subset of: " + ", ".join(core.SERVERS),
+    )
+    args = parser.parse_args(argv)
+    servers = [s.strip() for s in args.servers.split(",") if s.strip()]
+    unknown = sorted(set(servers) - set(core.SERVERS))
+    if unknown or not servers:
+        parser.error(f"unknown server(s): {', '.join(unknown) or '(none given)'}")
+    args.servers = servers
+    if args.connections < args.threads:
+        parser.error("--connections must be at least --threads")
+    return args
+
+
+def _exit_on_sigterm(_signum: int, _frame: FrameType | None) -> None:
+    raise SystemExit(143)  # unwinds through every cleanup
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    spec = LoadSpec(
+        duration=args.duration,
+        warmup=args.warmup,
+        connections=args.connections,
+        threads=args.threads,
+    )
+    started = time.monotonic()
+    try:
+        require_wrk()
+        with work_dir() as tmp, bench_database(tmp) as url:
+            core.run(
+                database_url=url,
+                spec=spec,
+                workers=args.workers,
+                events=args.events,
+                work_dir=tmp,
+                servers=args.servers,
+            )
+    except BenchError as exc:
+        log(f"error: {exc}")
+        return 1
+    except KeyboardInterrupt:
+        log("interrupted")
+        return 130
+    log(f"done in {time.monotonic() - started:.0f}s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,364 @@
+"""Shared benchmark machinery: figures on stdout, a PostgreSQL to run against, the server process
+in production mode, and `wrk` runs with their output parsed.
+
+Every capability bench uses these; stdout carries only the JSON figure lines, everything else
+goes to stderr.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+BENCH_DATABASE = "sellerhub_bench"
+HOST = "127.0.0.1"
+
+
+class BenchError(Exception):
+    """The benchmark cannot produce trustworthy figures; the message says why."""
+
+
+def log(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+# --- figures ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Figure:
+    name: str
+    value: float
+    unit: str
+    baseline: float | None = None
+
+    @property
+    def ratio(self) -> float | None:
+        if self.baseline is None or self.baseline == 0:
+            return None
+        return self.value / self.baseline
+
+    def as_json(self) -> str:
+        ratio = self.ratio
+        return json.dumps(
+            {
+                "name": self.name,
+                "value": round(self.value, 3),
+                "unit": self.unit,
+                "baseline": None if self.baseline is None else round(self.baseline, 3),
+                "ratio": None if ratio is None else round(ratio, 4),
+            }
+        )
+
+
+def emit(figure: Figure) -> None:
+    """One JSON line on stdout per figure."""
+    print(figure.as_json(), flush=True)
+
+
+# --- database --------------------------------------------------------------------------------
+
+
+def _recreate_database(admin_url: str, name: str) -> None:
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        _drop_database(conn, name)
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def _drop_database(conn: Any, name: str) -> None:
+    from psycopg import sql
+
+    conn.execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        "WHERE datname = %s AND pid <> pg_backend_pid()",
+        (name,),
+    )
+    conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
+
+
+def _drop_quietly(admin_url: str, name: str) -> None:
+    import psycopg
+
+    try:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            _drop_database(conn, name)
+    except psycopg.Error as exc:
+        log(f"could not drop database {name}: {exc}")
+
+
+@contextlib.contextmanager
+def _external_database(server_url: str) -> Iterator[str]:
+    from sellerhub.db.engine import to_libpq_url, with_database
+
+    admin_url = to_libpq_url(server_url)
+    log(f"creating a fresh database {BENCH_DATABASE!r} on the SELLERHUB_DATABASE_URL server")
+    _recreate_database(admin_url, BENCH_DATABASE)
+    try:
+        yield with_database(admin_url, BENCH_DATABASE)
+    finally:
+        _drop_quietly(admin_url, BENCH_DATABASE)
+
+
+@contextlib.contextmanager
+def _embedded_database(data_dir: Path) -> Iterator[str]:
+    from sellerhub.db.engine import EmbeddedPostgres
+
+    embedded = EmbeddedPostgres(data_dir)
+    log(f"starting the embedded PostgreSQL in {embedded.pgdata}")
+    try:
+        yield embedded.start()
+    finally:
+        embedded.stop()
+        log("embedded PostgreSQL stopped")
+
+
+@contextlib.contextmanager
+def bench_database(work_dir: Path) -> Iterator[str]:
+    """A fresh, migrated database URL: a new ``sellerhub_bench`` database on the server named by
+    ``SELLERHUB_DATABASE_URL``, or else the embedded PostgreSQL in ``work_dir``."""
+    from sellerhub.db.migrations import upgrade
+
+    external = os.environ.get("SELLERHUB_DATABASE_URL", "").strip()
+    source = _external_database(external) if external else _embedded_database(work_dir)
+    with source as url:
+        log("applying migrations")
+        upgrade(url)
+        yield url
+
+
+# --- the server ------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def production_env(
+    *, database_url: str, server: str, port: int, workers: int, data_dir: Path
+) -> dict[str, str]:
+    """The environment of the production server command, with fresh random secrets."""
+    from sellerhub.core.crypto import generate_key_entry
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SELLERHUB_")}
+    env.update(
+        {
+            "SELLERHUB_ENV": "production",
+            "SELLERHUB_SECRET_KEY": secrets.token_urlsafe(48),
+            "SELLERHUB_ENCRYPTION_KEYS": generate_key_entry(),
+            "SELLERHUB_EMULATORS": "false",
+            "SELLERHUB_PUBLIC_URL": "https://bench.invalid",
+            "SELLERHUB_SEED_ADMIN_PASSWORD": secrets.token_urlsafe(24),
+            "SELLERHUB_LOG_LEVEL": "WARNING",
+            "SELLERHUB_DATABASE_URL": database_url,
+            "SELLERHUB_DATA_DIR": str(data_dir),
+            "SELLERHUB_SERVER": server,
+            "SELLERHUB_HOST": HOST,
+            "SELLERHUB_PORT": str(port),
+            "SELLERHUB_WEB_WORKERS": str(workers),
+        }
+    )
+    return env
+
+
+def http_get(url: str, headers: Mapping[str, str] | None = None) -> tuple[int, bytes]:
+    request = urllib.request.Request(url, headers=dict(headers or {}))
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return int(response.status), response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+class Server:
+    """``sellerhub serve`` as a child process in its own process group."""
+
+    def __init__(self, name: str, env: Mapping[str, str], port: int, cwd: Path) -> None:
+        self.name = name
+        self.base_url = f"http://{HOST}:{port}"
+        self._env = dict(env)
+        self._cwd = cwd
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self, ready_timeout: float = 60.0) -> None:
+        log(f"starting {self.name} on {self.base_url}")
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "sellerhub", "serve"],
+            env=self._env,
+            cwd=self._cwd,  # away from the repo's .env: the environment alone configures it
+            stdin=subprocess.DEVNULL,
+            stdout=sys.stderr,
+            stderr=sys.stderr,
+            start_new_session=True,
+        )
+        self._wait_ready(ready_timeout)
+
+    def _wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._process is not None and self._process.poll() is not None:
+                raise BenchError(f"{self.name} exited with code {self._process.returncode}")
+            with contextlib.suppress(OSError):
+                if http_get(self.base_url + "/healthz")[0] == 200:
+                    log(f"{self.name} is up")
+                    return
+            time.sleep(0.2)
+        raise BenchError(f"{self.name} did not answer /healthz within {timeout:.0f}s")
+
+    def stop(self, grace: float = 15.0) -> None:
+        process, self._process = self._process, None
+        if process is None:
+            return
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                log(f"{self.name} ignored SIGINT for {grace:.0f}s; killing it")
+        # Whatever is left of its process group (a worker that outlived its parent) goes too.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=5)
+        log(f"{self.name} stopped")
+
+
+@contextlib.contextmanager
+def running_server(name: str, env: Mapping[str, str], port: int, cwd: Path) -> Iterator[Server]:
+    server = Server(name, env, port, cwd)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+@contextlib.contextmanager
+def work_dir() -> Iterator[Path]:
+    with tempfile.TemporaryDirectory(prefix="sellerhub-bench-") as path:
+        yield Path(path)
+
+
+# --- wrk -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LoadSpec:
+    duration: float
+    warmup: float
+    connections: int
+    threads: int
+
+
+@dataclass(frozen=True)
+class WrkResult:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    non_2xx: int
+    socket_errors: int
+
+
+_TIME_UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
+_RPS_RE = re.compile(r"^Requests/sec:\s+([\d.]+)", re.MULTILINE)
+_PERCENTILE_RE = r"^\s+{}%\s+([\d.]+)(us|ms|s|m|h)\s*$"
+_REQUESTS_RE = re.compile(r"^\s+(\d+) requests in ", re.MULTILINE)
+_NON_2XX_RE = re.compile(r"^\s+Non-2xx or 3xx responses:\s+(\d+)", re.MULTILINE)
+_SOCKET_ERRORS_RE = re.compile(
+    r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)"
+)
+
+
+def _percentile_ms(output: str, percent: int) -> float:
+    match = re.search(_PERCENTILE_RE.format(percent), output, re.MULTILINE)
+    if match is None:
+        raise BenchError(f"wrk output has no {percent}% latency line (was --latency given?)")
+    return float(match.group(1)) * _TIME_UNITS_MS[match.group(2)]
+
+
+def parse_wrk(output: str) -> WrkResult:
+    """The figures of ``wrk --latency`` text output."""
+    rps = _RPS_RE.search(output)
+    requests = _REQUESTS_RE.search(output)
+    if rps is None or requests is None:
+        raise BenchError(f"unexpected wrk output:\n{output}")
+    non_2xx = _NON_2XX_RE.search(output)
+    errors = _SOCKET_ERRORS_RE.search(output)
+    return WrkResult(
+        rps=float(rps.group(1)),
+        p50_ms=_percentile_ms(output, 50),
+        p99_ms=_percentile_ms(output, 99),
+        requests=int(requests.group(1)),
+        non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
+        socket_errors=sum(int(n) for n in errors.groups()) if errors else 0,
+    )
+
+
+def require_wrk() -> str:
+    path = shutil.which("wrk")
+    if path is None:
+        raise BenchError("wrk is not installed (make bench installs it: apt-get install wrk)")
+    return path
+
+
+def _wrk(url: str, seconds: float, spec: LoadSpec, headers: Mapping[str, str]) -> WrkResult:
+    if not url.startswith(f"http://{HOST}:"):
+        raise BenchError(f"refusing to load anything but {HOST}: {url}")
+    command = [
+        require_wrk(),
+        f"-t{spec.threads}",
+        f"-c{spec.connections}",
+        f"-d{max(1, round(seconds))}s",
+        "--latency",
+        "--timeout",
+        "10s",
+    ]
+    for key, value in headers.items():
+        command += ["-H", f"{key}: {value}"]
+    completed = subprocess.run(
+        [*command, url], capture_output=True, text=True, timeout=seconds + 60, check=False
+    )
+    if completed.returncode != 0:
+        raise BenchError(f"wrk failed ({completed.returncode}): {completed.stderr.strip()}")
+    return parse_wrk(completed.stdout)
+
+
+def load(url: str, spec: LoadSpec, headers: Mapping[str, str] | None = None) -> WrkResult:
+    """Warm up, then measure ``url``; refuses a run where any response failed."""
+    headers = headers or {}
+    if spec.warmup > 0:
+        _wrk(url, spec.warmup, spec, headers)
+    result = _wrk(url, spec.duration, spec, headers)
+    if result.non_2xx or result.socket_errors:
+        raise BenchError(
+            f"{url}: {result.non_2xx} non-2xx responses and {result.socket_errors} socket "
+            f"errors in {result.requests} requests; the figures would be meaningless"
+        )
+    log(
+        f"{url}: {result.rps:.0f} req/s, p50 {result.p50_ms:.2f} ms, "
+        f"p99 {result.p99_ms:.2f} ms ({result.requests} requests)"
+    )
+    return result

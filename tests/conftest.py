@@ -1,0 +1,176 @@
+"""Test fixtures: a real PostgreSQL for the whole run (embedded unless SELLERHUB_DATABASE_URL is
+set), a fresh database migrated once, truncation between tests, and the app over ASGI."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+from fastapi import FastAPI
+from psycopg import sql
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sellerhub.app import create_app
+from sellerhub.config import Environment, Settings
+from sellerhub.core.crypto import generate_key_entry
+from sellerhub.db.engine import EmbeddedPostgres, to_libpq_url, with_database
+from sellerhub.db.migrations import upgrade
+from sellerhub.db.session import unit_of_work
+from sellerhub.identity import service as identity
+from sellerhub.identity.organizations.models import Membership, Organization, Role
+from sellerhub.identity.principal import Principal
+from sellerhub.identity.users.models import User, UserType
+from sellerhub.runtime import Runtime
+
+TABLES = ["audit_events", "api_keys", "memberships", "users", "organizations", "job_outbox"]
+
+
+@pytest.fixture(scope="session")
+def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Admin URL of the PostgreSQL server used by this run."""
+    external = os.environ.get("SELLERHUB_DATABASE_URL")
+    if external:
+        yield to_libpq_url(external)
+        return
+    embedded = EmbeddedPostgres(tmp_path_factory.mktemp("pg"))
+    url = embedded.start()
+    yield url
+    embedded.stop()
+
+
+def create_database(server_url: str, prefix: str) -> str:
+    name = f"{prefix}_{secrets.token_hex(4)}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return with_database(server_url, name)
+
+
+def drop_database(server_url: str, url: str) -> None:
+    name = url.rsplit("/", 1)[1].split("?", 1)[0]
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="session")
+def database_url(server_url: str) -> Iterator[str]:
+    url = create_database(server_url, "sellerhub_test")
+    upgrade(url)
+    yield url
+    drop_database(server_url, url)
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return Settings(
+        env=Environment.TEST,
+        database_url=database_url,  # type: ignore[arg-type]
+        encryption_keys=generate_key_entry("test1"),  # type: ignore[arg-type]
+        data_dir=tmp_path_factory.mktemp("data"),
+        log_level="WARNING",
+        _env_file=None,  # type: ignore[call-arg]
+    )
+
+
+@pytest.fixture(scope="session")
+async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
+    import sellerhub.jobs.registry  # noqa: F401
+
+    rt = Runtime.create(settings)
+    await rt.open_queue()
+    yield rt
+    await rt.close()
+
+
+@pytest.fixture(autouse=True)
+async def _clean_database(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    yield
+    if "runtime" not in request.fixturenames:
+        return
+    rt: Runtime = request.getfixturevalue("runtime")
+    async with rt.engine.begin() as conn:
+        await conn.execute(
+            text(f"TRUNCATE {', '.join(TABLES)}, procrastinate_jobs RESTART IDENTITY CASCADE")
+        )
+
+
+@pytest.fixture(scope="session")
+async def app(runtime: Runtime) -> AsyncIterator[FastAPI]:
+    application = create_app(runtime=runtime)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield c
+
+
+@dataclass
+class Tenant:
+    organization: Organization
+    user: User
+    api_key: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}"}
+
+    def principal(self, role: Role = Role.OWNER) -> Principal:
+        return Principal(
+            user_id=self.user.id,
+            organization_id=self.organization.id,
+            role=role,
+            user_type=UserType(self.user.user_type),
+            via="api_key",
+        )
+
+
+async def make_tenant(
+    runtime: Runtime, name: str | None = None, role: Role = Role.OWNER
+) -> Tenant:
+    """A new organization with one user of ``role`` and an API key acting as that user."""
+    name = name or f"Org {uuid.uuid4().hex[:6]}"
+    async with unit_of_work(runtime.sessionmaker) as session:
+        owner = await identity.create_user(session, email=f"{uuid.uuid4().hex[:10]}@example.com")
+        org = await identity.create_organization(session, name=name, owner=owner)
+        user = owner
+        if role is not Role.OWNER:
+            user = await identity.create_user(session, email=f"{uuid.uuid4().hex[:10]}@ex.com")
+            session.add(Membership(organization_id=org.id, user_id=user.id, role=role.value))
+        acting = Tenant(org, owner, "")
+        issued = await identity.issue_api_key(session, acting.principal(Role.OWNER), "test")
+        if role is not Role.OWNER:
+            issued.key.user_id = user.id
+    return Tenant(org, user, issued.secret)
+
+
+@pytest.fixture
+async def tenant(runtime: Runtime) -> Tenant:
+    return await make_tenant(runtime, "Acme")
+
+
+@pytest.fixture
+async def other_tenant(runtime: Runtime) -> Tenant:
+    return await make_tenant(runtime, "Globex")
+
+
+@pytest.fixture
+async def session(runtime: Runtime) -> AsyncIterator[AsyncSession]:
+    async with runtime.sessionmaker() as s:
+        yield s
+        await s.rollback()
+
+
+@pytest.fixture
+def project_root() -> Path:
+    return Path(__file__).resolve().parents[1]

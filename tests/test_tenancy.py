@@ -1,0 +1,141 @@
+"""Tenant scoping is enforced centrally, for every query on a tenant-owned table."""
+
+from __future__ import annotations
+
+import logging
+
+import httpx
+import pytest
+from structlog.testing import capture_logs
+from sqlalchemy import select, update
+from sqlalchemy.orm import aliased
+
+from sellerhub.audit import service as audit
+from sellerhub.audit.models import AuditEvent
+from sellerhub.core.errors import TenantScopeViolation
+from sellerhub.db.session import unit_of_work
+from sellerhub.db.tenancy import set_tenant, system_context
+from sellerhub.deps import SessionDep
+from sellerhub.identity.organizations.models import Membership
+from sellerhub.runtime import Runtime
+from tests.conftest import Tenant
+
+
+async def test_query_without_scope_raises(session, tenant: Tenant) -> None:
+    with pytest.raises(TenantScopeViolation, match="AuditEvent"):
+        await session.execute(select(AuditEvent))
+    with pytest.raises(TenantScopeViolation, match="Membership"):
+        await session.scalar(select(Membership).where(Membership.user_id == tenant.user.id))
+
+
+async def test_bulk_update_without_scope_raises(session, tenant: Tenant) -> None:
+    with pytest.raises(TenantScopeViolation):
+        await session.execute(update(Membership).values(role="admin"))
+
+
+async def test_scoped_session_sees_only_its_rows(
+    session, tenant: Tenant, other_tenant: Tenant
+) -> None:
+    set_tenant(session, tenant.organization.id)
+    rows = (await session.execute(select(AuditEvent))).scalars().all()
+    assert rows and {r.organization_id for r in rows} == {tenant.organization.id}
+    # An explicit filter for another organization's rows finds nothing.
+    crafted = (
+        await session.execute(
+            select(AuditEvent).where(AuditEvent.organization_id == other_tenant.organization.id)
+        )
+    ).scalars().all()
+    assert crafted == []
+    # Aliases and joins are scoped too.
+    other = aliased(AuditEvent)
+    joined = (
+        await session.execute(
+            select(other).join(Membership, Membership.user_id == other.actor_user_id)
+        )
+    ).scalars().all()
+    assert {r.organization_id for r in joined} <= {tenant.organization.id}
+
+
+async def test_scoped_bulk_update_touches_only_own_rows(
+    runtime: Runtime, tenant: Tenant, other_tenant: Tenant
+) -> None:
+    async with unit_of_work(runtime.sessionmaker) as s:
+        set_tenant(s, tenant.organization.id)
+        await s.execute(update(Membership).values(role="owner"))
+    async with runtime.sessionmaker() as s:
+        with system_context(s, "test: read all memberships"):
+            roles = {
+                (m.organization_id, m.role)
+                for m in (await s.execute(select(Membership))).scalars()
+            }
+    assert (other_tenant.organization.id, "owner") in roles
+
+
+async def test_write_into_another_tenant_raises(session, tenant: Tenant, other_tenant) -> None:
+    set_tenant(session, tenant.organization.id)
+    session.add(AuditEvent(organization_id=other_tenant.organization.id, action="X", data={}))
+    with pytest.raises(TenantScopeViolation, match="another organization"):
+        await session.flush()
+
+
+async def test_write_without_scope_raises(session, tenant: Tenant) -> None:
+    session.add(AuditEvent(organization_id=tenant.organization.id, action="X", data={}))
+    with pytest.raises(TenantScopeViolation, match="without an organization scope"):
+        await session.flush()
+
+
+async def test_tenant_cannot_change(session, tenant: Tenant, other_tenant: Tenant) -> None:
+    set_tenant(session, tenant.organization.id)
+    with pytest.raises(TenantScopeViolation):
+        set_tenant(session, other_tenant.organization.id)
+
+
+async def test_system_context_is_logged_and_unscoped(
+    session, tenant: Tenant, other_tenant: Tenant
+) -> None:
+    with capture_logs() as logs, system_context(session, "test: cross-tenant report"):
+        orgs = {r.organization_id for r in (await session.execute(select(AuditEvent))).scalars()}
+    assert {tenant.organization.id, other_tenant.organization.id} <= orgs
+    assert {"event": "tenancy.system_context", "reason": "test: cross-tenant report"}.items() <= (
+        logs[0].items()
+    )
+    # Leaving the context restores enforcement.
+    with pytest.raises(TenantScopeViolation):
+        await session.execute(select(AuditEvent))
+
+
+async def test_crafted_id_from_another_org_is_404(
+    client: httpx.AsyncClient, runtime: Runtime, tenant: Tenant, other_tenant: Tenant
+) -> None:
+    async with unit_of_work(runtime.sessionmaker) as s:
+        set_tenant(s, other_tenant.organization.id)
+        secret_event = await audit.record(
+            s, organization_id=other_tenant.organization.id, action="SECRET_THING"
+        )
+    own = await client.get(f"/api/v1/audit-events/{secret_event.id}", headers=other_tenant.headers)
+    assert own.status_code == 200
+    crafted = await client.get(f"/api/v1/audit-events/{secret_event.id}", headers=tenant.headers)
+    assert crafted.status_code == 404
+    assert crafted.headers["content-type"] == "application/problem+json"
+    assert "SECRET_THING" not in crafted.text
+    listing = await client.get("/api/v1/audit-events?action=SECRET_THING", headers=tenant.headers)
+    assert listing.json()["items"] == []
+
+
+async def test_tenant_violation_in_a_request_is_a_generic_500(
+    app, client: httpx.AsyncClient, caplog
+) -> None:
+    @app.get("/_test/unscoped")
+    async def unscoped(session: SessionDep) -> dict[str, int]:
+        await session.execute(select(AuditEvent))
+        return {"n": 0}
+
+    caplog.set_level(logging.ERROR)
+    try:
+        response = await client.get("/_test/unscoped")
+    finally:
+        app.router.routes.pop()
+    assert response.status_code == 500
+    body = response.json()
+    assert body["code"] == "internal-error"
+    assert "Traceback" not in response.text and "AuditEvent" not in response.text
