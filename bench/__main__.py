@@ -58,6 +58,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def _exit_on_sigterm(_signum: int, _frame: FrameType | None) -> None:
+    log("terminated; stopping everything")
     raise SystemExit(143)  # unwinds through every cleanup
 
 

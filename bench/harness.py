@@ -266,8 +266,8 @@ def work_dir() -> Iterator[Path]:
 
 @dataclass(frozen=True)
 class LoadSpec:
-    duration: float
-    warmup: float
+    duration: int  # seconds
+    warmup: int  # seconds, 0 for none
     connections: int
     threads: int
 
@@ -324,14 +324,14 @@ def require_wrk() -> str:
     return path
 
 
-def _wrk(url: str, seconds: float, spec: LoadSpec, headers: Mapping[str, str]) -> WrkResult:
+def _wrk(url: str, seconds: int, spec: LoadSpec, headers: Mapping[str, str]) -> WrkResult:
     if not url.startswith(f"http://{HOST}:"):
         raise BenchError(f"refusing to load anything but {HOST}: {url}")
     command = [
         require_wrk(),
         f"-t{spec.threads}",
         f"-c{spec.connections}",
-        f"-d{max(1, round(seconds))}s",
+        f"-d{seconds}s",
         "--latency",
         "--timeout",
         "10s",

@@ -56,7 +56,9 @@ def create_database(server_url: str, prefix: str) -> str:
 def drop_database(server_url: str, url: str) -> None:
     name = url.rsplit("/", 1)[1].split("?", 1)[0]
     with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
 
 
 @pytest.fixture(scope="session")
@@ -135,9 +137,7 @@ class Tenant:
         )
 
 
-async def make_tenant(
-    runtime: Runtime, name: str | None = None, role: Role = Role.OWNER
-) -> Tenant:
+async def make_tenant(runtime: Runtime, name: str | None = None, role: Role = Role.OWNER) -> Tenant:
     """A new organization with one user of ``role`` and an API key acting as that user."""
     name = name or f"Org {uuid.uuid4().hex[:6]}"
     async with unit_of_work(runtime.sessionmaker) as session:

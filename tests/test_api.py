@@ -114,7 +114,9 @@ async def test_api_key_lifecycle(client: httpx.AsyncClient, tenant: Tenant) -> N
         "/api/v1/organizations/current", headers={"Authorization": f"Bearer {secret}"}
     )
     assert me.status_code == 200 and me.json()["name"] == "Acme"
-    revoked = await client.delete(f"/api/v1/api-keys/{created.json()['id']}", headers=tenant.headers)
+    revoked = await client.delete(
+        f"/api/v1/api-keys/{created.json()['id']}", headers=tenant.headers
+    )
     assert revoked.status_code == 204
     after = await client.get(
         "/api/v1/organizations/current", headers={"Authorization": f"Bearer {secret}"}
@@ -128,7 +130,9 @@ async def test_api_key_lifecycle(client: httpx.AsyncClient, tenant: Tenant) -> N
 
 async def test_member_role_cannot_manage_keys(client: httpx.AsyncClient, runtime: Runtime) -> None:
     member = await make_tenant(runtime, "Members Inc", role=Role.MEMBER)
-    assert (await client.get("/api/v1/organizations/current", headers=member.headers)).status_code == 200
+    assert (
+        await client.get("/api/v1/organizations/current", headers=member.headers)
+    ).status_code == 200
     denied = await client.post("/api/v1/api-keys", json={"name": "x"}, headers=member.headers)
     assert denied.status_code == 403
     assert denied.json()["code"] == "forbidden" and "admin" in denied.json()["detail"]
@@ -138,7 +142,9 @@ async def test_revoking_another_orgs_key_is_404(
     client: httpx.AsyncClient, tenant: Tenant, other_tenant: Tenant
 ) -> None:
     theirs = await client.post("/api/v1/api-keys", json={"name": "t"}, headers=other_tenant.headers)
-    response = await client.delete(f"/api/v1/api-keys/{theirs.json()['id']}", headers=tenant.headers)
+    response = await client.delete(
+        f"/api/v1/api-keys/{theirs.json()['id']}", headers=tenant.headers
+    )
     assert response.status_code == 404
     still = await client.get(
         "/api/v1/organizations/current", headers={"Authorization": f"Bearer {theirs.json()['key']}"}

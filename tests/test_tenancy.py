@@ -6,9 +6,9 @@ import logging
 
 import httpx
 import pytest
-from structlog.testing import capture_logs
 from sqlalchemy import select, update
 from sqlalchemy.orm import aliased
+from structlog.testing import capture_logs
 
 from sellerhub.audit import service as audit
 from sellerhub.audit.models import AuditEvent
@@ -41,18 +41,26 @@ async def test_scoped_session_sees_only_its_rows(
     assert rows and {r.organization_id for r in rows} == {tenant.organization.id}
     # An explicit filter for another organization's rows finds nothing.
     crafted = (
-        await session.execute(
-            select(AuditEvent).where(AuditEvent.organization_id == other_tenant.organization.id)
+        (
+            await session.execute(
+                select(AuditEvent).where(AuditEvent.organization_id == other_tenant.organization.id)
+            )
         )
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
     assert crafted == []
     # Aliases and joins are scoped too.
     other = aliased(AuditEvent)
     joined = (
-        await session.execute(
-            select(other).join(Membership, Membership.user_id == other.actor_user_id)
+        (
+            await session.execute(
+                select(other).join(Membership, Membership.user_id == other.actor_user_id)
+            )
         )
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
     assert {r.organization_id for r in joined} <= {tenant.organization.id}
 
 
@@ -65,8 +73,7 @@ async def test_scoped_bulk_update_touches_only_own_rows(
     async with runtime.sessionmaker() as s:
         with system_context(s, "test: read all memberships"):
             roles = {
-                (m.organization_id, m.role)
-                for m in (await s.execute(select(Membership))).scalars()
+                (m.organization_id, m.role) for m in (await s.execute(select(Membership))).scalars()
             }
     assert (other_tenant.organization.id, "owner") in roles
 

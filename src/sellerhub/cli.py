@@ -128,10 +128,10 @@ def worker() -> None:
 
 def _seed(settings: Settings) -> None:
     from sellerhub.db.session import unit_of_work
-    from sellerhub.identity.seed import seed_demo
+    from sellerhub.identity.seed import SeedResult, read_demo_key, seed_demo, write_demo_key
     from sellerhub.runtime import Runtime
 
-    async def go() -> None:
+    async def go() -> SeedResult:
         runtime = Runtime.create(settings)
         try:
             async with unit_of_work(runtime.sessionmaker) as session:
@@ -139,27 +139,33 @@ def _seed(settings: Settings) -> None:
                     session,
                     email=settings.seed_admin_email,
                     password=settings.seed_admin_password.get_secret_value(),
-                    data_dir=settings.data_dir,
                 )
         finally:
             await runtime.close()
-        url = f"http://{settings.host}:{settings.port}"
-        lines = [
-            "",
-            f"  sellerhub is starting on {url}",
-            f"  API docs:       {url}/docs",
-            f"  readiness:      {url}/readyz",
-            f"  demo admin:     {result.email} (password from SELLERHUB_SEED_ADMIN_PASSWORD)",
-            f"  organization:   {result.organization_slug}",
-        ]
-        if result.api_key:
-            lines.append(
-                f"  try it:         curl -H 'Authorization: Bearer {result.api_key}' "
-                f"{url}/api/v1/organizations/current"
-            )
-        typer.echo("\n".join([*lines, ""]))
+        return result
 
-    asyncio.run(go())
+    result = asyncio.run(go())
+    if result.api_key:
+        write_demo_key(settings.data_dir, result.api_key)
+    api_key = result.api_key or read_demo_key(settings.data_dir)
+    password = settings.seed_admin_password.get_secret_value()
+    if settings.is_production:
+        password = "(SELLERHUB_SEED_ADMIN_PASSWORD)"  # noqa: S105 - a hint, not a password
+    url = f"http://{settings.host}:{settings.port}"
+    lines = [
+        "",
+        f"  sellerhub is starting on {url}",
+        f"  API docs:       {url}/docs",
+        f"  readiness:      {url}/readyz",
+        f"  demo admin:     {result.email} / {password} (platform admin, owner)",
+        f"  organization:   {result.organization_slug}",
+    ]
+    if api_key:
+        lines.append(
+            f"  try it:         curl -H 'Authorization: Bearer {api_key}' "
+            f"{url}/api/v1/organizations/current"
+        )
+    typer.echo("\n".join([*lines, ""]))
 
 
 @cli.command()
@@ -180,8 +186,8 @@ def run() -> None:
         _seed(settings)
         env = dict(os.environ)
         exe = [sys.executable, "-m", "sellerhub"]
-        children.append(subprocess.Popen([*exe, "worker"], env=env))
-        children.append(subprocess.Popen([*exe, "serve"], env=env))
+        children.append(subprocess.Popen([*exe, "worker"], env=env))  # noqa: S603 - our own CLI
+        children.append(subprocess.Popen([*exe, "serve"], env=env))  # noqa: S603 - our own CLI
         stop = False
 
         def _stop(_signum: int, _frame: object) -> None:
@@ -234,8 +240,8 @@ def keys_rotate(
             raise typer.Exit(2)
         kid = crypto.prepend_dev_key(settings.data_dir)
         typer.echo(f"new active key {kid} added to the development key ring")
-    from sellerhub.db.encrypted import rotate_all
     import sellerhub.db.models  # noqa: F401 - every model registers its encrypted columns
+    from sellerhub.db.encrypted import rotate_all
     from sellerhub.runtime import Runtime
 
     async def go() -> None:

@@ -9,6 +9,7 @@ from datetime import timedelta
 from psycopg_pool import AsyncConnectionPool
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+import sellerhub.db.models  # noqa: F401 - every mapper is configured before the first query
 from sellerhub.config import Settings
 from sellerhub.core.crypto import KeyRing, keyring_from_settings
 from sellerhub.db.engine import Database, create_engine

@@ -120,9 +120,7 @@ class KeyRing:
 
     def encrypt(self, plaintext: bytes, binding: Binding) -> str:
         nonce = os.urandom(NONCE_BYTES)
-        sealed = self._ciphers[self.active_kid].encrypt(
-            nonce, plaintext, binding.associated_data()
-        )
+        sealed = self._ciphers[self.active_kid].encrypt(nonce, plaintext, binding.associated_data())
         return f"{FORMAT_VERSION}.{self.active_kid}.{_b64url_encode(nonce + sealed)}"
 
     def decrypt(self, token: str, binding: Binding) -> bytes:

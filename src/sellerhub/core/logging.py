@@ -50,7 +50,11 @@ def redact(value: Any, depth: int = 0) -> Any:
         return _redact_str(value)
     if isinstance(value, Mapping):
         return {
-            k: (REDACTED if isinstance(k, str) and _SECRET_KEY_RE.search(k) else redact(v, depth + 1))
+            k: (
+                REDACTED
+                if isinstance(k, str) and _SECRET_KEY_RE.search(k)
+                else redact(v, depth + 1)
+            )
             for k, v in value.items()
         }
     if isinstance(value, list | tuple):
@@ -80,7 +84,9 @@ def redact_secrets(
     return event_dict
 
 
-def configure_logging(level: str = "INFO", json: bool = False, stream: TextIO | None = None) -> None:
+def configure_logging(
+    level: str = "INFO", json: bool = False, stream: TextIO | None = None
+) -> None:
     out = stream or sys.stderr
     numeric = logging.getLevelName(level.upper())
     if not isinstance(numeric, int):

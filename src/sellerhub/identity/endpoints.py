@@ -6,7 +6,13 @@ from fastapi import APIRouter, status
 
 from sellerhub.deps import AdminPrincipal, CurrentPrincipal, SessionDep
 from sellerhub.identity import service
-from sellerhub.identity.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut, MemberOut, OrganizationOut
+from sellerhub.identity.schemas import (
+    ApiKeyCreate,
+    ApiKeyCreated,
+    ApiKeyOut,
+    MemberOut,
+    OrganizationOut,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["organizations"])
 

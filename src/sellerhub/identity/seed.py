@@ -28,15 +28,25 @@ class SeedResult:
     api_key: str | None
 
 
-async def seed_demo(
-    session: AsyncSession, *, email: str, password: str, data_dir: Path
-) -> SeedResult:
-    """Idempotent. The demo API key is kept in the data dir (mode 0600) so later runs can show
-    it again; the database holds only its hash."""
+def read_demo_key(data_dir: Path) -> str | None:
     key_file = data_dir / DEMO_KEY_FILE
+    return key_file.read_text().strip() if key_file.exists() else None
+
+
+def write_demo_key(data_dir: Path, secret: str) -> None:
+    """Development only: keep the demo key (mode 0600) so later runs can show it again; the
+    database holds only its hash."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(data_dir / DEMO_KEY_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secret + "\n")
+
+
+async def seed_demo(session: AsyncSession, *, email: str, password: str) -> SeedResult:
+    """Idempotent: creates the demo organization, its owner and an API key once.
+    ``api_key`` is set only when it was created now (it cannot be recovered later)."""
     if await OrganizationRepository(session).by_slug(DEMO_SLUG) is not None:
-        secret = key_file.read_text().strip() if key_file.exists() else None
-        return SeedResult(False, email, DEMO_SLUG, secret)
+        return SeedResult(False, email, DEMO_SLUG, None)
     user = await UserRepository(session).by_email(email)
     if user is None:
         user = await service.create_user(
@@ -55,8 +65,4 @@ async def seed_demo(
     )
     ApiKeyRepository(session).add(key)
     await session.flush()
-    data_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(secret + "\n")
     return SeedResult(True, email, DEMO_SLUG, secret)

@@ -72,11 +72,8 @@ def task(
     """Register ``fn(session, **payload)`` as the job ``name`` (optionally periodic, by cron)."""
 
     def decorate(fn: JobFunction) -> JobFunction:
-        async def run(context: JobContext, **payload: Any) -> None:
-            job_id = context.job.id if context.job else None
-            bind_context(job_id=job_id, task=name)
-            if cron is not None:
-                payload.pop("timestamp", None)  # procrastinate passes the schedule time
+        async def execute(context: JobContext, payload: dict[str, Any]) -> None:
+            bind_context(job_id=context.job.id if context.job else None, task=name)
             try:
                 async with unit_of_work(resources().sessionmaker) as session:
                     await fn(session, **payload)
@@ -86,8 +83,24 @@ def task(
             finally:
                 clear_context()
 
-        registered = queue_app.task(name=name, queue=queue, retry=retry, pass_context=True)(run)
-        if cron is not None:
+        task_options: dict[str, Any] = {
+            "name": name,
+            "queue": queue,
+            "retry": retry,
+            "pass_context": True,
+        }
+        if cron is None:
+
+            async def run(context: JobContext, /, **payload: Any) -> None:
+                await execute(context, payload)
+
+            queue_app.task(**task_options)(run)
+        else:
+
+            async def run_periodic(context: JobContext, /, timestamp: int) -> None:
+                await execute(context, {})  # procrastinate passes the scheduled time
+
+            registered = queue_app.task(**task_options)(run_periodic)
             queue_app.periodic(cron=cron, periodic_id=name)(registered)
         TASKS[name] = fn
         return fn

@@ -1,0 +1,93 @@
+"""Settings: production refuses unsafe configuration and says which setting, in one line."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from sellerhub.config import ConfigurationError, Environment, Settings
+from sellerhub.core.crypto import generate_key_entry
+
+SAFE = {
+    "env": Environment.PRODUCTION,
+    "secret_key": "s" * 40,
+    "encryption_keys": generate_key_entry("prod1"),
+    "emulators": False,
+    "database_url": "postgresql://app@db.example/sellerhub",
+    "seed_admin_password": "a-real-password-123",
+    "public_url": "https://sellerhub.example.com",
+}
+
+
+def _settings(**overrides: object) -> Settings:
+    values = {**SAFE, **overrides}
+    return Settings(**{k: v for k, v in values.items() if v is not None}, _env_file=None)  # type: ignore[arg-type]
+
+
+def test_safe_production_configuration_passes() -> None:
+    _settings().check()
+
+
+@pytest.mark.parametrize(
+    ("override", "names"),
+    [
+        ({"secret_key": None}, "SELLERHUB_SECRET_KEY"),
+        ({"secret_key": "short"}, "SELLERHUB_SECRET_KEY"),
+        ({"encryption_keys": None}, "SELLERHUB_ENCRYPTION_KEYS"),
+        ({"emulators": True}, "SELLERHUB_EMULATORS"),
+        ({"database_url": None}, "SELLERHUB_DATABASE_URL"),
+        ({"public_url": "http://sellerhub.example.com"}, "SELLERHUB_PUBLIC_URL"),
+    ],
+)
+def test_production_refuses_unsafe_settings(override: dict[str, object], names: str) -> None:
+    settings = _settings(**override)
+    with pytest.raises(ConfigurationError) as info:
+        settings.check()
+    message = str(info.value)
+    assert names in message and "\n" not in message
+
+
+def test_development_defaults_are_allowed() -> None:
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert settings.env is Environment.DEVELOPMENT and settings.emulators_enabled
+    settings.check()
+
+
+def test_cli_fails_fast_with_one_line(tmp_path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SELLERHUB_")} | {
+        "SELLERHUB_ENV": "production",
+        "SELLERHUB_DATA_DIR": str(tmp_path),
+    }
+    proc = subprocess.run(
+        [sys.executable, "-m", "sellerhub", "serve"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert lines == [
+        "configuration error: SELLERHUB_SECRET_KEY is the development default or "
+        "shorter than 32 characters"
+    ]
+
+
+def test_cli_rejects_malformed_setting(tmp_path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SELLERHUB_")} | {
+        "SELLERHUB_PORT": "not-a-port"
+    }
+    proc = subprocess.run(
+        [sys.executable, "-m", "sellerhub", "migrate"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("configuration error:") and "port" in proc.stderr
