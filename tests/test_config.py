@@ -22,6 +22,14 @@ SAFE = {
 }
 
 
+@pytest.fixture(autouse=True)
+def _no_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests describe settings explicitly; the CI's own SELLERHUB_* must not leak in."""
+    for name in list(os.environ):
+        if name.startswith("SELLERHUB_"):
+            monkeypatch.delenv(name)
+
+
 def _settings(**overrides: object) -> Settings:
     values = {**SAFE, **overrides}
     return Settings(**{k: v for k, v in values.items() if v is not None}, _env_file=None)  # type: ignore[arg-type]
