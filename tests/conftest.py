@@ -86,7 +86,7 @@ async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
     import sellerhub.jobs.registry  # noqa: F401
 
     rt = Runtime.create(settings)
-    await rt.open_queue()
+    await rt.open()
     yield rt
     await rt.close()
 

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from sellerhub.audit.schemas import AuditEventOut, AuditEventPage
+from sellerhub.identity.apikeys.cache import principal_cache
 from sellerhub.identity.organizations.models import Role
 from sellerhub.runtime import Runtime
 from tests.conftest import Tenant, make_tenant
@@ -173,8 +178,6 @@ async def test_committed_before_response(
     """A 2xx means committed: the key is usable from a brand-new connection right away."""
     created = await client.post("/api/v1/api-keys", json={"name": "now"}, headers=tenant.headers)
     async with runtime.engine.connect() as conn:
-        from sqlalchemy import text
-
         count = await conn.scalar(
             text("SELECT count(*) FROM api_keys WHERE id = :id"), {"id": created.json()["id"]}
         )
@@ -184,8 +187,6 @@ async def test_committed_before_response(
 async def test_failed_request_rolls_back(
     client: httpx.AsyncClient, runtime: Runtime, tenant: Tenant
 ) -> None:
-    from sqlalchemy import text
-
     async with runtime.engine.connect() as conn:
         before = await conn.scalar(text("SELECT count(*) FROM audit_events"))
     # Revoking an unknown key raises after nothing was written: 404, nothing committed.
@@ -195,3 +196,41 @@ async def test_failed_request_rolls_back(
     assert response.status_code == 404
     async with runtime.engine.connect() as conn:
         assert await conn.scalar(text("SELECT count(*) FROM audit_events")) == before
+
+
+async def test_audit_json_matches_the_documented_schema(
+    client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    page = await client.get("/api/v1/audit-events?limit=1", headers=tenant.headers)
+    assert page.headers["content-type"] == "application/json"
+    parsed = AuditEventPage.model_validate_json(page.content)
+    assert len(parsed.items) == 1 and parsed.next_cursor == parsed.items[0].id
+    one = await client.get(f"/api/v1/audit-events/{parsed.items[0].id}", headers=tenant.headers)
+    assert AuditEventOut.model_validate_json(one.content) == parsed.items[0]
+    empty = await client.get("/api/v1/audit-events?action=NOTHING", headers=tenant.headers)
+    assert empty.json() == {"items": [], "next_cursor": None}
+
+
+async def test_revocation_elsewhere_applies_within_the_cache_ttl(
+    client: httpx.AsyncClient, runtime: Runtime, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process revoking a key: this process stops accepting it within the TTL."""
+    monkeypatch.setattr(principal_cache, "ttl_seconds", 0.3)
+    principal_cache.clear()
+    url = "/api/v1/organizations/current"
+    assert (await client.get(url, headers=tenant.headers)).status_code == 200
+    async with runtime.engine.begin() as conn:
+        await conn.execute(text("UPDATE api_keys SET revoked_at = now()"))
+    assert (await client.get(url, headers=tenant.headers)).status_code == 200  # cached
+    await asyncio.sleep(0.35)
+    assert (await client.get(url, headers=tenant.headers)).status_code == 401
+
+
+async def test_removed_member_loses_access(
+    client: httpx.AsyncClient, runtime: Runtime, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(principal_cache, "ttl_seconds", 0)
+    async with runtime.engine.begin() as conn:
+        await conn.execute(text("DELETE FROM memberships"))
+    response = await client.get("/api/v1/organizations/current", headers=tenant.headers)
+    assert response.status_code == 401

@@ -5,18 +5,20 @@ from __future__ import annotations
 import logging
 
 import httpx
+import psycopg
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, text, update
 from sqlalchemy.orm import aliased
 from structlog.testing import capture_logs
 
 from sellerhub.audit import service as audit
 from sellerhub.audit.models import AuditEvent
 from sellerhub.core.errors import TenantScopeViolation
+from sellerhub.db.reads import TenantReader
 from sellerhub.db.session import unit_of_work
 from sellerhub.db.tenancy import set_tenant, system_context
 from sellerhub.deps import SessionDep
-from sellerhub.identity.organizations.models import Membership
+from sellerhub.identity.organizations.models import Membership, Organization
 from sellerhub.runtime import Runtime
 from tests.conftest import Tenant
 
@@ -146,3 +148,45 @@ async def test_tenant_violation_in_a_request_is_a_generic_500(
     body = response.json()
     assert body["code"] == "internal-error"
     assert "Traceback" not in response.text and "AuditEvent" not in response.text
+
+
+async def test_core_statements_on_tenant_tables_are_refused(session, tenant: Tenant) -> None:
+    set_tenant(session, tenant.organization.id)
+    with pytest.raises(TenantScopeViolation, match="audit_events"):
+        await session.execute(select(AuditEvent.__table__))
+    with pytest.raises(TenantScopeViolation, match="memberships"):
+        await session.execute(delete(Membership.__table__))
+    with pytest.raises(TenantScopeViolation, match="<text>"):
+        await session.execute(text("SELECT * FROM audit_events"))
+    # Core on platform tables is fine, and so is anything inside a system context.
+    await session.execute(select(Organization.__table__.c.id))
+    with system_context(session, "test: raw maintenance query"):
+        await session.execute(text("SELECT count(*) FROM audit_events"))
+
+
+async def test_tenant_reader_binds_the_organization(
+    runtime: Runtime, tenant: Tenant, other_tenant: Tenant
+) -> None:
+    assert runtime.read_pool is not None
+    reader = TenantReader(runtime.read_pool, tenant.organization.id)
+    count = await reader.scalar(
+        "SELECT count(*) FROM audit_events WHERE organization_id = %(organization_id)s"
+    )
+    assert count == 2  # ORGANIZATION_CREATED, API_KEY_CREATED of this tenant only
+    with pytest.raises(TenantScopeViolation, match="without"):
+        await reader.scalar("SELECT count(*) FROM audit_events")
+    with pytest.raises(TenantScopeViolation, match="not a parameter"):
+        await reader.scalar(
+            "SELECT count(*) FROM audit_events WHERE organization_id = %(organization_id)s",
+            organization_id=other_tenant.organization.id,
+        )
+
+
+async def test_tenant_reader_cannot_write(runtime: Runtime, tenant: Tenant) -> None:
+    assert runtime.read_pool is not None
+    reader = TenantReader(runtime.read_pool, tenant.organization.id)
+    with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+        await reader.scalar(
+            "INSERT INTO audit_events (id, organization_id, action, actor_type, data) "
+            "VALUES (gen_random_uuid(), %(organization_id)s, 'X', 'user', '{}') RETURNING id"
+        )

@@ -29,7 +29,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         rt = runtime or Runtime.create(settings)
         if owned:
             configure_logging(settings.log_level, settings.json_logs)
-            await rt.open_queue()
+            await rt.open()
         app.state.runtime = rt
         app.state.engine = rt.engine
         app.state.sessionmaker = rt.sessionmaker

@@ -108,7 +108,7 @@ async def _work(settings: Settings, wait: bool = True) -> None:
 
     runtime = Runtime.create(settings)
     try:
-        await runtime.open_queue()
+        await runtime.open()
         log.info("worker.started", concurrency=settings.jobs_concurrency)
         await queue_app.run_worker_async(
             concurrency=settings.jobs_concurrency,

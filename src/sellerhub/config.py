@@ -51,6 +51,7 @@ class Settings(BaseSettings):
     log_json: bool | None = None
     jobs_concurrency: int = Field(default=4, ge=1, le=100)
     outbox_redrive_after_seconds: int = Field(default=30, ge=1)
+    auth_cache_seconds: float = Field(default=10.0, ge=0, le=300)
     seed_admin_email: str = "admin@sellerhub.local"
     seed_admin_password: SecretStr = SecretStr("sellerhub-demo")
 

@@ -12,7 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sellerhub.config import Settings
 from sellerhub.core.errors import Forbidden, Unauthenticated
 from sellerhub.core.logging import bind_context
-from sellerhub.db.session import AFTER_COMMIT_KEY, commit
+from sellerhub.db.reads import TenantReader
+from sellerhub.db.session import AFTER_COMMIT_KEY, commit, unit_of_work
+from sellerhub.db.tenancy import set_tenant
 from sellerhub.identity import service as identity
 from sellerhub.identity.organizations.models import Role
 from sellerhub.identity.principal import Principal
@@ -41,17 +43,37 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[AsyncSession, Depends(request_session, scope="function")]
 
 
-async def current_principal(request: Request, session: SessionDep) -> Principal:
+async def current_principal(request: Request) -> Principal:
+    """The caller, from ``Authorization: Bearer <API key>``. Resolved through the per-process
+    cache, or in a short transaction of its own on a miss (it records ``last_used_at``)."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthenticated("send Authorization: Bearer <API key>")
-    principal = await identity.authenticate_api_key(session, token.strip())
+    principal = identity.cached_principal(token.strip())
+    if principal is None:
+        async with unit_of_work(request.app.state.sessionmaker) as session:
+            principal = await identity.authenticate_api_key(session, token.strip())
     bind_context(organization_id=str(principal.organization_id), user_id=str(principal.user_id))
     return principal
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+async def tenant_session(session: SessionDep, principal: CurrentPrincipal) -> AsyncSession:
+    """The request session, scoped to the caller's organization."""
+    set_tenant(session, principal.organization_id)
+    return session
+
+
+def tenant_reader(request: Request, principal: CurrentPrincipal) -> TenantReader:
+    """Read-only raw reads bound to the caller's organization (see ``db.reads``)."""
+    return TenantReader(request.app.state.runtime.read_pool, principal.organization_id)
+
+
+TenantSessionDep = Annotated[AsyncSession, Depends(tenant_session)]
+TenantReaderDep = Annotated[TenantReader, Depends(tenant_reader)]
 
 
 def require_role(minimum: Role) -> Callable[..., Coroutine[Any, Any, Principal]]:

@@ -12,8 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 import sellerhub.db.models  # noqa: F401 - every mapper is configured before the first query
 from sellerhub.config import Settings
 from sellerhub.core.crypto import KeyRing, keyring_from_settings
+from sellerhub.db import reads
 from sellerhub.db.engine import Database, create_engine
 from sellerhub.db.session import make_sessionmaker
+from sellerhub.identity.apikeys.cache import principal_cache
 from sellerhub.jobs import app as jobs
 
 
@@ -26,6 +28,7 @@ class Runtime:
     sessionmaker: async_sessionmaker[AsyncSession]
     keyring: KeyRing
     queue_pool: AsyncConnectionPool | None = field(default=None)
+    read_pool: AsyncConnectionPool | None = field(default=None)
 
     @classmethod
     def create(cls, settings: Settings) -> Runtime:
@@ -36,7 +39,14 @@ class Runtime:
         engine = create_engine(url, pool_size=settings.database_pool_size)
         keys = settings.encryption_keys.get_secret_value() if settings.encryption_keys else None
         keyring = keyring_from_settings(keys, settings.data_dir, settings.is_production)
+        principal_cache.ttl_seconds = settings.auth_cache_seconds
         return cls(settings, database, url, engine, make_sessionmaker(engine), keyring)
+
+    async def open(self) -> None:
+        """Open the pools: the read-only pool for tenant reads and the job queue's pool."""
+        self.read_pool = reads.read_pool(self.url, self.settings.database_pool_size)
+        await self.read_pool.open(wait=True, timeout=30)
+        await self.open_queue()
 
     async def open_queue(self) -> None:
         """Open the job queue on its own small pool, and give jobs their session factory."""
@@ -53,6 +63,9 @@ class Runtime:
         await jobs.queue_app.open_async(self.queue_pool)
 
     async def close(self) -> None:
+        if self.read_pool is not None:
+            await self.read_pool.close()
+            self.read_pool = None
         if self.queue_pool is not None:
             await jobs.queue_app.close_async()
             self.queue_pool = None

@@ -2,31 +2,28 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from sellerhub.audit import service
 from sellerhub.audit.schemas import AuditEventOut, AuditEventPage
-from sellerhub.deps import CurrentPrincipal, SessionDep
+from sellerhub.deps import TenantReaderDep
 
 router = APIRouter(prefix="/api/v1/audit-events", tags=["audit"])
+JSON = "application/json"
 
 
 @router.get("", response_model=AuditEventPage)
 async def list_audit_events(
-    session: SessionDep,
-    principal: CurrentPrincipal,
+    reader: TenantReaderDep,
     limit: int = Query(50, ge=1, le=200),
     cursor: uuid.UUID | None = Query(None, description="next_cursor of the previous page"),
     action: str | None = Query(None, max_length=64),
-) -> AuditEventPage:
-    events = await service.list_events(session, limit=limit + 1, before=cursor, action=action)
-    items = [AuditEventOut.model_validate(e) for e in events[:limit]]
-    next_cursor = items[-1].id if len(events) > limit else None
-    return AuditEventPage(items=items, next_cursor=next_cursor)
+) -> Response:
+    """The organization's audit trail, newest first, cursor-paged."""
+    body = await service.page_json(reader, limit=limit, before=cursor, action=action)
+    return Response(body, media_type=JSON)
 
 
 @router.get("/{event_id}", response_model=AuditEventOut)
-async def get_audit_event(
-    event_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal
-) -> AuditEventOut:
-    return AuditEventOut.model_validate(await service.get_event(session, event_id))
+async def get_audit_event(event_id: uuid.UUID, reader: TenantReaderDep) -> Response:
+    return Response(await service.event_json(reader, event_id), media_type=JSON)

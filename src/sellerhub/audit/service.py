@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from typing import Any
 
 import structlog
@@ -13,6 +12,7 @@ from sellerhub.audit.models import AuditEvent
 from sellerhub.audit.repository import AuditRepository
 from sellerhub.core.errors import NotFound
 from sellerhub.core.logging import redact
+from sellerhub.db.reads import TenantReader
 
 
 async def record(
@@ -44,14 +44,15 @@ async def record(
     return event
 
 
-async def list_events(
-    session: AsyncSession, *, limit: int, before: uuid.UUID | None, action: str | None
-) -> Sequence[AuditEvent]:
-    return await AuditRepository(session).list(limit=limit, before=before, action=action)
+async def page_json(
+    reader: TenantReader, *, limit: int, before: uuid.UUID | None, action: str | None
+) -> str:
+    """One page of the organization's events, newest first, as AuditEventPage JSON."""
+    return await AuditRepository.page_json(reader, limit=limit, before=before, action=action)
 
 
-async def get_event(session: AsyncSession, event_id: uuid.UUID) -> AuditEvent:
-    event = await AuditRepository(session).get(event_id)
-    if event is None:
+async def event_json(reader: TenantReader, event_id: uuid.UUID) -> str:
+    found = await AuditRepository.one_json(reader, event_id)
+    if found is None:
         raise NotFound("audit event not found")
-    return event
+    return found

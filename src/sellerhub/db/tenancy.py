@@ -20,13 +20,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Select, Table, TextClause, event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
+from sqlalchemy.sql.util import find_tables
 
 from sellerhub.core.errors import TenantScopeViolation
 from sellerhub.core.logging import get_logger
-from sellerhub.db.base import TenantScoped
+from sellerhub.db.base import Base, TenantScoped
 
 log = get_logger(__name__)
 
@@ -51,13 +52,19 @@ def tenant_of(session: Session | AsyncSession) -> uuid.UUID | None:
 
 
 @contextmanager
-def system_context(session: Session | AsyncSession, reason: str) -> Iterator[None]:
+def system_context(
+    session: Session | AsyncSession, reason: str, *, per_request: bool = False
+) -> Iterator[None]:
     """Run unscoped queries on tenant-owned tables, for cross-tenant system work only
-    (background refreshers, re-drives, key rotation). Always logged."""
+    (background refreshers, re-drives, key rotation). Always logged; ``per_request`` contexts
+    (credential resolution, which happens before the tenant is known) log at debug level."""
     info = _sync(session).info
     previous = info.get(SYSTEM_KEY)
     info[SYSTEM_KEY] = reason
-    log.info("tenancy.system_context", reason=reason)
+    if per_request:
+        log.debug("tenancy.system_context", reason=reason)
+    else:
+        log.info("tenancy.system_context", reason=reason)
     try:
         yield
     finally:
@@ -71,13 +78,44 @@ def _is_tenant_scoped(cls: Any) -> bool:
     return isinstance(cls, type) and issubclass(cls, TenantScoped)
 
 
+def _core_tables(statement: Any) -> set[str]:
+    """Tables named by a Core (non-ORM) statement; ``{"<text>"}`` for raw SQL text."""
+    if isinstance(statement, TextClause):
+        return {"<text>"}
+    if isinstance(statement, Select):
+        found = find_tables(statement, include_joins=True, include_aliases=True)
+        return {t.name for t in found if isinstance(t, Table)}
+    table = getattr(statement, "table", None)
+    return {table.name} if isinstance(table, Table) else set()
+
+
+def _tenant_tables() -> frozenset[str]:
+    return frozenset(
+        m.local_table.name
+        for m in Base.registry.mappers
+        if _is_tenant_scoped(m.class_) and isinstance(m.local_table, Table)
+    )
+
+
 @event.listens_for(Session, "do_orm_execute")
 def _scope_orm_statement(state: ORMExecuteState) -> None:
+    info = state.session.info
+    if not state.all_mappers:
+        # Core statements get no automatic criteria, so they may not touch tenant tables (or be
+        # raw text) outside a system context: use the ORM entities, or the TenantReader.
+        if info.get(SYSTEM_KEY):
+            return
+        touched = _core_tables(state.statement) & (_tenant_tables() | {"<text>"})
+        if touched:
+            raise TenantScopeViolation(
+                f"Core statement on {', '.join(sorted(touched))} cannot be tenant-scoped; "
+                "query the ORM entity instead"
+            )
+        return
     if not (state.is_select or state.is_update or state.is_delete):
         return
     if not any(_is_tenant_scoped(m.class_) for m in state.all_mappers):
         return
-    info = state.session.info
     tenant = info.get(TENANT_KEY)
     if tenant is None:
         if info.get(SYSTEM_KEY):

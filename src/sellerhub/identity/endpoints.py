@@ -4,7 +4,7 @@ import uuid
 
 from fastapi import APIRouter, status
 
-from sellerhub.deps import AdminPrincipal, CurrentPrincipal, SessionDep
+from sellerhub.deps import AdminPrincipal, CurrentPrincipal, TenantSessionDep
 from sellerhub.identity import service
 from sellerhub.identity.schemas import (
     ApiKeyCreate,
@@ -19,25 +19,25 @@ router = APIRouter(prefix="/api/v1", tags=["organizations"])
 
 @router.get("/organizations/current", response_model=OrganizationOut)
 async def get_current_organization(
-    session: SessionDep, principal: CurrentPrincipal
+    session: TenantSessionDep, principal: CurrentPrincipal
 ) -> OrganizationOut:
     org = await service.current_organization(session, principal)
     return OrganizationOut.model_validate(org)
 
 
 @router.get("/organizations/current/members", response_model=list[MemberOut])
-async def list_members(session: SessionDep, principal: CurrentPrincipal) -> list[MemberOut]:
+async def list_members(session: TenantSessionDep, principal: CurrentPrincipal) -> list[MemberOut]:
     return [MemberOut.model_validate(m) for m in await service.members(session)]
 
 
 @router.get("/api-keys", response_model=list[ApiKeyOut])
-async def list_api_keys(session: SessionDep, principal: AdminPrincipal) -> list[ApiKeyOut]:
+async def list_api_keys(session: TenantSessionDep, principal: AdminPrincipal) -> list[ApiKeyOut]:
     return [ApiKeyOut.model_validate(k) for k in await service.list_api_keys(session, principal)]
 
 
 @router.post("/api-keys", response_model=ApiKeyCreated, status_code=status.HTTP_201_CREATED)
 async def create_api_key(
-    body: ApiKeyCreate, session: SessionDep, principal: AdminPrincipal
+    body: ApiKeyCreate, session: TenantSessionDep, principal: AdminPrincipal
 ) -> ApiKeyCreated:
     issued = await service.issue_api_key(session, principal, body.name)
     out = ApiKeyOut.model_validate(issued.key)
@@ -45,5 +45,7 @@ async def create_api_key(
 
 
 @router.delete("/api-keys/{key_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def revoke_api_key(key_id: uuid.UUID, session: SessionDep, principal: AdminPrincipal) -> None:
+async def revoke_api_key(
+    key_id: uuid.UUID, session: TenantSessionDep, principal: AdminPrincipal
+) -> None:
     await service.revoke_api_key(session, principal, key_id)

@@ -15,6 +15,7 @@ from sellerhub.core.errors import Conflict, Forbidden, NotFound, Unauthenticated
 from sellerhub.core.passwords import hash_password
 from sellerhub.core.tokens import hash_token, new_token
 from sellerhub.db.tenancy import set_tenant
+from sellerhub.identity.apikeys.cache import principal_cache
 from sellerhub.identity.apikeys.models import ApiKey
 from sellerhub.identity.apikeys.repository import ApiKeyRepository
 from sellerhub.identity.organizations.models import Membership, Organization, Role
@@ -120,6 +121,7 @@ async def revoke_api_key(session: AsyncSession, principal: Principal, key_id: uu
     if key is None or key.revoked_at is not None:
         raise NotFound("API key not found")
     key.revoked_at = utcnow()
+    principal_cache.invalidate(key.key_hash)
     await audit.record(
         session,
         organization_id=principal.organization_id,
@@ -134,29 +136,36 @@ async def list_api_keys(session: AsyncSession, principal: Principal) -> list[Api
     return list(await ApiKeyRepository(session).list(principal.organization_id))
 
 
+def cached_principal(secret: str) -> Principal | None:
+    """The principal of a recently resolved API key, without touching the database."""
+    return principal_cache.get(hash_token(secret))
+
+
 async def authenticate_api_key(session: AsyncSession, secret: str) -> Principal:
     """Resolve a bearer API key into a principal and scope the session to its organization."""
     if not secret.startswith(API_KEY_PREFIX + "_"):
         raise Unauthenticated("the bearer token is not a valid API key")
-    key = await ApiKeyRepository(session).active_by_hash(hash_token(secret))
-    if key is None:
-        raise Unauthenticated("the API key is unknown or revoked")
-    set_tenant(session, key.organization_id)
-    membership = await OrganizationRepository(session).membership_of(key.user_id)
-    user = await UserRepository(session).get(key.user_id)
-    if membership is None or user is None or not user.is_active:
-        raise Unauthenticated("the API key's user is no longer a member of its organization")
-    now = utcnow()
-    if key.last_used_at is None or now - key.last_used_at > _LAST_USED_PRECISION:
-        key.last_used_at = now
-    return Principal(
-        user_id=user.id,
-        organization_id=key.organization_id,
-        role=Role(membership.role),
-        user_type=UserType(user.user_type),
-        via="api_key",
-        credential_id=key.id,
-    )
+    key_hash = hash_token(secret)
+    principal = principal_cache.get(key_hash)
+    if principal is None:
+        row = await ApiKeyRepository(session).resolve(key_hash)
+        if row is None:
+            raise Unauthenticated("the API key is unknown or revoked")
+        key, role, user_type = row
+        now = utcnow()
+        if key.last_used_at is None or now - key.last_used_at > _LAST_USED_PRECISION:
+            key.last_used_at = now
+        principal = Principal(
+            user_id=key.user_id,
+            organization_id=key.organization_id,
+            role=Role(role),
+            user_type=UserType(user_type),
+            via="api_key",
+            credential_id=key.id,
+        )
+        principal_cache.put(key_hash, principal)
+    set_tenant(session, principal.organization_id)
+    return principal
 
 
 async def current_organization(session: AsyncSession, principal: Principal) -> Organization:
