@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from sellerhub import __version__
-from sellerhub.api import router
+from sellerhub.api import ROUTERS
 from sellerhub.config import Settings, get_settings
 from sellerhub.core import problems
 from sellerhub.core.logging import configure_logging, get_logger
@@ -51,7 +51,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.state.settings = settings
     problems.install(app)
     app.add_middleware(RequestContextMiddleware)
-    app.include_router(router)
+    for router in ROUTERS:
+        app.include_router(router)
     return app
 
 
