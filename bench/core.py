@@ -159,6 +159,7 @@ def comparison_figures(granian: ServerResult, uvicorn: ServerResult) -> list[Fig
     return [
         Figure(f"{prefix}.trivial.rps", granian.trivial.rps, "req/s", uvicorn.trivial.rps),
         Figure(f"{prefix}.db_read.rps", granian.db_read.rps, "req/s", uvicorn.db_read.rps),
+        Figure(f"{prefix}.db_read.p99", granian.db_read.p99_ms, "ms", uvicorn.db_read.p99_ms),
     ]
 
 
@@ -171,6 +172,10 @@ def _verdict(results: dict[str, ServerResult]) -> str:
     ):
         faster, ratio = ("granian", g / u) if g >= u else ("uvicorn", u / g)
         parts.append(f"{route}: {faster} x{ratio:.2f}")
+    parts.append(
+        f"db_read p99: granian {granian.db_read.p99_ms:.1f} ms, "
+        f"uvicorn {uvicorn.db_read.p99_ms:.1f} ms"
+    )
     winner = "granian" if granian.db_read.rps >= uvicorn.db_read.rps else "uvicorn"
     return f"faster server: {winner} on the database route ({'; '.join(parts)})"
 
