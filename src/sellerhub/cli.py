@@ -186,8 +186,12 @@ def run() -> None:
         _seed(settings)
         env = dict(os.environ)
         exe = [sys.executable, "-m", "sellerhub"]
-        children.append(subprocess.Popen([*exe, "worker"], env=env))  # noqa: S603 - our own CLI
-        children.append(subprocess.Popen([*exe, "serve"], env=env))  # noqa: S603 - our own CLI
+        # Own process groups: a terminal's Ctrl-C reaches only this process, which then stops
+        # each child exactly once (a second SIGINT makes servers skip their graceful shutdown).
+        for command in ("worker", "serve"):
+            children.append(
+                subprocess.Popen([*exe, command], env=env, start_new_session=True)  # noqa: S603
+            )
         stop = False
 
         def _stop(_signum: int, _frame: object) -> None:
