@@ -99,3 +99,25 @@ def test_cli_rejects_malformed_setting(tmp_path) -> None:
     )
     assert proc.returncode == 2
     assert proc.stderr.startswith("configuration error:") and "port" in proc.stderr
+
+
+def test_run_refuses_production(tmp_path) -> None:
+    env = (
+        {k: v for k, v in os.environ.items() if not k.startswith("SELLERHUB_")}
+        | {f"SELLERHUB_{k.upper()}": str(v) for k, v in SAFE.items() if k != "env"}
+        | {"SELLERHUB_ENV": "production", "SELLERHUB_EMULATORS": "false"}
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "sellerhub", "run"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and "for development" in proc.stderr
+
+
+def test_production_defaults_emulators_off() -> None:
+    assert _settings(emulators=None).emulators_enabled is False

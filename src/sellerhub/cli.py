@@ -175,6 +175,13 @@ def run() -> None:
     from sellerhub.db.engine import Database
 
     settings = _settings()
+    if settings.is_production:
+        typer.echo(
+            "configuration error: `sellerhub run` is for development (it seeds demo data); "
+            "in production run `sellerhub migrate`, `sellerhub serve` and `sellerhub worker`",
+            err=True,
+        )
+        raise typer.Exit(2)
     database = Database(settings)
     children: list[subprocess.Popen[bytes]] = []
     try:
