@@ -8,6 +8,7 @@ goes to stderr.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import re
@@ -155,21 +156,35 @@ def free_port() -> int:
         return port
 
 
+@functools.cache
+def run_secrets() -> dict[str, str]:
+    """Random secrets for this bench run, shared by every server it starts (they share the
+    database, whose encrypted signing keys need the same key ring)."""
+    from sellerhub.core.crypto import generate_key_entry
+
+    return {
+        "SELLERHUB_SECRET_KEY": secrets.token_urlsafe(48),
+        "SELLERHUB_ENCRYPTION_KEYS": generate_key_entry(),
+        "SELLERHUB_SEED_ADMIN_PASSWORD": secrets.token_urlsafe(24),
+        "SELLERHUB_LWA_CLIENT_SECRET": secrets.token_urlsafe(24),
+    }
+
+
 def production_env(
     *, database_url: str, server: str, port: int, workers: int, data_dir: Path
 ) -> dict[str, str]:
-    """The environment of the production server command, with fresh random secrets."""
-    from sellerhub.core.crypto import generate_key_entry
-
+    """The environment of the production server command (provider URLs point nowhere: the
+    benchmarked routes never call a provider)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SELLERHUB_")}
     env.update(
         {
             "SELLERHUB_ENV": "production",
-            "SELLERHUB_SECRET_KEY": secrets.token_urlsafe(48),
-            "SELLERHUB_ENCRYPTION_KEYS": generate_key_entry(),
+            **run_secrets(),
             "SELLERHUB_EMULATORS": "false",
             "SELLERHUB_PUBLIC_URL": "https://bench.invalid",
-            "SELLERHUB_SEED_ADMIN_PASSWORD": secrets.token_urlsafe(24),
+            "SELLERHUB_LWA_AUTHORIZE_URL": "https://bench.invalid/ap/oa",
+            "SELLERHUB_LWA_TOKEN_URL": "https://bench.invalid/auth/o2/token",
+            "SELLERHUB_LWA_PROFILE_URL": "https://bench.invalid/user/profile",
             "SELLERHUB_LOG_LEVEL": "WARNING",
             "SELLERHUB_DATABASE_URL": database_url,
             "SELLERHUB_DATA_DIR": str(data_dir),

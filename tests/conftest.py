@@ -30,7 +30,16 @@ from sellerhub.identity.principal import Principal
 from sellerhub.identity.users.models import User, UserType
 from sellerhub.runtime import Runtime
 
-TABLES = ["audit_events", "api_keys", "memberships", "users", "organizations", "job_outbox"]
+# Truncated after each test; signing_keys stay (every process caches the active key).
+TABLES = [
+    "audit_events",
+    "api_keys",
+    "refresh_tokens",
+    "memberships",
+    "users",
+    "organizations",
+    "job_outbox",
+]
 
 
 @pytest.fixture(scope="session")
@@ -174,3 +183,58 @@ async def session(runtime: Runtime) -> AsyncIterator[AsyncSession]:
 @pytest.fixture
 def project_root() -> Path:
     return Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def live_server(
+    settings: Settings, database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """`sellerhub serve` as a real process on a free port, on the test database, with the
+    emulators mounted: for journeys that must go over real HTTP (browser, JWKS clients)."""
+    import subprocess
+    import sys
+    import time
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    assert settings.encryption_keys is not None
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SELLERHUB_")} | {
+        "SELLERHUB_ENV": "test",
+        "SELLERHUB_DATABASE_URL": database_url,
+        "SELLERHUB_ENCRYPTION_KEYS": settings.encryption_keys.get_secret_value(),
+        "SELLERHUB_PORT": str(port),
+        "SELLERHUB_PUBLIC_URL": base,
+        "SELLERHUB_EMULATORS": "true",
+        "SELLERHUB_SERVER": "uvicorn",
+        "SELLERHUB_LOG_LEVEL": "WARNING",
+        "SELLERHUB_DATA_DIR": str(tmp_path_factory.mktemp("live")),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sellerhub", "serve"], env=env, start_new_session=True
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, "the live server exited"
+            try:
+                if httpx.get(base + "/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "the live server did not become ready"
+            time.sleep(0.2)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()

@@ -234,3 +234,20 @@ async def test_removed_member_loses_access(
         await conn.execute(text("DELETE FROM memberships"))
     response = await client.get("/api/v1/organizations/current", headers=tenant.headers)
     assert response.status_code == 401
+
+
+async def test_database_unavailable_is_503(
+    app: FastAPI, client: httpx.AsyncClient, runtime: Runtime, tenant: Tenant
+) -> None:
+    from psycopg_pool import AsyncConnectionPool
+
+    closed = AsyncConnectionPool("postgresql://nobody@127.0.0.1:1/none", open=False)
+    good = runtime.read_pool
+    runtime.read_pool = closed
+    try:
+        response = await client.get("/api/v1/audit-events", headers=tenant.headers)
+    finally:
+        runtime.read_pool = good
+    assert response.status_code == 503
+    assert response.json()["code"] == "database-unavailable"
+    assert response.headers["retry-after"] == "2"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import signal
 import socket
@@ -115,3 +117,28 @@ def test_run_serves_then_stops_everything_and_reuses_data(tmp_path: Path) -> Non
         out = _ctrl_c(again)
     assert again.returncode == 0, out[-3000:]
     assert not _postgres_running(data_dir)
+
+
+async def test_keys_rotate_signing(runtime, client, database_url: str) -> None:
+    assert runtime.settings.encryption_keys is not None and runtime.keystore is not None
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SELLERHUB_")} | {
+        "SELLERHUB_ENV": "test",
+        "SELLERHUB_DATABASE_URL": database_url,
+        "SELLERHUB_ENCRYPTION_KEYS": runtime.settings.encryption_keys.get_secret_value(),
+    }
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "sellerhub",
+        "keys",
+        "rotate-signing",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    out, _ = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0
+    result = json.loads(out.decode().strip().splitlines()[-1])
+    assert result["signs_after_seconds"] == 90
+    await runtime.keystore.load()
+    kids = [k["kid"] for k in (await client.get("/.well-known/jwks.json")).json()["keys"]]
+    assert result["kid"] in kids and len(kids) >= 2

@@ -19,6 +19,11 @@ SAFE = {
     "database_url": "postgresql://app@db.example/sellerhub",
     "seed_admin_password": "a-real-password-123",
     "public_url": "https://sellerhub.example.com",
+    "lwa_client_id": "amzn1.application-oa2-client.real",
+    "lwa_client_secret": "real-lwa-secret",
+    "lwa_authorize_url": "https://www.amazon.com/ap/oa",
+    "lwa_token_url": "https://api.amazon.com/auth/o2/token",
+    "lwa_profile_url": "https://api.amazon.com/user/profile",
 }
 
 
@@ -48,6 +53,8 @@ def test_safe_production_configuration_passes() -> None:
         ({"emulators": True}, "SELLERHUB_EMULATORS"),
         ({"database_url": None}, "SELLERHUB_DATABASE_URL"),
         ({"public_url": "http://sellerhub.example.com"}, "SELLERHUB_PUBLIC_URL"),
+        ({"lwa_client_secret": None}, "SELLERHUB_LWA_CLIENT_SECRET"),
+        ({"lwa_token_url": None}, "SELLERHUB_LWA_TOKEN_URL"),
     ],
 )
 def test_production_refuses_unsafe_settings(override: dict[str, object], names: str) -> None:

@@ -5,6 +5,14 @@ from fastapi import APIRouter
 
 from sellerhub.audit.endpoints import router as audit_router
 from sellerhub.identity.endpoints import router as identity_router
+from sellerhub.identity.jwt.endpoints import router as discovery_router
+from sellerhub.identity.sessions.endpoints import router as sessions_router
 from sellerhub.ops.endpoints import router as ops_router
 
-ROUTERS: list[APIRouter] = [ops_router, audit_router, identity_router]
+ROUTERS: list[APIRouter] = [
+    ops_router,
+    audit_router,
+    identity_router,
+    sessions_router,
+    discovery_router,
+]

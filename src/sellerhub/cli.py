@@ -276,5 +276,29 @@ def keys_rotate(
     asyncio.run(go())
 
 
+@keys_cli.command("rotate-signing")
+def keys_rotate_signing() -> None:
+    """Add a new JWT signing key. It is published at once and signs after a short activation
+    delay; the old key signs until then and stays in the JWKS until its tokens have expired."""
+    settings = _settings()
+    from sellerhub.db.session import unit_of_work
+    from sellerhub.identity.jwt.service import ACTIVATION_DELAY, rotate_signing_key
+    from sellerhub.runtime import Runtime
+
+    async def go() -> str:
+        runtime = Runtime.create(settings)
+        try:
+            async with unit_of_work(runtime.sessionmaker) as session:
+                key = await rotate_signing_key(session, runtime.keyring)
+            return key.kid
+        finally:
+            await runtime.close()
+
+    kid = asyncio.run(go())
+    typer.echo(
+        json.dumps({"kid": kid, "signs_after_seconds": int(ACTIVATION_DELAY.total_seconds())})
+    )
+
+
 def main() -> None:
     cli()

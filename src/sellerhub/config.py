@@ -54,6 +54,16 @@ class Settings(BaseSettings):
     jobs_concurrency: int = Field(default=4, ge=1, le=100)
     outbox_redrive_after_seconds: int = Field(default=30, ge=1)
     auth_cache_seconds: float = Field(default=10.0, ge=0, le=300)
+    jwt_audience: str = "sellerhub"
+    access_token_ttl_seconds: int = Field(default=900, ge=30, le=900)
+    refresh_token_ttl_days: int = Field(default=30, ge=1, le=365)
+    auth_allowed_redirect_origins: list[str] = Field(default_factory=list)
+    lwa_client_id: str = "amzn1.application-oa2-client.sellerhub-emulator"
+    lwa_client_secret: SecretStr = SecretStr("sellerhub-emulator-secret")
+    lwa_scope: str = "profile"
+    lwa_authorize_url: str | None = None
+    lwa_token_url: str | None = None
+    lwa_profile_url: str | None = None
     seed_admin_email: str = "admin@sellerhub.local"
     seed_admin_password: SecretStr = SecretStr("sellerhub-demo")
 
@@ -61,6 +71,26 @@ class Settings(BaseSettings):
     @classmethod
     def _strip_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    def _emulator_url(self, path: str) -> str:
+        return f"{self.public_url}/_emulators{path}"
+
+    @property
+    def lwa_authorize(self) -> str:
+        """Login with Amazon consent page (providers.md §2); the emulator when unset."""
+        return self.lwa_authorize_url or self._emulator_url("/amazon/ap/oa")
+
+    @property
+    def lwa_token(self) -> str:
+        return self.lwa_token_url or self._emulator_url("/amazon/auth/o2/token")
+
+    @property
+    def lwa_profile(self) -> str:
+        return self.lwa_profile_url or self._emulator_url("/amazon/user/profile")
+
+    @property
+    def cookie_secure(self) -> bool:
+        return self.env is not Environment.DEVELOPMENT
 
     @property
     def is_production(self) -> bool:
@@ -96,6 +126,11 @@ class Settings(BaseSettings):
             found.append("SELLERHUB_DATABASE_URL is not set (production needs a real PostgreSQL)")
         if self.seed_admin_password.get_secret_value() == "sellerhub-demo":
             found.append("SELLERHUB_SEED_ADMIN_PASSWORD is the development default")
+        if self.lwa_client_secret.get_secret_value() == "sellerhub-emulator-secret":
+            found.append("SELLERHUB_LWA_CLIENT_SECRET is the emulator's default")
+        for name in ("lwa_authorize_url", "lwa_token_url", "lwa_profile_url"):
+            if getattr(self, name) is None:
+                found.append(f"SELLERHUB_{name.upper()} is not set (production talks to Amazon)")
         if not self.public_url.startswith("https://"):
             found.append("SELLERHUB_PUBLIC_URL must be an https:// URL in production")
         return found

@@ -18,6 +18,8 @@ from sellerhub.db.tenancy import set_tenant
 from sellerhub.identity import service as identity
 from sellerhub.identity.organizations.models import Role
 from sellerhub.identity.principal import Principal
+from sellerhub.identity.sessions.cookies import ACCESS_COOKIE, check_csrf
+from sellerhub.identity.sessions.service import principal_from_claims
 
 
 async def get_settings(request: Request) -> Settings:
@@ -44,17 +46,34 @@ SessionDep = Annotated[AsyncSession, Depends(request_session, scope="function")]
 
 
 async def current_principal(request: Request) -> Principal:
-    """The caller, from ``Authorization: Bearer <API key>``. Resolved through the per-process
-    cache, or in a short transaction of its own on a miss (it records ``last_used_at``).
-    A plain function too, so hot dependencies can call it without another dependency level."""
+    """The caller. ``Authorization: Bearer`` carries an API key (``shk_…``, resolved through the
+    per-process cache or a short transaction of its own) or an access JWT; browsers send the
+    ``sh_access`` cookie instead, and then unsafe methods must pass the CSRF check. A plain
+    function too, so hot dependencies can call it without another dependency level."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthenticated("send Authorization: Bearer <API key>")
-    principal = identity.cached_principal(token.strip())
-    if principal is None:
-        async with unit_of_work(request.app.state.sessionmaker) as session:
-            principal = await identity.authenticate_api_key(session, token.strip())
+    token = token.strip()
+    runtime = request.app.state.runtime
+    if header:
+        if scheme.lower() != "bearer" or not token:
+            raise Unauthenticated("send Authorization: Bearer <token>")
+        if token.startswith(identity.API_KEY_PREFIX + "_"):
+            principal = identity.cached_principal(token)
+            if principal is None:
+                async with unit_of_work(request.app.state.sessionmaker) as session:
+                    principal = await identity.authenticate_api_key(session, token)
+        elif token.count(".") == 2:
+            claims = await runtime.keystore.verify_or_reload(token, runtime.settings.jwt_audience)
+            principal = principal_from_claims(claims, via="bearer")
+        else:
+            raise Unauthenticated("the bearer token is not a valid API key or access token")
+    else:
+        cookie = request.cookies.get(ACCESS_COOKIE)
+        if not cookie:
+            raise Unauthenticated("sign in, or send Authorization: Bearer <token>")
+        check_csrf(request)
+        claims = await runtime.keystore.verify_or_reload(cookie, runtime.settings.jwt_audience)
+        principal = principal_from_claims(claims, via="session")
     bind_context(organization_id=str(principal.organization_id), user_id=str(principal.user_id))
     return principal
 

@@ -14,8 +14,9 @@ from sellerhub.config import Settings
 from sellerhub.core.crypto import KeyRing, keyring_from_settings
 from sellerhub.db import reads
 from sellerhub.db.engine import Database, create_engine
-from sellerhub.db.session import make_sessionmaker
+from sellerhub.db.session import make_sessionmaker, unit_of_work
 from sellerhub.identity.apikeys.cache import principal_cache
+from sellerhub.identity.jwt.service import KeyStore, ensure_signing_key
 from sellerhub.jobs import app as jobs
 
 
@@ -29,6 +30,7 @@ class Runtime:
     keyring: KeyRing
     queue_pool: AsyncConnectionPool | None = field(default=None)
     read_pool: AsyncConnectionPool | None = field(default=None)
+    keystore: KeyStore | None = field(default=None)
 
     @classmethod
     def create(cls, settings: Settings) -> Runtime:
@@ -43,7 +45,12 @@ class Runtime:
         return cls(settings, database, url, engine, make_sessionmaker(engine), keyring)
 
     async def open(self) -> None:
-        """Open the pools: the read-only pool for tenant reads and the job queue's pool."""
+        """Open the pools (tenant reads, job queue) and load the JWT signing keys, creating the
+        first one on a new database."""
+        async with unit_of_work(self.sessionmaker) as session:
+            await ensure_signing_key(session, self.keyring)
+        self.keystore = KeyStore(self.sessionmaker, self.keyring, issuer=self.settings.public_url)
+        await self.keystore.load()
         self.read_pool = reads.read_pool(self.url, self.settings.database_pool_size)
         await self.read_pool.open(wait=True, timeout=30)
         await self.open_queue()

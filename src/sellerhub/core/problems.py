@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import psycopg
+import psycopg_pool
+import sqlalchemy.exc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -19,6 +22,16 @@ from sellerhub.core.logging import get_logger
 from sellerhub.core.metrics import TENANT_VIOLATIONS
 
 log = get_logger(__name__)
+
+# Connection-level failures (server down, pool closed during shutdown, pool exhausted) are a
+# 503 with Retry-After, not a 500: nothing about the request was wrong.
+DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
+    psycopg.OperationalError,
+    psycopg_pool.PoolClosed,
+    psycopg_pool.PoolTimeout,
+    sqlalchemy.exc.OperationalError,
+    sqlalchemy.exc.TimeoutError,
+)
 
 _HTTP_CODES = {
     400: ("bad-request", "Bad request"),
@@ -93,6 +106,19 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return problem(exc.status_code, code, title, detail, request)
 
 
+async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("http.database_unavailable", error=type(exc).__name__)
+    response = problem(
+        503,
+        "database-unavailable",
+        "The database is unavailable",
+        "the request could not reach the database; retry shortly",
+        request,
+    )
+    response.headers["Retry-After"] = "2"
+    return response
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, TenantScopeViolation):
         TENANT_VIOLATIONS.inc()
@@ -110,4 +136,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    for unavailable in DATABASE_UNAVAILABLE:
+        app.add_exception_handler(unavailable, _database_unavailable)
     app.add_exception_handler(Exception, _unexpected)

@@ -30,3 +30,5 @@ class User(IdMixin, TimestampMixin, Base):
     password_hash: Mapped[str | None] = mapped_column(String(200), default=None)
     is_active: Mapped[bool] = mapped_column(default=True)
     email_verified_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Login with Amazon's stable user id (amzn1.account.…); accounts are linked by it only.
+    amazon_user_id: Mapped[str | None] = mapped_column(String(200), unique=True, default=None)

@@ -1,0 +1,240 @@
+"""Browser and API sessions: a short-lived JWT access token plus an opaque refresh token that
+rotates on every use; reuse of a rotated one revokes the whole family (RFC 9700 §4.14)."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sellerhub.audit import service as audit
+from sellerhub.core.clock import utcnow
+from sellerhub.core.errors import Unauthenticated
+from sellerhub.core.ids import uuid7
+from sellerhub.core.tokens import hash_token, new_token
+from sellerhub.db.tenancy import set_tenant
+from sellerhub.identity.jwt.service import KeyStore
+from sellerhub.identity.organizations.models import Role
+from sellerhub.identity.organizations.repository import OrganizationRepository
+from sellerhub.identity.principal import Principal
+from sellerhub.identity.sessions.models import RefreshToken
+from sellerhub.identity.sessions.repository import RefreshTokenRepository
+from sellerhub.identity.users.models import UserType
+from sellerhub.identity.users.repository import UserRepository
+
+REFRESH_PREFIX = "shr"
+
+
+@dataclass(frozen=True)
+class SessionPolicy:
+    audience: str
+    access_ttl: timedelta
+    refresh_ttl: timedelta
+
+
+@dataclass(frozen=True)
+class IssuedSession:
+    access_token: str
+    access_expires_at: datetime
+    refresh_token: str
+    refresh_expires_at: datetime
+    csrf_token: str
+    family_id: uuid.UUID
+
+
+class RefreshReuseDetected(Unauthenticated):
+    code = "refresh-token-reused"
+    title = "Refresh token reuse detected"
+
+
+def access_claims(organization_id: uuid.UUID, role: Role, user_type: UserType) -> dict[str, Any]:
+    return {"org": str(organization_id), "roles": [role.value], "ut": user_type.value}
+
+
+def principal_from_claims(claims: dict[str, Any], via: str) -> Principal:
+    try:
+        return Principal(
+            user_id=uuid.UUID(claims["sub"]),
+            organization_id=uuid.UUID(claims["org"]),
+            role=Role(claims["roles"][0]),
+            user_type=UserType(claims["ut"]),
+            via=via,
+        )
+    except (KeyError, IndexError, ValueError, TypeError):
+        raise Unauthenticated("the access token lacks sellerhub claims") from None
+
+
+def _issue(
+    keystore: KeyStore,
+    policy: SessionPolicy,
+    *,
+    user_id: uuid.UUID,
+    organization_id: uuid.UUID,
+    role: Role,
+    user_type: UserType,
+    family_id: uuid.UUID,
+) -> tuple[str, datetime]:
+    claims = access_claims(organization_id, role, user_type) | {"sid": str(family_id)}
+    return keystore.issue(
+        subject=str(user_id), audience=policy.audience, ttl=policy.access_ttl, claims=claims
+    )
+
+
+async def start_session(
+    session: AsyncSession,
+    keystore: KeyStore,
+    policy: SessionPolicy,
+    *,
+    user_id: uuid.UUID,
+    organization_id: uuid.UUID,
+    user_agent: str | None = None,
+    method: str,
+) -> IssuedSession:
+    """Sign ``user_id`` in to ``organization_id`` (they must be a member)."""
+    set_tenant(session, organization_id)
+    membership = await OrganizationRepository(session).membership_of(user_id)
+    user = await UserRepository(session).get(user_id)
+    if membership is None or user is None or not user.is_active:
+        raise Unauthenticated("this account cannot sign in to that organization")
+    family_id = uuid7()
+    issued = await _new_link(
+        session,
+        keystore,
+        policy,
+        user_id=user_id,
+        organization_id=organization_id,
+        role=Role(membership.role),
+        user_type=UserType(user.user_type),
+        family_id=family_id,
+        user_agent=user_agent,
+    )
+    await audit.record(
+        session,
+        organization_id=organization_id,
+        action="SESSION_STARTED",
+        actor_user_id=user_id,
+        target_type="session",
+        target_id=str(family_id),
+        data={"method": method},
+    )
+    return issued
+
+
+async def _new_link(
+    session: AsyncSession,
+    keystore: KeyStore,
+    policy: SessionPolicy,
+    *,
+    user_id: uuid.UUID,
+    organization_id: uuid.UUID,
+    role: Role,
+    user_type: UserType,
+    family_id: uuid.UUID,
+    user_agent: str | None,
+) -> IssuedSession:
+    secret = new_token(REFRESH_PREFIX)
+    refresh_expires_at = utcnow() + policy.refresh_ttl
+    RefreshTokenRepository(session).add(
+        RefreshToken(
+            user_id=user_id,
+            organization_id=organization_id,
+            family_id=family_id,
+            token_hash=hash_token(secret),
+            expires_at=refresh_expires_at,
+            user_agent=(user_agent or "")[:300] or None,
+        )
+    )
+    await session.flush()
+    access, access_expires_at = _issue(
+        keystore,
+        policy,
+        user_id=user_id,
+        organization_id=organization_id,
+        role=role,
+        user_type=user_type,
+        family_id=family_id,
+    )
+    return IssuedSession(
+        access_token=access,
+        access_expires_at=access_expires_at,
+        refresh_token=secret,
+        refresh_expires_at=refresh_expires_at,
+        csrf_token=secrets.token_urlsafe(24),
+        family_id=family_id,
+    )
+
+
+async def refresh_session(
+    session: AsyncSession,
+    keystore: KeyStore,
+    policy: SessionPolicy,
+    refresh_token: str,
+    user_agent: str | None = None,
+) -> IssuedSession:
+    """Rotate: the presented token is used up and a successor is issued. A token presented a
+    second time means it leaked: the whole family is revoked and ``RefreshReuseDetected`` is
+    raised — the caller must commit that revocation before answering 401."""
+    repo = RefreshTokenRepository(session)
+    token = await repo.by_hash_for_update(hash_token(refresh_token))
+    now = utcnow()
+    if token is None:
+        raise Unauthenticated("the refresh token is unknown")
+    if token.revoked_at is not None:
+        raise Unauthenticated("this sign-in has ended; sign in again")
+    if token.used_at is not None:
+        await repo.revoke_family(token.family_id, now)
+        set_tenant(session, token.organization_id)
+        await audit.record(
+            session,
+            organization_id=token.organization_id,
+            action="REFRESH_TOKEN_REUSED",
+            actor_user_id=token.user_id,
+            actor_type="system",
+            target_type="session",
+            target_id=str(token.family_id),
+        )
+        raise RefreshReuseDetected(
+            "this refresh token was already used; every session of this sign-in was revoked"
+        )
+    if token.expires_at <= now:
+        raise Unauthenticated("the refresh token has expired; sign in again")
+    set_tenant(session, token.organization_id)
+    membership = await OrganizationRepository(session).membership_of(token.user_id)
+    user = await UserRepository(session).get(token.user_id)
+    if membership is None or user is None or not user.is_active:
+        await repo.revoke_family(token.family_id, now)
+        raise Unauthenticated("this account can no longer use that organization")
+    token.used_at = now
+    return await _new_link(
+        session,
+        keystore,
+        policy,
+        user_id=token.user_id,
+        organization_id=token.organization_id,
+        role=Role(membership.role),
+        user_type=UserType(user.user_type),
+        family_id=token.family_id,
+        user_agent=user_agent,
+    )
+
+
+async def end_session(session: AsyncSession, refresh_token: str) -> None:
+    """Sign out: revoke the family of this refresh token (unknown tokens are ignored)."""
+    repo = RefreshTokenRepository(session)
+    token = await repo.by_hash_for_update(hash_token(refresh_token))
+    if token is None or token.revoked_at is not None:
+        return
+    await repo.revoke_family(token.family_id, utcnow())
+    set_tenant(session, token.organization_id)
+    await audit.record(
+        session,
+        organization_id=token.organization_id,
+        action="SESSION_ENDED",
+        actor_user_id=token.user_id,
+        target_type="session",
+        target_id=str(token.family_id),
+    )
