@@ -32,6 +32,11 @@ from sellerhub.runtime import Runtime
 
 # Truncated after each test; signing_keys stay (every process caches the active key).
 TABLES = [
+    "oauth_states",
+    "amazon_logins",
+    "email_codes",
+    "mail_outbox",
+    "rate_limit_counters",
     "audit_events",
     "api_keys",
     "refresh_tokens",

@@ -1,19 +1,28 @@
 """Imports every model so that ``Base.metadata`` is complete (Alembic, tests)."""
 
 from sellerhub.audit.models import AuditEvent
+from sellerhub.db.ratelimit_models import RateLimitCounter
+from sellerhub.identity.accounts.models import EmailCode
+from sellerhub.identity.amazon.models import AmazonLogin, OAuthState
 from sellerhub.identity.apikeys.models import ApiKey
 from sellerhub.identity.jwt.models import SigningKey
 from sellerhub.identity.organizations.models import Membership, Organization
 from sellerhub.identity.sessions.models import RefreshToken
 from sellerhub.identity.users.models import User
 from sellerhub.jobs.models import OutboxJob
+from sellerhub.mail.models import OutboundMail
 
 __all__ = [
+    "AmazonLogin",
     "ApiKey",
     "AuditEvent",
+    "EmailCode",
     "Membership",
+    "OAuthState",
     "Organization",
+    "OutboundMail",
     "OutboxJob",
+    "RateLimitCounter",
     "RefreshToken",
     "SigningKey",
     "User",
