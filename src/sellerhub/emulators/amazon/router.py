@@ -1,0 +1,21 @@
+"""Everything the Amazon emulator serves under its prefix: LWA today; Seller Central consent,
+SP-API and Ads endpoints join here later, each from its own module."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from sellerhub.emulators.amazon.authorize import add_authorize_routes
+from sellerhub.emulators.amazon.profile import add_profile_routes
+from sellerhub.emulators.amazon.state import AmazonEmulator
+from sellerhub.emulators.amazon.token import add_token_routes
+from sellerhub.emulators.common.admin import build_admin_router
+
+
+def build_amazon_router(emulator: AmazonEmulator) -> APIRouter:
+    router = APIRouter(tags=["amazon emulator"])
+    add_authorize_routes(router, emulator)
+    add_token_routes(router, emulator)
+    add_profile_routes(router, emulator)
+    router.include_router(build_admin_router(emulator))
+    return router

@@ -1,0 +1,36 @@
+"""The emulators' own ASGI app (api-contract.md §4).
+
+The main app mounts it at ``/_emulators`` when ``SELLERHUB_EMULATORS`` is on, and
+``sellerhub emulators`` serves it standalone. Each emulator lives under ``/{provider}`` and
+keeps its state on this app instance only, so every call builds independent emulators.
+"""
+
+from __future__ import annotations
+
+import time
+
+from fastapi import FastAPI
+
+from sellerhub import __version__
+from sellerhub.emulators.amazon import PREFIX as AMAZON_PREFIX
+from sellerhub.emulators.amazon import AmazonEmulator, build_amazon_router
+from sellerhub.emulators.common.state import Clock, EmulatorState
+
+
+def create_emulators_app(*, clock: Clock | None = None) -> FastAPI:
+    """Build the app. ``clock`` (monotonic seconds) lets tests move time; default real time.
+
+    ``app.state.emulators`` maps a provider name to its state object (e.g. for tests that want
+    to inspect it directly instead of through ``_admin``).
+    """
+    tick = clock or time.monotonic
+    app = FastAPI(
+        title="sellerhub provider emulators",
+        version=__version__,
+        description="Local stand-ins for Amazon (LWA), following docs/providers.md.",
+    )
+    amazon = AmazonEmulator(clock=tick)
+    app.include_router(build_amazon_router(amazon), prefix=AMAZON_PREFIX)
+    emulators: dict[str, EmulatorState] = {"amazon": amazon}
+    app.state.emulators = emulators
+    return app
