@@ -218,6 +218,7 @@ def live_server(
         "SELLERHUB_PORT": str(port),
         "SELLERHUB_PUBLIC_URL": base,
         "SELLERHUB_EMULATORS": "true",
+        "SELLERHUB_COOKIE_SECURE": "false",  # plain http on 127.0.0.1, like a local browser
         "SELLERHUB_SERVER": "uvicorn",
         "SELLERHUB_LOG_LEVEL": "WARNING",
         "SELLERHUB_DATA_DIR": str(tmp_path_factory.mktemp("live")),

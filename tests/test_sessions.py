@@ -22,6 +22,7 @@ from sellerhub.identity.sessions import service as sessions
 from sellerhub.identity.sessions.cookies import ACCESS_COOKIE, CSRF_COOKIE, REFRESH_COOKIE
 from sellerhub.identity.sessions.endpoints import session_policy
 from sellerhub.runtime import Runtime
+from tests.browser import Browser
 from tests.conftest import Tenant
 
 
@@ -249,32 +250,26 @@ async def test_signing_key_rotation(
     assert gone.status_code == 401
 
 
-async def test_jwks_verifies_with_pyjwt_client(
-    live_server: str, runtime: Runtime, tenant: Tenant
-) -> None:
-    """A consumer that knows only our JWKS URL verifies our tokens with PyJWT's PyJWKClient."""
-    async with httpx.AsyncClient(base_url=live_server) as http:
-        config = (await http.get("/.well-known/openid-configuration")).json()
+def test_jwks_verifies_with_pyjwt_client(live_server: str, runtime: Runtime) -> None:
+    """A consumer that knows only our JWKS URL verifies our tokens with PyJWT's PyJWKClient:
+    a token issued by the live server to a browser that signed in with Amazon."""
+    browser = Browser(live_server)
+    try:
+        page = browser.get("/api/auth/amazon/start?next=/")
+        callback = browser.submit(page, ("decision", "approve"), follow=False)
+        landed = browser.get(callback.headers["location"], follow=False)
+        token = browser.client.cookies.get(ACCESS_COOKIE)
+        config = browser.client.get(live_server + "/.well-known/openid-configuration").json()
+    finally:
+        browser.close()
+    assert landed.status_code == 302 and token
     assert config["jwks_uri"] == f"{live_server}/.well-known/jwks.json"
     assert config["issuer"] == live_server
-    keystore = runtime.keystore
-    assert keystore is not None
-    await keystore.load()  # same database, same keys as the live server
-    issued = await _sign_in(runtime, tenant)
     client = jwt.PyJWKClient(config["jwks_uri"])
-    signing_key = client.get_signing_key_from_jwt(issued.access_token)
+    signing_key = client.get_signing_key_from_jwt(token)
     claims = jwt.decode(
-        issued.access_token,
-        signing_key.key,
-        algorithms=["EdDSA"],
-        audience="sellerhub",
-        issuer=runtime.settings.public_url,
+        token, signing_key.key, algorithms=["EdDSA"], audience="sellerhub", issuer=live_server
     )
-    assert claims["sub"] == str(tenant.user.id)
+    assert claims["roles"] == ["owner"] and claims["org"]
     with pytest.raises(jwt.InvalidSignatureError):
-        jwt.decode(
-            _tamper(issued.access_token),
-            signing_key.key,
-            algorithms=["EdDSA"],
-            audience="sellerhub",
-        )
+        jwt.decode(_tamper(token), signing_key.key, algorithms=["EdDSA"], audience="sellerhub")

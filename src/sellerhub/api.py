@@ -4,6 +4,7 @@ through a parent router): each nesting level costs route-matching time on every 
 from fastapi import APIRouter
 
 from sellerhub.audit.endpoints import router as audit_router
+from sellerhub.identity.amazon.endpoints import router as amazon_login_router
 from sellerhub.identity.endpoints import router as identity_router
 from sellerhub.identity.jwt.endpoints import router as discovery_router
 from sellerhub.identity.sessions.endpoints import router as sessions_router
@@ -14,5 +15,6 @@ ROUTERS: list[APIRouter] = [
     audit_router,
     identity_router,
     sessions_router,
+    amazon_login_router,
     discovery_router,
 ]

@@ -53,6 +53,11 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.add_middleware(RequestContextMiddleware)
     for router in ROUTERS:
         app.include_router(router)
+    if settings.emulators_enabled:
+        # Imported only when enabled: the server's own code paths never depend on emulators.
+        from sellerhub.emulators.app import create_emulators_app
+
+        app.mount("/_emulators", create_emulators_app())
     return app
 
 

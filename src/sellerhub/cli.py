@@ -223,6 +223,28 @@ def run() -> None:
         typer.echo("sellerhub stopped (PostgreSQL too)", err=True)
 
 
+@cli.command()
+def emulators(
+    host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8100,
+) -> None:
+    """Serve the provider emulators standalone (under /{provider}, e.g. /amazon/ap/oa)."""
+    settings = _settings()
+    if settings.is_production:
+        typer.echo("configuration error: emulators are not served in production", err=True)
+        raise typer.Exit(2)
+    import uvicorn
+
+    uvicorn.run(
+        "sellerhub.emulators.app:create_emulators_app",
+        factory=True,
+        host=host,
+        port=port,
+        access_log=False,
+        log_config=None,
+    )
+
+
 @keys_cli.command("generate")
 def keys_generate(
     kid: Annotated[str | None, typer.Option(help="key id; random when omitted")] = None,

@@ -33,6 +33,7 @@ class Settings(BaseSettings):
         env_file=".env",
         env_file_encoding="utf-8",
         extra="ignore",
+        populate_by_name=True,
     )
 
     env: Environment = Environment.DEVELOPMENT
@@ -54,6 +55,9 @@ class Settings(BaseSettings):
     jobs_concurrency: int = Field(default=4, ge=1, le=100)
     outbox_redrive_after_seconds: int = Field(default=30, ge=1)
     auth_cache_seconds: float = Field(default=10.0, ge=0, le=300)
+    cookie_secure_flag: bool | None = Field(
+        default=None, alias="SELLERHUB_COOKIE_SECURE", description="default: on unless development"
+    )
     jwt_audience: str = "sellerhub"
     access_token_ttl_seconds: int = Field(default=900, ge=30, le=900)
     refresh_token_ttl_days: int = Field(default=30, ge=1, le=365)
@@ -90,6 +94,8 @@ class Settings(BaseSettings):
 
     @property
     def cookie_secure(self) -> bool:
+        if self.cookie_secure_flag is not None:
+            return self.cookie_secure_flag
         return self.env is not Environment.DEVELOPMENT
 
     @property
@@ -122,6 +128,8 @@ class Settings(BaseSettings):
             found.append("SELLERHUB_ENCRYPTION_KEYS is not set (production needs a key ring)")
         if self.emulators_enabled:
             found.append("SELLERHUB_EMULATORS must be false in production")
+        if not self.cookie_secure:
+            found.append("SELLERHUB_COOKIE_SECURE must not be false in production")
         if self.database_url is None:
             found.append("SELLERHUB_DATABASE_URL is not set (production needs a real PostgreSQL)")
         if self.seed_admin_password.get_secret_value() == "sellerhub-demo":

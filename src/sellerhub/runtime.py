@@ -6,12 +6,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+import httpx
 from psycopg_pool import AsyncConnectionPool
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 import sellerhub.db.models  # noqa: F401 - every mapper is configured before the first query
 from sellerhub.config import Settings
 from sellerhub.core.crypto import KeyRing, keyring_from_settings
+from sellerhub.core.http import provider_client
 from sellerhub.db import reads
 from sellerhub.db.engine import Database, create_engine
 from sellerhub.db.session import make_sessionmaker, unit_of_work
@@ -31,6 +33,7 @@ class Runtime:
     queue_pool: AsyncConnectionPool | None = field(default=None)
     read_pool: AsyncConnectionPool | None = field(default=None)
     keystore: KeyStore | None = field(default=None)
+    http: httpx.AsyncClient = field(default_factory=provider_client)
 
     @classmethod
     def create(cls, settings: Settings) -> Runtime:
@@ -70,6 +73,7 @@ class Runtime:
         await jobs.queue_app.open_async(self.queue_pool)
 
     async def close(self) -> None:
+        await self.http.aclose()
         if self.read_pool is not None:
             await self.read_pool.close()
             self.read_pool = None
