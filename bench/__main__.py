@@ -9,8 +9,10 @@ import sys
 import time
 from types import FrameType
 
-from bench import core
+from bench import core, identity
 from bench.harness import BenchError, LoadSpec, bench_database, log, require_wrk, work_dir
+
+BENCHES = ("core", "identity")
 
 
 def _positive_int(text: str) -> int:
@@ -46,7 +48,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=",".join(core.SERVERS),
         help="comma-separated subset of: " + ", ".join(core.SERVERS),
     )
+    parser.add_argument(
+        "--benches",
+        default=",".join(BENCHES),
+        help="comma-separated subset of: " + ", ".join(BENCHES),
+    )
     args = parser.parse_args(argv)
+    args.benches = [b.strip() for b in args.benches.split(",") if b.strip()]
+    if not set(args.benches) <= set(BENCHES) or not args.benches:
+        parser.error(f"--benches must be a subset of {', '.join(BENCHES)}")
     servers = [s.strip() for s in args.servers.split(",") if s.strip()]
     unknown = sorted(set(servers) - set(core.SERVERS))
     if unknown or not servers:
@@ -75,14 +85,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         require_wrk()
         with work_dir() as tmp, bench_database(tmp) as url:
-            core.run(
-                database_url=url,
-                spec=spec,
-                workers=args.workers,
-                events=args.events,
-                work_dir=tmp,
-                servers=args.servers,
-            )
+            if "core" in args.benches:
+                core.run(
+                    database_url=url,
+                    spec=spec,
+                    workers=args.workers,
+                    events=args.events,
+                    work_dir=tmp,
+                    servers=args.servers,
+                )
+            if "identity" in args.benches:
+                identity.run(database_url=url, work_dir=tmp)
     except BenchError as exc:
         log(f"error: {exc}")
         return 1

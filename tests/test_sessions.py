@@ -65,7 +65,7 @@ async def test_access_token_claims(runtime: Runtime, tenant: Tenant) -> None:
     issued = await _sign_in(runtime, tenant)
     header = jwt.get_unverified_header(issued.access_token)
     claims = jwt.decode(issued.access_token, options={"verify_signature": False})
-    assert header["alg"] == "EdDSA" and header["kid"]
+    assert header["alg"] == "ES256" and header["kid"]
     assert claims["sub"] == str(tenant.user.id) and claims["org"] == str(tenant.organization.id)
     assert claims["aud"] == "sellerhub" and claims["iss"] == runtime.settings.public_url
     assert claims["roles"] == ["owner"]
@@ -268,8 +268,8 @@ def test_jwks_verifies_with_pyjwt_client(live_server: str, runtime: Runtime) -> 
     client = jwt.PyJWKClient(config["jwks_uri"])
     signing_key = client.get_signing_key_from_jwt(token)
     claims = jwt.decode(
-        token, signing_key.key, algorithms=["EdDSA"], audience="sellerhub", issuer=live_server
+        token, signing_key.key, algorithms=["ES256"], audience="sellerhub", issuer=live_server
     )
     assert claims["roles"] == ["owner"] and claims["org"]
     with pytest.raises(jwt.InvalidSignatureError):
-        jwt.decode(_tamper(token), signing_key.key, algorithms=["EdDSA"], audience="sellerhub")
+        jwt.decode(_tamper(token), signing_key.key, algorithms=["ES256"], audience="sellerhub")

@@ -1,7 +1,9 @@
 """Signing keys and JWTs.
 
-Access tokens are EdDSA (Ed25519) JWTs with a ``kid`` header, verifiable by any standard JWKS
-client against ``/.well-known/jwks.json``. Private keys live encrypted in ``signing_keys``;
+Access tokens are ES256 (ECDSA P-256) JWTs with a ``kid`` header, verifiable by any standard
+JWKS client against ``/.well-known/jwks.json``. ES256 rather than EdDSA: every JOSE library
+supports it, and OpenSSL verifies P-256 faster than Ed25519 on our hardware (``make bench``).
+Private keys live encrypted in ``signing_keys``;
 each process keeps the signing key and the published public keys in a ``KeyStore``, reloaded
 periodically and whenever a token names an unknown ``kid`` (so a rotation by another process is
 picked up without restarts).
@@ -21,8 +23,8 @@ from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from jwt.algorithms import OKPAlgorithm
+from cryptography.hazmat.primitives.asymmetric import ec
+from jwt.algorithms import Algorithm, ECAlgorithm, OKPAlgorithm
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sellerhub.core.clock import utcnow
@@ -35,7 +37,7 @@ from sellerhub.identity.jwt.repository import SigningKeyRepository
 
 log = get_logger(__name__)
 
-ALGORITHM = "EdDSA"
+ALGORITHM = "ES256"
 MAX_ACCESS_TOKEN_TTL = timedelta(minutes=15)
 LEEWAY_SECONDS = 30
 # A retired key stays published this long after it stops signing: every token it signed
@@ -52,16 +54,16 @@ def _b64url(data: bytes) -> str:
 
 
 def _new_key_material() -> tuple[str, str, dict[str, Any]]:
-    """(kid, private PEM, public JWK) for a fresh Ed25519 key; kid = RFC 7638 thumbprint."""
-    private = Ed25519PrivateKey.generate()
+    """(kid, private PEM, public JWK) for a fresh P-256 key; kid = RFC 7638 thumbprint."""
+    private = ec.generate_private_key(ec.SECP256R1())
     pem = private.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     ).decode("ascii")
-    public_jwk: dict[str, Any] = json.loads(OKPAlgorithm.to_jwk(private.public_key()))
+    public_jwk: dict[str, Any] = json.loads(ECAlgorithm.to_jwk(private.public_key()))
     thumbprint_input = json.dumps(
-        {"crv": public_jwk["crv"], "kty": public_jwk["kty"], "x": public_jwk["x"]},
+        {k: public_jwk[k] for k in ("crv", "kty", "x", "y")},
         separators=(",", ":"),
         sort_keys=True,
     )
@@ -110,6 +112,24 @@ def _signing_key(keys: Sequence[SigningKey], now: datetime) -> SigningKey | None
     return usable[0] if usable else None
 
 
+_VERIFIERS: dict[str, Algorithm] = {
+    "ES256": ECAlgorithm(ECAlgorithm.SHA256),
+    "EdDSA": OKPAlgorithm(),  # keys created before the switch to ES256 still verify
+}
+
+
+def _b64decode(segment: str) -> bytes:
+    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+
+
+def _audiences(value: Any) -> set[str]:
+    if isinstance(value, str):
+        return {value}
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return set(value)
+    return set()
+
+
 @dataclass
 class KeyStore:
     """The process's view of the signing keys."""
@@ -118,8 +138,8 @@ class KeyStore:
     keyring: KeyRing
     issuer: str
     refresh_seconds: float = RELOAD_SECONDS
-    _signing: tuple[str, Ed25519PrivateKey] | None = None
-    _public: dict[str, Ed25519PublicKey] = field(default_factory=dict)
+    _signing: tuple[str, str, Any] | None = None  # (kid, algorithm, private key)
+    _public: dict[str, tuple[str, Any]] = field(default_factory=dict)  # kid -> (alg, key)
     _jwks: dict[str, Any] = field(default_factory=lambda: {"keys": []})
     _loaded_at: float = 0.0
     _last_forced: float = 0.0
@@ -128,19 +148,19 @@ class KeyStore:
         now = utcnow()
         async with self.sessionmaker() as session:
             keys = await SigningKeyRepository(session).published(now)
-            public = {k.kid: OKPAlgorithm.from_jwk(k.public_jwk) for k in keys}
+            public = {
+                k.kid: (k.algorithm, _VERIFIERS[k.algorithm].from_jwk(k.public_jwk))
+                for k in keys
+                if k.algorithm in _VERIFIERS
+            }
             chosen = _signing_key(keys, now)
-            signing: tuple[str, Ed25519PrivateKey] | None = None
+            signing: tuple[str, str, Any] | None = None
             if chosen is not None:
                 pem = unseal(self.keyring, chosen, "private_key") or ""
                 private = serialization.load_pem_private_key(pem.encode(), password=None)
-                assert isinstance(private, Ed25519PrivateKey)
-                signing = (chosen.kid, private)
+                signing = (chosen.kid, chosen.algorithm, private)
             jwks = {"keys": [dict(k.public_jwk) for k in keys]}
-        self._signing, self._jwks = signing, jwks
-        self._public = {
-            kid: key for kid, key in public.items() if isinstance(key, Ed25519PublicKey)
-        }
+        self._signing, self._public, self._jwks = signing, public, jwks
         self._loaded_at = time.monotonic()
 
     async def refresh_if_stale(self) -> None:
@@ -153,8 +173,8 @@ class KeyStore:
     def sign(self, claims: dict[str, Any]) -> str:
         if self._signing is None:
             raise RuntimeError("no active signing key (run migrations and start the app)")
-        kid, private = self._signing
-        return jwt.encode(claims, private, algorithm=ALGORITHM, headers={"kid": kid})
+        kid, algorithm, private = self._signing
+        return jwt.encode(claims, private, algorithm=algorithm, headers={"kid": kid})
 
     def issue(
         self,
@@ -180,34 +200,60 @@ class KeyStore:
         return self.sign(payload), expires_at
 
     def verify(self, token: str, audience: str | list[str]) -> dict[str, Any]:
-        """Verify signature, issuer, audience and lifetime with the cached keys. Raises
-        ``UnknownKeyError`` for a ``kid`` not in the cache (the caller may reload once)."""
+        """Verify signature, issuer, audience and lifetime with the cached keys (RFC 7519 §7.2,
+        RFC 8725). The algorithm comes from our key, never from the token: a header naming any
+        other algorithm (``none``, ``HS256``…) is refused. Raises ``UnknownKeyError`` for a
+        ``kid`` not in the cache (the caller may reload once).
+
+        Written out rather than through ``jwt.decode``: the same checks at about 1.5 times the
+        speed, which is what offline verification per core is measured on."""
         try:
-            header = jwt.get_unverified_header(token)
-        except jwt.PyJWTError:
+            header_b64, payload_b64, signature_b64 = token.split(".")
+            header = json.loads(_b64decode(header_b64))
+        except (ValueError, TypeError):
             raise Unauthenticated("the access token is malformed") from None
-        if header.get("alg") != ALGORITHM:
-            raise Unauthenticated("the access token uses an unexpected algorithm")
-        key = self._public.get(str(header.get("kid")))
-        if key is None:
+        if not isinstance(header, dict):
+            raise Unauthenticated("the access token is malformed")
+        entry = self._public.get(str(header.get("kid")))
+        if entry is None:
             raise UnknownKeyError("the access token was signed by an unknown key")
+        algorithm, key = entry
+        if header.get("alg") != algorithm:
+            raise Unauthenticated("the access token uses an unexpected algorithm")
         try:
-            claims: dict[str, Any] = jwt.decode(
-                token,
-                key,
-                algorithms=[ALGORITHM],
-                audience=audience,
-                issuer=self.issuer,
-                leeway=LEEWAY_SECONDS,
-                options={"require": ["exp", "iat", "sub", "aud", "iss"]},
+            signature = _b64decode(signature_b64)
+            valid = _VERIFIERS[algorithm].verify(
+                f"{header_b64}.{payload_b64}".encode("ascii"), key, signature
             )
-        except jwt.ExpiredSignatureError:
-            raise Unauthenticated("the access token has expired") from None
-        except jwt.InvalidAudienceError:
-            raise Unauthenticated("the access token is not meant for this audience") from None
-        except jwt.PyJWTError:
-            raise Unauthenticated("the access token is not valid") from None
+            claims = json.loads(_b64decode(payload_b64)) if valid else None
+        except (ValueError, TypeError, UnicodeEncodeError):
+            raise Unauthenticated("the access token is malformed") from None
+        if not valid:
+            raise Unauthenticated("the access token is not valid")
+        if not isinstance(claims, dict):
+            raise Unauthenticated("the access token is malformed")
+        self._check_claims(claims, audience)
         return claims
+
+    def _check_claims(self, claims: dict[str, Any], audience: str | list[str]) -> None:
+        now = time.time()
+        exp, iat, nbf = claims.get("exp"), claims.get("iat"), claims.get("nbf", 0)
+        numbers = (int, float)
+        if not (isinstance(exp, numbers) and isinstance(iat, numbers)):
+            raise Unauthenticated("the access token lacks exp or iat")
+        if not isinstance(nbf, numbers) or isinstance(exp, bool) or isinstance(iat, bool):
+            raise Unauthenticated("the access token has malformed time claims")
+        if now > exp + LEEWAY_SECONDS:
+            raise Unauthenticated("the access token has expired")
+        if now + LEEWAY_SECONDS < nbf or now + LEEWAY_SECONDS < iat:
+            raise Unauthenticated("the access token is not valid yet")
+        if claims.get("iss") != self.issuer:
+            raise Unauthenticated("the access token was issued by someone else")
+        if not isinstance(claims.get("sub"), str):
+            raise Unauthenticated("the access token lacks a subject")
+        wanted = {audience} if isinstance(audience, str) else set(audience)
+        if not _audiences(claims.get("aud")) & wanted:
+            raise Unauthenticated("the access token is not meant for this audience")
 
     async def verify_or_reload(self, token: str, audience: str | list[str]) -> dict[str, Any]:
         """``verify``; on an unknown ``kid`` reload the keys (at most every 5 s) and retry."""
