@@ -273,3 +273,43 @@ def test_jwks_verifies_with_pyjwt_client(live_server: str, runtime: Runtime) -> 
     assert claims["roles"] == ["owner"] and claims["org"]
     with pytest.raises(jwt.InvalidSignatureError):
         jwt.decode(_tamper(token), signing_key.key, algorithms=["ES256"], audience="sellerhub")
+
+
+async def test_session_of_one_organization_cannot_reach_another(
+    client: httpx.AsyncClient, runtime: Runtime, tenant: Tenant, other_tenant: Tenant
+) -> None:
+    from sellerhub.audit import service as audit
+    from sellerhub.db.tenancy import set_tenant
+
+    async with unit_of_work(runtime.sessionmaker) as session:
+        set_tenant(session, other_tenant.organization.id)
+        theirs = await audit.record(
+            session, organization_id=other_tenant.organization.id, action="PRIVATE"
+        )
+    issued = await _sign_in(runtime, tenant)
+    headers = {"Authorization": f"Bearer {issued.access_token}"}
+    assert (
+        await client.get(f"/api/v1/audit-events/{theirs.id}", headers=headers)
+    ).status_code == 404
+    listed = (await client.get("/api/v1/audit-events", headers=headers)).json()["items"]
+    assert "PRIVATE" not in {e["action"] for e in listed}
+    org = (await client.get("/api/v1/organizations/current", headers=headers)).json()
+    assert org["id"] == str(tenant.organization.id)
+    # A token whose org claim was rewritten fails its signature check.
+    forged = await client.get(
+        "/api/v1/audit-events", headers={"Authorization": f"Bearer {_tamper(issued.access_token)}"}
+    )
+    assert forged.status_code == 401
+
+
+async def test_roles_guard_endpoints(
+    client: httpx.AsyncClient, runtime: Runtime, tenant: Tenant
+) -> None:
+    from tests.conftest import make_tenant
+
+    member = await make_tenant(runtime, "Members", role=sessions.Role.MEMBER)
+    issued = await _sign_in(runtime, member)
+    headers = {"Authorization": f"Bearer {issued.access_token}"}
+    denied = await client.post("/api/v1/api-keys", json={"name": "x"}, headers=headers)
+    assert denied.status_code == 403 and "admin" in denied.json()["detail"]
+    assert (await client.get("/api/auth/me", headers=headers)).json()["role"] == "member"
