@@ -339,7 +339,20 @@ def require_wrk() -> str:
     return path
 
 
-def _wrk(url: str, seconds: int, spec: LoadSpec, headers: Mapping[str, str]) -> WrkResult:
+def _post_script(body: str, directory: Path) -> Path:
+    """A wrk Lua script that sends every request as a POST with ``body``."""
+    script = directory / f"post-{abs(hash(body))}.lua"
+    script.write_text(f'wrk.method = "POST"\nwrk.body = {json.dumps(body)}\n')
+    return script
+
+
+def _wrk(
+    url: str,
+    seconds: int,
+    spec: LoadSpec,
+    headers: Mapping[str, str],
+    script: Path | None = None,
+) -> WrkResult:
     if not url.startswith(f"http://{HOST}:"):
         raise BenchError(f"refusing to load anything but {HOST}: {url}")
     command = [
@@ -353,6 +366,8 @@ def _wrk(url: str, seconds: int, spec: LoadSpec, headers: Mapping[str, str]) -> 
     ]
     for key, value in headers.items():
         command += ["-H", f"{key}: {value}"]
+    if script is not None:
+        command += ["-s", str(script)]
     completed = subprocess.run(
         [*command, url], capture_output=True, text=True, timeout=seconds + 60, check=False
     )
@@ -361,12 +376,23 @@ def _wrk(url: str, seconds: int, spec: LoadSpec, headers: Mapping[str, str]) -> 
     return parse_wrk(completed.stdout)
 
 
-def load(url: str, spec: LoadSpec, headers: Mapping[str, str] | None = None) -> WrkResult:
-    """Warm up, then measure ``url``; refuses a run where any response failed."""
+def load(
+    url: str,
+    spec: LoadSpec,
+    headers: Mapping[str, str] | None = None,
+    *,
+    post_body: str | None = None,
+    script_dir: Path | None = None,
+) -> WrkResult:
+    """Warm up, then measure ``url`` (GET, or POST of ``post_body``); refuses a run where any
+    response failed."""
     headers = headers or {}
+    script = None
+    if post_body is not None:
+        script = _post_script(post_body, script_dir or Path(tempfile.gettempdir()))
     if spec.warmup > 0:
-        _wrk(url, spec.warmup, spec, headers)
-    result = _wrk(url, spec.duration, spec, headers)
+        _wrk(url, spec.warmup, spec, headers, script)
+    result = _wrk(url, spec.duration, spec, headers, script)
     if result.non_2xx or result.socket_errors:
         raise BenchError(
             f"{url}: {result.non_2xx} non-2xx responses and {result.socket_errors} socket "

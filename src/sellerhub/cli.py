@@ -159,6 +159,8 @@ def _seed(settings: Settings) -> None:
         f"  readiness:      {url}/readyz",
         f"  demo admin:     {result.email} / {password} (platform admin, owner)",
         f"  organization:   {result.organization_slug}",
+        f"  sign in:        {url}/api/auth/amazon/start?next=/api/auth/me"
+        + ("  (Login with Amazon emulator)" if settings.emulators_enabled else ""),
     ]
     if api_key:
         lines.append(
