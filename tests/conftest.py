@@ -32,6 +32,9 @@ from sellerhub.runtime import Runtime
 
 # Truncated after each test; signing_keys stay (every process caches the active key).
 TABLES = [
+    "app_signups",
+    "app_refresh_tokens",
+    "apps",
     "oauth_states",
     "amazon_logins",
     "email_codes",

@@ -4,17 +4,25 @@ through a parent router): each nesting level costs route-matching time on every 
 from fastapi import APIRouter
 
 from sellerhub.audit.endpoints import router as audit_router
+from sellerhub.identity.accounts.endpoints import router as accounts_router
 from sellerhub.identity.amazon.endpoints import router as amazon_login_router
+from sellerhub.identity.apps.endpoints import oauth_router
+from sellerhub.identity.apps.endpoints import router as cross_app_router
 from sellerhub.identity.endpoints import router as identity_router
 from sellerhub.identity.jwt.endpoints import router as discovery_router
 from sellerhub.identity.sessions.endpoints import router as sessions_router
+from sellerhub.mail.endpoints import router as mail_router
 from sellerhub.ops.endpoints import router as ops_router
 
 ROUTERS: list[APIRouter] = [
     ops_router,
     audit_router,
+    cross_app_router,  # early: its validate-token is a hot, benchmarked route
     identity_router,
     sessions_router,
     amazon_login_router,
     discovery_router,
+    accounts_router,
+    mail_router,
+    oauth_router,
 ]

@@ -11,8 +11,10 @@ from sellerhub import __version__
 from sellerhub.api import ROUTERS
 from sellerhub.config import Settings, get_settings
 from sellerhub.core import problems
+from sellerhub.core.cors import CorsMiddleware
 from sellerhub.core.logging import configure_logging, get_logger
 from sellerhub.core.middleware import RequestContextMiddleware
+from sellerhub.identity.apps.cache import app_registry, registered_origins
 from sellerhub.runtime import Runtime
 
 log = get_logger(__name__)
@@ -50,6 +52,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     )
     app.state.settings = settings
     problems.install(app)
+    # CORS for registered apps' origins, inside the request context (ids, metrics, headers).
+    app_registry.ttl_seconds = settings.app_cache_seconds
+    app.add_middleware(CorsMiddleware, origins=registered_origins)
     app.add_middleware(RequestContextMiddleware)
     for router in ROUTERS:
         app.include_router(router)

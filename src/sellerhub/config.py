@@ -70,6 +70,35 @@ class Settings(BaseSettings):
     lwa_profile_url: str | None = None
     seed_admin_email: str = "admin@sellerhub.local"
     seed_admin_password: SecretStr = SecretStr("sellerhub-demo")
+    # Mail (docs/identity.md): "outbox" keeps messages in the mail_outbox table (the delivery in
+    # development and tests), "smtp" sends them; unset means smtp in production, outbox otherwise.
+    mail_backend: Literal["outbox", "smtp"] | None = None
+    mail_from: str = "sellerhub <no-reply@sellerhub.local>"
+    smtp_host: str = "localhost"
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = True
+    smtp_ssl: bool = False
+    smtp_timeout_seconds: float = Field(default=30.0, gt=0, le=300)
+    # Rate limits (core.ratelimit, fixed windows in PostgreSQL), per window of seconds.
+    ratelimit_login_per_account: int = Field(default=5, ge=1)
+    ratelimit_login_per_ip: int = Field(default=30, ge=1)
+    ratelimit_login_window_seconds: int = Field(default=900, ge=1, le=86400)
+    ratelimit_code_per_account: int = Field(default=5, ge=1)
+    ratelimit_code_per_ip: int = Field(default=30, ge=1)
+    ratelimit_code_window_seconds: int = Field(default=900, ge=1, le=86400)
+    ratelimit_signup_per_ip: int = Field(default=10, ge=1)
+    ratelimit_signup_window_seconds: int = Field(default=3600, ge=1, le=86400)
+    ratelimit_mail_per_address: int = Field(default=5, ge=1)
+    ratelimit_mail_window_seconds: int = Field(default=3600, ge=1, le=86400)
+    # Cross-app identity (identity/apps): lifetimes of app-scoped user tokens and of service
+    # tokens (at most 15 minutes, like every access token), and how long a process reuses an
+    # app's registration (client-credential checks, token audiences, CORS origins; 0 disables).
+    app_access_token_ttl_seconds: int = Field(default=900, ge=30, le=900)
+    app_refresh_token_ttl_days: int = Field(default=30, ge=1, le=365)
+    service_token_ttl_seconds: int = Field(default=900, ge=30, le=900)
+    app_cache_seconds: float = Field(default=10.0, ge=0, le=300)
 
     @field_validator("public_url")
     @classmethod
@@ -141,6 +170,13 @@ class Settings(BaseSettings):
                 found.append(f"SELLERHUB_{name.upper()} is not set (production talks to Amazon)")
         if not self.public_url.startswith("https://"):
             found.append("SELLERHUB_PUBLIC_URL must be an https:// URL in production")
+        if self.mail_backend == "outbox":
+            found.append("SELLERHUB_MAIL_BACKEND=outbox keeps mail undelivered; use smtp")
+        if self.smtp_password is not None and not (self.smtp_starttls or self.smtp_ssl):
+            found.append(
+                "SELLERHUB_SMTP_PASSWORD would travel unencrypted: enable SELLERHUB_SMTP_STARTTLS "
+                "or SELLERHUB_SMTP_SSL"
+            )
         return found
 
     def check(self) -> None:

@@ -5,6 +5,7 @@ from sellerhub.db.ratelimit_models import RateLimitCounter
 from sellerhub.identity.accounts.models import EmailCode
 from sellerhub.identity.amazon.models import AmazonLogin, OAuthState
 from sellerhub.identity.apikeys.models import ApiKey
+from sellerhub.identity.apps.models import App, AppRefreshToken, AppSignup
 from sellerhub.identity.jwt.models import SigningKey
 from sellerhub.identity.organizations.models import Membership, Organization
 from sellerhub.identity.sessions.models import RefreshToken
@@ -15,6 +16,9 @@ from sellerhub.mail.models import OutboundMail
 __all__ = [
     "AmazonLogin",
     "ApiKey",
+    "App",
+    "AppRefreshToken",
+    "AppSignup",
     "AuditEvent",
     "EmailCode",
     "Membership",
