@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
                     servers=args.servers,
                 )
             if "identity" in args.benches:
-                identity.run(database_url=url, work_dir=tmp)
+                identity.run(database_url=url, work_dir=tmp, spec=spec)
     except BenchError as exc:
         log(f"error: {exc}")
         return 1
