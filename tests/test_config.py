@@ -24,6 +24,10 @@ SAFE = {
     "lwa_authorize_url": "https://www.amazon.com/ap/oa",
     "lwa_token_url": "https://api.amazon.com/auth/o2/token",
     "lwa_profile_url": "https://api.amazon.com/user/profile",
+    "fedex_api_url": "https://apis.fedex.com",
+    "fedex_sandbox_api_url": "https://apis-sandbox.fedex.com",
+    "dhl_api_url": "https://api.dhlecs.com",
+    "dhl_sandbox_api_url": "https://api-sandbox.dhlecs.com",
 }
 
 

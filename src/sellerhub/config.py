@@ -62,6 +62,12 @@ class Settings(BaseSettings):
     access_token_ttl_seconds: int = Field(default=900, ge=30, le=900)
     refresh_token_ttl_days: int = Field(default=30, ge=1, le=365)
     auth_allowed_redirect_origins: list[str] = Field(default_factory=list)
+    fedex_api_url: str | None = None
+    fedex_sandbox_api_url: str | None = None
+    dhl_api_url: str | None = None
+    dhl_sandbox_api_url: str | None = None
+    connection_refresh_margin_seconds: int = Field(default=300, ge=30, le=3600)
+    connection_max_refresh_failures: int = Field(default=5, ge=1, le=50)
     lwa_client_id: str = "amzn1.application-oa2-client.sellerhub-emulator"
     lwa_client_secret: SecretStr = SecretStr("sellerhub-emulator-secret")
     lwa_scope: str = "profile"
@@ -122,6 +128,25 @@ class Settings(BaseSettings):
         return self.lwa_profile_url or self._emulator_url("/amazon/user/profile")
 
     @property
+    def fedex_api_base(self) -> str:
+        """FedEx API host (token at ``/oauth/token``); real: https://apis.fedex.com."""
+        return self.fedex_api_url or self._emulator_url("/fedex")
+
+    @property
+    def fedex_sandbox_api_base(self) -> str:
+        return self.fedex_sandbox_api_url or self._emulator_url("/fedex")
+
+    @property
+    def dhl_api_base(self) -> str:
+        """DHL eCommerce Americas host (token at ``/auth/v4/accesstoken``); real:
+        https://api.dhlecs.com."""
+        return self.dhl_api_url or self._emulator_url("/dhl")
+
+    @property
+    def dhl_sandbox_api_base(self) -> str:
+        return self.dhl_sandbox_api_url or self._emulator_url("/dhl")
+
+    @property
     def cookie_secure(self) -> bool:
         if self.cookie_secure_flag is not None:
             return self.cookie_secure_flag
@@ -165,9 +190,19 @@ class Settings(BaseSettings):
             found.append("SELLERHUB_SEED_ADMIN_PASSWORD is the development default")
         if self.lwa_client_secret.get_secret_value() == "sellerhub-emulator-secret":
             found.append("SELLERHUB_LWA_CLIENT_SECRET is the emulator's default")
-        for name in ("lwa_authorize_url", "lwa_token_url", "lwa_profile_url"):
+        for name in (
+            "lwa_authorize_url",
+            "lwa_token_url",
+            "lwa_profile_url",
+            "fedex_api_url",
+            "fedex_sandbox_api_url",
+            "dhl_api_url",
+            "dhl_sandbox_api_url",
+        ):
             if getattr(self, name) is None:
-                found.append(f"SELLERHUB_{name.upper()} is not set (production talks to Amazon)")
+                found.append(
+                    f"SELLERHUB_{name.upper()} is not set (production talks to the real provider)"
+                )
         if not self.public_url.startswith("https://"):
             found.append("SELLERHUB_PUBLIC_URL must be an https:// URL in production")
         if self.mail_backend == "outbox":

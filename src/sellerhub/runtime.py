@@ -64,6 +64,9 @@ class Runtime:
             jobs.JobResources(
                 sessionmaker=self.sessionmaker,
                 redrive_after=timedelta(seconds=self.settings.outbox_redrive_after_seconds),
+                keyring=self.keyring,
+                settings=self.settings,
+                http=self.http,
             )
         )
         self.queue_pool = AsyncConnectionPool(

@@ -1,6 +1,7 @@
 """Imports every model so that ``Base.metadata`` is complete (Alembic, tests)."""
 
 from sellerhub.audit.models import AuditEvent
+from sellerhub.connections.models import Connection
 from sellerhub.db.ratelimit_models import RateLimitCounter
 from sellerhub.identity.accounts.models import EmailCode
 from sellerhub.identity.amazon.models import AmazonLogin, OAuthState
@@ -20,6 +21,7 @@ __all__ = [
     "AppRefreshToken",
     "AppSignup",
     "AuditEvent",
+    "Connection",
     "EmailCode",
     "Membership",
     "OAuthState",

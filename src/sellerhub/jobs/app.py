@@ -17,12 +17,15 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+import httpx
 import procrastinate
 from procrastinate import JobContext, PsycopgConnector, RetryStrategy
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from sellerhub.config import Settings
 from sellerhub.core.clock import utcnow
+from sellerhub.core.crypto import KeyRing
 from sellerhub.core.logging import bind_context, clear_context, get_logger
 from sellerhub.db.session import after_commit, unit_of_work
 from sellerhub.jobs.models import OutboxJob
@@ -43,6 +46,9 @@ DEFAULT_RETRY = RetryStrategy(max_attempts=8, exponential_wait=2)
 class JobResources:
     sessionmaker: async_sessionmaker[AsyncSession]
     redrive_after: timedelta = timedelta(seconds=30)
+    keyring: KeyRing | None = None
+    settings: Settings | None = None
+    http: httpx.AsyncClient | None = None
 
 
 _resources: JobResources | None = None

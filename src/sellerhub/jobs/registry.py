@@ -1,9 +1,11 @@
 """Every module that defines jobs, imported explicitly so the worker knows all task names.
 Add a domain's ``tasks`` module here when it gets one."""
 
+from sellerhub.connections import tasks as connections_tasks
 from sellerhub.identity.accounts import tasks as accounts_tasks
 from sellerhub.jobs import tasks as jobs_tasks
 from sellerhub.mail import tasks as mail_tasks
 
 MODULES = [jobs_tasks]
 MODULES += [mail_tasks, accounts_tasks]
+MODULES += [connections_tasks]

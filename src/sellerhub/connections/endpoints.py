@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import uuid
+from typing import Literal
+
+from fastapi import APIRouter, Request, Response, status
+from fastapi.responses import JSONResponse
+
+from sellerhub.connections import service
+from sellerhub.connections.refresh import RefreshContext, access_token_for
+from sellerhub.connections.schemas import CarrierCredentials, ConnectionOut, ConnectionTest
+from sellerhub.core.errors import DomainError
+from sellerhub.deps import AdminPrincipal, CurrentPrincipal, TenantSessionDep
+
+router = APIRouter(prefix="/api/v1", tags=["connections"])
+
+
+def refresh_context(request: Request) -> RefreshContext:
+    runtime = request.app.state.runtime
+    return RefreshContext(runtime.sessionmaker, runtime.keyring, runtime.settings, runtime.http)
+
+
+@router.get("/connections", response_model=list[ConnectionOut])
+async def list_connections(
+    session: TenantSessionDep, principal: CurrentPrincipal
+) -> list[ConnectionOut]:
+    """The organization's connections with their status; secrets never, client ids masked."""
+    return [service.describe(c) for c in await service.list_connections(session)]
+
+
+@router.get("/connections/{connection_id}", response_model=ConnectionOut)
+async def get_connection(
+    connection_id: uuid.UUID, session: TenantSessionDep, principal: CurrentPrincipal
+) -> ConnectionOut:
+    return service.describe(await service.get_connection(session, connection_id))
+
+
+@router.delete("/connections/{connection_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def disconnect(
+    connection_id: uuid.UUID, session: TenantSessionDep, principal: AdminPrincipal
+) -> None:
+    """Disconnect: the connection stops being used and its secrets are wiped."""
+    await service.disconnect(session, principal, connection_id)
+
+
+@router.post("/connections/{connection_id}/test", response_model=ConnectionTest)
+async def test_connection(
+    connection_id: uuid.UUID, request: Request, principal: CurrentPrincipal
+) -> ConnectionTest:
+    """Live check: make sure the connection has a valid access token (refreshing it if due)."""
+    try:
+        fresh = await access_token_for(
+            refresh_context(request), principal.organization_id, connection_id
+        )
+    except DomainError as exc:
+        if exc.status == 404:
+            raise
+        return ConnectionTest(ok=False, status=exc.code, detail=exc.detail)
+    detail = "token refreshed" if fresh.refreshed else "token valid"
+    return ConnectionTest(ok=True, status="connected", detail=detail)
+
+
+@router.post(
+    "/carriers/{carrier}/credentials",
+    response_model=ConnectionOut,
+    status_code=status.HTTP_201_CREATED,
+    responses={200: {"description": "credentials of an existing connection replaced"}},
+)
+async def carrier_credentials(
+    carrier: Literal["fedex", "dhl"],
+    body: CarrierCredentials,
+    request: Request,
+    session: TenantSessionDep,
+    principal: AdminPrincipal,
+) -> Response:
+    """Store the organization's carrier API credentials after checking them by fetching a
+    token. The secret is stored encrypted and never returned."""
+    connection, created = await service.connect_carrier(
+        session, refresh_context(request), principal, carrier, body
+    )
+    out = service.describe(connection).model_dump(mode="json")
+    return JSONResponse(out, status_code=201 if created else 200)

@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sellerhub.connections.models import Connection, ConnectionStatus
+from sellerhub.db.tenancy import system_context
+
+
+class ConnectionRepository:
+    """Queries on ``connections``; tenant scope is applied centrally to the session."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    def add(self, connection: Connection) -> None:
+        self.session.add(connection)
+
+    async def get(self, connection_id: uuid.UUID, *, lock: bool = False) -> Connection | None:
+        stmt = select(Connection).where(Connection.id == connection_id)
+        if lock:
+            stmt = stmt.with_for_update()
+        return await self.session.scalar(stmt)
+
+    async def active_for_account(
+        self, provider: str, external_account_id: str
+    ) -> Connection | None:
+        return await self.session.scalar(
+            select(Connection)
+            .where(
+                Connection.provider == provider,
+                Connection.external_account_id == external_account_id,
+                Connection.status != ConnectionStatus.DISCONNECTED.value,
+            )
+            .with_for_update()
+        )
+
+    async def all(self, *, include_disconnected: bool = False) -> Sequence[Connection]:
+        stmt = select(Connection).order_by(Connection.created_at.desc(), Connection.id.desc())
+        if not include_disconnected:
+            stmt = stmt.where(Connection.status != ConnectionStatus.DISCONNECTED.value)
+        return (await self.session.execute(stmt)).scalars().all()
+
+    async def due_for_refresh(
+        self, *, before: datetime, now: datetime, limit: int
+    ) -> list[tuple[uuid.UUID, uuid.UUID]]:
+        """(organization id, connection id) of connections whose token expires before
+        ``before``, fairly across organizations: every organization's most urgent connection
+        first, then every organization's second, and so on."""
+        ranked = (
+            select(
+                Connection.id,
+                Connection.organization_id,
+                Connection.access_expires_at,
+                func.row_number()
+                .over(
+                    partition_by=Connection.organization_id,
+                    order_by=Connection.access_expires_at,
+                )
+                .label("rank"),
+            )
+            .where(
+                Connection.status.in_(
+                    [ConnectionStatus.CONNECTED.value, ConnectionStatus.ERROR.value]
+                ),
+                Connection.access_expires_at.is_not(None),
+                Connection.access_expires_at < before,
+                (Connection.next_refresh_at.is_(None)) | (Connection.next_refresh_at <= now),
+            )
+            .subquery()
+        )
+        stmt = (
+            select(ranked.c.organization_id, ranked.c.id)
+            .order_by(ranked.c.rank, ranked.c.access_expires_at)
+            .limit(limit)
+        )
+        with system_context(self.session, "proactive token refresh: find due connections"):
+            rows = (await self.session.execute(stmt)).all()
+        return [(org, cid) for org, cid in rows]

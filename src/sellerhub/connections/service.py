@@ -1,0 +1,144 @@
+"""Connections: create them from validated credentials, list and inspect them (secrets masked),
+test them live, disconnect them (secrets wiped). Every lifecycle event is audited."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sellerhub.audit import service as audit
+from sellerhub.connections import vault
+from sellerhub.connections.models import Connection, ConnectionStatus
+from sellerhub.connections.providers.base import ClientSecrets, RefreshFailed
+from sellerhub.connections.providers.registry import get_provider
+from sellerhub.connections.refresh import RefreshContext
+from sellerhub.connections.repository import ConnectionRepository
+from sellerhub.connections.schemas import CarrierCredentials, ConnectionOut
+from sellerhub.core.clock import utcnow
+from sellerhub.core.errors import DomainError, NotFound, ValidationFailed
+from sellerhub.identity.principal import Principal
+
+
+class CredentialsRejected(DomainError):
+    status = 422
+    code = "credentials-rejected"
+    title = "The provider did not accept these credentials"
+
+
+class CarrierUnavailable(DomainError):
+    status = 502
+    code = "provider-unavailable"
+    title = "The provider could not be reached to check the credentials"
+
+
+def describe(connection: Connection) -> ConnectionOut:
+    return ConnectionOut(
+        id=connection.id,
+        provider=connection.provider,
+        external_account_id=connection.external_account_id,
+        environment=connection.environment,
+        display_name=connection.display_name,
+        status=connection.status,
+        status_reason=connection.status_reason,
+        scopes=list(connection.scopes or []),
+        client_id_hint=vault.mask(connection.client_id),
+        has_secret=connection.client_secret is not None,
+        access_expires_at=connection.access_expires_at,
+        last_refreshed_at=connection.last_refreshed_at,
+        details=dict(connection.details or {}),
+        created_at=connection.created_at,
+        updated_at=connection.updated_at,
+    )
+
+
+async def connect_carrier(
+    session: AsyncSession,
+    ctx: RefreshContext,
+    principal: Principal,
+    provider_name: str,
+    data: CarrierCredentials,
+) -> tuple[Connection, bool]:
+    """Validate the credentials by fetching a token, then store them (encrypted) with the token
+    on the organization's connection for that account. Returns (connection, created)."""
+    provider = get_provider(provider_name)
+    if provider_name == "fedex" and not data.account_number:
+        raise ValidationFailed(
+            "account_number: FedEx needs the account number",
+            errors=[{"field": "account_number", "message": "required for FedEx"}],
+        )
+    secrets = ClientSecrets(data.client_id, data.client_secret, data.environment)
+    try:
+        grant = await provider.fetch_token(ctx.http, ctx.settings, secrets)
+    except RefreshFailed as exc:
+        if exc.permanent or (exc.status is not None and exc.status < 500 and exc.status != 429):
+            raise CredentialsRejected(exc.reason) from None
+        raise CarrierUnavailable(exc.reason) from None
+    external_id = data.account_number or data.client_id
+    repo = ConnectionRepository(session)
+    connection = await repo.active_for_account(provider_name, external_id)
+    created = connection is None
+    if connection is None:
+        connection = Connection(
+            organization_id=principal.organization_id,
+            provider=provider_name,
+            external_account_id=external_id,
+            display_name=f"{provider.title} {external_id[-4:]}",
+            scopes=[],
+            details={},
+        )
+        connection.ensure_id()
+        repo.add(connection)
+    connection.environment = data.environment
+    connection.status = ConnectionStatus.CONNECTED.value
+    connection.status_reason = None
+    connection.refresh_failures = 0
+    connection.next_refresh_at = None
+    connection.last_refreshed_at = utcnow()
+    if data.account_number:
+        connection.details = {**(connection.details or {}), "account_number": data.account_number}
+    vault.store_client_secret(ctx.keyring, connection, data.client_id, data.client_secret)
+    vault.store_tokens(ctx.keyring, connection, grant)
+    await session.flush()
+    await audit.record(
+        session,
+        organization_id=principal.organization_id,
+        action="CHANNEL_CONNECTED",
+        actor_user_id=principal.user_id,
+        target_type="connection",
+        target_id=str(connection.id),
+        data={"provider": provider_name, "account": external_id, "environment": data.environment},
+    )
+    return connection, created
+
+
+async def list_connections(session: AsyncSession) -> list[Connection]:
+    return list(await ConnectionRepository(session).all())
+
+
+async def get_connection(session: AsyncSession, connection_id: uuid.UUID) -> Connection:
+    connection = await ConnectionRepository(session).get(connection_id)
+    if connection is None or connection.status == ConnectionStatus.DISCONNECTED.value:
+        raise NotFound("connection not found")
+    return connection
+
+
+async def disconnect(session: AsyncSession, principal: Principal, connection_id: uuid.UUID) -> None:
+    """Disconnect and wipe the secrets. (FedEx and DHL offer no token revocation endpoint;
+    their tokens lapse within the hour.)"""
+    connection = await ConnectionRepository(session).get(connection_id, lock=True)
+    if connection is None or connection.status == ConnectionStatus.DISCONNECTED.value:
+        raise NotFound("connection not found")
+    vault.wipe(connection)
+    connection.status = ConnectionStatus.DISCONNECTED.value
+    connection.status_reason = "disconnected by a user"
+    connection.disconnected_at = utcnow()
+    await audit.record(
+        session,
+        organization_id=principal.organization_id,
+        action="CHANNEL_DISCONNECTED",
+        actor_user_id=principal.user_id,
+        target_type="connection",
+        target_id=str(connection.id),
+        data={"provider": connection.provider, "account": connection.external_account_id},
+    )
