@@ -6,10 +6,10 @@ from typing import Literal
 from fastapi import APIRouter, Request, Response, status
 from fastapi.responses import JSONResponse
 
-from sellerhub.connections import service
+from sellerhub.connections import client, service
 from sellerhub.connections.refresh import RefreshContext, access_token_for
 from sellerhub.connections.schemas import CarrierCredentials, ConnectionOut, ConnectionTest
-from sellerhub.core.errors import DomainError
+from sellerhub.core.errors import DomainError, PayloadTooLarge
 from sellerhub.deps import AdminPrincipal, CurrentPrincipal, TenantSessionDep
 
 router = APIRouter(prefix="/api/v1", tags=["connections"])
@@ -80,3 +80,49 @@ async def carrier_credentials(
     )
     out = service.describe(connection).model_dump(mode="json")
     return JSONResponse(out, status_code=201 if created else 200)
+
+
+PROXY_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+MAX_PROXY_BODY = 1024 * 1024
+_REQUEST_HEADERS = ("content-type", "accept", "accept-language", "x-customer-transaction-id")
+_RESPONSE_HEADERS = (
+    "content-type",
+    "retry-after",
+    "link",
+    "x-amzn-ratelimit-limit",
+    "x-amzn-requestid",
+    "x-shopify-shop-api-call-limit",
+    "x-wp-total",
+    "x-wp-totalpages",
+)
+
+
+@router.api_route(
+    "/connections/{connection_id}/proxy/{path:path}",
+    methods=PROXY_METHODS,
+    responses={200: {"description": "the provider's answer, status and body as they came"}},
+)
+async def proxy(
+    connection_id: uuid.UUID, path: str, request: Request, principal: CurrentPrincipal
+) -> Response:
+    """Call the provider's API as this connection: auth injected, token refreshed when due and
+    on a 401, throttled to the provider's limits, 429s waited out, a failing provider paused by
+    the circuit breaker. The answer is the provider's, status and body unchanged."""
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > MAX_PROXY_BODY:
+        raise PayloadTooLarge(f"proxied bodies are limited to {MAX_PROXY_BODY} bytes")
+    body = await request.body()
+    if len(body) > MAX_PROXY_BODY:
+        raise PayloadTooLarge(f"proxied bodies are limited to {MAX_PROXY_BODY} bytes")
+    outgoing = client.ProviderCall(
+        method=request.method,
+        path=path,
+        params=list(request.query_params.multi_items()),
+        headers={k: v for k, v in request.headers.items() if k.lower() in _REQUEST_HEADERS},
+        content=body or None,
+    )
+    answer = await client.call(
+        refresh_context(request), principal.organization_id, connection_id, outgoing
+    )
+    headers = {k: v for k, v in answer.headers.items() if k.lower() in _RESPONSE_HEADERS}
+    return Response(answer.content, status_code=answer.status_code, headers=headers)
