@@ -167,6 +167,7 @@ def run_secrets() -> dict[str, str]:
         "SELLERHUB_ENCRYPTION_KEYS": generate_key_entry(),
         "SELLERHUB_SEED_ADMIN_PASSWORD": secrets.token_urlsafe(24),
         "SELLERHUB_LWA_CLIENT_SECRET": secrets.token_urlsafe(24),
+        "SELLERHUB_SPAPI_CLIENT_SECRET": secrets.token_urlsafe(24),
     }
 
 
@@ -185,6 +186,10 @@ def production_env(
             "SELLERHUB_LWA_AUTHORIZE_URL": "https://bench.invalid/ap/oa",
             "SELLERHUB_LWA_TOKEN_URL": "https://bench.invalid/auth/o2/token",
             "SELLERHUB_LWA_PROFILE_URL": "https://bench.invalid/user/profile",
+            "SELLERHUB_SPAPI_CONSENT_URL": "https://bench.invalid/apps/authorize/consent",
+            "SELLERHUB_SPAPI_ENDPOINT_NA": "https://bench.invalid/na",
+            "SELLERHUB_SPAPI_ENDPOINT_EU": "https://bench.invalid/eu",
+            "SELLERHUB_SPAPI_ENDPOINT_FE": "https://bench.invalid/fe",
             "SELLERHUB_FEDEX_API_URL": "https://bench.invalid/fedex",
             "SELLERHUB_FEDEX_SANDBOX_API_URL": "https://bench.invalid/fedex",
             "SELLERHUB_DHL_API_URL": "https://bench.invalid/dhl",

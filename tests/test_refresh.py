@@ -50,7 +50,9 @@ class ScriptedProvider:
         self.delay = 0.05
         self.rotate = False
 
-    def api_base(self, settings: Settings, environment: str) -> str:
+    def api_base(
+        self, settings: Settings, environment: str, details: dict[str, Any] | None = None
+    ) -> str:
         return "http://scripted.invalid"
 
     async def fetch_token(
@@ -68,6 +70,9 @@ class ScriptedProvider:
 
     def auth_headers(self, access_token: str, details: dict[str, Any]) -> dict[str, str]:
         return {"Authorization": f"Bearer {access_token}"}
+
+    def token_rejected(self, response: httpx.Response) -> bool:
+        return response.status_code == 401
 
 
 @pytest.fixture

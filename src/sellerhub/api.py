@@ -4,6 +4,7 @@ through a parent router): each nesting level costs route-matching time on every 
 from fastapi import APIRouter
 
 from sellerhub.audit.endpoints import router as audit_router
+from sellerhub.connections.amazon_consent import router as amazon_consent_router
 from sellerhub.connections.endpoints import router as connections_router
 from sellerhub.identity.accounts.endpoints import router as accounts_router
 from sellerhub.identity.amazon.endpoints import router as amazon_login_router
@@ -27,4 +28,5 @@ ROUTERS: list[APIRouter] = [
     mail_router,
     oauth_router,
     connections_router,
+    amazon_consent_router,
 ]

@@ -62,6 +62,15 @@ class Settings(BaseSettings):
     access_token_ttl_seconds: int = Field(default=900, ge=30, le=900)
     refresh_token_ttl_days: int = Field(default=30, ge=1, le=365)
     auth_allowed_redirect_origins: list[str] = Field(default_factory=list)
+    spapi_application_id: str = "amzn1.sp.solution.sellerhub-emulator"
+    spapi_client_id: str = "amzn1.application-oa2-client.sellerhub-emulator"
+    spapi_client_secret: SecretStr = SecretStr("sellerhub-emulator-secret")
+    spapi_draft: bool = False
+    spapi_consent_url: str | None = None
+    spapi_endpoint_na: str | None = None
+    spapi_endpoint_eu: str | None = None
+    spapi_endpoint_fe: str | None = None
+    spapi_sandbox: bool = False
     fedex_api_url: str | None = None
     fedex_sandbox_api_url: str | None = None
     dhl_api_url: str | None = None
@@ -128,6 +137,24 @@ class Settings(BaseSettings):
         return self.lwa_profile_url or self._emulator_url("/amazon/user/profile")
 
     @property
+    def spapi_consent(self) -> str:
+        """Seller Central consent page (providers.md §1.1); real e.g.
+        https://sellercentral.amazon.com/apps/authorize/consent."""
+        return self.spapi_consent_url or self._emulator_url("/amazon/apps/authorize/consent")
+
+    def spapi_endpoint(self, region: str, environment: str = "production") -> str:
+        """Regional SP-API host (providers.md §1.3); the sandbox host when asked for."""
+        configured = {
+            "na": self.spapi_endpoint_na,
+            "eu": self.spapi_endpoint_eu,
+            "fe": self.spapi_endpoint_fe,
+        }.get(region)
+        base = configured or self._emulator_url("/amazon")
+        if environment == "sandbox" and configured and "://sandbox." not in configured:
+            return configured.replace("://", "://sandbox.", 1)
+        return base
+
+    @property
     def fedex_api_base(self) -> str:
         """FedEx API host (token at ``/oauth/token``); real: https://apis.fedex.com."""
         return self.fedex_api_url or self._emulator_url("/fedex")
@@ -190,10 +217,16 @@ class Settings(BaseSettings):
             found.append("SELLERHUB_SEED_ADMIN_PASSWORD is the development default")
         if self.lwa_client_secret.get_secret_value() == "sellerhub-emulator-secret":
             found.append("SELLERHUB_LWA_CLIENT_SECRET is the emulator's default")
+        if self.spapi_client_secret.get_secret_value() == "sellerhub-emulator-secret":
+            found.append("SELLERHUB_SPAPI_CLIENT_SECRET is the emulator's default")
         for name in (
             "lwa_authorize_url",
             "lwa_token_url",
             "lwa_profile_url",
+            "spapi_consent_url",
+            "spapi_endpoint_na",
+            "spapi_endpoint_eu",
+            "spapi_endpoint_fe",
             "fedex_api_url",
             "fedex_sandbox_api_url",
             "dhl_api_url",

@@ -158,7 +158,7 @@ async def call(
         provider_name, environment = connection.provider, connection.environment
         details = dict(connection.details or {})
     provider = get_provider(provider_name)
-    url = _target(provider.api_base(ctx.settings, environment), request.path)
+    url = _target(provider.api_base(ctx.settings, environment, details), request.path)
     breaker = breaker_for(provider_name)
     bucket = bucket_for(connection_id, provider_name)
     token = (await access_token_for(ctx, organization_id, connection_id)).access_token
@@ -188,7 +188,7 @@ async def call(
             breaker.failed()
             return response
         breaker.succeeded()
-        if response.status_code == 401 and not refreshed_for_401:
+        if not refreshed_for_401 and provider.token_rejected(response):
             refreshed_for_401 = True
             fresh = await access_token_for(
                 ctx, organization_id, connection_id, force=True, stale_token=token

@@ -100,6 +100,7 @@ async def connect_carrier(
     vault.store_client_secret(ctx.keyring, connection, data.client_id, data.client_secret)
     vault.store_tokens(ctx.keyring, connection, grant)
     await session.flush()
+    await session.refresh(connection)  # server-side timestamps, for the answer
     await audit.record(
         session,
         organization_id=principal.organization_id,

@@ -54,7 +54,9 @@ class Provider(Protocol):
     grant: Grant
     title: str
 
-    def api_base(self, settings: Settings, environment: str) -> str:
+    def api_base(
+        self, settings: Settings, environment: str, details: dict[str, Any] | None = None
+    ) -> str:
         """Base URL of the provider's API for this environment (a setting)."""
 
     async def fetch_token(
@@ -64,3 +66,6 @@ class Provider(Protocol):
 
     def auth_headers(self, access_token: str, details: dict[str, Any]) -> dict[str, str]:
         """Headers that authenticate an API call as this connection."""
+
+    def token_rejected(self, response: httpx.Response) -> bool:
+        """Whether an API answer means the access token was refused (refresh once, retry)."""

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from sellerhub.connections.providers.amazon_spapi.adapter import AmazonSpApiProvider
 from sellerhub.connections.providers.base import Provider
 from sellerhub.connections.providers.dhl.adapter import DhlProvider
 from sellerhub.connections.providers.fedex.adapter import FedexProvider
 from sellerhub.core.errors import NotFound
 
-PROVIDERS: dict[str, Provider] = {p.name: p for p in (FedexProvider(), DhlProvider())}
+PROVIDERS: dict[str, Provider] = {
+    p.name: p for p in (AmazonSpApiProvider(), FedexProvider(), DhlProvider())
+}
 
 
 def get_provider(name: str) -> Provider:

@@ -18,7 +18,9 @@ class DhlProvider:
     grant = Grant.CLIENT_CREDENTIALS
     title = "DHL eCommerce"
 
-    def api_base(self, settings: Settings, environment: str) -> str:
+    def api_base(
+        self, settings: Settings, environment: str, details: dict[str, Any] | None = None
+    ) -> str:
         if environment == "sandbox":
             return settings.dhl_sandbox_api_base
         return settings.dhl_api_base
@@ -39,3 +41,6 @@ class DhlProvider:
 
     def auth_headers(self, access_token: str, details: dict[str, Any]) -> dict[str, str]:
         return {"Authorization": f"Bearer {access_token}"}
+
+    def token_rejected(self, response: httpx.Response) -> bool:
+        return response.status_code == 401

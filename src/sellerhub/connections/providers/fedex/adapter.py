@@ -17,7 +17,9 @@ class FedexProvider:
     grant = Grant.CLIENT_CREDENTIALS
     title = "FedEx"
 
-    def api_base(self, settings: Settings, environment: str) -> str:
+    def api_base(
+        self, settings: Settings, environment: str, details: dict[str, Any] | None = None
+    ) -> str:
         if environment == "sandbox":
             return settings.fedex_sandbox_api_base
         return settings.fedex_api_base
@@ -38,3 +40,6 @@ class FedexProvider:
 
     def auth_headers(self, access_token: str, details: dict[str, Any]) -> dict[str, str]:
         return {"Authorization": f"Bearer {access_token}", "X-locale": "en_US"}
+
+    def token_rejected(self, response: httpx.Response) -> bool:
+        return response.status_code == 401
