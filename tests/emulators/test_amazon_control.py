@@ -10,7 +10,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from sellerhub.emulators.amazon import DEFAULT_CLIENT_ID
+from sellerhub.emulators.amazon import DEFAULT_APPLICATION_ID, DEFAULT_CLIENT_ID
 from sellerhub.emulators.app import create_emulators_app
 
 from .conftest import FakeClock
@@ -27,6 +27,16 @@ from .lwa import (
     refresh,
     tokens,
 )
+
+NO_CALLS = {
+    "authorize": 0,
+    "token": 0,
+    "profile": 0,
+    "spapi_consent": 0,
+    "marketplace_participations": 0,
+    "inventory_summaries": 0,
+    "ads_profiles": 0,
+}
 
 
 async def stats(http: httpx.AsyncClient) -> dict[str, int]:
@@ -83,14 +93,25 @@ async def test_reset_returns_to_the_initial_state(http: httpx.AsyncClient) -> No
 
     assert (await http.post(f"{ADMIN}/reset")).json() == {"reset": True}
 
-    assert await stats(http) == {"authorize": 0, "token": 0, "profile": 0}
+    assert await stats(http) == NO_CALLS
     config = (await http.get(f"{ADMIN}/config")).json()
     assert config == {
         "access_token_ttl": 3600,
         "latency_ms": 0,
         "fail": [],
-        "rate_limit": [],
+        # getInventorySummaries' documented usage plan is a default bucket (providers.md §1.5).
+        "rate_limit": [{"endpoint": "inventory_summaries", "per_second": 2.0, "burst": 2}],
         "clients": [DEFAULT_CLIENT_ID],
+        "spapi_apps": {
+            DEFAULT_APPLICATION_ID: {
+                "redirect_uris": None,
+                "draft": False,
+                "client_id": DEFAULT_CLIENT_ID,
+            }
+        },
+        "inventory": {},
+        "inventory_page_size": 50,
+        "ads_profiles": None,
     }
     assert (await profile(http, issued["access_token"])).status_code == 401
     assert (await refresh(http, issued["refresh_token"])).status_code == 400
@@ -197,7 +218,7 @@ async def test_latency_delays_every_endpoint_call(http: httpx.AsyncClient) -> No
 
 
 async def test_stats_count_calls_per_endpoint(http: httpx.AsyncClient) -> None:
-    assert await stats(http) == {"authorize": 0, "token": 0, "profile": 0}
+    assert await stats(http) == NO_CALLS
 
     await http.get(AUTHORIZE, params=auth_params())
     issued = await tokens(http)  # one consent POST, one token call
@@ -205,7 +226,7 @@ async def test_stats_count_calls_per_endpoint(http: httpx.AsyncClient) -> None:
     await profile(http, "Atza|bad")
     await decide(http, "deny")
 
-    assert await stats(http) == {"authorize": 3, "token": 1, "profile": 2}
+    assert await stats(http) == {**NO_CALLS, "authorize": 3, "token": 1, "profile": 2}
 
 
 async def test_added_clients_can_use_the_flow(http: httpx.AsyncClient) -> None:

@@ -15,6 +15,10 @@ from sellerhub import __version__
 from sellerhub.emulators.amazon import PREFIX as AMAZON_PREFIX
 from sellerhub.emulators.amazon import AmazonEmulator, build_amazon_router
 from sellerhub.emulators.common.state import Clock, EmulatorState
+from sellerhub.emulators.dhl import PREFIX as DHL_PREFIX
+from sellerhub.emulators.dhl import DhlEmulator, build_dhl_router
+from sellerhub.emulators.fedex import PREFIX as FEDEX_PREFIX
+from sellerhub.emulators.fedex import FedexEmulator, build_fedex_router
 
 
 def create_emulators_app(*, clock: Clock | None = None) -> FastAPI:
@@ -32,5 +36,11 @@ def create_emulators_app(*, clock: Clock | None = None) -> FastAPI:
     amazon = AmazonEmulator(clock=tick)
     app.include_router(build_amazon_router(amazon), prefix=AMAZON_PREFIX)
     emulators: dict[str, EmulatorState] = {"amazon": amazon}
+    fedex = FedexEmulator(clock=tick)
+    app.include_router(build_fedex_router(fedex), prefix=FEDEX_PREFIX)
+    emulators["fedex"] = fedex
+    dhl = DhlEmulator(clock=tick)
+    app.include_router(build_dhl_router(dhl), prefix=DHL_PREFIX)
+    emulators["dhl"] = dhl
     app.state.emulators = emulators
     return app
