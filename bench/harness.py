@@ -168,6 +168,7 @@ def run_secrets() -> dict[str, str]:
         "SELLERHUB_SEED_ADMIN_PASSWORD": secrets.token_urlsafe(24),
         "SELLERHUB_LWA_CLIENT_SECRET": secrets.token_urlsafe(24),
         "SELLERHUB_SPAPI_CLIENT_SECRET": secrets.token_urlsafe(24),
+        "SELLERHUB_ADS_CLIENT_SECRET": secrets.token_urlsafe(24),
     }
 
 
@@ -190,6 +191,15 @@ def production_env(
             "SELLERHUB_SPAPI_ENDPOINT_NA": "https://bench.invalid/na",
             "SELLERHUB_SPAPI_ENDPOINT_EU": "https://bench.invalid/eu",
             "SELLERHUB_SPAPI_ENDPOINT_FE": "https://bench.invalid/fe",
+            "SELLERHUB_ADS_AUTHORIZE_URLS": json.dumps(
+                {r: "https://bench.invalid/ap/oa" for r in ("na", "eu", "fe")}
+            ),
+            "SELLERHUB_ADS_TOKEN_URLS": json.dumps(
+                {r: "https://bench.invalid/auth/o2/token" for r in ("na", "eu", "fe")}
+            ),
+            "SELLERHUB_ADS_API_URLS": json.dumps(
+                {r: "https://bench.invalid/ads" for r in ("na", "eu", "fe")}
+            ),
             "SELLERHUB_FEDEX_API_URL": "https://bench.invalid/fedex",
             "SELLERHUB_FEDEX_SANDBOX_API_URL": "https://bench.invalid/fedex",
             "SELLERHUB_DHL_API_URL": "https://bench.invalid/dhl",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -29,6 +30,10 @@ SAFE = {
     "spapi_endpoint_na": "https://sellingpartnerapi-na.amazon.com",
     "spapi_endpoint_eu": "https://sellingpartnerapi-eu.amazon.com",
     "spapi_endpoint_fe": "https://sellingpartnerapi-fe.amazon.com",
+    "ads_client_secret": "real-ads-secret",
+    "ads_authorize_urls": {r: "https://www.amazon.com/ap/oa" for r in ("na", "eu", "fe")},
+    "ads_token_urls": {r: "https://api.amazon.com/auth/o2/token" for r in ("na", "eu", "fe")},
+    "ads_api_urls": {r: "https://advertising-api.amazon.com" for r in ("na", "eu", "fe")},
     "fedex_api_url": "https://apis.fedex.com",
     "fedex_sandbox_api_url": "https://apis-sandbox.fedex.com",
     "dhl_api_url": "https://api.dhlecs.com",
@@ -120,7 +125,11 @@ def test_cli_rejects_malformed_setting(tmp_path) -> None:
 def test_run_refuses_production(tmp_path) -> None:
     env = (
         {k: v for k, v in os.environ.items() if not k.startswith("SELLERHUB_")}
-        | {f"SELLERHUB_{k.upper()}": str(v) for k, v in SAFE.items() if k != "env"}
+        | {
+            f"SELLERHUB_{k.upper()}": json.dumps(v) if isinstance(v, dict) else str(v)
+            for k, v in SAFE.items()
+            if k != "env"
+        }
         | {"SELLERHUB_ENV": "production", "SELLERHUB_EMULATORS": "false"}
     )
     proc = subprocess.run(

@@ -200,3 +200,28 @@ async def test_expired_token_refreshed_once_under_200_concurrent_callers(
         )
     assert all(a.status_code == 200 and a.json()["ok"] for a in answers)
     assert _stats(live_server, "fedex")["token"] == before + 1
+
+
+def test_amazon_ads_consent_journey(seller: Browser, live_server: str) -> None:
+    start = seller.client.get(live_server + "/api/v1/connections/amazon-ads/authorize?region=na")
+    assert start.status_code == 200, start.text
+    auth_url = start.json()["auth_url"]
+    assert "scope=advertising%3A%3Acampaign_management" in auth_url
+    assert "code_challenge_method=S256" in auth_url
+    page = seller.get(auth_url)
+    back = seller.submit(page, APPROVE, follow=False)
+    landed = seller.get(back.headers["location"], follow=False)
+    assert landed.status_code == 302, landed.text
+    (connection,) = [
+        c
+        for c in seller.client.get(live_server + "/api/v1/connections").json()
+        if c["provider"] == "amazon_ads"
+    ]
+    assert connection["status"] == "connected" and connection["details"]["profiles"]
+    profiles = seller.client.get(
+        f"{live_server}/api/v1/connections/{connection['id']}/proxy/v2/profiles"
+    )
+    assert profiles.status_code == 200, profiles.text
+    assert {str(p["profileId"]) for p in profiles.json()} >= {
+        connection["details"]["default_profile_id"]
+    }

@@ -71,6 +71,11 @@ class Settings(BaseSettings):
     spapi_endpoint_eu: str | None = None
     spapi_endpoint_fe: str | None = None
     spapi_sandbox: bool = False
+    ads_client_id: str = "amzn1.application-oa2-client.sellerhub-emulator"
+    ads_client_secret: SecretStr = SecretStr("sellerhub-emulator-secret")
+    ads_authorize_urls: dict[str, str] = Field(default_factory=dict)
+    ads_token_urls: dict[str, str] = Field(default_factory=dict)
+    ads_api_urls: dict[str, str] = Field(default_factory=dict)
     fedex_api_url: str | None = None
     fedex_sandbox_api_url: str | None = None
     dhl_api_url: str | None = None
@@ -154,6 +159,17 @@ class Settings(BaseSettings):
             return configured.replace("://", "://sandbox.", 1)
         return base
 
+    def ads_region_url(self, kind: str, region: str) -> str:
+        """Amazon Ads per-region URLs (providers.md §3) from ``SELLERHUB_ADS_{AUTHORIZE,TOKEN,
+        API}_URLS`` (JSON objects keyed na/eu/fe); the emulator when unset."""
+        table = {
+            "authorize": (self.ads_authorize_urls, "/amazon/ap/oa"),
+            "token": (self.ads_token_urls, "/amazon/auth/o2/token"),
+            "api": (self.ads_api_urls, "/amazon"),
+        }
+        configured, emulated = table[kind]
+        return configured.get(region) or self._emulator_url(emulated)
+
     @property
     def fedex_api_base(self) -> str:
         """FedEx API host (token at ``/oauth/token``); real: https://apis.fedex.com."""
@@ -219,6 +235,11 @@ class Settings(BaseSettings):
             found.append("SELLERHUB_LWA_CLIENT_SECRET is the emulator's default")
         if self.spapi_client_secret.get_secret_value() == "sellerhub-emulator-secret":
             found.append("SELLERHUB_SPAPI_CLIENT_SECRET is the emulator's default")
+        if self.ads_client_secret.get_secret_value() == "sellerhub-emulator-secret":
+            found.append("SELLERHUB_ADS_CLIENT_SECRET is the emulator's default")
+        for kind in ("authorize", "token", "api"):
+            if set(getattr(self, f"ads_{kind}_urls")) != {"na", "eu", "fe"}:
+                found.append(f"SELLERHUB_ADS_{kind.upper()}_URLS must name na, eu and fe")
         for name in (
             "lwa_authorize_url",
             "lwa_token_url",

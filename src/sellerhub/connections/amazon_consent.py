@@ -19,6 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sellerhub.audit import service as audit
 from sellerhub.connections import vault
 from sellerhub.connections.models import Connection, ConnectionStatus
+from sellerhub.connections.providers.amazon_ads.adapter import SCOPE as ADS_SCOPE
+from sellerhub.connections.providers.amazon_ads.adapter import AmazonAdsProvider
 from sellerhub.connections.providers.amazon_spapi.adapter import AmazonSpApiProvider
 from sellerhub.connections.providers.base import RefreshFailed, TokenGrant
 from sellerhub.connections.repository import ConnectionRepository
@@ -235,7 +237,9 @@ async def _finish(request: Request, consumed: ConsumedState) -> Response:
     return RedirectResponse(consumed.next_url, status_code=302)
 
 
-async def _record_failure(request: Request, consumed: ConsumedState, reason: str) -> None:
+async def _record_failure(
+    request: Request, consumed: ConsumedState, reason: str, provider: str = PROVIDER.name
+) -> None:
     runtime = request.app.state.runtime
     organization_id: uuid.UUID | None = consumed.organization_id
     assert organization_id is not None
@@ -247,10 +251,182 @@ async def _record_failure(request: Request, consumed: ConsumedState, reason: str
             action="CHANNEL_CONNECT_FAILED",
             actor_user_id=consumed.user_id,
             target_type="provider",
-            target_id=PROVIDER.name,
+            target_id=provider,
             data={"reason": reason},
         )
 
 
 for _region in ("na", "eu", "fe"):
     CALLBACK_HANDLERS[f"{PURPOSE}:{_region}"] = handle_callback
+
+
+# --- Amazon Ads (providers.md §3) ------------------------------------------------------------
+
+ADS = AmazonAdsProvider()
+ADS_PURPOSE = "ads"
+
+
+@router.get("/amazon-ads/authorize", response_model=AuthStart)
+async def authorize_ads(
+    request: Request,
+    session: SessionDep,
+    principal: AdminPrincipal,
+    region: Literal["na", "eu", "fe"] = Query("na", description="the advertiser's region"),
+    next: str | None = Query(None, description="where to land afterwards (allow-listed)"),
+) -> Response:
+    """The Login with Amazon consent URL for Amazon Ads in ``region`` (scope
+    ``advertising::campaign_management``, PKCE S256)."""
+    settings = request.app.state.settings
+    target = safe_next(next, settings.auth_allowed_redirect_origins)
+    browser = request.cookies.get(BROWSER_COOKIE) or secrets.token_urlsafe(32)
+    redirect_uri = settings.public_url + CALLBACK_PATH
+    started = await create_state(
+        session,
+        request.app.state.keyring,
+        browser_token=browser,
+        purpose=f"{ADS_PURPOSE}:{region}",
+        next_url=target,
+        redirect_uri=redirect_uri,
+        organization_id=principal.organization_id,
+        user_id=principal.user_id,
+    )
+    params = {
+        "client_id": settings.ads_client_id,
+        "scope": ADS_SCOPE,
+        "response_type": "code",
+        "redirect_uri": redirect_uri,
+        "state": started.state,
+        "code_challenge": started.code_challenge,
+        "code_challenge_method": "S256",
+    }
+    url = f"{settings.ads_region_url('authorize', region)}?{urlencode(params)}"
+    response = JSONResponse(AuthStart(auth_url=url, state=started.state).model_dump())
+    response.set_cookie(
+        BROWSER_COOKIE,
+        browser,
+        max_age=int(STATE_TTL.total_seconds()),
+        httponly=True,
+        secure=settings.cookie_secure,
+        samesite="lax",
+        path="/api/auth",
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+async def _ads_profiles(
+    http: httpx.AsyncClient, base: str, token: str, client_id: str
+) -> list[dict[str, Any]]:
+    try:
+        response = await http.get(
+            base.rstrip("/") + "/v2/profiles",
+            headers={
+                "Authorization": f"Bearer {token}",
+                "Amazon-Advertising-API-ClientId": client_id,
+            },
+        )
+    except httpx.HTTPError:
+        raise AmazonCheckFailed("the Amazon Ads API did not answer; try again") from None
+    if response.status_code != 200:
+        raise AmazonCheckFailed(
+            f"the Amazon Ads API refused the new authorization (HTTP {response.status_code})"
+        )
+    try:
+        return [
+            {
+                "profile_id": str(p["profileId"]),
+                "country_code": p.get("countryCode"),
+                "currency_code": p.get("currencyCode"),
+                "account_id": str(p.get("accountInfo", {}).get("id", "")),
+                "account_type": p.get("accountInfo", {}).get("type"),
+                "name": p.get("accountInfo", {}).get("name"),
+            }
+            for p in response.json()
+        ]
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise AmazonCheckFailed("the Amazon Ads API answered unexpectedly") from None
+
+
+async def handle_ads_callback(request: Request, consumed: ConsumedState) -> Response:
+    try:
+        return await _finish_ads(request, consumed)
+    except DomainError as exc:
+        if consumed.organization_id is not None:
+            await _record_failure(request, consumed, exc.detail, ADS.name)
+        return error_response(request, exc)
+
+
+async def _finish_ads(request: Request, consumed: ConsumedState) -> Response:
+    runtime = request.app.state.runtime
+    settings = runtime.settings
+    query = request.query_params
+    region = consumed.purpose.partition(":")[2] or "na"
+    if query.get("error"):
+        reason = CONSENT_ERRORS.get(str(query["error"]), f"Amazon answered {query['error']!r}")
+        raise AmazonConsentFailed(f"Amazon Ads was not connected: {reason}")
+    code = query.get("code")
+    if not code:
+        raise ValidationFailed("Amazon's answer carried no authorization code")
+    try:
+        grant = await ADS.exchange_code(
+            runtime.http,
+            settings,
+            region=region,
+            code=code,
+            redirect_uri=consumed.redirect_uri,
+            code_verifier=consumed.code_verifier,
+        )
+    except RefreshFailed as exc:
+        raise AmazonConsentFailed(f"Amazon Ads was not connected: {exc.reason}") from None
+    profiles = await _ads_profiles(
+        runtime.http,
+        settings.ads_region_url("api", region),
+        grant.access_token,
+        settings.ads_client_id,
+    )
+    if not profiles:
+        raise AmazonConsentFailed("Amazon Ads was not connected: the account has no profiles")
+    account = profiles[0]["account_id"] or profiles[0]["profile_id"]
+    organization_id = consumed.organization_id
+    assert organization_id is not None
+    async with unit_of_work(runtime.sessionmaker) as session:
+        set_tenant(session, organization_id)
+        repo = ConnectionRepository(session)
+        connection = await repo.active_for_account(ADS.name, account)
+        if connection is None:
+            connection = Connection(
+                organization_id=organization_id,
+                provider=ADS.name,
+                external_account_id=account,
+                display_name=f"Amazon Ads {profiles[0].get('name') or account}",
+                scopes=[ADS_SCOPE],
+                details={},
+            )
+            connection.ensure_id()
+            repo.add(connection)
+        connection.status = ConnectionStatus.CONNECTED.value
+        connection.status_reason = None
+        connection.refresh_failures = 0
+        connection.last_refreshed_at = utcnow()
+        connection.details = {
+            "region": region,
+            "client_id": settings.ads_client_id,
+            "profiles": profiles,
+            "default_profile_id": profiles[0]["profile_id"],
+        }
+        vault.store_tokens(runtime.keyring, connection, grant)
+        await session.flush()
+        await audit.record(
+            session,
+            organization_id=organization_id,
+            action="CHANNEL_CONNECTED",
+            actor_user_id=consumed.user_id,
+            target_type="connection",
+            target_id=str(connection.id),
+            data={"provider": ADS.name, "account": account, "profiles": len(profiles)},
+        )
+    return RedirectResponse(consumed.next_url, status_code=302)
+
+
+for _region in ("na", "eu", "fe"):
+    CALLBACK_HANDLERS[f"{ADS_PURPOSE}:{_region}"] = handle_ads_callback

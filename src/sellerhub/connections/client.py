@@ -167,7 +167,12 @@ async def call(
     while True:
         await bucket.acquire()
         breaker.before_call()
-        headers = {**request.headers, **provider.auth_headers(token, details)}
+        # The caller's (allow-listed) headers may choose e.g. the Ads profile; auth is ours.
+        auth = provider.auth_headers(token, details)
+        headers = {**auth, **request.headers}
+        for name in ("Authorization", "x-amz-access-token", "Amazon-Advertising-API-ClientId"):
+            if name in auth:
+                headers[name] = auth[name]
         try:
             response = await ctx.http.request(
                 request.method,

@@ -84,7 +84,13 @@ async def carrier_credentials(
 
 PROXY_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 MAX_PROXY_BODY = 1024 * 1024
-_REQUEST_HEADERS = ("content-type", "accept", "accept-language", "x-customer-transaction-id")
+_REQUEST_HEADERS = (
+    "content-type",
+    "accept",
+    "accept-language",
+    "x-customer-transaction-id",
+    "amazon-advertising-api-scope",  # which Ads profile to act on
+)
 _RESPONSE_HEADERS = (
     "content-type",
     "retry-after",
@@ -97,11 +103,6 @@ _RESPONSE_HEADERS = (
 )
 
 
-@router.api_route(
-    "/connections/{connection_id}/proxy/{path:path}",
-    methods=PROXY_METHODS,
-    responses={200: {"description": "the provider's answer, status and body as they came"}},
-)
 async def proxy(
     connection_id: uuid.UUID, path: str, request: Request, principal: CurrentPrincipal
 ) -> Response:
@@ -126,3 +127,13 @@ async def proxy(
     )
     headers = {k: v for k, v in answer.headers.items() if k.lower() in _RESPONSE_HEADERS}
     return Response(answer.content, status_code=answer.status_code, headers=headers)
+
+
+for _method in PROXY_METHODS:
+    router.add_api_route(
+        "/connections/{connection_id}/proxy/{path:path}",
+        proxy,
+        methods=[_method],
+        operation_id=f"proxy_{_method.lower()}",
+        responses={200: {"description": "the provider's answer, status and body as they came"}},
+    )

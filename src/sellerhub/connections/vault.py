@@ -33,6 +33,7 @@ def client_secrets(ring: KeyRing, connection: Connection) -> ClientSecrets:
         client_secret=unseal(ring, connection, "client_secret") or "",
         environment=connection.environment,
         refresh_token=unseal(ring, connection, "refresh_token"),
+        details=dict(connection.details or {}),
     )
 
 

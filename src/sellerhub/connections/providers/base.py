@@ -36,6 +36,7 @@ class ClientSecrets:
     client_secret: str
     environment: str
     refresh_token: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)  # e.g. the authorization's region
 
 
 class RefreshFailed(Exception):

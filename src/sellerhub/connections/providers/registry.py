@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sellerhub.connections.providers.amazon_ads.adapter import AmazonAdsProvider
 from sellerhub.connections.providers.amazon_spapi.adapter import AmazonSpApiProvider
 from sellerhub.connections.providers.base import Provider
 from sellerhub.connections.providers.dhl.adapter import DhlProvider
@@ -9,7 +10,7 @@ from sellerhub.connections.providers.fedex.adapter import FedexProvider
 from sellerhub.core.errors import NotFound
 
 PROVIDERS: dict[str, Provider] = {
-    p.name: p for p in (AmazonSpApiProvider(), FedexProvider(), DhlProvider())
+    p.name: p for p in (AmazonSpApiProvider(), AmazonAdsProvider(), FedexProvider(), DhlProvider())
 }
 
 
