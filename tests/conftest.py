@@ -223,6 +223,7 @@ def live_server(
         "SELLERHUB_PUBLIC_URL": base,
         "SELLERHUB_EMULATORS": "true",
         "SELLERHUB_COOKIE_SECURE": "false",  # plain http on 127.0.0.1, like a local browser
+        "SELLERHUB_BREAKER_COOLDOWN_SECONDS": "1.5",
         "SELLERHUB_SERVER": "uvicorn",
         "SELLERHUB_LOG_LEVEL": "WARNING",
         "SELLERHUB_DATA_DIR": str(tmp_path_factory.mktemp("live")),

@@ -225,3 +225,61 @@ def test_amazon_ads_consent_journey(seller: Browser, live_server: str) -> None:
     assert {str(p["profileId"]) for p in profiles.json()} >= {
         connection["details"]["default_profile_id"]
     }
+
+
+def _fedex(seller: Browser, live_server: str) -> dict[str, str]:
+    created = seller.client.post(
+        live_server + "/api/v1/carriers/fedex/credentials",
+        json={
+            "client_id": "fedex-emulator-client",
+            "client_secret": "fedex-emulator-secret",
+            "account_number": "740561073",
+        },
+        headers=_csrf(seller),
+    )
+    assert created.status_code in (200, 201), created.text
+    return dict(created.json())
+
+
+def _track(seller: Browser, live_server: str, connection_id: str) -> httpx.Response:
+    return seller.client.post(
+        f"{live_server}/api/v1/connections/{connection_id}/proxy/track/v1/trackingnumbers",
+        json={
+            "includeDetailedScans": False,
+            "trackingInfo": [{"trackingNumberInfo": {"trackingNumber": "123456789012"}}],
+        },
+        headers=_csrf(seller),
+    )
+
+
+def test_429_is_backed_off_and_succeeds(seller: Browser, live_server: str) -> None:
+    connection = _fedex(seller, live_server)
+    httpx.post(
+        f"{live_server}/_emulators/fedex/_admin/config",
+        json={"rate_limit": {"endpoint": "track", "per_second": 1, "burst": 1}},
+        timeout=5,
+    )
+    answers = [_track(seller, live_server, connection["id"]) for _ in range(3)]
+    assert [a.status_code for a in answers] == [200, 200, 200], answers[-1].text
+    assert _stats(live_server, "fedex")["track"] > 3  # some calls were throttled and retried
+
+
+def test_breaker_opens_and_recovers(seller: Browser, live_server: str) -> None:
+    import time
+
+    connection = _fedex(seller, live_server)
+    httpx.post(
+        f"{live_server}/_emulators/fedex/_admin/config",
+        json={"fail": {"endpoint": "track", "status": 503, "count": 5}},
+        timeout=5,
+    )
+    failing = [_track(seller, live_server, connection["id"]).status_code for _ in range(5)]
+    assert failing == [503] * 5  # the provider's own answers, passed through
+    calls = _stats(live_server, "fedex")["track"]
+    paused = _track(seller, live_server, connection["id"])
+    assert paused.status_code == 503 and paused.json()["code"] == "provider-circuit-open"
+    assert _stats(live_server, "fedex")["track"] == calls  # the provider was not called
+    time.sleep(1.6)  # the live server's cool-down
+    probe = _track(seller, live_server, connection["id"])
+    assert probe.status_code == 200, probe.text
+    assert _track(seller, live_server, connection["id"]).status_code == 200

@@ -82,6 +82,8 @@ class Settings(BaseSettings):
     dhl_sandbox_api_url: str | None = None
     connection_refresh_margin_seconds: int = Field(default=300, ge=30, le=3600)
     connection_max_refresh_failures: int = Field(default=5, ge=1, le=50)
+    breaker_threshold: int = Field(default=5, ge=1, le=100)
+    breaker_cooldown_seconds: float = Field(default=30.0, gt=0, le=3600)
     lwa_client_id: str = "amzn1.application-oa2-client.sellerhub-emulator"
     lwa_client_secret: SecretStr = SecretStr("sellerhub-emulator-secret")
     lwa_scope: str = "profile"

@@ -106,8 +106,8 @@ _breakers: dict[str, CircuitBreaker] = {}
 _buckets: dict[uuid.UUID, TokenBucket] = {}
 
 
-def breaker_for(provider: str) -> CircuitBreaker:
-    return _breakers.setdefault(provider, CircuitBreaker())
+def breaker_for(provider: str, threshold: int = 5, cooldown: float = 30.0) -> CircuitBreaker:
+    return _breakers.setdefault(provider, CircuitBreaker(threshold=threshold, cooldown=cooldown))
 
 
 def bucket_for(connection_id: uuid.UUID, provider: str) -> TokenBucket:
@@ -159,7 +159,9 @@ async def call(
         details = dict(connection.details or {})
     provider = get_provider(provider_name)
     url = _target(provider.api_base(ctx.settings, environment, details), request.path)
-    breaker = breaker_for(provider_name)
+    breaker = breaker_for(
+        provider_name, ctx.settings.breaker_threshold, ctx.settings.breaker_cooldown_seconds
+    )
     bucket = bucket_for(connection_id, provider_name)
     token = (await access_token_for(ctx, organization_id, connection_id)).access_token
     refreshed_for_401 = False
