@@ -9,10 +9,10 @@ import sys
 import time
 from types import FrameType
 
-from bench import core, identity
+from bench import connections, core, identity
 from bench.harness import BenchError, LoadSpec, bench_database, log, require_wrk, work_dir
 
-BENCHES = ("core", "identity")
+BENCHES = ("core", "identity", "connections")
 
 
 def _positive_int(text: str) -> int:
@@ -96,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
                 )
             if "identity" in args.benches:
                 identity.run(database_url=url, work_dir=tmp, spec=spec)
+            if "connections" in args.benches:
+                connections.run(database_url=url, work_dir=tmp)
     except BenchError as exc:
         log(f"error: {exc}")
         return 1

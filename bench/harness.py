@@ -228,8 +228,17 @@ def http_get(url: str, headers: Mapping[str, str] | None = None) -> tuple[int, b
 class Server:
     """``sellerhub serve`` as a child process in its own process group."""
 
-    def __init__(self, name: str, env: Mapping[str, str], port: int, cwd: Path) -> None:
+    def __init__(
+        self,
+        name: str,
+        env: Mapping[str, str],
+        port: int,
+        cwd: Path,
+        command: tuple[str, ...] = ("serve",),
+    ) -> None:
         self.name = name
+        self.command = command
+        self.health_path = "/healthz" if command == ("serve",) else "/amazon/_admin/stats"
         self.base_url = f"http://{HOST}:{port}"
         self._env = dict(env)
         self._cwd = cwd
@@ -238,7 +247,7 @@ class Server:
     def start(self, ready_timeout: float = 60.0) -> None:
         log(f"starting {self.name} on {self.base_url}")
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "sellerhub", "serve"],
+            [sys.executable, "-m", "sellerhub", *self.command],
             env=self._env,
             cwd=self._cwd,  # away from the repo's .env: the environment alone configures it
             stdin=subprocess.DEVNULL,
@@ -254,7 +263,7 @@ class Server:
             if self._process is not None and self._process.poll() is not None:
                 raise BenchError(f"{self.name} exited with code {self._process.returncode}")
             with contextlib.suppress(OSError):
-                if http_get(self.base_url + "/healthz")[0] == 200:
+                if http_get(self.base_url + self.health_path)[0] == 200:
                     log(f"{self.name} is up")
                     return
             time.sleep(0.2)
@@ -280,8 +289,14 @@ class Server:
 
 
 @contextlib.contextmanager
-def running_server(name: str, env: Mapping[str, str], port: int, cwd: Path) -> Iterator[Server]:
-    server = Server(name, env, port, cwd)
+def running_server(
+    name: str,
+    env: Mapping[str, str],
+    port: int,
+    cwd: Path,
+    command: tuple[str, ...] = ("serve",),
+) -> Iterator[Server]:
+    server = Server(name, env, port, cwd, command)
     try:
         server.start()
         yield server

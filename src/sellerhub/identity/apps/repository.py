@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sellerhub.identity.apps.models import App, AppKind, AppRefreshToken, AppSignup
@@ -61,6 +61,12 @@ class AppSignupRepository:
 
     def add(self, signup: AppSignup) -> None:
         self.session.add(signup)
+
+    async def lock_email(self, email: str) -> None:
+        """A transaction-scoped advisory lock on the (lower-cased) email."""
+        await self.session.execute(
+            select(func.pg_advisory_xact_lock(func.hashtextextended(email.lower(), 0)))
+        )
 
     async def get(self, app_id: str, user_id: uuid.UUID) -> AppSignup | None:
         return await self.session.scalar(

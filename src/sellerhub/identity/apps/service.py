@@ -568,6 +568,9 @@ async def signup(
         raise AppPermissionMissing("the app lacks the users:create permission")
     email = _email(email)
     name = name.strip()
+    # Concurrent signups of one email wait for each other (until the first one's commit), so
+    # the later ones find its account instead of racing it to the unique index.
+    await AppSignupRepository(session).lock_email(email)
     existing = await _existing_signup(session, app, email)
     if existing is not None:
         return existing, False
