@@ -19,10 +19,8 @@ import httpx
 
 from sellerhub.connections.providers.registry import get_provider
 from sellerhub.connections.refresh import RefreshContext, access_token_for
-from sellerhub.connections.repository import ConnectionRepository
-from sellerhub.core.errors import NotFound, UpstreamUnavailable, ValidationFailed
+from sellerhub.core.errors import UpstreamUnavailable, ValidationFailed
 from sellerhub.core.logging import get_logger
-from sellerhub.db.tenancy import set_tenant
 
 log = get_logger(__name__)
 
@@ -150,20 +148,15 @@ async def call(
     request: ProviderCall,
 ) -> httpx.Response:
     """Send ``request`` to the connection's provider as that connection."""
-    async with ctx.sessionmaker() as session:
-        set_tenant(session, organization_id)
-        connection = await ConnectionRepository(session).get(connection_id)
-        if connection is None or connection.status == "disconnected":
-            raise NotFound("connection not found")
-        provider_name, environment = connection.provider, connection.environment
-        details = dict(connection.details or {})
+    fresh = await access_token_for(ctx, organization_id, connection_id)
+    provider_name, details = fresh.provider, fresh.details
     provider = get_provider(provider_name)
-    url = _target(provider.api_base(ctx.settings, environment, details), request.path)
+    url = _target(provider.api_base(ctx.settings, fresh.environment, details), request.path)
     breaker = breaker_for(
         provider_name, ctx.settings.breaker_threshold, ctx.settings.breaker_cooldown_seconds
     )
     bucket = bucket_for(connection_id, provider_name)
-    token = (await access_token_for(ctx, organization_id, connection_id)).access_token
+    token = fresh.access_token
     refreshed_for_401 = False
     attempt = 0
     while True:

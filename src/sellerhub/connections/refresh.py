@@ -16,9 +16,11 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -56,6 +58,52 @@ class FreshToken:
     access_token: str
     expires_at: datetime | None
     refreshed: bool
+    provider: str = ""
+    environment: str = "production"
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def _fresh(connection: Connection, token: str, refreshed: bool) -> FreshToken:
+    return FreshToken(
+        token,
+        connection.access_expires_at,
+        refreshed,
+        connection.provider,
+        connection.environment,
+        dict(connection.details or {}),
+    )
+
+
+# Tokens this process read or refreshed recently, so hot paths (the proxy) skip the database:
+# kept for CACHE_SECONDS and never past the refresh margin. A disconnect or a failed refresh in
+# this process drops the entry at once; in other processes it ages out within CACHE_SECONDS.
+CACHE_SECONDS = 5.0
+_cache: dict[uuid.UUID, tuple[float, uuid.UUID, FreshToken]] = {}
+
+
+def forget(connection_id: uuid.UUID) -> None:
+    _cache.pop(connection_id, None)
+
+
+def _cached(
+    organization_id: uuid.UUID, connection_id: uuid.UUID, margin: timedelta
+) -> FreshToken | None:
+    entry = _cache.get(connection_id)
+    if entry is None:
+        return None
+    stored_at, owner, fresh = entry
+    if owner != organization_id:
+        return None  # never another organization's connection
+    if time.monotonic() - stored_at > CACHE_SECONDS or (
+        fresh.expires_at is not None and fresh.expires_at <= utcnow() + margin
+    ):
+        _cache.pop(connection_id, None)
+        return None
+    return fresh
+
+
+def _remember(organization_id: uuid.UUID, connection_id: uuid.UUID, fresh: FreshToken) -> None:
+    _cache[connection_id] = (time.monotonic(), organization_id, fresh)
 
 
 @dataclass
@@ -92,7 +140,12 @@ async def access_token_for(
     looks valid (a provider answered 401); ``stale_token`` is the token that got the 401, so a
     caller arriving after someone else already replaced it does not refresh again."""
     margin = timedelta(seconds=ctx.settings.connection_refresh_margin_seconds)
-    if not force:
+    if force:
+        forget(connection_id)
+    else:
+        cached = _cached(organization_id, connection_id, margin)
+        if cached is not None:
+            return cached
         async with ctx.sessionmaker() as session:
             set_tenant(session, organization_id)
             connection = await ConnectionRepository(session).get(connection_id)
@@ -100,8 +153,9 @@ async def access_token_for(
                 raise NotFound("connection not found")
             _check_status(connection)
             if _usable(connection, margin, utcnow()):
-                token = vault.access_token(ctx.keyring, connection) or ""
-                return FreshToken(token, connection.access_expires_at, refreshed=False)
+                fresh = _fresh(connection, vault.access_token(ctx.keyring, connection) or "", False)
+                _remember(organization_id, connection_id, fresh)
+                return fresh
     pending = _inflight.get(connection_id)
     if pending is not None:
         return await asyncio.shield(pending)
@@ -109,7 +163,9 @@ async def access_token_for(
     _inflight[connection_id] = future
     try:
         result = await _refresh_locked(ctx, organization_id, connection_id, force, stale_token)
+        _remember(organization_id, connection_id, result)
     except BaseException as exc:
+        forget(connection_id)
         future.set_exception(exc)
         future.exception()  # retrieved: waiters re-raise it, nothing is logged as unhandled
         raise
@@ -145,11 +201,11 @@ async def _refresh_locked(
         current = vault.access_token(ctx.keyring, connection)
         already_replaced = stale_token is not None and current != stale_token
         if (not force or already_replaced) and _usable(connection, margin, utcnow()):
-            return FreshToken(current or "", connection.access_expires_at, refreshed=False)
+            return _fresh(connection, current or "", False)
         provider = get_provider(connection.provider)
         secrets = vault.client_secrets(ctx.keyring, connection)
         if provider.grant is Grant.API_KEYS:
-            return FreshToken(current or "", None, refreshed=False)
+            return _fresh(connection, current or "", False)
         try:
             grant = await provider.fetch_token(ctx.http, ctx.settings, secrets)
         except RefreshFailed as exc:
@@ -172,7 +228,7 @@ async def _refresh_locked(
                 data={"provider": connection.provider, "expires_at": str(grant.expires_at)},
             )
             log.info("connection.token_refreshed", connection_id=str(connection.id))
-            return FreshToken(grant.access_token, grant.expires_at, refreshed=True)
+            return _fresh(connection, grant.access_token, True)
     # The failure is committed (status, audit); now tell the caller.
     assert failure is not None
     if failure.permanent or connection.status == ConnectionStatus.NEEDS_REAUTH.value:

@@ -8,7 +8,7 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sellerhub.audit import service as audit
-from sellerhub.connections import vault
+from sellerhub.connections import refresh, vault
 from sellerhub.connections.models import Connection, ConnectionStatus
 from sellerhub.connections.providers.base import ClientSecrets, RefreshFailed
 from sellerhub.connections.providers.registry import get_provider
@@ -131,6 +131,7 @@ async def disconnect(session: AsyncSession, principal: Principal, connection_id:
     if connection is None or connection.status == ConnectionStatus.DISCONNECTED.value:
         raise NotFound("connection not found")
     vault.wipe(connection)
+    refresh.forget(connection.id)
     connection.status = ConnectionStatus.DISCONNECTED.value
     connection.status_reason = "disconnected by a user"
     connection.disconnected_at = utcnow()
