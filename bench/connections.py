@@ -179,11 +179,14 @@ async def _proactive(database_url: str, emulators: str, organization_id: uuid.UU
                 }
             )
         async with await psycopg.AsyncConnection.connect(runtime.url) as conn:
-            async with conn.cursor() as cur, cur.copy(
-                "COPY connections (id, organization_id, provider, external_account_id, "
-                "environment, display_name, scopes, status, client_id, client_secret, "
-                "access_token, access_expires_at, refresh_failures, details) FROM STDIN"
-            ) as copy:
+            async with (
+                conn.cursor() as cur,
+                cur.copy(
+                    "COPY connections (id, organization_id, provider, external_account_id, "
+                    "environment, display_name, scopes, status, client_id, client_secret, "
+                    "access_token, access_expires_at, refresh_failures, details) FROM STDIN"
+                ) as copy,
+            ):
                 for row in rows:
                     await copy.write_row(
                         (
