@@ -74,6 +74,9 @@ def _exit_on_sigterm(_signum: int, _frame: FrameType | None) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    from sellerhub.core.logging import configure_logging
+
+    configure_logging("WARNING")  # in-process benches log to stderr only; stdout is figures
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     spec = LoadSpec(
         duration=args.duration,

@@ -113,7 +113,9 @@ async def authorize(
     return response
 
 
-async def _marketplaces(http: httpx.AsyncClient, base: str, token: str) -> list[dict[str, Any]]:
+async def fetch_marketplaces(
+    http: httpx.AsyncClient, base: str, token: str
+) -> list[dict[str, Any]]:
     try:
         response = await http.get(
             base.rstrip("/") + "/sellers/v1/marketplaceParticipations",
@@ -223,7 +225,7 @@ async def _finish(request: Request, consumed: ConsumedState) -> Response:
         raise AmazonConsentFailed(f"Amazon was not connected: {exc.reason}") from None
     environment = "sandbox" if runtime.settings.spapi_sandbox else "production"
     base = PROVIDER.api_base(runtime.settings, environment, {"region": region})
-    marketplaces = await _marketplaces(runtime.http, base, grant.access_token)
+    marketplaces = await fetch_marketplaces(runtime.http, base, grant.access_token)
     async with unit_of_work(runtime.sessionmaker) as session:
         await _save(
             session,

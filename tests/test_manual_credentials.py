@@ -1,0 +1,144 @@
+"""Manual credentials (seed paths): validated by shape and a live call, stored encrypted,
+isolated per organization, audited; the SSRF guard on store URLs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+
+from sellerhub.core.ssrf import UnsafeUrl, check_url, normalize_store_url
+from sellerhub.runtime import Runtime
+from tests.browser import Browser
+
+KEY, SECRET = "ck_" + "a" * 40, "cs_" + "b" * 40
+
+
+@pytest.fixture
+def seller(live_server: str, runtime: Runtime) -> Iterator[Browser]:
+    browser = Browser(live_server)
+    page = browser.get("/api/auth/amazon/start?next=/")
+    callback = browser.submit(page, ("decision", "approve"), follow=False)
+    assert browser.get(callback.headers["location"], follow=False).status_code == 302
+    yield browser
+    browser.close()
+
+
+def _csrf(browser: Browser) -> dict[str, str]:
+    return {"X-CSRF-Token": browser.client.cookies.get("sh_csrf") or ""}
+
+
+def _self_authorized_refresh_token(live_server: str) -> str:
+    """A refresh token from an SP-API authorization at the emulated Seller Central, as a
+    seller's self-authorization of a private app would give."""
+    browser = Browser(live_server)
+    try:
+        redirect = "https://tool.example/api/auth/amazon/callback"
+        page = browser.get(
+            "/_emulators/amazon/apps/authorize/consent"
+            f"?application_id=amzn1.sp.solution.sellerhub-emulator&state=s1&redirect_uri={redirect}"
+        )
+        back = browser.submit(page, ("decision", "approve"), follow=False)
+        code = parse_qs(urlsplit(back.headers["location"]).query)["spapi_oauth_code"][0]
+        token = httpx.post(
+            live_server + "/_emulators/amazon/auth/o2/token",
+            data={
+                "grant_type": "authorization_code",
+                "code": code,
+                "redirect_uri": redirect,
+                "client_id": "amzn1.application-oa2-client.sellerhub-emulator",
+                "client_secret": "sellerhub-emulator-secret",
+            },
+        ).json()
+        return str(token["refresh_token"])
+    finally:
+        browser.close()
+
+
+def test_amazon_manual_credentials_lifecycle(seller: Browser, live_server: str) -> None:
+    url = live_server + "/integrations/amazon/credentials"
+    body = {
+        "selling_partner_id": "A3EMULATORSELLER1",
+        "refresh_token": _self_authorized_refresh_token(live_server),
+        "region": "na",
+    }
+    created = seller.client.post(url, json=body, headers=_csrf(seller))
+    assert created.status_code == 201, created.text
+    assert created.json()["provider"] == "amazon_spapi"
+    assert "Atzr" not in created.text
+    again = seller.client.post(url, json=body, headers=_csrf(seller))
+    assert again.status_code == 409
+    replaced = seller.client.put(url, json=body, headers=_csrf(seller))
+    assert replaced.status_code == 200
+    status = seller.client.get(live_server + "/integrations/credentials/status").json()
+    assert (
+        status["amazon"]["configured"] and status["amazon"]["connections"][0]["source"] == "manual"
+    )
+    assert status["woocommerce"]["configured"] is False
+    bad = seller.client.put(
+        url, json={**body, "refresh_token": "Atzr|not-a-real-token-xx"}, headers=_csrf(seller)
+    )
+    assert bad.status_code == 422 and bad.json()["code"] == "credentials-rejected"
+    assert seller.client.delete(url, headers=_csrf(seller)).status_code == 204
+    assert seller.client.delete(url, headers=_csrf(seller)).status_code == 404
+    actions = {
+        e["action"] for e in seller.client.get(live_server + "/api/v1/audit-events").json()["items"]
+    }
+    assert {"CHANNEL_CONNECTED", "CREDENTIALS_SAVED", "CHANNEL_DISCONNECTED"} <= actions
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("consumer_key", "ck_short"),
+        ("consumer_secret", "not-a-secret"),
+        ("store_url", "ftp://shop.example"),
+    ],
+)
+def test_woocommerce_shapes_are_checked(
+    seller: Browser, live_server: str, field: str, value: str
+) -> None:
+    body = {"store_url": "https://shop.example", "consumer_key": KEY, "consumer_secret": SECRET}
+    response = seller.client.post(
+        live_server + "/integrations/woocommerce/credentials",
+        json={**body, field: value},
+        headers=_csrf(seller),
+    )
+    assert response.status_code == 422, response.text
+
+
+def test_unreachable_store_is_not_a_500(seller: Browser, live_server: str) -> None:
+    response = seller.client.post(
+        live_server + "/integrations/woocommerce/credentials",
+        json={"store_url": "http://127.0.0.1:9", "consumer_key": KEY, "consumer_secret": SECRET},
+        headers=_csrf(seller),
+    )
+    assert response.status_code == 502 and response.json()["code"] == "provider-unavailable"
+
+
+def test_member_cannot_save_credentials(live_server: str, runtime: Runtime) -> None:
+    anonymous = httpx.post(
+        live_server + "/integrations/amazon/credentials",
+        json={"selling_partner_id": "A3EMULATORSELLER1", "refresh_token": "Atzr|xxxxxxxxxxxx"},
+    )
+    assert anonymous.status_code == 401
+
+
+async def test_ssrf_guard() -> None:
+    assert normalize_store_url("Shop.Example.com/store/") == "https://shop.example.com/store"
+    with pytest.raises(UnsafeUrl):
+        normalize_store_url("https://user:pw@shop.example")
+    with pytest.raises(UnsafeUrl, match="https"):
+        await check_url("http://shop.example", allow_local=False)
+    for private in (
+        "https://127.0.0.1",
+        "https://10.1.2.3",
+        "https://169.254.169.254",
+        "https://[::1]",
+        "https://localhost",
+    ):
+        with pytest.raises(UnsafeUrl):
+            await check_url(private, allow_local=False)
+    await check_url("http://127.0.0.1:8000", allow_local=True)  # development: the emulators
