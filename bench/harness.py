@@ -169,6 +169,8 @@ def run_secrets() -> dict[str, str]:
         "SELLERHUB_LWA_CLIENT_SECRET": secrets.token_urlsafe(24),
         "SELLERHUB_SPAPI_CLIENT_SECRET": secrets.token_urlsafe(24),
         "SELLERHUB_ADS_CLIENT_SECRET": secrets.token_urlsafe(24),
+        "SELLERHUB_SHOPIFY_CLIENT_SECRET": secrets.token_urlsafe(24),
+        "SELLERHUB_STRIPE_WEBHOOK_SECRET": "whsec_" + secrets.token_urlsafe(24),
     }
 
 

@@ -31,6 +31,8 @@ SAFE = {
     "spapi_endpoint_eu": "https://sellingpartnerapi-eu.amazon.com",
     "spapi_endpoint_fe": "https://sellingpartnerapi-fe.amazon.com",
     "ads_client_secret": "real-ads-secret",
+    "shopify_client_secret": "real-shopify-secret",
+    "stripe_webhook_secret": "whsec_real",
     "ads_authorize_urls": {r: "https://www.amazon.com/ap/oa" for r in ("na", "eu", "fe")},
     "ads_token_urls": {r: "https://api.amazon.com/auth/o2/token" for r in ("na", "eu", "fe")},
     "ads_api_urls": {r: "https://advertising-api.amazon.com" for r in ("na", "eu", "fe")},

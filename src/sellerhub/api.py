@@ -16,6 +16,7 @@ from sellerhub.identity.jwt.endpoints import router as discovery_router
 from sellerhub.identity.sessions.endpoints import router as sessions_router
 from sellerhub.mail.endpoints import router as mail_router
 from sellerhub.ops.endpoints import router as ops_router
+from sellerhub.webhooks.endpoints import router as webhooks_router
 
 ROUTERS: list[APIRouter] = [
     ops_router,
@@ -31,4 +32,5 @@ ROUTERS: list[APIRouter] = [
     connections_router,
     amazon_consent_router,
     manual_credentials_router,
+    webhooks_router,
 ]

@@ -76,6 +76,10 @@ class Settings(BaseSettings):
     ads_authorize_urls: dict[str, str] = Field(default_factory=dict)
     ads_token_urls: dict[str, str] = Field(default_factory=dict)
     ads_api_urls: dict[str, str] = Field(default_factory=dict)
+    shopify_client_id: str = "shopify-emulator-client"
+    shopify_client_secret: SecretStr = SecretStr("shopify-emulator-secret")
+    stripe_webhook_secret: SecretStr = SecretStr("whsec_sellerhub_development")
+    webhook_max_body_bytes: int = Field(default=1_048_576, ge=1024, le=26_214_400)
     fedex_api_url: str | None = None
     fedex_sandbox_api_url: str | None = None
     dhl_api_url: str | None = None
@@ -237,6 +241,10 @@ class Settings(BaseSettings):
             found.append("SELLERHUB_LWA_CLIENT_SECRET is the emulator's default")
         if self.spapi_client_secret.get_secret_value() == "sellerhub-emulator-secret":
             found.append("SELLERHUB_SPAPI_CLIENT_SECRET is the emulator's default")
+        if self.shopify_client_secret.get_secret_value() == "shopify-emulator-secret":
+            found.append("SELLERHUB_SHOPIFY_CLIENT_SECRET is the emulator's default")
+        if self.stripe_webhook_secret.get_secret_value() == "whsec_sellerhub_development":
+            found.append("SELLERHUB_STRIPE_WEBHOOK_SECRET is the development default")
         if self.ads_client_secret.get_secret_value() == "sellerhub-emulator-secret":
             found.append("SELLERHUB_ADS_CLIENT_SECRET is the emulator's default")
         for kind in ("authorize", "token", "api"):

@@ -62,6 +62,7 @@ class Connection(IdMixin, TimestampMixin, TenantScoped, Base):
     client_secret: Mapped[str | None] = mapped_column(Text, default=None)  # encrypted
     access_token: Mapped[str | None] = mapped_column(Text, default=None)  # encrypted
     refresh_token: Mapped[str | None] = mapped_column(Text, default=None)  # encrypted
+    webhook_secret: Mapped[str | None] = mapped_column(Text, default=None)  # encrypted
     access_expires_at: Mapped[datetime | None] = mapped_column(default=None)
     last_refreshed_at: Mapped[datetime | None] = mapped_column(default=None)
     refresh_failures: Mapped[int] = mapped_column(default=0)
@@ -70,4 +71,4 @@ class Connection(IdMixin, TimestampMixin, TenantScoped, Base):
     disconnected_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
-register_encrypted(Connection, "client_secret", "access_token", "refresh_token")
+register_encrypted(Connection, "client_secret", "access_token", "refresh_token", "webhook_secret")

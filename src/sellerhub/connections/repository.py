@@ -81,3 +81,24 @@ class ConnectionRepository:
         with system_context(self.session, "proactive token refresh: find due connections"):
             rows = (await self.session.execute(stmt)).all()
         return [(org, cid) for org, cid in rows]
+
+
+async def find_for_webhook(
+    session: AsyncSession,
+    *,
+    provider: str,
+    connection_id: uuid.UUID | None = None,
+    account: str | None = None,
+) -> Connection | None:
+    """The active connection a webhook delivery belongs to (by id or by account). Deliveries
+    arrive before any tenant is known, hence the per-request system context."""
+    stmt = select(Connection).where(
+        Connection.provider == provider,
+        Connection.status != ConnectionStatus.DISCONNECTED.value,
+    )
+    if connection_id is not None:
+        stmt = stmt.where(Connection.id == connection_id)
+    if account is not None:
+        stmt = stmt.where(Connection.external_account_id == account)
+    with system_context(session, "resolve a webhook's connection", per_request=True):
+        return await session.scalar(stmt.limit(1))

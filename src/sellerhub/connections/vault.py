@@ -41,6 +41,7 @@ def wipe(connection: Connection) -> None:
     connection.client_secret = None
     connection.access_token = None
     connection.refresh_token = None
+    connection.webhook_secret = None
     connection.access_expires_at = None
 
 
@@ -49,3 +50,11 @@ def mask(value: str | None) -> str | None:
     if not value:
         return None
     return "…" + value[-4:] if len(value) > 8 else "…"
+
+
+def store_webhook_secret(ring: KeyRing, connection: Connection, secret: str) -> None:
+    seal(ring, connection, "webhook_secret", secret)
+
+
+def webhook_secret(ring: KeyRing, connection: Connection) -> str | None:
+    return unseal(ring, connection, "webhook_secret")

@@ -13,6 +13,7 @@ from sellerhub.identity.sessions.models import RefreshToken
 from sellerhub.identity.users.models import User
 from sellerhub.jobs.models import OutboxJob
 from sellerhub.mail.models import OutboundMail
+from sellerhub.webhooks.models import WebhookEvent
 
 __all__ = [
     "AmazonLogin",
@@ -32,4 +33,5 @@ __all__ = [
     "RefreshToken",
     "SigningKey",
     "User",
+    "WebhookEvent",
 ]

@@ -5,7 +5,9 @@ from sellerhub.connections import tasks as connections_tasks
 from sellerhub.identity.accounts import tasks as accounts_tasks
 from sellerhub.jobs import tasks as jobs_tasks
 from sellerhub.mail import tasks as mail_tasks
+from sellerhub.webhooks import tasks as webhooks_tasks
 
 MODULES = [jobs_tasks]
 MODULES += [mail_tasks, accounts_tasks]
 MODULES += [connections_tasks]
+MODULES += [webhooks_tasks]

@@ -1,0 +1,165 @@
+"""Webhook ingress: store every verified delivery once (the inbox), request its processing in
+the same transaction, process it asynchronously and idempotently; re-drive what was never
+handled. Handlers per (source, topic) live in ``HANDLERS``."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sellerhub.audit import service as audit
+from sellerhub.connections import refresh, vault
+from sellerhub.connections.models import ConnectionStatus
+from sellerhub.connections.repository import find_for_webhook
+from sellerhub.core.clock import utcnow
+from sellerhub.core.logging import get_logger
+from sellerhub.db.tenancy import set_tenant, system_context
+from sellerhub.jobs.app import enqueue
+from sellerhub.webhooks.models import WebhookEvent
+from sellerhub.webhooks.repository import WebhookEventRepository
+
+log = get_logger(__name__)
+MAX_ATTEMPTS = 8
+PROCESS_TASK = "webhooks.process"
+
+Handler = Callable[[AsyncSession, WebhookEvent], Awaitable[None]]
+HANDLERS: dict[tuple[str, str], Handler] = {}
+
+
+async def receive(
+    session: AsyncSession,
+    *,
+    source: str,
+    external_id: str,
+    topic: str,
+    payload: dict[str, Any],
+    headers: dict[str, str],
+    organization_id: uuid.UUID | None = None,
+    connection_id: uuid.UUID | None = None,
+    account: str | None = None,
+) -> bool:
+    """Store the delivery unless already stored; True when it is new."""
+    event_id = await WebhookEventRepository(session).insert_if_new(
+        {
+            "id": uuid.uuid4(),
+            "source": source,
+            "external_id": external_id[:200],
+            "topic": topic[:100],
+            "payload": payload,
+            "headers": headers,
+            "organization_id": organization_id,
+            "connection_id": connection_id,
+            "account": account,
+        }
+    )
+    if event_id is None:
+        log.info("webhook.duplicate", source=source, external_id=external_id)
+        return False
+    await enqueue(session, PROCESS_TASK, {"event_id": str(event_id)}, queue="webhooks")
+    return True
+
+
+async def process(session: AsyncSession, event_id: uuid.UUID) -> None:
+    """Handle one stored event; a no-op when it was handled already (at-least-once delivery)."""
+    repo = WebhookEventRepository(session)
+    event = await repo.get_for_update(event_id)
+    if event is None or event.status != "pending":
+        return
+    event.attempts += 1
+    handler = HANDLERS.get((event.source, event.topic))
+    if handler is None:
+        event.last_error = f"no handler for {event.source} {event.topic}"
+    else:
+        try:
+            async with session.begin_nested():  # a failing handler leaves nothing behind
+                await handler(session, event)
+        except Exception as exc:  # stays pending for the re-drive; failed after MAX_ATTEMPTS
+            event.last_error = f"{type(exc).__name__}: handler failed"[:500]
+            if event.attempts >= MAX_ATTEMPTS:
+                event.status = "failed"
+            log.warning("webhook.handler_failed", event_id=str(event.id), attempts=event.attempts)
+            return
+    event.status = "processed"
+    event.processed_at = utcnow()
+
+
+async def redrive(session: AsyncSession, *, older_than: timedelta, limit: int = 500) -> int:
+    """Request processing again for events still pending after ``older_than``."""
+    ids = await WebhookEventRepository(session).pending_ids(
+        received_before=utcnow() - older_than, limit=limit
+    )
+    for event_id in ids:
+        await enqueue(session, PROCESS_TASK, {"event_id": str(event_id)}, queue="webhooks")
+    return len(ids)
+
+
+# --- Shopify lifecycle and compliance topics (providers.md §4.2) ---------------------------
+
+
+async def _shopify_uninstalled(session: AsyncSession, event: WebhookEvent) -> None:
+    """``app/uninstalled``: the shop removed the app — disconnect and wipe its secrets."""
+    connection = await find_for_webhook(session, provider="shopify", account=event.account)
+    if connection is None:
+        return
+    with system_context(session, "disconnect an uninstalled Shopify shop"):
+        vault.wipe(connection)
+        refresh.forget(connection.id)
+        connection.status = ConnectionStatus.DISCONNECTED.value
+        connection.status_reason = "the app was uninstalled from the shop"
+        connection.disconnected_at = utcnow()
+    set_tenant(session, connection.organization_id)
+    await audit.record(
+        session,
+        organization_id=connection.organization_id,
+        action="CHANNEL_DISCONNECTED",
+        actor_type="provider",
+        target_type="connection",
+        target_id=str(connection.id),
+        data={"provider": "shopify", "reason": "app/uninstalled"},
+    )
+
+
+async def _shopify_customers_redact(session: AsyncSession, event: WebhookEvent) -> None:
+    customer = event.payload.get("customer") or {}
+    await WebhookEventRepository(session).redact_customer(
+        "shopify",
+        event.account or "",
+        str(customer["id"]) if customer.get("id") is not None else None,
+        customer.get("email"),
+    )
+    event.payload = {"redacted": True, "customer_id": customer.get("id")}
+
+
+async def _shopify_shop_redact(session: AsyncSession, event: WebhookEvent) -> None:
+    await WebhookEventRepository(session).redact_account("shopify", event.account or "")
+    event.payload = {"redacted": True, "shop_domain": event.account}
+
+
+async def _shopify_data_request(session: AsyncSession, event: WebhookEvent) -> None:
+    """The shop owner must hand the customer's data over; record the request for them."""
+    if event.organization_id is None:
+        return
+    set_tenant(session, event.organization_id)
+    await audit.record(
+        session,
+        organization_id=event.organization_id,
+        action="CUSTOMER_DATA_REQUESTED",
+        actor_type="provider",
+        target_type="webhook_event",
+        target_id=str(event.id),
+        data={"shop": event.account, "customer": (event.payload.get("customer") or {}).get("id")},
+    )
+
+
+HANDLERS.update(
+    {
+        ("shopify", "app/uninstalled"): _shopify_uninstalled,
+        ("shopify", "customers/redact"): _shopify_customers_redact,
+        ("shopify", "shop/redact"): _shopify_shop_redact,
+        ("shopify", "customers/data_request"): _shopify_data_request,
+    }
+)
