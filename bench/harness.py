@@ -202,6 +202,7 @@ def production_env(
             "SELLERHUB_ADS_API_URLS": json.dumps(
                 {r: "https://bench.invalid/ads" for r in ("na", "eu", "fe")}
             ),
+            "SELLERHUB_SHOPIFY_SHOP_URL_TEMPLATE": "https://{shop}",
             "SELLERHUB_FEDEX_API_URL": "https://bench.invalid/fedex",
             "SELLERHUB_FEDEX_SANDBOX_API_URL": "https://bench.invalid/fedex",
             "SELLERHUB_DHL_API_URL": "https://bench.invalid/dhl",

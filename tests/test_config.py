@@ -32,6 +32,7 @@ SAFE = {
     "spapi_endpoint_fe": "https://sellingpartnerapi-fe.amazon.com",
     "ads_client_secret": "real-ads-secret",
     "shopify_client_secret": "real-shopify-secret",
+    "shopify_shop_url_template": "https://{shop}",
     "stripe_webhook_secret": "whsec_real",
     "ads_authorize_urls": {r: "https://www.amazon.com/ap/oa" for r in ("na", "eu", "fe")},
     "ads_token_urls": {r: "https://api.amazon.com/auth/o2/token" for r in ("na", "eu", "fe")},

@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     ads_authorize_urls: dict[str, str] = Field(default_factory=dict)
     ads_token_urls: dict[str, str] = Field(default_factory=dict)
     ads_api_urls: dict[str, str] = Field(default_factory=dict)
+    shopify_shop_url_template: str | None = None
+    shopify_scopes: str = "read_orders,read_products"
+    shopify_api_version: str = "2026-10"
     shopify_client_id: str = "shopify-emulator-client"
     shopify_client_secret: SecretStr = SecretStr("shopify-emulator-secret")
     stripe_webhook_secret: SecretStr = SecretStr("whsec_sellerhub_development")
@@ -176,6 +179,12 @@ class Settings(BaseSettings):
         configured, emulated = table[kind]
         return configured.get(region) or self._emulator_url(emulated)
 
+    def shopify_shop_url(self, shop: str) -> str:
+        """Base URL of a shop (providers.md §4: the shop domain is the API host); a template
+        with ``{shop}`` so the emulator can serve ``*.myshopify.com`` locally."""
+        template = self.shopify_shop_url_template or self._emulator_url("/shopify/{shop}")
+        return template.replace("{shop}", shop)
+
     @property
     def fedex_api_base(self) -> str:
         """FedEx API host (token at ``/oauth/token``); real: https://apis.fedex.com."""
@@ -254,6 +263,7 @@ class Settings(BaseSettings):
             "lwa_authorize_url",
             "lwa_token_url",
             "lwa_profile_url",
+            "shopify_shop_url_template",
             "spapi_consent_url",
             "spapi_endpoint_na",
             "spapi_endpoint_eu",

@@ -19,6 +19,10 @@ from sellerhub.emulators.dhl import PREFIX as DHL_PREFIX
 from sellerhub.emulators.dhl import DhlEmulator, build_dhl_router
 from sellerhub.emulators.fedex import PREFIX as FEDEX_PREFIX
 from sellerhub.emulators.fedex import FedexEmulator, build_fedex_router
+from sellerhub.emulators.shopify import PREFIX as SHOPIFY_PREFIX
+from sellerhub.emulators.shopify import ShopifyEmulator, build_shopify_router
+from sellerhub.emulators.woocommerce import PREFIX as WOOCOMMERCE_PREFIX
+from sellerhub.emulators.woocommerce import WooCommerceEmulator, build_woocommerce_router
 
 
 def create_emulators_app(*, clock: Clock | None = None) -> FastAPI:
@@ -42,5 +46,11 @@ def create_emulators_app(*, clock: Clock | None = None) -> FastAPI:
     dhl = DhlEmulator(clock=tick)
     app.include_router(build_dhl_router(dhl), prefix=DHL_PREFIX)
     emulators["dhl"] = dhl
+    shopify = ShopifyEmulator(clock=tick)
+    app.include_router(build_shopify_router(shopify), prefix=SHOPIFY_PREFIX)
+    emulators["shopify"] = shopify
+    woocommerce = WooCommerceEmulator(clock=tick)
+    app.include_router(build_woocommerce_router(woocommerce), prefix=WOOCOMMERCE_PREFIX)
+    emulators["woocommerce"] = woocommerce
     app.state.emulators = emulators
     return app

@@ -21,6 +21,8 @@ class OAuthState(IdMixin, Base):
     browser_hash: Mapped[str] = mapped_column(String(64))
     purpose: Mapped[str] = mapped_column(String(40))
     next_url: Mapped[str] = mapped_column(String(2000))
+    # What the flow is about when the purpose needs it (a Shopify shop domain).
+    subject: Mapped[str | None] = mapped_column(String(255), default=None)
     redirect_uri: Mapped[str] = mapped_column(String(2000))
     code_verifier: Mapped[str | None] = mapped_column(Text, default=None)  # encrypted
     organization_id: Mapped[uuid.UUID | None] = mapped_column(

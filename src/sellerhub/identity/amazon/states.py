@@ -70,6 +70,7 @@ class ConsumedState:
     code_verifier: str | None
     organization_id: uuid.UUID | None
     user_id: uuid.UUID | None
+    subject: str | None = None
 
 
 async def create_state(
@@ -83,6 +84,7 @@ async def create_state(
     organization_id: uuid.UUID | None = None,
     user_id: uuid.UUID | None = None,
     pkce: bool = True,
+    subject: str | None = None,
 ) -> StartedState:
     state = secrets.token_urlsafe(32)
     verifier, challenge = pkce_pair() if pkce else (None, "")
@@ -94,6 +96,7 @@ async def create_state(
         redirect_uri=redirect_uri,
         organization_id=organization_id,
         user_id=user_id,
+        subject=subject,
         expires_at=utcnow() + STATE_TTL,
     )
     seal(ring, row, "code_verifier", verifier)
@@ -132,4 +135,5 @@ async def consume_state(
         code_verifier=unseal(ring, row, "code_verifier"),
         organization_id=row.organization_id,
         user_id=row.user_id,
+        subject=row.subject,
     )

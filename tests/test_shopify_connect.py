@@ -1,0 +1,106 @@
+"""Shopify OAuth over HTTP through the live server and the Shopify emulator: install →
+consent → callback (query HMAC, state, shop, timestamp) → connection with an expiring token and
+webhook subscriptions; tampered, stale, replayed and wrong-shop callbacks are refused."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from collections.abc import Iterator
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+import httpx
+import pytest
+
+from sellerhub.runtime import Runtime
+from tests.browser import Browser
+
+SHOP = "acme-store.myshopify.com"
+SECRET = "shopify-emulator-secret"
+
+
+@pytest.fixture
+def seller(live_server: str, runtime: Runtime) -> Iterator[Browser]:
+    browser = Browser(live_server)
+    page = browser.get("/api/auth/amazon/start?next=/")
+    callback = browser.submit(page, ("decision", "approve"), follow=False)
+    assert browser.get(callback.headers["location"], follow=False).status_code == 302
+    yield browser
+    browser.close()
+
+
+def _consent_callback(seller: Browser, shop: str = SHOP) -> str:
+    page = seller.get(f"/api/v1/auth/shopify/install?shop={shop}&next=/shop-connected")
+    assert page.status_code == 200, page.text
+    back = seller.submit(page, ("decision", "approve"), follow=False)
+    assert back.status_code == 302
+    location = back.headers["location"]
+    assert urlsplit(location).path == "/api/v1/auth/shopify/callback"
+    return location
+
+
+def _resign(url: str, **changes: str) -> str:
+    """The callback URL with some parameters changed and a correct HMAC (Shopify's algorithm,
+    computed here independently)."""
+    parts = urlsplit(url)
+    params = dict(parse_qsl(parts.query))
+    params.update(changes)
+    params.pop("hmac", None)
+    message = "&".join(f"{k}={v}" for k, v in sorted(params.items()))
+    params["hmac"] = hmac.new(SECRET.encode(), message.encode(), hashlib.sha256).hexdigest()
+    return f"{parts.scheme}://{parts.netloc}{parts.path}?{urlencode(params)}"
+
+
+def test_install_journey(seller: Browser, live_server: str) -> None:
+    callback = _consent_callback(seller)
+    landed = seller.get(callback, follow=False)
+    assert landed.status_code == 302, landed.text
+    assert landed.headers["location"] == "/shop-connected"
+    connections = seller.client.get(live_server + "/api/v1/connections").json()
+    (shop,) = [c for c in connections if c["provider"] == "shopify"]
+    assert shop["external_account_id"] == SHOP and shop["status"] == "connected"
+    assert shop["access_expires_at"] is not None  # an expiring offline token
+    hooks = httpx.get(f"{live_server}/_emulators/shopify/_admin/stats", timeout=5).json()
+    assert hooks["requests"]["webhooks"] >= 3
+
+
+@pytest.mark.parametrize(
+    "shop", ["evil.example.com", "acme.myshopify.com.evil.io", "-x.myshopify.com", ""]
+)
+def test_invalid_shop_is_a_400_naming_the_problem(
+    seller: Browser, live_server: str, shop: str
+) -> None:
+    response = seller.client.get(
+        live_server + "/api/v1/auth/shopify/install", params={"shop": shop}
+    )
+    assert response.status_code == 400 and response.json()["code"] == "invalid-shop"
+    assert "location" not in response.headers
+
+
+def test_tampered_hmac_is_refused(seller: Browser) -> None:
+    callback = _consent_callback(seller)
+    tampered = callback.replace("code=", "code=x")
+    response = seller.client.get(tampered, headers={"Accept": "application/json"})
+    assert response.status_code == 401 and response.json()["code"] == "shopify-callback-rejected"
+
+
+def test_stale_timestamp_is_refused(seller: Browser) -> None:
+    callback = _consent_callback(seller)
+    stale = _resign(callback, timestamp=str(int(time.time()) - 3600))
+    response = seller.client.get(stale, headers={"Accept": "application/json"})
+    assert response.status_code == 401 and "timestamp" in response.json()["detail"]
+
+
+def test_wrong_shop_is_refused(seller: Browser) -> None:
+    callback = _consent_callback(seller)
+    other = _resign(callback, shop="other-store.myshopify.com")
+    response = seller.client.get(other, headers={"Accept": "application/json"})
+    assert response.status_code == 401 and "another shop" in response.json()["detail"]
+
+
+def test_replayed_state_is_refused(seller: Browser) -> None:
+    callback = _consent_callback(seller)
+    assert seller.get(callback, follow=False).status_code == 302
+    replay = seller.client.get(callback, headers={"Accept": "application/json"})
+    assert replay.status_code == 400 and replay.json()["code"] == "state-replayed"
