@@ -30,8 +30,13 @@ from sellerhub.emulators.common.httputil import is_absolute_http_url
 from sellerhub.emulators.common.tokens import TokenKind, TokenRecord
 from sellerhub.emulators.shopify import constants as c
 from sellerhub.emulators.shopify import errors as e
-from sellerhub.emulators.shopify.orders import FILTER_FIELDS, FilterError, matches, validate
-from sellerhub.emulators.shopify.orders import now_stamp as now_stamp
+from sellerhub.emulators.shopify.orders import (
+    FILTER_FIELDS,
+    FilterError,
+    matches,
+    now_stamp,
+    validate,
+)
 from sellerhub.emulators.shopify.signing import normalize_shop
 from sellerhub.emulators.shopify.state import ShopifyEmulator
 
