@@ -8,6 +8,7 @@ from sellerhub.connections.amazon_consent import router as amazon_consent_router
 from sellerhub.connections.endpoints import router as connections_router
 from sellerhub.connections.manual import router as manual_credentials_router
 from sellerhub.connections.shopify_oauth import router as shopify_oauth_router
+from sellerhub.connections.woocommerce_grant import router as woocommerce_grant_router
 from sellerhub.identity.accounts.endpoints import router as accounts_router
 from sellerhub.identity.amazon.endpoints import router as amazon_login_router
 from sellerhub.identity.apps.endpoints import oauth_router
@@ -35,4 +36,5 @@ ROUTERS: list[APIRouter] = [
     manual_credentials_router,
     webhooks_router,
     shopify_oauth_router,
+    woocommerce_grant_router,
 ]

@@ -106,7 +106,12 @@ async def create_state(
 
 
 async def consume_state(
-    session: AsyncSession, ring: KeyRing, *, state: str, browser_token: str | None
+    session: AsyncSession,
+    ring: KeyRing,
+    *,
+    state: str,
+    browser_token: str | None,
+    check_browser: bool = True,
 ) -> ConsumedState:
     """Check and use up a state. The caller commits this before doing anything else, so a
     failed exchange still leaves the state used. A state presented by another browser is used
@@ -123,8 +128,9 @@ async def consume_state(
     if row.expires_at <= utcnow():
         raise StateExpired("the sign-in took longer than 10 minutes: start again")
     row.consumed_at = utcnow()
-    if browser_token is None or not secrets.compare_digest(
-        row.browser_hash, hash_token(browser_token)
+    if check_browser and (
+        browser_token is None
+        or not secrets.compare_digest(row.browser_hash, hash_token(browser_token))
     ):
         await session.flush()
         raise StateWrongBrowser("finish the sign-in in the browser where you started it")
