@@ -32,6 +32,8 @@ from sellerhub.runtime import Runtime
 
 # Truncated after each test; signing_keys stay (every process caches the active key).
 TABLES = [
+    "order_lines",
+    "orders",
     "webhook_events",
     "connections",
     "app_signups",

@@ -146,3 +146,11 @@ def test_property_round_trip_and_binding(plaintext, table, column, row, org) -> 
     other = Binding(table, column, str(row) + "x", binding.organization_id)
     with pytest.raises(DecryptionError):
         RING.decrypt(token, other)
+
+
+def test_uuid7_is_monotonic_and_well_formed() -> None:
+    from sellerhub.core.ids import uuid7
+
+    ids = [uuid7() for _ in range(5000)]
+    assert ids == sorted(ids) and len(set(ids)) == len(ids)
+    assert all(i.version == 7 and i.variant == "specified in RFC 4122" for i in ids[:10])

@@ -248,7 +248,16 @@ async def test_shopify_uninstall_and_redaction(
         connection.ensure_id()
         vault.store_client_secret(runtime.keyring, connection, "client", "secret")
         session.add(connection)
-    order = json.dumps({"id": 1, "email": "buyer@example.com", "customer": {"id": 77}}).encode()
+    order = json.dumps(
+        {
+            "id": 1,
+            "email": "buyer@example.com",
+            "customer": {"id": 77},
+            "currency": "USD",
+            "total_price": "1.00",
+            "updated_at": "2026-11-20T10:00:00Z",
+        }
+    ).encode()
     await client.post(
         "/webhooks/shopify", content=order, headers=_shopify_headers(order, event_id="o1")
     )

@@ -4,6 +4,7 @@ through a parent router): each nesting level costs route-matching time on every 
 from fastapi import APIRouter
 
 from sellerhub.audit.endpoints import router as audit_router
+from sellerhub.commerce.orders.endpoints import router as orders_router
 from sellerhub.connections.amazon_consent import router as amazon_consent_router
 from sellerhub.connections.endpoints import router as connections_router
 from sellerhub.connections.manual import router as manual_credentials_router
@@ -37,4 +38,5 @@ ROUTERS: list[APIRouter] = [
     webhooks_router,
     shopify_oauth_router,
     woocommerce_grant_router,
+    orders_router,
 ]

@@ -1,6 +1,7 @@
 """Imports every model so that ``Base.metadata`` is complete (Alembic, tests)."""
 
 from sellerhub.audit.models import AuditEvent
+from sellerhub.commerce.orders.models import Order, OrderLine
 from sellerhub.connections.models import Connection
 from sellerhub.db.ratelimit_models import RateLimitCounter
 from sellerhub.identity.accounts.models import EmailCode
@@ -26,6 +27,8 @@ __all__ = [
     "EmailCode",
     "Membership",
     "OAuthState",
+    "Order",
+    "OrderLine",
     "Organization",
     "OutboundMail",
     "OutboxJob",

@@ -16,6 +16,7 @@ from sellerhub.connections import refresh, vault
 from sellerhub.connections.models import ConnectionStatus
 from sellerhub.connections.repository import find_for_webhook
 from sellerhub.core.clock import utcnow
+from sellerhub.core.errors import ValidationFailed
 from sellerhub.core.logging import get_logger
 from sellerhub.db.tenancy import set_tenant, system_context
 from sellerhub.jobs.app import enqueue
@@ -77,6 +78,11 @@ async def process(session: AsyncSession, event_id: uuid.UUID) -> None:
         try:
             async with session.begin_nested():  # a failing handler leaves nothing behind
                 await handler(session, event)
+        except ValidationFailed as exc:  # the payload itself is unusable: retrying won't help
+            event.last_error = f"invalid payload: {exc.detail}"[:500]
+            event.status = "failed"
+            log.warning("webhook.payload_invalid", event_id=str(event.id))
+            return
         except Exception as exc:  # stays pending for the re-drive; failed after MAX_ATTEMPTS
             event.last_error = f"{type(exc).__name__}: handler failed"[:500]
             if event.attempts >= MAX_ATTEMPTS:

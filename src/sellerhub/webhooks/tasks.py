@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+import sellerhub.commerce.orders.service  # noqa: F401 - registers the order handlers
 from sellerhub.jobs.app import task
 from sellerhub.webhooks import service
 

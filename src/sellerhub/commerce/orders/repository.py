@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+import uuid
+from typing import LiteralString
+
+from sqlalchemy import delete, func, insert
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sellerhub.commerce.orders.mapping import NormalisedOrder
+from sellerhub.commerce.orders.models import Order, OrderLine
+from sellerhub.core.errors import TenantScopeViolation
+from sellerhub.core.ids import uuid7
+from sellerhub.db.reads import TenantReader
+from sellerhub.db.tenancy import tenant_of
+
+_PAGE_SQL: LiteralString = (
+    "WITH page AS ("
+    " SELECT id, channel, connection_id, external_id, number, status, currency, total_minor,"
+    " customer_email, placed_at, provider_updated_at AS updated_at FROM orders"
+    " WHERE organization_id = %(organization_id)s"
+    " AND (%(channel)s::text IS NULL OR channel = %(channel)s::text)"
+    " AND (%(status)s::text IS NULL OR status = %(status)s::text)"
+    " AND (%(before)s::uuid IS NULL OR id < %(before)s::uuid)"
+    " ORDER BY id DESC LIMIT %(limit)s + 1)"
+    " SELECT json_build_object("
+    " 'items', coalesce((SELECT json_agg(o ORDER BY o.id DESC) FROM ("
+    "   SELECT p.*, coalesce((SELECT json_agg(json_build_object('sku', l.sku, 'title', l.title,"
+    "   'quantity', l.quantity, 'unit_price_minor', l.unit_price_minor) ORDER BY l.id)"
+    "   FROM order_lines l WHERE l.order_id = p.id"
+    "   AND l.organization_id = %(organization_id)s), '[]'::json) AS lines"
+    "   FROM page p ORDER BY p.id DESC LIMIT %(limit)s) o), '[]'::json),"
+    " 'next_cursor', CASE WHEN (SELECT count(*) FROM page) > %(limit)s THEN"
+    " (SELECT id FROM page ORDER BY id DESC OFFSET %(limit)s - 1 LIMIT 1) END)::text"
+)
+
+
+class OrderRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def upsert(
+        self,
+        organization_id: uuid.UUID,
+        channel: str,
+        connection_id: uuid.UUID | None,
+        order: NormalisedOrder,
+    ) -> uuid.UUID | None:
+        """Insert, or update when the provider's ``updated_at`` is newer; None when the stored
+        order is as new or newer (a late, older event changes nothing)."""
+        if tenant_of(self.session) != organization_id:
+            raise TenantScopeViolation("orders are written only in their organization's scope")
+        values = {
+            "number": order.number,
+            "status": order.status,
+            "currency": order.currency,
+            "total_minor": order.total_minor,
+            "customer_email": order.customer_email,
+            "placed_at": order.placed_at,
+            "provider_updated_at": order.updated_at,
+            "connection_id": connection_id,
+        }
+        insert_stmt = pg_insert(Order).values(
+            id=uuid7(),
+            organization_id=organization_id,
+            channel=channel,
+            external_id=order.external_id,
+            **values,
+        )
+        upsert = insert_stmt.on_conflict_do_update(
+            index_elements=["organization_id", "channel", "external_id"],
+            set_={**{k: insert_stmt.excluded[k] for k in values}, "updated_at": func.now()},
+            where=Order.provider_updated_at < insert_stmt.excluded.provider_updated_at,
+        ).returning(Order.id)
+        order_id: uuid.UUID | None = (await self.session.execute(upsert)).scalar_one_or_none()
+        if order_id is None:
+            return None
+        await self.session.execute(delete(OrderLine).where(OrderLine.order_id == order_id))
+        if order.lines:
+            await self.session.execute(
+                insert(OrderLine),
+                [
+                    {
+                        "id": uuid7(),
+                        "organization_id": organization_id,
+                        "order_id": order_id,
+                        "external_id": line.external_id,
+                        "sku": line.sku,
+                        "title": line.title,
+                        "quantity": line.quantity,
+                        "unit_price_minor": line.unit_price_minor,
+                    }
+                    for line in order.lines
+                ],
+            )
+        return order_id
+
+    @staticmethod
+    async def page_json(
+        reader: TenantReader,
+        *,
+        limit: int,
+        before: uuid.UUID | None,
+        channel: str | None,
+        status: str | None,
+    ) -> str:
+        result = await reader.scalar(
+            _PAGE_SQL, limit=limit, before=before, channel=channel, status=status
+        )
+        return str(result)

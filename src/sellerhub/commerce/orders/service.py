@@ -1,0 +1,61 @@
+"""Orders: normalised from Shopify and WooCommerce, idempotent per (organization, channel,
+external id), applied in the order of the provider's ``updated_at``."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sellerhub.commerce.orders import mapping
+from sellerhub.commerce.orders.repository import OrderRepository
+from sellerhub.db.tenancy import set_tenant
+from sellerhub.webhooks.models import WebhookEvent
+from sellerhub.webhooks.service import HANDLERS
+
+
+async def apply(
+    session: AsyncSession,
+    organization_id: uuid.UUID,
+    channel: str,
+    connection_id: uuid.UUID | None,
+    order: mapping.NormalisedOrder,
+) -> bool:
+    """True when the order was created or updated; False for an older or equal version."""
+    set_tenant(session, organization_id)
+    changed = await OrderRepository(session).upsert(organization_id, channel, connection_id, order)
+    return changed is not None
+
+
+async def _from_shopify(session: AsyncSession, event: WebhookEvent) -> None:
+    if event.organization_id is None:
+        return  # a shop no organization has connected: stored, nothing to apply
+    await apply(
+        session,
+        event.organization_id,
+        "shopify",
+        event.connection_id,
+        mapping.shopify(event.payload),
+    )
+
+
+async def _from_woocommerce(session: AsyncSession, event: WebhookEvent) -> None:
+    if event.organization_id is None:
+        return
+    await apply(
+        session,
+        event.organization_id,
+        "woocommerce",
+        event.connection_id,
+        mapping.woocommerce(event.payload),
+    )
+
+
+HANDLERS.update(
+    {
+        ("shopify", "orders/create"): _from_shopify,
+        ("shopify", "orders/updated"): _from_shopify,
+        ("woocommerce", "order.created"): _from_woocommerce,
+        ("woocommerce", "order.updated"): _from_woocommerce,
+    }
+)

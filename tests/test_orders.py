@@ -1,0 +1,173 @@
+"""Orders from webhooks: normalised, money in minor units, one row per order, applied in the
+provider's updated_at order, duplicates and concurrent duplicates give one order, the worker
+killed between the commit and the processing still yields the order (re-drive)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import json
+from datetime import timedelta
+
+import httpx
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from sqlalchemy import text
+
+from sellerhub.commerce.money import to_minor
+from sellerhub.connections.models import Connection
+from sellerhub.db.session import unit_of_work
+from sellerhub.db.tenancy import set_tenant
+from sellerhub.jobs import app as jobs
+from sellerhub.runtime import Runtime
+from sellerhub.webhooks import service as webhooks
+from tests.conftest import Tenant
+
+SECRET = "shopify-emulator-secret"
+SHOP = "orders-shop.myshopify.com"
+
+
+def _order(order_id: int, updated: str, total: str = "25.50", status: str = "paid") -> dict:
+    return {
+        "id": order_id,
+        "name": f"#{order_id}",
+        "email": "buyer@example.com",
+        "currency": "USD",
+        "total_price": total,
+        "financial_status": status,
+        "created_at": "2026-11-20T10:00:00-05:00",
+        "updated_at": updated,
+        "line_items": [
+            {"id": 1, "sku": "SKU-1", "title": "Mug", "quantity": 2, "price": "10.25"},
+            {"id": 2, "sku": "SKU-2", "title": "Lid", "quantity": 1, "price": "5.00"},
+        ],
+    }
+
+
+def _headers(body: bytes, event_id: str, topic: str = "orders/updated") -> dict[str, str]:
+    digest = hmac.new(SECRET.encode(), body, hashlib.sha256).digest()
+    return {
+        "Content-Type": "application/json",
+        "X-Shopify-Hmac-Sha256": base64.b64encode(digest).decode(),
+        "X-Shopify-Topic": topic,
+        "X-Shopify-Shop-Domain": SHOP,
+        "X-Shopify-API-Version": "2026-10",
+        "X-Shopify-Webhook-Id": f"wh-{event_id}",
+        "X-Shopify-Event-Id": event_id,
+    }
+
+
+@pytest.fixture
+async def shop(runtime: Runtime, tenant: Tenant) -> Tenant:
+    async with unit_of_work(runtime.sessionmaker) as session:
+        set_tenant(session, tenant.organization.id)
+        connection = Connection(
+            organization_id=tenant.organization.id,
+            provider="shopify",
+            external_account_id=SHOP,
+            scopes=[],
+            details={"shop": SHOP},
+        )
+        connection.ensure_id()
+        session.add(connection)
+    return tenant
+
+
+async def _deliver(client: httpx.AsyncClient, order: dict, event_id: str) -> httpx.Response:
+    body = json.dumps(order).encode()
+    return await client.post("/webhooks/shopify", content=body, headers=_headers(body, event_id))
+
+
+async def _work() -> None:
+    await jobs.queue_app.run_worker_async(
+        wait=False, install_signal_handlers=False, listen_notify=False, concurrency=1
+    )
+
+
+async def _orders(client: httpx.AsyncClient, tenant: Tenant) -> list[dict]:
+    response = await client.get("/api/v1/orders", headers=tenant.headers)
+    assert response.status_code == 200, response.text
+    return list(response.json()["items"])
+
+
+async def test_order_from_a_webhook(client: httpx.AsyncClient, shop: Tenant) -> None:
+    await _deliver(client, _order(501, "2026-11-20T10:05:00-05:00"), "e1")
+    await _work()
+    (order,) = await _orders(client, shop)
+    assert order["external_id"] == "501" and order["channel"] == "shopify"
+    assert order["total_minor"] == 2550 and order["currency"] == "USD"
+    assert [line["unit_price_minor"] for line in order["lines"]] == [1025, 500]
+
+
+async def test_older_event_after_newer_changes_nothing(
+    client: httpx.AsyncClient, shop: Tenant
+) -> None:
+    await _deliver(
+        client, _order(502, "2026-11-20T12:00:00Z", total="30.00", status="refunded"), "new"
+    )
+    await _work()
+    await _deliver(client, _order(502, "2026-11-20T11:00:00Z", total="25.50", status="paid"), "old")
+    await _work()
+    (order,) = await _orders(client, shop)
+    assert (order["status"], order["total_minor"]) == ("refunded", 3000)
+
+
+async def test_duplicates_and_concurrent_duplicates_give_one_order(
+    client: httpx.AsyncClient, runtime: Runtime, shop: Tenant
+) -> None:
+    order = _order(503, "2026-11-20T10:00:00Z")
+    await asyncio.gather(*(_deliver(client, order, "same-event") for _ in range(8)))
+    await asyncio.gather(*(_deliver(client, order, f"retry-{n}") for n in range(4)))
+    await _work()
+    assert len(await _orders(client, shop)) == 1
+    async with runtime.engine.connect() as conn:
+        lines = await conn.scalar(text("SELECT count(*) FROM order_lines"))
+    assert lines == 2
+
+
+async def test_worker_killed_between_commit_and_processing(
+    client: httpx.AsyncClient, runtime: Runtime, shop: Tenant
+) -> None:
+    await _deliver(client, _order(504, "2026-11-20T10:00:00Z"), "lost")
+    async with runtime.engine.begin() as conn:  # the dispatch never reached a worker
+        await conn.execute(text("DELETE FROM procrastinate_jobs"))
+        await conn.execute(
+            text("UPDATE webhook_events SET received_at = now() - interval '10 minutes'")
+        )
+    assert await _orders(client, shop) == []
+    async with unit_of_work(runtime.sessionmaker) as session:
+        await webhooks.redrive(session, older_than=timedelta(minutes=2))
+    resources = jobs.resources()
+    jobs.configure(
+        jobs.JobResources(
+            resources.sessionmaker,
+            redrive_after=timedelta(0),
+            keyring=resources.keyring,
+            settings=resources.settings,
+            http=resources.http,
+        )
+    )
+    try:
+        async with unit_of_work(runtime.sessionmaker) as session:
+            await jobs.redrive_pending(session, timedelta(0))
+    finally:
+        jobs.configure(resources)
+    await _work()
+    assert [o["external_id"] for o in await _orders(client, shop)] == ["504"]
+
+
+async def test_other_organization_sees_no_orders(
+    client: httpx.AsyncClient, shop: Tenant, other_tenant: Tenant
+) -> None:
+    await _deliver(client, _order(505, "2026-11-20T10:00:00Z"), "iso")
+    await _work()
+    assert await _orders(client, other_tenant) == []
+
+
+@given(cents=st.integers(min_value=0, max_value=10**12))
+def test_money_round_trips_in_minor_units(cents: int) -> None:
+    assert to_minor(f"{cents // 100}.{cents % 100:02d}", "USD") == cents
+    assert to_minor(str(cents), "JPY") == cents
