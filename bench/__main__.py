@@ -9,10 +9,10 @@ import sys
 import time
 from types import FrameType
 
-from bench import connections, core, identity
+from bench import connections, core, identity, webhooks
 from bench.harness import BenchError, LoadSpec, bench_database, log, require_wrk, work_dir
 
-BENCHES = ("core", "identity", "connections")
+BENCHES = ("core", "identity", "connections", "webhooks")
 
 
 def _positive_int(text: str) -> int:
@@ -101,6 +101,8 @@ def main(argv: list[str] | None = None) -> int:
                 identity.run(database_url=url, work_dir=tmp, spec=spec)
             if "connections" in args.benches:
                 connections.run(database_url=url, work_dir=tmp)
+            if "webhooks" in args.benches:
+                webhooks.run(database_url=url, work_dir=tmp, spec=spec)
     except BenchError as exc:
         log(f"error: {exc}")
         return 1

@@ -420,12 +420,12 @@ def load(
     *,
     post_body: str | None = None,
     script_dir: Path | None = None,
+    script: Path | None = None,
 ) -> WrkResult:
     """Warm up, then measure ``url`` (GET, or POST of ``post_body``); refuses a run where any
     response failed."""
     headers = headers or {}
-    script = None
-    if post_body is not None:
+    if post_body is not None and script is None:
         script = _post_script(post_body, script_dir or Path(tempfile.gettempdir()))
     if spec.warmup > 0:
         _wrk(url, spec.warmup, spec, headers, script)
