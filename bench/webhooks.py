@@ -67,6 +67,18 @@ def run(*, database_url: str, work_dir: Path, spec: LoadSpec) -> None:
         hmac.new(secret.encode(), body.encode(), hashlib.sha256).digest()
     ).decode()
     url_script = _script(work_dir / "webhooks.lua", body, signature, "m")
+    with psycopg.connect(database_url, autocommit=True) as conn:  # the shop is connected
+        conn.execute(
+            "INSERT INTO organizations (id, name, slug) VALUES (gen_random_uuid(), 'Bench Shop',"
+            " 'bench-shop-' || md5(random()::text))"
+        )
+        conn.execute(
+            "INSERT INTO connections (id, organization_id, provider, external_account_id,"
+            " environment, display_name, scopes, status, refresh_failures, details)"
+            " SELECT gen_random_uuid(), id, 'shopify', %s, 'production', '', '[]', 'connected', 0,"
+            " '{}' FROM organizations WHERE name = 'Bench Shop' LIMIT 1",
+            (SHOP,),
+        )
     with running_server("uvicorn", env, port, work_dir) as server:
         trivial = load(server.base_url + "/healthz", spec)
         if spec.warmup:

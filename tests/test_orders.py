@@ -82,6 +82,7 @@ async def _deliver(client: httpx.AsyncClient, order: dict, event_id: str) -> htt
 
 
 async def _work() -> None:
+    await jobs.settle()  # the kicks of the deliveries above have reached the queue
     await jobs.queue_app.run_worker_async(
         wait=False, install_signal_handlers=False, listen_notify=False, concurrency=1
     )

@@ -51,6 +51,7 @@ async def _count(runtime: Runtime) -> int:
 
 
 async def _work() -> None:
+    await jobs.settle()  # the kicks of the deliveries above have reached the queue
     await jobs.queue_app.run_worker_async(
         wait=False, install_signal_handlers=False, listen_notify=False, concurrency=1
     )

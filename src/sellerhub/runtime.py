@@ -32,6 +32,7 @@ class Runtime:
     keyring: KeyRing
     queue_pool: AsyncConnectionPool | None = field(default=None)
     read_pool: AsyncConnectionPool | None = field(default=None)
+    ingress_pool: AsyncConnectionPool | None = field(default=None)
     keystore: KeyStore | None = field(default=None)
     http: httpx.AsyncClient = field(default_factory=provider_client)
 
@@ -56,6 +57,14 @@ class Runtime:
         await self.keystore.load()
         self.read_pool = reads.read_pool(self.url, self.settings.database_pool_size)
         await self.read_pool.open(wait=True, timeout=30)
+        self.ingress_pool = AsyncConnectionPool(
+            self.url,
+            min_size=1,
+            max_size=self.settings.database_pool_size,
+            kwargs={"autocommit": True},
+            open=False,
+        )
+        await self.ingress_pool.open(wait=True, timeout=30)
         await self.open_queue()
 
     async def open_queue(self) -> None:
@@ -80,6 +89,9 @@ class Runtime:
         if self.read_pool is not None:
             await self.read_pool.close()
             self.read_pool = None
+        if self.ingress_pool is not None:
+            await self.ingress_pool.close()
+            self.ingress_pool = None
         if self.queue_pool is not None:
             await jobs.queue_app.close_async()
             self.queue_pool = None

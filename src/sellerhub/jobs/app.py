@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from typing import Any
 import httpx
 import procrastinate
 from procrastinate import JobContext, PsycopgConnector, RetryStrategy
+from procrastinate.exceptions import AlreadyEnqueued
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -128,6 +130,41 @@ async def enqueue(
 
     after_commit(session, dispatch_now)
     return row
+
+
+_background: set[asyncio.Task[None]] = set()
+_pending_kicks: set[str] = set()
+KICK_COALESCE_SECONDS = 0.05
+
+
+def kick(task_name: str, *, queue: str, lock: str) -> None:
+    """Ask for one run of a draining task without waiting. Kicks coalesce: in a process, at most
+    one per ``KICK_COALESCE_SECONDS`` and always after the last request (a trailing kick), and
+    across processes through the queueing lock. For work whose durable record already exists
+    (an inbox row): a lost kick only delays it until the periodic re-drive."""
+    if lock in _pending_kicks:
+        return
+    _pending_kicks.add(lock)
+
+    async def defer() -> None:
+        await asyncio.sleep(KICK_COALESCE_SECONDS)
+        _pending_kicks.discard(lock)  # requests committed from now on schedule a new kick
+        try:
+            await queue_app.configure_task(task_name, queue=queue, queueing_lock=lock).defer_async()
+        except AlreadyEnqueued:
+            pass
+        except Exception as exc:
+            log.warning("jobs.kick_failed", task=task_name, error=type(exc).__name__)
+
+    running = asyncio.get_running_loop().create_task(defer())
+    _background.add(running)
+    running.add_done_callback(_background.discard)
+
+
+async def settle() -> None:
+    """Wait for the kicks in flight (tests, shutdown)."""
+    while _background:
+        await asyncio.gather(*list(_background), return_exceptions=True)
 
 
 async def _defer(task_name: str, payload: dict[str, Any], queue: str) -> int:

@@ -6,7 +6,9 @@ malformed body; 413 above the size limit."""
 from __future__ import annotations
 
 import json
+import time
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -16,7 +18,6 @@ from sellerhub.connections import vault
 from sellerhub.connections.repository import find_for_webhook
 from sellerhub.core.errors import PayloadTooLarge, Unauthenticated, ValidationFailed
 from sellerhub.core.logging import get_logger
-from sellerhub.deps import SessionDep
 from sellerhub.webhooks import service
 from sellerhub.webhooks.verification import SignatureInvalid, verify_base64_hmac, verify_stripe
 
@@ -77,12 +78,57 @@ def _refuse(source: str, exc: SignatureInvalid) -> SignatureRejected:
     return SignatureRejected("the delivery's signature could not be verified")
 
 
+@dataclass(frozen=True)
+class _Resolved:
+    organization_id: uuid.UUID | None
+    connection_id: uuid.UUID | None
+    account: str | None
+    secret: str | None
+
+
+_RESOLVE_SECONDS = 5.0
+_resolved: dict[tuple[str, str], tuple[float, _Resolved]] = {}
+
+
+async def _resolve(
+    request: Request,
+    provider: str,
+    *,
+    account: str | None = None,
+    connection_id: uuid.UUID | None = None,
+) -> _Resolved:
+    """The connection a delivery belongs to, cached for a few seconds per process (a disconnect
+    reaches every process within that time)."""
+    key = (provider, account or str(connection_id))
+    hit = _resolved.get(key)
+    if hit is not None and time.monotonic() - hit[0] < _RESOLVE_SECONDS:
+        return hit[1]
+    runtime = request.app.state.runtime
+    async with runtime.sessionmaker() as session:
+        connection = await find_for_webhook(
+            session, provider=provider, account=account, connection_id=connection_id
+        )
+        resolved = _Resolved(
+            organization_id=connection.organization_id if connection else None,
+            connection_id=connection.id if connection else None,
+            account=connection.external_account_id if connection else account,
+            secret=vault.webhook_secret(runtime.keyring, connection) if connection else None,
+        )
+    if resolved.connection_id is not None:  # misses are not cached: a shop may connect any time
+        _resolved[key] = (time.monotonic(), resolved)
+    return resolved
+
+
+def forget_resolved() -> None:
+    _resolved.clear()
+
+
 def _answer(new: bool) -> JSONResponse:
     return JSONResponse({"received": True, "duplicate": not new}, status_code=200)
 
 
 @router.post("/shopify")
-async def shopify(request: Request, session: SessionDep) -> JSONResponse:
+async def shopify(request: Request) -> JSONResponse:
     """Shopify deliveries, compliance topics included; the shop comes from
     ``X-Shopify-Shop-Domain``."""
     body = await _body(request)
@@ -99,61 +145,55 @@ async def shopify(request: Request, session: SessionDep) -> JSONResponse:
     shop = (request.headers.get("x-shopify-shop-domain") or "").lower()
     if not external_id or not topic or not shop:
         raise ValidationFailed("X-Shopify-Event-Id/Webhook-Id, Topic and Shop-Domain are required")
-    connection = await find_for_webhook(session, provider="shopify", account=shop)
+    owner = await _resolve(request, "shopify", account=shop)
     new = await service.receive(
-        session,
+        request.app.state.runtime.ingress_pool,
         source="shopify",
         external_id=external_id,
         topic=topic,
         payload=payload,
         headers=_kept(request),
-        organization_id=connection.organization_id if connection else None,
-        connection_id=connection.id if connection else None,
+        organization_id=owner.organization_id,
+        connection_id=owner.connection_id,
         account=shop,
     )
     return _answer(new)
 
 
 @router.post("/woocommerce/{connection_id}")
-async def woocommerce(
-    connection_id: uuid.UUID, request: Request, session: SessionDep
-) -> JSONResponse:
+async def woocommerce(connection_id: uuid.UUID, request: Request) -> JSONResponse:
     """WooCommerce deliveries, signed with this connection's webhook secret. WooCommerce's
     ``webhook_id=<id>`` ping (sent when the webhook is created) is answered 200."""
     body = await _body(request)
     signature = request.headers.get("x-wc-webhook-signature")
     if signature is None and body.startswith(b"webhook_id="):
         return JSONResponse({"ping": True})
-    connection = await find_for_webhook(
-        session, provider="woocommerce", connection_id=connection_id
-    )
-    secret = vault.webhook_secret(request.app.state.keyring, connection) if connection else None
+    owner = await _resolve(request, "woocommerce", connection_id=connection_id)
     try:
-        verify_base64_hmac(secret or "", body, signature)
+        verify_base64_hmac(owner.secret or "", body, signature)
     except SignatureInvalid as exc:
         raise _refuse("woocommerce", exc) from None
-    assert connection is not None
     payload = _json(body)
     delivery = request.headers.get("x-wc-webhook-delivery-id")
     topic = request.headers.get("x-wc-webhook-topic")
     if not delivery or not topic:
         raise ValidationFailed("X-WC-Webhook-Delivery-ID and X-WC-Webhook-Topic are required")
     new = await service.receive(
-        session,
+        request.app.state.runtime.ingress_pool,
         source="woocommerce",
-        external_id=f"{connection.id}:{delivery}",
+        external_id=f"{connection_id}:{delivery}",
         topic=topic,
         payload=payload,
         headers=_kept(request),
-        organization_id=connection.organization_id,
-        connection_id=connection.id,
-        account=connection.external_account_id,
+        organization_id=owner.organization_id,
+        connection_id=owner.connection_id,
+        account=owner.account,
     )
     return _answer(new)
 
 
 @router.post("/stripe")
-async def stripe(request: Request, session: SessionDep) -> JSONResponse:
+async def stripe(request: Request) -> JSONResponse:
     """Stripe events (``Stripe-Signature``, 300 s tolerance, any matching ``v1``). Handling
     comes with billing; events are stored and acknowledged now."""
     body = await _body(request)
@@ -168,7 +208,7 @@ async def stripe(request: Request, session: SessionDep) -> JSONResponse:
         raise ValidationFailed("a Stripe event needs an id and a type")
     account = payload.get("account")
     new = await service.receive(
-        session,
+        request.app.state.runtime.ingress_pool,
         source="stripe",
         external_id=event_id,
         topic=topic,

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
+from psycopg_pool import AsyncConnectionPool
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sellerhub.audit import service as audit
@@ -17,22 +18,24 @@ from sellerhub.connections.models import ConnectionStatus
 from sellerhub.connections.repository import find_for_webhook
 from sellerhub.core.clock import utcnow
 from sellerhub.core.errors import ValidationFailed
+from sellerhub.core.ids import uuid7
 from sellerhub.core.logging import get_logger
 from sellerhub.db.tenancy import set_tenant, system_context
-from sellerhub.jobs.app import enqueue
+from sellerhub.jobs.app import enqueue, kick
 from sellerhub.webhooks.models import WebhookEvent
-from sellerhub.webhooks.repository import WebhookEventRepository
+from sellerhub.webhooks.repository import WebhookEventRepository, insert_committed
 
 log = get_logger(__name__)
 MAX_ATTEMPTS = 8
 PROCESS_TASK = "webhooks.process"
+DRAIN_TASK = "webhooks.drain"
 
 Handler = Callable[[AsyncSession, WebhookEvent], Awaitable[None]]
 HANDLERS: dict[tuple[str, str], Handler] = {}
 
 
 async def receive(
-    session: AsyncSession,
+    pool: AsyncConnectionPool,
     *,
     source: str,
     external_id: str,
@@ -43,10 +46,12 @@ async def receive(
     connection_id: uuid.UUID | None = None,
     account: str | None = None,
 ) -> bool:
-    """Store the delivery unless already stored; True when it is new."""
-    event_id = await WebhookEventRepository(session).insert_if_new(
+    """Store the delivery unless already stored (committed when this returns); True when it is
+    new. The row is the durable work request; a worker is only woken up."""
+    new = await insert_committed(
+        pool,
         {
-            "id": uuid.uuid4(),
+            "id": uuid7(),
             "source": source,
             "external_id": external_id[:200],
             "topic": topic[:100],
@@ -55,13 +60,22 @@ async def receive(
             "organization_id": organization_id,
             "connection_id": connection_id,
             "account": account,
-        }
+        },
     )
-    if event_id is None:
+    if not new:
         log.info("webhook.duplicate", source=source, external_id=external_id)
         return False
-    await enqueue(session, PROCESS_TASK, {"event_id": str(event_id)}, queue="webhooks")
+    kick(DRAIN_TASK, queue="webhooks", lock="webhooks-drain")
     return True
+
+
+async def drain(session: AsyncSession, *, limit: int = 200) -> int:
+    """Process fresh events (never attempted) in arrival order; returns how many. Several
+    workers can drain at once (``SKIP LOCKED``)."""
+    ids = await WebhookEventRepository(session).fresh_ids_for_update(limit=limit)
+    for event_id in ids:
+        await process(session, event_id)
+    return len(ids)
 
 
 async def process(session: AsyncSession, event_id: uuid.UUID) -> None:
