@@ -6,7 +6,6 @@ follow-up jobs later capabilities use are requested in the same transaction."""
 
 from __future__ import annotations
 
-import secrets
 import uuid
 from typing import Any, Literal
 from urllib.parse import urlencode
@@ -18,13 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sellerhub.audit import service as audit
 from sellerhub.connections import vault
-from sellerhub.connections.models import Connection, ConnectionStatus
+from sellerhub.connections.models import Connection
 from sellerhub.connections.providers.amazon_ads.adapter import SCOPE as ADS_SCOPE
 from sellerhub.connections.providers.amazon_ads.adapter import AmazonAdsProvider
 from sellerhub.connections.providers.amazon_spapi.adapter import AmazonSpApiProvider
 from sellerhub.connections.providers.base import RefreshFailed, TokenGrant
-from sellerhub.connections.repository import ConnectionRepository
-from sellerhub.core.clock import utcnow
+from sellerhub.connections.service import activate
 from sellerhub.core.errors import DomainError, ValidationFailed
 from sellerhub.core.redirects import safe_next
 from sellerhub.db.session import unit_of_work
@@ -36,7 +34,12 @@ from sellerhub.identity.amazon.endpoints import (
     AuthStart,
     error_response,
 )
-from sellerhub.identity.amazon.states import BROWSER_COOKIE, STATE_TTL, ConsumedState, create_state
+from sellerhub.identity.amazon.states import (
+    ConsumedState,
+    bind_browser,
+    browser_token,
+    create_state,
+)
 from sellerhub.jobs.app import enqueue
 
 router = APIRouter(prefix="/api/v1/connections", tags=["connections"])
@@ -78,7 +81,7 @@ async def authorize(
     the browser-binding cookie the callback checks)."""
     settings = request.app.state.settings
     target = safe_next(next, settings.auth_allowed_redirect_origins)
-    browser = request.cookies.get(BROWSER_COOKIE) or secrets.token_urlsafe(32)
+    browser = browser_token(request.cookies)
     redirect_uri = settings.public_url + CALLBACK_PATH
     started = await create_state(
         session,
@@ -100,17 +103,7 @@ async def authorize(
         params["version"] = "beta"
     body = AuthStart(auth_url=f"{settings.spapi_consent}?{urlencode(params)}", state=started.state)
     response = JSONResponse(body.model_dump())
-    response.set_cookie(
-        BROWSER_COOKIE,
-        browser,
-        max_age=int(STATE_TTL.total_seconds()),
-        httponly=True,
-        secure=settings.cookie_secure,
-        samesite="lax",
-        path="/api/auth",
-    )
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return bind_browser(response, browser, secure=settings.cookie_secure)
 
 
 async def fetch_marketplaces(
@@ -156,25 +149,14 @@ async def _save(
     organization_id = consumed.organization_id
     assert organization_id is not None
     set_tenant(session, organization_id)
-    repo = ConnectionRepository(session)
-    connection = await repo.active_for_account(PROVIDER.name, selling_partner_id)
-    if connection is None:
-        connection = Connection(
-            organization_id=organization_id,
-            provider=PROVIDER.name,
-            external_account_id=selling_partner_id,
-            display_name=f"Amazon seller {selling_partner_id}",
-            scopes=[],
-            details={},
-        )
-        connection.ensure_id()
-        repo.add(connection)
+    connection, _ = await activate(
+        session,
+        organization_id=organization_id,
+        provider=PROVIDER.name,
+        account=selling_partner_id,
+        display_name=f"Amazon seller {selling_partner_id}",
+    )
     connection.environment = "sandbox" if runtime.settings.spapi_sandbox else "production"
-    connection.status = ConnectionStatus.CONNECTED.value
-    connection.status_reason = None
-    connection.refresh_failures = 0
-    connection.next_refresh_at = None
-    connection.last_refreshed_at = utcnow()
     connection.details = {"region": region, "marketplaces": marketplaces}
     vault.store_tokens(runtime.keyring, connection, grant)
     await session.flush()
@@ -280,7 +262,7 @@ async def authorize_ads(
     ``advertising::campaign_management``, PKCE S256)."""
     settings = request.app.state.settings
     target = safe_next(next, settings.auth_allowed_redirect_origins)
-    browser = request.cookies.get(BROWSER_COOKIE) or secrets.token_urlsafe(32)
+    browser = browser_token(request.cookies)
     redirect_uri = settings.public_url + CALLBACK_PATH
     started = await create_state(
         session,
@@ -303,17 +285,7 @@ async def authorize_ads(
     }
     url = f"{settings.ads_region_url('authorize', region)}?{urlencode(params)}"
     response = JSONResponse(AuthStart(auth_url=url, state=started.state).model_dump())
-    response.set_cookie(
-        BROWSER_COOKIE,
-        browser,
-        max_age=int(STATE_TTL.total_seconds()),
-        httponly=True,
-        secure=settings.cookie_secure,
-        samesite="lax",
-        path="/api/auth",
-    )
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return bind_browser(response, browser, secure=settings.cookie_secure)
 
 
 async def _ads_profiles(
@@ -393,23 +365,14 @@ async def _finish_ads(request: Request, consumed: ConsumedState) -> Response:
     assert organization_id is not None
     async with unit_of_work(runtime.sessionmaker) as session:
         set_tenant(session, organization_id)
-        repo = ConnectionRepository(session)
-        connection = await repo.active_for_account(ADS.name, account)
-        if connection is None:
-            connection = Connection(
-                organization_id=organization_id,
-                provider=ADS.name,
-                external_account_id=account,
-                display_name=f"Amazon Ads {profiles[0].get('name') or account}",
-                scopes=[ADS_SCOPE],
-                details={},
-            )
-            connection.ensure_id()
-            repo.add(connection)
-        connection.status = ConnectionStatus.CONNECTED.value
-        connection.status_reason = None
-        connection.refresh_failures = 0
-        connection.last_refreshed_at = utcnow()
+        connection, _ = await activate(
+            session,
+            organization_id=organization_id,
+            provider=ADS.name,
+            account=account,
+            display_name=f"Amazon Ads {profiles[0].get('name') or account}",
+            scopes=[ADS_SCOPE],
+        )
         connection.details = {
             "region": region,
             "client_id": settings.ads_client_id,

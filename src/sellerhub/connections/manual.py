@@ -22,9 +22,14 @@ from sellerhub.connections.providers.amazon_spapi.adapter import AmazonSpApiProv
 from sellerhub.connections.providers.base import ClientSecrets, RefreshFailed, TokenGrant
 from sellerhub.connections.providers.woocommerce.adapter import basic_credential
 from sellerhub.connections.repository import ConnectionRepository
-from sellerhub.connections.service import CarrierUnavailable, CredentialsRejected, describe
+from sellerhub.connections.service import (
+    CarrierUnavailable,
+    CredentialsRejected,
+    activate,
+    describe,
+)
 from sellerhub.core.clock import utcnow
-from sellerhub.core.errors import Conflict, NotFound
+from sellerhub.core.errors import NotFound
 from sellerhub.core.ssrf import check_url, normalize_store_url
 from sellerhub.deps import AdminPrincipal, CurrentPrincipal, TenantSessionDep
 from sellerhub.identity.principal import Principal
@@ -99,29 +104,14 @@ async def _save(
     replace: bool,
     apply: Any,
 ) -> tuple[Connection, bool]:
-    repo = ConnectionRepository(session)
-    connection = await repo.active_for_account(provider, account)
-    if connection is None and replace:
-        raise NotFound(f"no {provider} credentials to replace for {account}")
-    if connection is not None and not replace:
-        raise Conflict(f"{provider} credentials for {account} exist already; use PUT to replace")
-    created = connection is None
-    if connection is None:
-        connection = Connection(
-            organization_id=principal.organization_id,
-            provider=provider,
-            external_account_id=account,
-            scopes=[],
-            details={},
-        )
-        connection.ensure_id()
-        repo.add(connection)
-    connection.status = ConnectionStatus.CONNECTED.value
-    connection.status_reason = None
-    connection.refresh_failures = 0
-    connection.last_refreshed_at = utcnow()
+    connection, created = await activate(
+        session,
+        organization_id=principal.organization_id,
+        provider=provider,
+        account=account,
+        must_exist=replace,
+    )
     apply(connection)
-    refresh.forget(connection.id)
     await session.flush()
     await session.refresh(connection)
     await audit.record(

@@ -16,7 +16,7 @@ from sellerhub.connections.refresh import RefreshContext
 from sellerhub.connections.repository import ConnectionRepository
 from sellerhub.connections.schemas import CarrierCredentials, ConnectionOut
 from sellerhub.core.clock import utcnow
-from sellerhub.core.errors import DomainError, NotFound, ValidationFailed
+from sellerhub.core.errors import Conflict, DomainError, NotFound, ValidationFailed
 from sellerhub.identity.principal import Principal
 
 
@@ -52,6 +52,47 @@ def describe(connection: Connection) -> ConnectionOut:
     )
 
 
+async def activate(
+    session: AsyncSession,
+    *,
+    organization_id: uuid.UUID,
+    provider: str,
+    account: str,
+    display_name: str = "",
+    scopes: list[str] | None = None,
+    must_exist: bool | None = None,
+) -> tuple[Connection, bool]:
+    """The organization's active connection for (provider, account), created when missing, and
+    marked ``connected`` with its failure state cleared: the common end of every connect flow.
+    ``must_exist`` True refuses to create (404), False refuses to replace (409). Returns
+    (connection, created); the caller then stores secrets and details."""
+    repo = ConnectionRepository(session)
+    connection = await repo.active_for_account(provider, account)
+    if connection is None and must_exist:
+        raise NotFound(f"no {provider} connection for {account} to replace")
+    if connection is not None and must_exist is False:
+        raise Conflict(f"{provider} credentials for {account} exist already; use PUT to replace")
+    created = connection is None
+    if connection is None:
+        connection = Connection(
+            organization_id=organization_id,
+            provider=provider,
+            external_account_id=account,
+            display_name=display_name,
+            scopes=list(scopes or []),
+            details={},
+        )
+        connection.ensure_id()
+        repo.add(connection)
+    connection.status = ConnectionStatus.CONNECTED.value
+    connection.status_reason = None
+    connection.refresh_failures = 0
+    connection.next_refresh_at = None
+    connection.last_refreshed_at = utcnow()
+    refresh.forget(connection.id)
+    return connection, created
+
+
 async def connect_carrier(
     session: AsyncSession,
     ctx: RefreshContext,
@@ -75,26 +116,14 @@ async def connect_carrier(
             raise CredentialsRejected(exc.reason) from None
         raise CarrierUnavailable(exc.reason) from None
     external_id = data.account_number or data.client_id
-    repo = ConnectionRepository(session)
-    connection = await repo.active_for_account(provider_name, external_id)
-    created = connection is None
-    if connection is None:
-        connection = Connection(
-            organization_id=principal.organization_id,
-            provider=provider_name,
-            external_account_id=external_id,
-            display_name=f"{provider.title} {external_id[-4:]}",
-            scopes=[],
-            details={},
-        )
-        connection.ensure_id()
-        repo.add(connection)
+    connection, created = await activate(
+        session,
+        organization_id=principal.organization_id,
+        provider=provider_name,
+        account=external_id,
+        display_name=f"{provider.title} {external_id[-4:]}",
+    )
     connection.environment = data.environment
-    connection.status = ConnectionStatus.CONNECTED.value
-    connection.status_reason = None
-    connection.refresh_failures = 0
-    connection.next_refresh_at = None
-    connection.last_refreshed_at = utcnow()
     if data.account_number:
         connection.details = {**(connection.details or {}), "account_number": data.account_number}
     vault.store_client_secret(ctx.keyring, connection, data.client_id, data.client_secret)

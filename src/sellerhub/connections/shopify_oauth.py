@@ -6,7 +6,6 @@ connection."""
 
 from __future__ import annotations
 
-import secrets
 import time
 from urllib.parse import urlencode
 
@@ -15,16 +14,15 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
 from sellerhub.audit import service as audit
-from sellerhub.connections import refresh, vault
-from sellerhub.connections.models import Connection, ConnectionStatus
+from sellerhub.connections import vault
+from sellerhub.connections.models import ConnectionStatus
 from sellerhub.connections.providers.base import RefreshFailed, TokenGrant
 from sellerhub.connections.providers.shopify.adapter import (
     ShopifyProvider,
     valid_shop,
     verify_query_hmac,
 )
-from sellerhub.connections.repository import ConnectionRepository
-from sellerhub.core.clock import utcnow
+from sellerhub.connections.service import activate
 from sellerhub.core.errors import DomainError, Unauthenticated, ValidationFailed
 from sellerhub.core.logging import get_logger
 from sellerhub.core.redirects import safe_next
@@ -33,9 +31,10 @@ from sellerhub.db.tenancy import set_tenant
 from sellerhub.deps import AdminPrincipal, SessionDep
 from sellerhub.identity.amazon.endpoints import error_response
 from sellerhub.identity.amazon.states import (
-    STATE_TTL,
     ConsumedState,
     StateWrongBrowser,
+    bind_browser,
+    browser_token,
     consume_state,
     create_state,
 )
@@ -88,7 +87,7 @@ async def install(
     settings = request.app.state.settings
     domain = _shop(shop)
     target = safe_next(next, settings.auth_allowed_redirect_origins)
-    browser = request.cookies.get(BROWSER_COOKIE) or secrets.token_urlsafe(32)
+    browser = browser_token(request.cookies, BROWSER_COOKIE)
     redirect_uri = settings.public_url + COOKIE_PATH + "/callback"
     started = await create_state(
         session,
@@ -114,17 +113,9 @@ async def install(
     response = RedirectResponse(
         f"{settings.shopify_shop_url(domain)}/admin/oauth/authorize?{query}", status_code=302
     )
-    response.set_cookie(
-        BROWSER_COOKIE,
-        browser,
-        max_age=int(STATE_TTL.total_seconds()),
-        httponly=True,
-        secure=settings.cookie_secure,
-        samesite="lax",
-        path=COOKIE_PATH,
+    return bind_browser(
+        response, browser, secure=settings.cookie_secure, name=BROWSER_COOKIE, path=COOKIE_PATH
     )
-    response.headers["Cache-Control"] = "no-store"
-    return response
 
 
 def _verify_callback(request: Request) -> str:
@@ -212,30 +203,18 @@ async def _finish(request: Request, consumed: ConsumedState, shop: str) -> Respo
     assert organization_id is not None
     async with unit_of_work(runtime.sessionmaker) as session:
         set_tenant(session, organization_id)
-        repo = ConnectionRepository(session)
-        connection = await repo.active_for_account(PROVIDER.name, shop)
-        if connection is None:
-            connection = Connection(
-                organization_id=organization_id,
-                provider=PROVIDER.name,
-                external_account_id=shop,
-                display_name=shop,
-                scopes=[],
-                details={},
-            )
-            connection.ensure_id()
-            repo.add(connection)
-        connection.status = (
-            ConnectionStatus.ERROR.value if failed else ConnectionStatus.CONNECTED.value
+        connection, _ = await activate(
+            session,
+            organization_id=organization_id,
+            provider=PROVIDER.name,
+            account=shop,
+            display_name=shop,
         )
-        connection.status_reason = (
-            f"webhook subscriptions failed for {', '.join(failed)}" if failed else None
-        )
-        connection.refresh_failures = 0
-        connection.last_refreshed_at = utcnow()
+        if failed:
+            connection.status = ConnectionStatus.ERROR.value
+            connection.status_reason = f"webhook subscriptions failed for {', '.join(failed)}"
         connection.details = {"shop": shop, "webhooks_failed": failed}
         vault.store_tokens(runtime.keyring, connection, grant)
-        refresh.forget(connection.id)
         await session.flush()
         await audit.record(
             session,

@@ -15,11 +15,12 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from sellerhub.audit import service as audit
-from sellerhub.connections import refresh, vault
-from sellerhub.connections.models import Connection, ConnectionStatus
+from sellerhub.connections import vault
+from sellerhub.connections.models import ConnectionStatus
 from sellerhub.connections.providers.base import TokenGrant
 from sellerhub.connections.providers.woocommerce.adapter import basic_credential
 from sellerhub.connections.repository import ConnectionRepository
+from sellerhub.connections.service import activate
 from sellerhub.core.clock import utcnow
 from sellerhub.core.errors import DomainError, NotFound, ValidationFailed
 from sellerhub.core.logging import get_logger
@@ -28,7 +29,12 @@ from sellerhub.core.ssrf import check_url, normalize_store_url
 from sellerhub.db.session import unit_of_work
 from sellerhub.db.tenancy import set_tenant
 from sellerhub.deps import AdminPrincipal, SessionDep
-from sellerhub.identity.amazon.states import STATE_TTL, consume_state, create_state
+from sellerhub.identity.amazon.states import (
+    bind_browser,
+    browser_token,
+    consume_state,
+    create_state,
+)
 
 router = APIRouter(prefix="/api/v1/auth/woocommerce", tags=["woocommerce"])
 log = get_logger(__name__)
@@ -66,7 +72,7 @@ async def connect(
     store_url = normalize_store_url(body.store_url)
     await check_url(store_url, allow_local=not settings.is_production)
     target = safe_next(body.next, settings.auth_allowed_redirect_origins)
-    browser = request.cookies.get(BROWSER_COOKIE) or secrets.token_urlsafe(32)
+    browser = browser_token(request.cookies, BROWSER_COOKIE)
     started = await create_state(
         session,
         request.app.state.keyring,
@@ -93,16 +99,9 @@ async def connect(
         response = RedirectResponse(auth_url, status_code=303)
     else:
         response = JSONResponse(ConnectStart(auth_url=auth_url).model_dump())
-    response.set_cookie(
-        BROWSER_COOKIE,
-        browser,
-        max_age=int(STATE_TTL.total_seconds()),
-        httponly=True,
-        secure=settings.cookie_secure,
-        samesite="lax",
-        path=COOKIE_PATH,
+    return bind_browser(
+        response, browser, secure=settings.cookie_secure, name=BROWSER_COOKIE, path=COOKIE_PATH
     )
-    return response
 
 
 async def _verify_and_subscribe(
@@ -160,20 +159,14 @@ async def callback(keys: GrantKeys, request: Request) -> Response:
     webhook_secret = secrets.token_urlsafe(32)
     async with unit_of_work(runtime.sessionmaker) as session:
         set_tenant(session, grant.organization_id)
-        repo = ConnectionRepository(session)
-        connection = await repo.active_for_account("woocommerce", store_url)
-        if connection is None:
-            connection = Connection(
-                organization_id=grant.organization_id,
-                provider="woocommerce",
-                external_account_id=store_url,
-                display_name=f"WooCommerce {store_url.split('://', 1)[1]}",
-                scopes=["read_write"],
-                details={},
-            )
-            connection.ensure_id()
-            repo.add(connection)
-        connection.status = ConnectionStatus.CONNECTED.value
+        connection, _ = await activate(
+            session,
+            organization_id=grant.organization_id,
+            provider="woocommerce",
+            account=store_url,
+            display_name=f"WooCommerce {store_url.split('://', 1)[1]}",
+            scopes=["read_write"],
+        )
         connection.status_reason = "checking the keys"
         connection.details = {"store_url": store_url, "source": "key_grant", "next": grant.next_url}
         vault.store_client_secret(
@@ -185,26 +178,25 @@ async def callback(keys: GrantKeys, request: Request) -> Response:
             TokenGrant(basic_credential(keys.consumer_key, keys.consumer_secret), None),
         )
         vault.store_webhook_secret(runtime.keyring, connection, webhook_secret)
-        refresh.forget(connection.id)
         connection_id, organization_id = connection.id, connection.organization_id
     # The keys are committed; now check them and subscribe to the order webhooks.
     address = f"{runtime.settings.public_url}/webhooks/woocommerce/{connection_id}"
     ok, failed = await _verify_and_subscribe(runtime.http, store_url, keys, webhook_secret, address)
     async with unit_of_work(runtime.sessionmaker) as session:
         set_tenant(session, organization_id)
-        connection = await ConnectionRepository(session).get(connection_id, lock=True)
-        if connection is not None:
+        checked = await ConnectionRepository(session).get(connection_id, lock=True)
+        if checked is not None:
             if not ok:
-                connection.status = ConnectionStatus.ERROR.value
-                connection.status_reason = "the store refused the new keys on a REST call"
+                checked.status = ConnectionStatus.ERROR.value
+                checked.status_reason = "the store refused the new keys on a REST call"
             else:
-                connection.status = (
+                checked.status = (
                     ConnectionStatus.ERROR.value if failed else ConnectionStatus.CONNECTED.value
                 )
-                connection.status_reason = (
+                checked.status_reason = (
                     f"webhook creation failed for {', '.join(failed)}" if failed else None
                 )
-            connection.last_refreshed_at = utcnow()
+            checked.last_refreshed_at = utcnow()
             await audit.record(
                 session,
                 organization_id=organization_id,

@@ -5,7 +5,6 @@ the state's purpose)."""
 from __future__ import annotations
 
 import html
-import secrets
 from collections.abc import Awaitable, Callable
 from urllib.parse import urlencode
 
@@ -21,9 +20,10 @@ from sellerhub.identity.amazon import client as lwa
 from sellerhub.identity.amazon import service
 from sellerhub.identity.amazon.states import (
     BROWSER_COOKIE,
-    STATE_TTL,
     ConsumedState,
     StateWrongBrowser,
+    bind_browser,
+    browser_token,
     consume_state,
     create_state,
 )
@@ -76,7 +76,7 @@ async def _start(
 ) -> tuple[str, str, str]:
     settings = request.app.state.settings
     target = safe_next(next_url, settings.auth_allowed_redirect_origins)
-    browser = request.cookies.get(BROWSER_COOKIE) or secrets.token_urlsafe(32)
+    browser = browser_token(request.cookies)
     redirect_uri = settings.public_url + CALLBACK_PATH
     started = await create_state(
         session,
@@ -101,17 +101,7 @@ async def _start(
 
 
 def _with_browser_cookie(response: Response, request: Request, browser: str) -> Response:
-    response.set_cookie(
-        BROWSER_COOKIE,
-        browser,
-        max_age=int(STATE_TTL.total_seconds()),
-        httponly=True,
-        secure=request.app.state.settings.cookie_secure,
-        samesite="lax",
-        path="/api/auth",
-    )
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return bind_browser(response, browser, secure=request.app.state.settings.cookie_secure)
 
 
 @router.get("/start", status_code=302, response_class=RedirectResponse)

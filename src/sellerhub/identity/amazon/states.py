@@ -11,9 +11,11 @@ import base64
 import hashlib
 import secrets
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
+from fastapi import Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -143,3 +145,31 @@ async def consume_state(
         user_id=row.user_id,
         subject=row.subject,
     )
+
+
+def browser_token(cookies: Mapping[str, str], name: str = BROWSER_COOKIE) -> str:
+    """The browser-binding value of this flow: the existing cookie, or a new random one."""
+    return cookies.get(name) or secrets.token_urlsafe(32)
+
+
+def bind_browser(
+    response: Response,
+    token: str,
+    *,
+    secure: bool,
+    name: str = BROWSER_COOKIE,
+    path: str = "/api/auth",
+) -> Response:
+    """Set the browser-binding cookie (HttpOnly, SameSite=Lax, lives as long as a state) on the
+    response that starts a flow, and keep that response out of caches."""
+    response.set_cookie(
+        name,
+        token,
+        max_age=int(STATE_TTL.total_seconds()),
+        httponly=True,
+        secure=secure,
+        samesite="lax",
+        path=path,
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
