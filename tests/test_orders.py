@@ -9,7 +9,6 @@ import base64
 import hashlib
 import hmac
 import json
-from datetime import timedelta
 
 import httpx
 import pytest
@@ -21,10 +20,9 @@ from sellerhub.commerce.money import to_minor
 from sellerhub.connections.models import Connection
 from sellerhub.db.session import unit_of_work
 from sellerhub.db.tenancy import set_tenant
-from sellerhub.jobs import app as jobs
 from sellerhub.runtime import Runtime
-from sellerhub.webhooks import service as webhooks
 from tests.conftest import Tenant
+from tests.jobs_helpers import redrive_lost_webhooks, run_worker
 
 SECRET = "shopify-emulator-secret"
 SHOP = "orders-shop.myshopify.com"
@@ -82,10 +80,7 @@ async def _deliver(client: httpx.AsyncClient, order: dict, event_id: str) -> htt
 
 
 async def _work() -> None:
-    await jobs.settle()  # the kicks of the deliveries above have reached the queue
-    await jobs.queue_app.run_worker_async(
-        wait=False, install_signal_handlers=False, listen_notify=False, concurrency=1
-    )
+    await run_worker()
 
 
 async def _orders(client: httpx.AsyncClient, tenant: Tenant) -> list[dict]:
@@ -139,23 +134,7 @@ async def test_worker_killed_between_commit_and_processing(
             text("UPDATE webhook_events SET received_at = now() - interval '10 minutes'")
         )
     assert await _orders(client, shop) == []
-    async with unit_of_work(runtime.sessionmaker) as session:
-        await webhooks.redrive(session, older_than=timedelta(minutes=2))
-    resources = jobs.resources()
-    jobs.configure(
-        jobs.JobResources(
-            resources.sessionmaker,
-            redrive_after=timedelta(0),
-            keyring=resources.keyring,
-            settings=resources.settings,
-            http=resources.http,
-        )
-    )
-    try:
-        async with unit_of_work(runtime.sessionmaker) as session:
-            await jobs.redrive_pending(session, timedelta(0))
-    finally:
-        jobs.configure(resources)
+    await redrive_lost_webhooks(runtime)
     await _work()
     assert [o["external_id"] for o in await _orders(client, shop)] == ["504"]
 

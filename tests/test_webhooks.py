@@ -10,7 +10,6 @@ import hmac
 import json
 import time
 import uuid
-from datetime import timedelta
 
 import httpx
 import pytest
@@ -20,11 +19,10 @@ from sellerhub.connections import vault
 from sellerhub.connections.models import Connection
 from sellerhub.db.session import unit_of_work
 from sellerhub.db.tenancy import set_tenant
-from sellerhub.jobs import app as jobs
 from sellerhub.runtime import Runtime
-from sellerhub.webhooks import service
 from sellerhub.webhooks.verification import SignatureInvalid, stripe_signature, verify_stripe
 from tests.conftest import Tenant
+from tests.jobs_helpers import redrive_lost_webhooks, run_worker
 
 SHOPIFY_SECRET = "shopify-emulator-secret"
 STRIPE_SECRET = "whsec_sellerhub_development"
@@ -51,10 +49,7 @@ async def _count(runtime: Runtime) -> int:
 
 
 async def _work() -> None:
-    await jobs.settle()  # the kicks of the deliveries above have reached the queue
-    await jobs.queue_app.run_worker_async(
-        wait=False, install_signal_handlers=False, listen_notify=False, concurrency=1
-    )
+    await run_worker()
 
 
 async def test_shopify_delivery_is_stored_once(client: httpx.AsyncClient, runtime: Runtime) -> None:
@@ -209,23 +204,7 @@ async def test_events_are_processed_and_redriven(
         await conn.execute(
             text("UPDATE webhook_events SET received_at = now() - interval '1 hour'")
         )
-    async with unit_of_work(runtime.sessionmaker) as session:
-        assert await service.redrive(session, older_than=timedelta(minutes=2)) == 1
-    resources = jobs.resources()
-    jobs.configure(
-        jobs.JobResources(
-            resources.sessionmaker,
-            redrive_after=timedelta(0),
-            keyring=resources.keyring,
-            settings=resources.settings,
-            http=resources.http,
-        )
-    )
-    try:
-        async with unit_of_work(runtime.sessionmaker) as session:
-            await jobs.redrive_pending(session, timedelta(0))
-    finally:
-        jobs.configure(resources)
+    assert await redrive_lost_webhooks(runtime) == 1
     await _work()
     async with runtime.engine.connect() as conn:
         status, attempts = (

@@ -8,7 +8,6 @@ from typing import Any
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 from sqlalchemy import or_, select, update
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sellerhub.webhooks.models import WebhookEvent
@@ -38,16 +37,6 @@ async def insert_committed(pool: AsyncConnectionPool, values: dict[str, Any]) ->
 class WebhookEventRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
-
-    async def insert_if_new(self, values: dict[str, Any]) -> uuid.UUID | None:
-        """The new row's id, or None when (source, external_id) was already stored."""
-        stmt = (
-            insert(WebhookEvent)
-            .values(**values)
-            .on_conflict_do_nothing(index_elements=["source", "external_id"])
-            .returning(WebhookEvent.id)
-        )
-        return (await self.session.execute(stmt)).scalar_one_or_none()
 
     async def get_for_update(self, event_id: uuid.UUID) -> WebhookEvent | None:
         return await self.session.scalar(

@@ -9,7 +9,8 @@ from typing import Any
 
 import httpx
 
-from sellerhub.connections.providers.base import RefreshFailed, TokenGrant
+from sellerhub.config import Settings
+from sellerhub.connections.providers.base import ClientSecrets, Grant, RefreshFailed, TokenGrant
 from sellerhub.core.clock import utcnow
 
 PERMANENT_ERRORS = frozenset({"invalid_grant", "invalid_client", "unauthorized_client"})
@@ -82,3 +83,44 @@ async def token_request(
         permanent=status == 400,
         status=status,
     )
+
+
+class ClientCredentialsProvider:
+    """A carrier-style provider: the organization's own client id/secret exchanged at
+    ``{api base}{token_path}`` (RFC 6749 §4.4) for a Bearer token; no refresh token. Subclasses
+    name the settings of their hosts and any extra headers."""
+
+    name: str
+    title: str
+    token_path: str
+    grant = Grant.CLIENT_CREDENTIALS
+
+    def hosts(self, settings: Settings) -> tuple[str, str]:
+        """(production, sandbox) API base URLs."""
+        raise NotImplementedError
+
+    def api_base(
+        self, settings: Settings, environment: str, details: dict[str, Any] | None = None
+    ) -> str:
+        production, sandbox = self.hosts(settings)
+        return sandbox if environment == "sandbox" else production
+
+    async def fetch_token(
+        self, http: httpx.AsyncClient, settings: Settings, secrets: ClientSecrets
+    ) -> TokenGrant:
+        return await token_request(
+            http,
+            self.api_base(settings, secrets.environment) + self.token_path,
+            {
+                "grant_type": "client_credentials",
+                "client_id": secrets.client_id,
+                "client_secret": secrets.client_secret,
+            },
+            title=self.title,
+        )
+
+    def auth_headers(self, access_token: str, details: dict[str, Any]) -> dict[str, str]:
+        return {"Authorization": f"Bearer {access_token}"}
+
+    def token_rejected(self, response: httpx.Response) -> bool:
+        return response.status_code == 401

@@ -5,41 +5,17 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
-
 from sellerhub.config import Settings
-from sellerhub.connections.providers.base import ClientSecrets, Grant, TokenGrant
-from sellerhub.connections.providers.oauth import token_request
+from sellerhub.connections.providers.oauth import ClientCredentialsProvider
 
 
-class FedexProvider:
+class FedexProvider(ClientCredentialsProvider):
     name = "fedex"
-    grant = Grant.CLIENT_CREDENTIALS
     title = "FedEx"
+    token_path = "/oauth/token"  # noqa: S105 - a path
 
-    def api_base(
-        self, settings: Settings, environment: str, details: dict[str, Any] | None = None
-    ) -> str:
-        if environment == "sandbox":
-            return settings.fedex_sandbox_api_base
-        return settings.fedex_api_base
-
-    async def fetch_token(
-        self, http: httpx.AsyncClient, settings: Settings, secrets: ClientSecrets
-    ) -> TokenGrant:
-        return await token_request(
-            http,
-            self.api_base(settings, secrets.environment) + "/oauth/token",
-            {
-                "grant_type": "client_credentials",
-                "client_id": secrets.client_id,
-                "client_secret": secrets.client_secret,
-            },
-            title=self.title,
-        )
+    def hosts(self, settings: Settings) -> tuple[str, str]:
+        return settings.fedex_api_base, settings.fedex_sandbox_api_base
 
     def auth_headers(self, access_token: str, details: dict[str, Any]) -> dict[str, str]:
-        return {"Authorization": f"Bearer {access_token}", "X-locale": "en_US"}
-
-    def token_rejected(self, response: httpx.Response) -> bool:
-        return response.status_code == 401
+        return {**super().auth_headers(access_token, details), "X-locale": "en_US"}
