@@ -32,6 +32,7 @@ from sellerhub.runtime import Runtime
 
 # Truncated after each test; signing_keys stay (every process caches the active key).
 TABLES = [
+    "sync_jobs",
     "order_lines",
     "orders",
     "webhook_events",

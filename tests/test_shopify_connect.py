@@ -12,6 +12,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import httpx
 import pytest
+from sqlalchemy import text
 
 from sellerhub.runtime import Runtime
 from tests.browser import Browser
@@ -104,3 +105,49 @@ def test_replayed_state_is_refused(seller: Browser) -> None:
     assert seller.get(callback, follow=False).status_code == 302
     replay = seller.client.get(callback, headers={"Accept": "application/json"})
     assert replay.status_code == 400 and replay.json()["code"] == "state-replayed"
+
+
+async def test_expiring_token_is_refreshed_and_rotated_through_the_engine(
+    seller: Browser, live_server: str, runtime: Runtime
+) -> None:
+    """The expiring offline token: when the shop refuses it, the proxy refreshes once with the
+    rotating refresh token, stores both new tokens (encrypted) and retries."""
+    shop = "refresh-store.myshopify.com"
+    landed = seller.get(_consent_callback(seller, shop), follow=False)
+    assert landed.status_code == 302, landed.text
+    (connection,) = [
+        c
+        for c in seller.client.get(live_server + "/api/v1/connections").json()
+        if c["external_account_id"] == shop
+    ]
+    before = await _ciphertexts(runtime, connection["id"])
+    async with httpx.AsyncClient(base_url=live_server, timeout=15) as http:
+        expired = await http.post("/_emulators/shopify/_admin/expire")
+        assert expired.status_code == 200
+        stats = (await http.get("/_emulators/shopify/_admin/stats")).json()["requests"]
+    proxied = seller.client.get(
+        f"{live_server}/api/v1/connections/{connection['id']}/proxy/orders.json",
+        params={"status": "any", "limit": "5"},
+    )
+    assert proxied.status_code == 200, proxied.text
+    assert len(proxied.json()["orders"]) == 5
+    assert "x-shopify-shop-api-call-limit" in proxied.headers
+    async with httpx.AsyncClient(base_url=live_server, timeout=15) as http:
+        after_stats = (await http.get("/_emulators/shopify/_admin/stats")).json()["requests"]
+    assert after_stats["token"] == stats["token"] + 1  # exactly one refresh
+    after = await _ciphertexts(runtime, connection["id"])
+    assert after[0] != before[0] and after[1] != before[1]  # access and refresh both rotated
+    audit = seller.client.get(live_server + "/api/v1/audit-events").json()
+    assert any(e["action"] == "TOKEN_REFRESHED" for e in audit["items"]), audit
+
+
+async def _ciphertexts(runtime: Runtime, connection_id: str) -> tuple[str, str]:
+    async with runtime.engine.connect() as conn:
+        row = (
+            await conn.execute(
+                text("SELECT access_token, refresh_token FROM connections WHERE id = :id"),
+                {"id": connection_id},
+            )
+        ).one()
+    assert row[0].startswith("v1.") and row[1].startswith("v1.")
+    return str(row[0]), str(row[1])

@@ -5,6 +5,7 @@ from fastapi import APIRouter
 
 from sellerhub.audit.endpoints import router as audit_router
 from sellerhub.commerce.orders.endpoints import router as orders_router
+from sellerhub.commerce.sync.endpoints import router as sync_jobs_router
 from sellerhub.connections.amazon_consent import router as amazon_consent_router
 from sellerhub.connections.endpoints import router as connections_router
 from sellerhub.connections.manual import router as manual_credentials_router
@@ -39,4 +40,5 @@ ROUTERS: list[APIRouter] = [
     shopify_oauth_router,
     woocommerce_grant_router,
     orders_router,
+    sync_jobs_router,
 ]

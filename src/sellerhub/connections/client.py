@@ -95,9 +95,14 @@ class TokenBucket:
             await asyncio.sleep((1 - self.tokens) / self.rate)
 
 
-# Documented limits (providers.md): FedEx 1,400 transactions per 10 s per project; DHL is
-# undocumented, so a conservative default. Providers added later bring their own.
-RATES: dict[str, tuple[float, float]] = {"fedex": (140.0, 140.0), "dhl": (10.0, 20.0)}
+# Documented limits (providers.md): FedEx 1,400 transactions per 10 s per project; Shopify REST
+# a leaky bucket of 40 calls leaking 2 per second (standard plan); DHL and WooCommerce (the
+# store's own server) are undocumented, so a conservative default.
+RATES: dict[str, tuple[float, float]] = {
+    "fedex": (140.0, 140.0),
+    "shopify": (2.0, 40.0),
+    "dhl": (10.0, 20.0),
+}
 DEFAULT_RATE = (10.0, 20.0)
 
 _breakers: dict[str, CircuitBreaker] = {}
@@ -124,7 +129,8 @@ def _target(base: str, path: str) -> str:
     return url
 
 
-def _retry_after(response: httpx.Response, attempt: int) -> float:
+def retry_after_seconds(response: httpx.Response, attempt: int) -> float:
+    """How long a 429 asks us to wait: ``Retry-After`` (capped), else exponential."""
     header = response.headers.get("retry-after", "")
     try:
         return min(max(float(header), 0.0), MAX_RETRY_AFTER)
@@ -169,12 +175,14 @@ async def call(
             if name in auth:
                 headers[name] = auth[name]
         try:
+            signer = provider.request_auth(token, details)
             response = await ctx.http.request(
                 request.method,
                 url,
                 params=tuple(request.params),
                 headers=headers,
                 content=request.content,
+                auth=signer if signer is not None else httpx.USE_CLIENT_DEFAULT,
             )
         except httpx.TimeoutException:
             breaker.failed()
@@ -196,7 +204,7 @@ async def call(
             token = fresh.access_token
             continue
         if response.status_code == 429 and attempt < MAX_429_RETRIES:
-            delay = _retry_after(response, attempt)
+            delay = retry_after_seconds(response, attempt)
             attempt += 1
             log.info("provider.throttled", provider=provider_name, wait_seconds=delay)
             await asyncio.sleep(delay)

@@ -38,6 +38,7 @@ from sellerhub.identity.amazon.states import (
     consume_state,
     create_state,
 )
+from sellerhub.jobs.app import enqueue
 
 router = APIRouter(prefix="/api/v1/auth/shopify", tags=["shopify"])
 log = get_logger(__name__)
@@ -224,6 +225,12 @@ async def _finish(request: Request, consumed: ConsumedState, shop: str) -> Respo
             target_type="connection",
             target_id=str(connection.id),
             data={"provider": PROVIDER.name, "account": shop, "expiring": bool(grant.expires_at)},
+        )
+        # The shop's order history: a full sync, requested in the same transaction.
+        await enqueue(
+            session,
+            "commerce.sync_request",
+            {"organization_id": str(organization_id), "connection_id": str(connection.id)},
         )
     response = RedirectResponse(consumed.next_url, status_code=302)
     response.delete_cookie(BROWSER_COOKIE, path=COOKIE_PATH)

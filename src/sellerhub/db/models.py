@@ -2,6 +2,7 @@
 
 from sellerhub.audit.models import AuditEvent
 from sellerhub.commerce.orders.models import Order, OrderLine
+from sellerhub.commerce.sync.models import SyncJob
 from sellerhub.connections.models import Connection
 from sellerhub.db.ratelimit_models import RateLimitCounter
 from sellerhub.identity.accounts.models import EmailCode
@@ -35,6 +36,7 @@ __all__ = [
     "RateLimitCounter",
     "RefreshToken",
     "SigningKey",
+    "SyncJob",
     "User",
     "WebhookEvent",
 ]

@@ -1,6 +1,7 @@
 """Every module that defines jobs, imported explicitly so the worker knows all task names.
 Add a domain's ``tasks`` module here when it gets one."""
 
+from sellerhub.commerce.sync import tasks as sync_tasks
 from sellerhub.connections import tasks as connections_tasks
 from sellerhub.identity.accounts import tasks as accounts_tasks
 from sellerhub.jobs import tasks as jobs_tasks
@@ -11,3 +12,4 @@ MODULES = [jobs_tasks]
 MODULES += [mail_tasks, accounts_tasks]
 MODULES += [connections_tasks]
 MODULES += [webhooks_tasks]
+MODULES += [sync_tasks]

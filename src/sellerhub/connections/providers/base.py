@@ -70,3 +70,7 @@ class Provider(Protocol):
 
     def token_rejected(self, response: httpx.Response) -> bool:
         """Whether an API answer means the access token was refused (refresh once, retry)."""
+
+    def request_auth(self, access_token: str, details: dict[str, Any]) -> httpx.Auth | None:
+        """Auth that must see the whole request (e.g. an OAuth 1.0a signature over method, URL
+        and query), applied after ``auth_headers``; None for header-only providers."""

@@ -7,10 +7,20 @@ from sellerhub.connections.providers.amazon_spapi.adapter import AmazonSpApiProv
 from sellerhub.connections.providers.base import Provider
 from sellerhub.connections.providers.dhl.adapter import DhlProvider
 from sellerhub.connections.providers.fedex.adapter import FedexProvider
+from sellerhub.connections.providers.shopify.adapter import ShopifyProvider
+from sellerhub.connections.providers.woocommerce.adapter import WooCommerceProvider
 from sellerhub.core.errors import NotFound
 
 PROVIDERS: dict[str, Provider] = {
-    p.name: p for p in (AmazonSpApiProvider(), AmazonAdsProvider(), FedexProvider(), DhlProvider())
+    p.name: p
+    for p in (
+        AmazonSpApiProvider(),
+        AmazonAdsProvider(),
+        ShopifyProvider(),
+        WooCommerceProvider(),
+        FedexProvider(),
+        DhlProvider(),
+    )
 }
 
 

@@ -83,3 +83,6 @@ class AmazonSpApiProvider:
             and "token" in str(e.get("details", "")).lower()
             for e in errors
         )
+
+    def request_auth(self, access_token: str, details: dict[str, Any]) -> httpx.Auth | None:
+        return None

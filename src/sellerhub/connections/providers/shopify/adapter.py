@@ -97,3 +97,6 @@ class ShopifyProvider:
 
     def token_rejected(self, response: httpx.Response) -> bool:
         return response.status_code == 401
+
+    def request_auth(self, access_token: str, details: dict[str, Any]) -> httpx.Auth | None:
+        return None

@@ -39,3 +39,6 @@ class WooCommerceProvider:
 
     def token_rejected(self, response: httpx.Response) -> bool:
         return False  # keys do not expire; a 401 means they were revoked in the store
+
+    def request_auth(self, access_token: str, details: dict[str, Any]) -> httpx.Auth | None:
+        return None

@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class SyncRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    connection_id: uuid.UUID
+    resource: Literal["orders"] = "orders"
+    mode: Literal["full", "incremental"] = Field(
+        "full",
+        description="full: every order; incremental: orders updated since `since` (default: "
+        "since the last successful sync, with a 10-minute overlap)",
+    )
+    since: datetime | None = Field(None, description="only orders updated at or after this time")
+
+
+class SyncJobOut(BaseModel):
+    id: uuid.UUID
+    connection_id: uuid.UUID
+    channel: str
+    resource: str
+    mode: str
+    since: datetime | None
+    status: str
+    pages: int = Field(description="pages fetched and applied")
+    fetched: int = Field(description="orders read from the channel")
+    changed: int = Field(description="orders created or updated (older versions change nothing)")
+    skipped: int = Field(description="orders the channel sent in a shape we could not read")
+    throttled: int = Field(description="times the channel asked us to slow down")
+    attempts: int
+    last_error: str | None
+    resumable: bool = Field(description="a failed or cancelled job can resume from its cursor")
+    started_at: datetime | None
+    finished_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class SyncJobPage(BaseModel):
+    items: list[SyncJobOut]
+    next_cursor: uuid.UUID | None
