@@ -1,5 +1,6 @@
-"""Manual credentials (seed paths): validated by shape and a live call, stored encrypted,
-isolated per organization, audited; the SSRF guard on store URLs."""
+"""Manual credentials (seed paths): validated by shape and a live call (for a WooCommerce store
+over plain http, signed with OAuth 1.0a), stored encrypted, isolated per organization, audited;
+the SSRF guard on store URLs."""
 
 from __future__ import annotations
 
@@ -107,6 +108,39 @@ def test_woocommerce_shapes_are_checked(
         headers=_csrf(seller),
     )
     assert response.status_code == 422, response.text
+
+
+def test_woocommerce_store_over_plain_http_is_checked_with_oauth1(
+    seller: Browser, live_server: str
+) -> None:
+    """A development store over plain http: WooCommerce (and its emulator) ignores Basic there,
+    so the key check and the proxied calls are signed with OAuth 1.0a."""
+    store = f"{live_server}/_emulators/woocommerce/stores/manual-http"
+    keys = httpx.post(
+        f"{live_server}/_emulators/woocommerce/_admin/keys",
+        json={"store": "manual-http", "permissions": "read"},
+        timeout=15,
+    ).json()
+    ck, cs = keys["consumer_key"], keys["consumer_secret"]
+    basic = httpx.get(f"{store}/wp-json/wc/v3/system_status", auth=(ck, cs), timeout=15)
+    assert basic.status_code == 401 and basic.json()["code"] == "woocommerce_rest_cannot_view"
+    url = live_server + "/integrations/woocommerce/credentials"
+    body = {"store_url": store, "consumer_key": ck, "consumer_secret": cs}
+    created = seller.client.post(url, json=body, headers=_csrf(seller))
+    assert created.status_code == 201, created.text
+    assert created.json()["provider"] == "woocommerce"
+    assert cs not in created.text
+    proxied = seller.client.get(
+        f"{live_server}/api/v1/connections/{created.json()['id']}/proxy/orders",
+        params={"per_page": "3", "orderby": "id", "order": "asc"},
+    )
+    assert proxied.status_code == 200, proxied.text
+    assert [order["id"] for order in proxied.json()] == [1, 2, 3]
+    assert proxied.headers["x-wp-total"] == "25"
+    wrong = seller.client.put(
+        url, json={**body, "consumer_secret": "cs_" + "0" * 40}, headers=_csrf(seller)
+    )
+    assert wrong.status_code == 422 and wrong.json()["code"] == "credentials-rejected"
 
 
 def test_unreachable_store_is_not_a_500(seller: Browser, live_server: str) -> None:

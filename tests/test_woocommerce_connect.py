@@ -1,6 +1,7 @@
 """WooCommerce key grant over HTTP through the live server and the WooCommerce emulator: connect
 → authorize page approve → the store POSTs the keys to our callback → REST check and webhooks
-→ return; keys for no pending grant are refused; the webhook the store then signs is accepted."""
+(signed with OAuth 1.0a: the emulated store is plain http) → return; keys for no pending grant
+are refused; the webhook the store then signs is accepted."""
 
 from __future__ import annotations
 
@@ -51,6 +52,22 @@ def test_key_grant_journey(seller: Browser, live_server: str) -> None:
     ]
     assert connection["status"] == "connected", connection["status_reason"]
     assert connection["has_secret"] is True
+    # The store is plain http, where the emulator (like WooCommerce) ignores Basic: the key check
+    # and the webhook creation above succeeded signed with OAuth 1.0a, and so do proxied calls.
+    keys = httpx.post(
+        f"{live_server}/_emulators/woocommerce/_admin/keys", json={"store": "demo"}, timeout=15
+    ).json()
+    basic = httpx.get(
+        f"{store}/wp-json/wc/v3/system_status",
+        auth=(keys["consumer_key"], keys["consumer_secret"]),
+        timeout=15,
+    )
+    assert basic.status_code == 401 and basic.json()["code"] == "woocommerce_rest_cannot_view"
+    proxied = seller.client.get(
+        f"{live_server}/api/v1/connections/{connection['id']}/proxy/webhooks"
+    )
+    assert proxied.status_code == 200, proxied.text
+    assert {hook["topic"] for hook in proxied.json()} >= {"order.created", "order.updated"}
     # The store signs deliveries with the per-connection secret; ours accepts them.
     emitted = httpx.post(
         f"{live_server}/_emulators/woocommerce/_admin/emit",

@@ -1,17 +1,22 @@
 """The WooCommerce emulator (providers.md §5): app authentication with a real key POST to a
-local receiver, REST orders / system_status with key auth, and the control surface."""
+local receiver, REST orders / system_status with key auth (HTTP Basic or key query parameters
+over https, OAuth 1.0a signatures over plain http), and the control surface. The OAuth 1.0a
+checks themselves are in ``tests/test_woocommerce_oauth1.py``."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from fastapi import FastAPI
+
+from sellerhub.connections.providers.woocommerce.adapter import OAuth1Signer, basic_credential
 
 STORE = "/woocommerce/stores/demo"
 ADMIN = "/woocommerce/_admin"
@@ -59,6 +64,35 @@ class Receiver:
         writer.close()
 
 
+@dataclass
+class StoreKey(httpx.Auth):
+    """A key pair that authenticates the way WooCommerce clients must: HTTP Basic over https,
+    an OAuth 1.0a signature (``OAuth1Signer``) over plain http, where Basic is refused."""
+
+    consumer_key: str
+    consumer_secret: str
+
+    @property
+    def basic(self) -> tuple[str, str]:
+        return self.consumer_key, self.consumer_secret
+
+    def auth_flow(self, request: httpx.Request) -> Iterator[httpx.Request]:
+        if request.url.scheme == "https":
+            credential = basic_credential(self.consumer_key, self.consumer_secret)
+            request.headers["Authorization"] = f"Basic {credential}"
+            yield request
+        else:
+            yield from OAuth1Signer(self.consumer_key, self.consumer_secret).auth_flow(request)
+
+
+@pytest.fixture
+async def https(emulators_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """The emulators over ASGI as an https origin (``request.url.scheme == "https"``)."""
+    transport = httpx.ASGITransport(app=emulators_app)
+    async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as client:
+        yield client
+
+
 @pytest.fixture
 async def receiver() -> AsyncIterator[Receiver]:
     rec = Receiver()
@@ -90,10 +124,11 @@ async def connect(http: httpx.AsyncClient, receiver: Receiver) -> dict[str, str]
     return keys
 
 
-async def admin_key(http: httpx.AsyncClient, permissions: str = "read_write") -> tuple[str, str]:
+async def admin_key(http: httpx.AsyncClient, permissions: str = "read_write") -> StoreKey:
+    """A new key of the demo store, usable as ``auth=`` over http and https alike."""
     response = await http.post(f"{ADMIN}/keys", json={"store": "demo", "permissions": permissions})
     body = response.json()
-    return body["consumer_key"], body["consumer_secret"]
+    return StoreKey(body["consumer_key"], body["consumer_secret"])
 
 
 async def test_grant_page_has_two_decision_buttons(http: httpx.AsyncClient) -> None:
@@ -144,7 +179,7 @@ async def test_approve_posts_keys_then_redirects(
     assert keys["key_permissions"] == "read_write"
     assert re.fullmatch(r"ck_[0-9a-f]{40}", keys["consumer_key"])
     assert re.fullmatch(r"cs_[0-9a-f]{40}", keys["consumer_secret"])
-    status = await http.get(STATUS, auth=(keys["consumer_key"], keys["consumer_secret"]))
+    status = await http.get(STATUS, auth=StoreKey(keys["consumer_key"], keys["consumer_secret"]))
     assert status.status_code == 200
     assert status.json()["environment"]["home_url"].endswith(STORE)
 
@@ -159,8 +194,9 @@ async def test_callback_not_200_shows_error_and_deletes_key(
     assert response.status_code == 401
     assert "unable to send the consumer data" in response.text
     keys = json.loads(receiver.requests[0].body)
-    status = await http.get(STATUS, auth=(keys["consumer_key"], keys["consumer_secret"]))
+    status = await http.get(STATUS, auth=StoreKey(keys["consumer_key"], keys["consumer_secret"]))
     assert status.status_code == 401
+    assert status.json()["message"] == "Consumer key is invalid."
 
 
 async def test_deny_redirects_with_success_0(http: httpx.AsyncClient, receiver: Receiver) -> None:
@@ -171,9 +207,11 @@ async def test_deny_redirects_with_success_0(http: httpx.AsyncClient, receiver: 
     assert receiver.requests == []
 
 
-async def test_orders_pagination_and_headers(http: httpx.AsyncClient) -> None:
-    ck, cs = await admin_key(http)
-    first = await http.get(ORDERS, auth=(ck, cs), params={"per_page": 10})
+async def test_orders_pagination_and_headers(
+    http: httpx.AsyncClient, https: httpx.AsyncClient
+) -> None:
+    key = await admin_key(http)
+    first = await http.get(ORDERS, auth=key, params={"per_page": 10})
     assert first.status_code == 200
     total = int(first.headers["X-WP-Total"])
     assert int(first.headers["X-WP-TotalPages"]) == -(-total // 10)
@@ -187,15 +225,17 @@ async def test_orders_pagination_and_headers(http: httpx.AsyncClient) -> None:
     for name in ("id", "number", "status", "currency", "date_modified_gmt", "total", "billing"):
         assert name in order
     assert {"id", "sku", "name", "quantity", "price"} <= set(order["line_items"][0])
-    again = await http.get(ORDERS, params={"consumer_key": ck, "consumer_secret": cs})
-    assert again.json() == orders  # deterministic, query-string auth works too
+    query_auth = {"consumer_key": key.consumer_key, "consumer_secret": key.consumer_secret}
+    again = await https.get(ORDERS, params=query_auth)
+    assert again.json() == orders  # deterministic, query-string auth works too (over https)
+    assert (await http.get(ORDERS, params=query_auth)).status_code == 401  # not over http
 
 
 async def test_orders_filters(http: httpx.AsyncClient) -> None:
-    ck, cs = await admin_key(http, "read")
+    key = await admin_key(http, "read")
     response = await http.get(
         ORDERS,
-        auth=(ck, cs),
+        auth=key,
         params={"status": "completed", "orderby": "id", "order": "asc", "per_page": 100},
     )
     items = response.json()
@@ -203,13 +243,13 @@ async def test_orders_filters(http: httpx.AsyncClient) -> None:
     assert all(o["status"] == "completed" for o in items)
     assert [o["id"] for o in items] == sorted(o["id"] for o in items)
     cutoff = "2024-01-05T00:00:00"
-    recent = await http.get(ORDERS, auth=(ck, cs), params={"modified_after": cutoff})
+    recent = await http.get(ORDERS, auth=key, params={"modified_after": cutoff})
     assert all(o["date_modified_gmt"] > cutoff for o in recent.json())
 
 
 async def test_orders_invalid_params(http: httpx.AsyncClient) -> None:
-    ck, cs = await admin_key(http)
-    response = await http.get(ORDERS, auth=(ck, cs), params={"per_page": 101})
+    key = await admin_key(http)
+    response = await http.get(ORDERS, auth=key, params={"per_page": 101})
     assert response.status_code == 400
     body = response.json()
     assert body["code"] == "rest_invalid_param"
@@ -217,7 +257,7 @@ async def test_orders_invalid_params(http: httpx.AsyncClient) -> None:
     assert "per_page" in body["data"]["params"]
 
 
-async def test_rest_auth_errors(http: httpx.AsyncClient) -> None:
+async def test_rest_auth_errors(http: httpx.AsyncClient, https: httpx.AsyncClient) -> None:
     missing = await http.get(ORDERS)
     assert missing.status_code == 401
     assert missing.json() == {
@@ -225,24 +265,28 @@ async def test_rest_auth_errors(http: httpx.AsyncClient) -> None:
         "message": "Sorry, you cannot list resources.",
         "data": {"status": 401},
     }
-    ck, _ = await admin_key(http)
-    wrong = await http.get(ORDERS, auth=(ck, "cs_" + "0" * 40))
+    key = await admin_key(http)
+    wrong = await https.get(ORDERS, auth=(key.consumer_key, "cs_" + "0" * 40))
     assert wrong.status_code == 401
     assert wrong.json()["code"] == "woocommerce_rest_authentication_error"
-    read_ck, read_cs = await admin_key(http, "read")
+    assert wrong.json()["message"] == "Consumer secret is invalid."
+    basic_over_http = await http.get(ORDERS, auth=key.basic)  # WooCommerce ignores it there
+    assert basic_over_http.status_code == 401
+    assert basic_over_http.json() == missing.json()
+    read_key = await admin_key(http, "read")
     write = await http.post(
-        WEBHOOKS, auth=(read_ck, read_cs), json={"topic": "order.created", "delivery_url": "x"}
+        WEBHOOKS, auth=read_key, json={"topic": "order.created", "delivery_url": "x"}
     )
     assert write.status_code == 401
     assert write.json()["message"] == "The API key provided does not have write permissions."
 
 
-async def test_revoke_and_reset(http: httpx.AsyncClient) -> None:
-    ck, cs = await admin_key(http)
+async def test_revoke_and_reset(http: httpx.AsyncClient, https: httpx.AsyncClient) -> None:
+    key = await admin_key(http)
     assert (await http.post(f"{ADMIN}/expire")).json() == {"expired_access_tokens": 0}
-    assert (await http.get(STATUS, auth=(ck, cs))).status_code == 200
+    assert (await https.get(STATUS, auth=key.basic)).status_code == 200
     assert (await http.post(f"{ADMIN}/revoke")).json() == {"revoked_tokens": 1}
-    revoked = await http.get(STATUS, auth=(ck, cs))
+    revoked = await https.get(STATUS, auth=key.basic)
     assert revoked.status_code == 401
     assert revoked.json()["code"] == "woocommerce_rest_cannot_view"
     stats = (await http.get(f"{ADMIN}/stats")).json()["requests"]
@@ -252,14 +296,14 @@ async def test_revoke_and_reset(http: httpx.AsyncClient) -> None:
 
 
 async def test_fail_injection_uses_rest_shape(http: httpx.AsyncClient) -> None:
-    ck, cs = await admin_key(http)
+    key = await admin_key(http)
     config = await http.post(
         f"{ADMIN}/config", json={"fail": {"endpoint": "orders", "status": 500, "count": 1}}
     )
     assert config.status_code == 200
-    failed = await http.get(ORDERS, auth=(ck, cs))
+    failed = await http.get(ORDERS, auth=key)
     assert failed.status_code == 500
     assert failed.json()["data"] == {"status": 500}
-    assert (await http.get(ORDERS, auth=(ck, cs))).status_code == 200
+    assert (await http.get(ORDERS, auth=key)).status_code == 200
     bad = await http.post(f"{ADMIN}/config", json={"fail": {"endpoint": "nope", "status": 500}})
     assert bad.status_code == 422

@@ -20,7 +20,7 @@ def expected_signature(body: bytes) -> str:
     return base64.b64encode(hmac.new(SECRET.encode(), body, hashlib.sha256).digest()).decode()
 
 
-async def create(http: httpx.AsyncClient, auth: tuple[str, str], url: str) -> httpx.Response:
+async def create(http: httpx.AsyncClient, auth: httpx.Auth, url: str) -> httpx.Response:
     return await http.post(
         WEBHOOKS,
         auth=auth,

@@ -20,7 +20,7 @@ from sellerhub.connections.amazon_consent import AmazonCheckFailed, fetch_market
 from sellerhub.connections.models import Connection, ConnectionStatus
 from sellerhub.connections.providers.amazon_spapi.adapter import AmazonSpApiProvider
 from sellerhub.connections.providers.base import ClientSecrets, RefreshFailed, TokenGrant
-from sellerhub.connections.providers.woocommerce.adapter import basic_credential
+from sellerhub.connections.providers.woocommerce.adapter import basic_credential, rest_auth
 from sellerhub.connections.repository import ConnectionRepository
 from sellerhub.connections.service import (
     CarrierUnavailable,
@@ -59,10 +59,13 @@ class AmazonCredentials(BaseModel):
 async def _check_woocommerce(
     http: httpx.AsyncClient, store_url: str, key: str, secret: str
 ) -> None:
+    # Basic over https; over plain http (development stores) WooCommerce wants OAuth 1.0a.
+    headers, signer = rest_auth(store_url, key, secret)
     try:
         response = await http.get(
             store_url + "/wp-json/wc/v3/system_status",
-            headers={"Authorization": f"Basic {basic_credential(key, secret)}"},
+            headers=headers,
+            auth=signer if signer is not None else httpx.USE_CLIENT_DEFAULT,
         )
     except httpx.HTTPError:
         raise CarrierUnavailable("the store did not answer; check the address") from None

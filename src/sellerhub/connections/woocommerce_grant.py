@@ -18,7 +18,7 @@ from sellerhub.audit import service as audit
 from sellerhub.connections import vault
 from sellerhub.connections.models import ConnectionStatus
 from sellerhub.connections.providers.base import TokenGrant
-from sellerhub.connections.providers.woocommerce.adapter import basic_credential
+from sellerhub.connections.providers.woocommerce.adapter import basic_credential, rest_auth
 from sellerhub.connections.repository import ConnectionRepository
 from sellerhub.connections.service import activate
 from sellerhub.core.clock import utcnow
@@ -107,10 +107,12 @@ async def connect(
 async def _verify_and_subscribe(
     http: httpx.AsyncClient, store_url: str, keys: GrantKeys, webhook_secret: str, address: str
 ) -> tuple[bool, list[str]]:
-    auth = {"Authorization": f"Basic {basic_credential(keys.consumer_key, keys.consumer_secret)}"}
+    # Basic over https; over plain http (development stores) WooCommerce wants OAuth 1.0a.
+    headers, signer = rest_auth(store_url, keys.consumer_key, keys.consumer_secret)
+    auth = signer if signer is not None else httpx.USE_CLIENT_DEFAULT
     api = store_url + "/wp-json/wc/v3"
     try:
-        check = await http.get(api + "/system_status", headers=auth)
+        check = await http.get(api + "/system_status", headers=headers, auth=auth)
     except httpx.HTTPError:
         return False, list(WEBHOOK_TOPICS)
     if check.status_code != 200:
@@ -126,7 +128,8 @@ async def _verify_and_subscribe(
                     "delivery_url": address,
                     "secret": webhook_secret,
                 },
-                headers=auth,
+                headers=headers,
+                auth=auth,
             )
             ok = created.status_code in (200, 201)
         except httpx.HTTPError:

@@ -18,6 +18,7 @@ CANNOT_VIEW = "woocommerce_rest_cannot_view"
 CANNOT_CREATE = "woocommerce_rest_cannot_create"
 CANNOT_DELETE = "woocommerce_rest_cannot_delete"
 AUTHENTICATION_ERROR = "woocommerce_rest_authentication_error"
+MISSING_OAUTH_PARAMETER = "woocommerce_rest_authentication_missing_parameter"
 INVALID_PARAM = "rest_invalid_param"
 MISSING_PARAM = "rest_missing_callback_param"
 NO_ROUTE = "rest_no_route"
@@ -33,6 +34,12 @@ SECRET_INVALID_MESSAGE = "Consumer secret is invalid."  # noqa: S105 - an error 
 NO_READ_MESSAGE = "The API key provided does not have read permissions."
 NO_WRITE_MESSAGE = "The API key provided does not have write permissions."
 NO_ROUTE_MESSAGE = "No route was found matching the URL and request method."
+# OAuth 1.0a over plain http (WC_REST_Authentication::perform_oauth_authentication).
+CONSUMER_KEY_INVALID_MESSAGE = "Consumer key is invalid."
+SIGNATURE_METHOD_INVALID_MESSAGE = "Invalid signature - signature method is invalid."
+SIGNATURE_MISMATCH_MESSAGE = "Invalid signature - provided signature does not match."
+TIMESTAMP_INVALID_MESSAGE = "Invalid timestamp."
+NONCE_USED_MESSAGE = "Invalid nonce - nonce has already been used."
 
 # Messages of class-wc-auth.php (rendered as "Error: <message>.").
 AUTH_CALLBACK_FAILED = (

@@ -1,12 +1,21 @@
 """``{store}/wp-json/wc/v3/...``: orders, system_status and webhooks (providers.md §5.2, §5.3).
 
-Authentication (``WC_REST_Authentication``): HTTP Basic ``consumer_key:consumer_secret``, or the
-``consumer_key``/``consumer_secret`` query parameters. An unknown (or revoked, i.e. deleted) key
-leaves the request unauthenticated, so the endpoint's permission check answers 401
-``woocommerce_rest_cannot_view`` (``_create``/``_delete`` for writes); a wrong secret answers
-401 ``woocommerce_rest_authentication_error`` "Consumer secret is invalid."; a key without the
-needed permission answers 401 ``woocommerce_rest_authentication_error``. The emulator accepts
-these over plain http (WooCommerce asks for OAuth 1.0a there; not implemented).
+Authentication follows ``WC_REST_Authentication``, by the scheme of the request as the emulator
+sees it (``request.url.scheme``):
+
+- over https, HTTP Basic ``consumer_key:consumer_secret``, or the ``consumer_key`` and
+  ``consumer_secret`` query parameters (which win over a Basic header); a wrong secret answers
+  401 ``woocommerce_rest_authentication_error`` "Consumer secret is invalid.". When that finds
+  no key, OAuth 1.0a is tried as well, as WooCommerce does;
+- over plain http, only OAuth 1.0a one-legged (``oauth1``: signature, timestamp window, nonce
+  reuse, each failure a 401 ``woocommerce_rest_authentication_error`` with WooCommerce's
+  message, or ``..._missing_parameter``). Basic credentials and the key query parameters are
+  ignored there, as WooCommerce ignores them.
+
+A request that authenticates no key (none given, an unknown or revoked key over Basic, Basic
+over http) is left anonymous, so the endpoint's permission check answers 401
+``woocommerce_rest_cannot_view`` (``_create``/``_delete`` for writes); a key without the needed
+permission answers 401 ``woocommerce_rest_authentication_error``.
 """
 
 from __future__ import annotations
@@ -21,6 +30,7 @@ from starlette.responses import JSONResponse, Response
 from sellerhub.emulators.common.httputil import basic_credentials, read_params
 from sellerhub.emulators.woocommerce import constants as c
 from sellerhub.emulators.woocommerce import errors as e
+from sellerhub.emulators.woocommerce import oauth1
 from sellerhub.emulators.woocommerce.delivery import ping
 from sellerhub.emulators.woocommerce.state import ApiKey, Webhook, WooCommerceEmulator, rand_hash
 from sellerhub.emulators.woocommerce.stores import checked_store, store_url
@@ -28,20 +38,43 @@ from sellerhub.emulators.woocommerce.stores import checked_store, store_url
 _READ_METHODS = ("GET", "HEAD")
 
 
-def authenticate(
+def _basic(
+    emulator: WooCommerceEmulator, store: str, request: Request
+) -> tuple[ApiKey | None, Response | None]:
+    """``perform_basic_authentication`` (SSL only): the key, or the wrong-secret error."""
+    query = request.query_params
+    given = (query.get("consumer_key", ""), query.get("consumer_secret", ""))
+    credentials: tuple[str, str] | None = given if all(given) else None
+    if credentials is None:
+        credentials = basic_credentials(request.headers.get("authorization"))
+    if credentials is None or not all(credentials):
+        return None, None
+    key = emulator.find_key(store, credentials[0])
+    if key is None:
+        return None, None
+    if not emulator.secret_matches(key, credentials[1]):
+        return None, e.rest_error(401, e.AUTHENTICATION_ERROR, e.SECRET_INVALID_MESSAGE)
+    return key, None
+
+
+async def authenticate(
     emulator: WooCommerceEmulator, store: str, request: Request, denied: tuple[str, str]
 ) -> ApiKey | Response:
     """The request's API key, or the error response WooCommerce gives."""
-    credentials = basic_credentials(request.headers.get("authorization"))
-    if credentials is None or not all(credentials):
-        query = request.query_params
-        given = (query.get("consumer_key", ""), query.get("consumer_secret", ""))
-        credentials = given if all(given) else None
-    key = None if credentials is None else emulator.find_key(store, credentials[0])
-    if credentials is None or key is None:
+    key: ApiKey | None = None
+    error: Response | None = None
+    if request.url.scheme == "https":
+        key, error = _basic(emulator, store, request)
+    if key is None:
+        signed = await oauth1.authenticate(emulator, store, request)
+        if isinstance(signed, oauth1.Failure):
+            error = e.rest_error(401, signed.code, signed.message)
+        elif signed is not None:
+            key = signed  # WooCommerce keeps an earlier Basic error even then
+    if error is not None:
+        return error
+    if key is None:
         return e.rest_error(401, *denied)
-    if not emulator.secret_matches(key, credentials[1]):
-        return e.rest_error(401, e.AUTHENTICATION_ERROR, e.SECRET_INVALID_MESSAGE)
     if request.method in _READ_METHODS and key.permissions not in ("read", "read_write"):
         return e.rest_error(401, e.AUTHENTICATION_ERROR, e.NO_READ_MESSAGE)
     if request.method not in _READ_METHODS and key.permissions not in ("write", "read_write"):
@@ -161,7 +194,7 @@ def add_rest_routes(router: APIRouter, emulator: WooCommerceEmulator) -> None:
         if checked_store(store) is None:
             return _no_store()
         emulator.store(store)
-        return authenticate(emulator, store, request, denied)
+        return await authenticate(emulator, store, request, denied)
 
     @router.get(base + c.ORDERS_PATH)
     async def orders(store: str, request: Request) -> Response:

@@ -56,6 +56,9 @@ class ApiKey:
     permissions: str
     app_name: str
     user_id: str
+    # OAuth 1.0a nonces used with this key (nonce -> its oauth_timestamp), like WooCommerce's
+    # ``nonces`` column of the key row; entries older than the window are dropped on use.
+    nonces: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -175,7 +178,7 @@ def seed_orders(store: str) -> list[dict[str, Any]]:
 
 
 class WooCommerceEmulator(EmulatorState):
-    def __init__(self, *, clock: Clock = time.monotonic) -> None:
+    def __init__(self, *, clock: Clock = time.monotonic, wall_clock: Clock = time.time) -> None:
         super().__init__(
             "woocommerce",
             {
@@ -187,6 +190,8 @@ class WooCommerceEmulator(EmulatorState):
             clock=clock,
         )
         self.lock = threading.Lock()
+        # Unix seconds, for OAuth 1.0a timestamps (``clock`` is monotonic); tests may replace it.
+        self.wall_clock = wall_clock
         self.stores: dict[str, Store] = {}
         self.keys: dict[str, ApiKey] = {}
         self._next_key_id = 1
@@ -228,6 +233,21 @@ class WooCommerceEmulator(EmulatorState):
     @staticmethod
     def secret_matches(key: ApiKey, secret: str) -> bool:
         return hmac.compare_digest(key.consumer_secret.encode(), secret.encode())
+
+    def use_nonce(self, key: ApiKey, nonce: str, timestamp: float, window: float) -> bool:
+        """Record ``nonce`` for ``key``; False when it was already used within ``window``
+        seconds. WooCommerce keeps one nonce per timestamp second (a later request in the same
+        second replaces the earlier nonce); the emulator keeps all of them, so it never misses
+        a replay that WooCommerce would catch."""
+        now = self.wall_clock()
+        with self.lock:
+            if nonce in key.nonces:
+                return False
+            key.nonces[nonce] = timestamp
+            for used, stamp in list(key.nonces.items()):
+                if stamp < now - window:
+                    del key.nonces[used]
+        return True
 
     # -- control surface --------------------------------------------------------------------
 
