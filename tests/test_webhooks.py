@@ -100,7 +100,23 @@ async def test_malformed_and_oversized_bodies(client: httpx.AsyncClient, runtime
     malformed = await client.post(
         "/webhooks/shopify", content=body, headers=_shopify_headers(body, event_id="evt-m")
     )
-    assert malformed.status_code == 422
+    assert malformed.status_code == 400 and malformed.json()["code"] == "malformed-webhook"
+    nul = b'{"id": 1, "note": "a\\u0000b"}'  # valid JSON that jsonb cannot hold
+    refused = await client.post(
+        "/webhooks/shopify", content=nul, headers=_shopify_headers(nul, event_id="evt-nul")
+    )
+    assert refused.status_code == 400 and "NUL" in refused.json()["detail"]
+    array = b"[1, 2]"
+    not_object = await client.post(
+        "/webhooks/shopify", content=array, headers=_shopify_headers(array, event_id="evt-arr")
+    )
+    assert not_object.status_code == 400
+    ok = b'{"id": 3}'
+    no_topic = {
+        k: v for k, v in _shopify_headers(ok, event_id="e").items() if k != "X-Shopify-Topic"
+    }
+    missing = await client.post("/webhooks/shopify", content=ok, headers=no_topic)
+    assert missing.status_code == 400 and "Topic" in missing.json()["detail"]
     big = b'{"x": "' + b"a" * (runtime.settings.webhook_max_body_bytes + 10) + b'"}'
     oversized = await client.post(
         "/webhooks/shopify", content=big, headers=_shopify_headers(big, event_id="evt-big")
@@ -270,3 +286,42 @@ async def test_shopify_uninstall_and_redaction(
     assert "buyer@example.com" not in json.dumps(payloads)
     assert status == "disconnected" and secret is None
     assert statuses == {"processed"}
+
+
+async def test_group_commit_answers_each_delivery_and_isolates_a_bad_row(
+    runtime: Runtime,
+) -> None:
+    """Concurrent deliveries share multi-row statements; each caller learns whether its own
+    event was new, duplicates inside one batch count once, and a row the database refuses
+    (here an organization that does not exist) fails alone."""
+    from sellerhub.core.ids import uuid7
+    from sellerhub.webhooks.repository import insert_committed
+
+    def row(external_id: str, organization_id: object = None) -> dict:
+        return {
+            "id": uuid7(),
+            "source": "shopify",
+            "external_id": external_id,
+            "topic": "orders/create",
+            "payload": {"id": external_id},
+            "headers": {},
+            "organization_id": organization_id,
+            "connection_id": None,
+            "account": "group.myshopify.com",
+        }
+
+    pool = runtime.ingress_pool
+    assert pool is not None
+    clean = [row(f"c-{i}") for i in range(40)] + [row("c-3")]
+    answers = await asyncio.gather(*(insert_committed(pool, r) for r in clean))
+    assert answers == [True] * 40 + [False]
+    assert await _count(runtime) == 40
+    rows = [row(f"g-{i}") for i in range(60)] + [row("g-7"), row("g-8")]
+    rows.append(row("g-bad", organization_id=uuid7()))
+    outcomes = await asyncio.gather(
+        *(insert_committed(pool, r) for r in rows), return_exceptions=True
+    )
+    assert [o for o in outcomes[:60]] == [True] * 60
+    assert outcomes[60:62] == [False, False]  # same event ids as two of the first sixty
+    assert isinstance(outcomes[62], Exception)
+    assert await _count(runtime) == 100

@@ -23,6 +23,7 @@ from sellerhub.ops.endpoints import router as ops_router
 from sellerhub.webhooks.endpoints import router as webhooks_router
 
 ROUTERS: list[APIRouter] = [
+    webhooks_router,  # first: FastAPI matches routers in order, and ingress is the hottest path
     ops_router,
     audit_router,
     cross_app_router,  # early: its validate-token is a hot, benchmarked route
@@ -36,7 +37,6 @@ ROUTERS: list[APIRouter] = [
     connections_router,
     amazon_consent_router,
     manual_credentials_router,
-    webhooks_router,
     shopify_oauth_router,
     woocommerce_grant_router,
     orders_router,

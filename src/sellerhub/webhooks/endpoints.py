@@ -39,6 +39,12 @@ _KEPT_HEADERS = (
 )
 
 
+class MalformedDelivery(ValidationFailed):
+    status = 400
+    code = "malformed-webhook"
+    title = "The webhook delivery is malformed"
+
+
 class SignatureRejected(Unauthenticated):
     code = "invalid-signature"
     title = "The webhook signature is missing or wrong"
@@ -60,12 +66,14 @@ async def _body(request: Request) -> bytes:
 
 
 def _json(body: bytes) -> dict[str, Any]:
+    if b"\\u0000" in body:  # valid JSON, but PostgreSQL's jsonb cannot hold it
+        raise MalformedDelivery("the webhook body contains a NUL character (\\u0000)")
     try:
         payload = json.loads(body)
     except (ValueError, UnicodeDecodeError):
-        raise ValidationFailed("the webhook body is not valid JSON") from None
+        raise MalformedDelivery("the webhook body is not valid JSON") from None
     if not isinstance(payload, dict):
-        raise ValidationFailed("the webhook body is not a JSON object")
+        raise MalformedDelivery("the webhook body is not a JSON object")
     return payload
 
 
@@ -144,7 +152,7 @@ async def shopify(request: Request) -> JSONResponse:
     topic = request.headers.get("x-shopify-topic")
     shop = (request.headers.get("x-shopify-shop-domain") or "").lower()
     if not external_id or not topic or not shop:
-        raise ValidationFailed("X-Shopify-Event-Id/Webhook-Id, Topic and Shop-Domain are required")
+        raise MalformedDelivery("X-Shopify-Event-Id/Webhook-Id, Topic and Shop-Domain are required")
     owner = await _resolve(request, "shopify", account=shop)
     new = await service.receive(
         request.app.state.runtime.ingress_pool,
@@ -177,7 +185,7 @@ async def woocommerce(connection_id: uuid.UUID, request: Request) -> JSONRespons
     delivery = request.headers.get("x-wc-webhook-delivery-id")
     topic = request.headers.get("x-wc-webhook-topic")
     if not delivery or not topic:
-        raise ValidationFailed("X-WC-Webhook-Delivery-ID and X-WC-Webhook-Topic are required")
+        raise MalformedDelivery("X-WC-Webhook-Delivery-ID and X-WC-Webhook-Topic are required")
     new = await service.receive(
         request.app.state.runtime.ingress_pool,
         source="woocommerce",
@@ -205,7 +213,7 @@ async def stripe(request: Request) -> JSONResponse:
     payload = _json(body)
     event_id, topic = payload.get("id"), payload.get("type")
     if not isinstance(event_id, str) or not isinstance(topic, str):
-        raise ValidationFailed("a Stripe event needs an id and a type")
+        raise MalformedDelivery("a Stripe event needs an id and a type")
     account = payload.get("account")
     new = await service.receive(
         request.app.state.runtime.ingress_pool,

@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import asyncio
 import uuid
+import weakref
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+import psycopg
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 from sqlalchemy import or_, select, update
@@ -19,19 +22,113 @@ _INSERT_SQL = (
     " %(connection_id)s, %(account)s, %(payload)s, %(headers)s, 'pending', 0)"
     " ON CONFLICT (source, external_id) DO NOTHING RETURNING id"
 )
+# The same for many rows in one statement (one plan whatever the batch size).
+_INSERT_MANY_SQL = (
+    "INSERT INTO webhook_events (id, source, external_id, topic, organization_id,"
+    " connection_id, account, payload, headers, status, attempts)"
+    " SELECT id, source, external_id, topic, organization_id, connection_id, account,"
+    " payload, headers, 'pending', 0 FROM unnest(%s::uuid[], %s::text[], %s::text[],"
+    " %s::text[], %s::uuid[], %s::uuid[], %s::text[], %s::jsonb[], %s::jsonb[])"
+    " AS t(id, source, external_id, topic, organization_id, connection_id, account, payload,"
+    " headers)"
+    " ON CONFLICT (source, external_id) DO NOTHING RETURNING id"
+)
+_COLUMNS = ("id", "source", "external_id", "topic", "organization_id", "connection_id", "account")
+MAX_BATCH = 200
+MAX_IN_FLIGHT = 4
 
 
-async def insert_committed(pool: AsyncConnectionPool, values: dict[str, Any]) -> bool:
-    """The ingress hot path: one autocommit round trip. True when the event is new; when this
-    returns, the row is committed (so the 2xx that follows is safe)."""
-    params = {
-        **values,
-        "payload": Jsonb(values["payload"]),
-        "headers": Jsonb(values["headers"]),
-    }
+class InboxWriter:
+    """Group commit for the ingress hot path. Each delivery waits for the commit of the
+    statement that carries it, so the 2xx still follows the commit; but deliveries that arrive
+    while earlier ones are being written share one multi-row ``INSERT … ON CONFLICT DO
+    NOTHING`` and one commit. An idle server writes each delivery at once (up to
+    ``MAX_IN_FLIGHT`` statements run side by side); a busy one forms batches by itself. If a
+    batch fails for a reason other than the database being unreachable, its rows are written
+    one by one, so a single bad delivery fails alone."""
+
+    def __init__(self, pool: AsyncConnectionPool) -> None:
+        self.pool = pool
+        self.waiting: list[tuple[dict[str, Any], asyncio.Future[bool]]] = []
+        self.in_flight = 0
+
+    async def insert(self, values: dict[str, Any]) -> bool:
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self.waiting.append((values, future))
+        if self.in_flight < MAX_IN_FLIGHT:
+            self.in_flight += 1
+            asyncio.get_running_loop().create_task(self._flush())
+        return await asyncio.shield(future)  # a client hanging up does not cancel the write
+
+    async def _flush(self) -> None:
+        try:
+            while self.waiting:
+                batch, self.waiting = self.waiting[:MAX_BATCH], self.waiting[MAX_BATCH:]
+                await self._write(batch)
+        finally:
+            self.in_flight -= 1
+
+    async def _write(self, batch: list[tuple[dict[str, Any], asyncio.Future[bool]]]) -> None:
+        if len(batch) == 1:
+            values, future = batch[0]
+            try:
+                outcome = await _insert_one(self.pool, values)
+            except Exception as exc:
+                _settle(future, exc)
+            else:
+                _settle(future, outcome)
+            return
+        try:
+            inserted = await _insert_many(self.pool, [values for values, _ in batch])
+        except psycopg.OperationalError as exc:  # the database is unreachable: all fail
+            for _, future in batch:
+                _settle(future, exc)
+            return
+        except psycopg.Error:
+            for item in batch:  # isolate the row that cannot be stored
+                await self._write([item])
+            return
+        for values, future in batch:
+            _settle(future, values["id"] in inserted)
+
+
+def _settle(future: asyncio.Future[bool], outcome: bool | BaseException) -> None:
+    if future.done():
+        return
+    if isinstance(outcome, BaseException):
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)
+
+
+async def _insert_one(pool: AsyncConnectionPool, values: dict[str, Any]) -> bool:
+    params = {**values, "payload": Jsonb(values["payload"]), "headers": Jsonb(values["headers"])}
     async with pool.connection() as conn:
         cursor = await conn.execute(_INSERT_SQL, params)
         return await cursor.fetchone() is not None
+
+
+async def _insert_many(pool: AsyncConnectionPool, rows: list[dict[str, Any]]) -> set[uuid.UUID]:
+    """Ids of the rows inserted (a duplicate, in the table or earlier in ``rows``, is not)."""
+    params: list[Any] = [[row[name] for row in rows] for name in _COLUMNS]
+    params.append([Jsonb(row["payload"]) for row in rows])
+    params.append([Jsonb(row["headers"]) for row in rows])
+    async with pool.connection() as conn:
+        cursor = await conn.execute(_INSERT_MANY_SQL, params)
+        return {row[0] for row in await cursor.fetchall()}
+
+
+_writers: weakref.WeakKeyDictionary[AsyncConnectionPool, InboxWriter] = weakref.WeakKeyDictionary()
+
+
+async def insert_committed(pool: AsyncConnectionPool, values: dict[str, Any]) -> bool:
+    """The ingress hot path: True when the event is new. When this returns the row is
+    committed (autocommit statements, grouped by ``InboxWriter``), so the 2xx that follows is
+    safe."""
+    writer = _writers.get(pool)
+    if writer is None:
+        writer = _writers[pool] = InboxWriter(pool)
+    return await writer.insert(values)
 
 
 class WebhookEventRepository:
