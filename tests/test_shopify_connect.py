@@ -151,3 +151,32 @@ async def _ciphertexts(runtime: Runtime, connection_id: str) -> tuple[str, str]:
         ).one()
     assert row[0].startswith("v1.") and row[1].startswith("v1.")
     return str(row[0]), str(row[1])
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        # The examples of Shopify's OAuth verification documentation (secret "hush").
+        (
+            "code=0907a61c0c8d55e99db179b68161bc00&shop=some-shop.myshopify.com"
+            "&timestamp=1337178173",
+            "4712bf92ffc2917d15a2f5a273e39f0116667419aa4b6ac0b3baaf26fa3c4d20",
+        ),
+        (
+            "code=0907a61c0c8d55e99db179b68161bc00&shop=some-shop.myshopify.com"
+            "&state=0.6784241404160823&timestamp=1337178173",
+            "700e2dadb827fcc8609e9d5ce208b2e9cdaab9df07390d2cbca10d7c328fc4bf",
+        ),
+    ],
+)
+def test_query_hmac_matches_shopifys_published_examples(query: str, expected: str) -> None:
+    from urllib.parse import parse_qsl
+
+    from sellerhub.connections.providers.shopify.adapter import query_hmac, verify_query_hmac
+
+    params = parse_qsl(f"{query}&hmac={expected}")
+    assert query_hmac(params, "hush") == expected
+    assert verify_query_hmac(params, "hush", expected)
+    assert not verify_query_hmac(params, "hush!", expected)
+    shuffled = list(reversed(params))  # order on the wire does not matter: pairs are sorted
+    assert verify_query_hmac(shuffled, "hush", expected)

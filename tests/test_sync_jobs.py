@@ -319,3 +319,35 @@ def test_link_header_and_call_limit_parsing() -> None:
     assert service.shopify_pause("40/40") == pytest.approx(10.0)
     assert service.shopify_pause("garbage") == 0.0
     assert service.shopify_pause(None) == 0.0
+
+
+async def test_woocommerce_store_is_synced_page_by_page(
+    seller: Browser, live_server: str, live_jobs: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A WooCommerce store (plain http in development, so every call is OAuth 1.0a signed):
+    saving its keys requests the first full sync, which follows X-WP-TotalPages."""
+    monkeypatch.setattr(service, "WOOCOMMERCE_PAGE", 10)
+    name = f"sync-{uuid.uuid4().hex[:8]}"
+    async with httpx.AsyncClient(base_url=live_server, timeout=15) as http:
+        keys = (await http.post("/_emulators/woocommerce/_admin/keys", json={"store": name})).json()
+    store = f"{live_server}/_emulators/woocommerce/stores/{name}"
+    saved = seller.client.post(
+        "/integrations/woocommerce/credentials",
+        json={
+            "store_url": store,
+            "consumer_key": keys["consumer_key"],
+            "consumer_secret": keys["consumer_secret"],
+        },
+        headers=_csrf(seller),
+    )
+    assert saved.status_code == 201, saved.text
+    await run_worker()
+    (job,) = _jobs(seller)
+    assert job["channel"] == "woocommerce" and job["status"] == "succeeded", job
+    total = seller.client.get(
+        f"/api/v1/connections/{saved.json()['id']}/proxy/orders", params={"per_page": "1"}
+    ).headers["x-wp-total"]
+    assert job["fetched"] == int(total) == 25 and job["pages"] == 3
+    orders = seller.client.get("/api/v1/orders", params={"channel": "woocommerce"}).json()
+    assert len(orders["items"]) == 25
+    assert all(o["currency"] and o["total_minor"] >= 0 for o in orders["items"])

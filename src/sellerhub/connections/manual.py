@@ -27,6 +27,7 @@ from sellerhub.connections.service import (
     CredentialsRejected,
     activate,
     describe,
+    request_first_sync,
 )
 from sellerhub.core.clock import utcnow
 from sellerhub.core.errors import NotFound
@@ -155,6 +156,8 @@ async def _woocommerce(
     connection, created = await _save(
         session, principal, "woocommerce", store_url, replace=replace, apply=apply
     )
+    if created:
+        await request_first_sync(session, principal.organization_id, connection.id)
     return JSONResponse(
         describe(connection).model_dump(mode="json"), status_code=201 if created else 200
     )

@@ -18,6 +18,7 @@ from sellerhub.connections.schemas import CarrierCredentials, ConnectionOut
 from sellerhub.core.clock import utcnow
 from sellerhub.core.errors import Conflict, DomainError, NotFound, ValidationFailed
 from sellerhub.identity.principal import Principal
+from sellerhub.jobs.app import enqueue
 
 
 class CredentialsRejected(DomainError):
@@ -91,6 +92,18 @@ async def activate(
     connection.last_refreshed_at = utcnow()
     refresh.forget(connection.id)
     return connection, created
+
+
+async def request_first_sync(
+    session: AsyncSession, organization_id: uuid.UUID, connection_id: uuid.UUID
+) -> None:
+    """A newly connected sales channel's order history: a full sync (``commerce.sync``),
+    requested in the caller's transaction."""
+    await enqueue(
+        session,
+        "commerce.sync_request",
+        {"organization_id": str(organization_id), "connection_id": str(connection_id)},
+    )
 
 
 async def connect_carrier(

@@ -22,7 +22,7 @@ from sellerhub.connections.providers.shopify.adapter import (
     valid_shop,
     verify_query_hmac,
 )
-from sellerhub.connections.service import activate
+from sellerhub.connections.service import activate, request_first_sync
 from sellerhub.core.errors import DomainError, Unauthenticated, ValidationFailed
 from sellerhub.core.logging import get_logger
 from sellerhub.core.redirects import safe_next
@@ -38,7 +38,6 @@ from sellerhub.identity.amazon.states import (
     consume_state,
     create_state,
 )
-from sellerhub.jobs.app import enqueue
 
 router = APIRouter(prefix="/api/v1/auth/shopify", tags=["shopify"])
 log = get_logger(__name__)
@@ -226,12 +225,7 @@ async def _finish(request: Request, consumed: ConsumedState, shop: str) -> Respo
             target_id=str(connection.id),
             data={"provider": PROVIDER.name, "account": shop, "expiring": bool(grant.expires_at)},
         )
-        # The shop's order history: a full sync, requested in the same transaction.
-        await enqueue(
-            session,
-            "commerce.sync_request",
-            {"organization_id": str(organization_id), "connection_id": str(connection.id)},
-        )
+        await request_first_sync(session, organization_id, connection.id)
     response = RedirectResponse(consumed.next_url, status_code=302)
     response.delete_cookie(BROWSER_COOKIE, path=COOKIE_PATH)
     return response

@@ -20,7 +20,7 @@ from sellerhub.connections.models import ConnectionStatus
 from sellerhub.connections.providers.base import TokenGrant
 from sellerhub.connections.providers.woocommerce.adapter import basic_credential, rest_auth
 from sellerhub.connections.repository import ConnectionRepository
-from sellerhub.connections.service import activate
+from sellerhub.connections.service import activate, request_first_sync
 from sellerhub.core.clock import utcnow
 from sellerhub.core.errors import DomainError, NotFound, ValidationFailed
 from sellerhub.core.logging import get_logger
@@ -209,6 +209,8 @@ async def callback(keys: GrantKeys, request: Request) -> Response:
                 target_id=str(connection_id),
                 data={"provider": "woocommerce", "account": store_url, "verified": ok},
             )
+            if ok:
+                await request_first_sync(session, organization_id, connection_id)
     return JSONResponse({"ok": True}, status_code=200)
 
 
