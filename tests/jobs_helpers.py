@@ -10,11 +10,21 @@ from sellerhub.runtime import Runtime
 from sellerhub.webhooks import service as webhooks
 
 
+def _queues() -> list[str]:
+    """Every queue but the periodic jobs' (``maintenance``): a test calls those itself, so a
+    quarter-hour tick during a run cannot add work the test did not ask for."""
+    return sorted({t.queue for t in jobs.queue_app.tasks.values()} - {"maintenance"})
+
+
 async def run_worker() -> None:
     """Wait for pending wake-ups, then let a worker run until the queues are empty."""
     await jobs.settle()
     await jobs.queue_app.run_worker_async(
-        wait=False, install_signal_handlers=False, listen_notify=False, concurrency=1
+        queues=_queues(),
+        wait=False,
+        install_signal_handlers=False,
+        listen_notify=False,
+        concurrency=1,
     )
 
 

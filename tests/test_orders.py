@@ -147,6 +147,41 @@ async def test_other_organization_sees_no_orders(
     assert await _orders(client, other_tenant) == []
 
 
+async def test_one_batch_with_several_organizations_is_processed_at_once(
+    client: httpx.AsyncClient, runtime: Runtime, shop: Tenant, other_tenant: Tenant
+) -> None:
+    """The drain handles each organization of a batch in its own transaction: no event waits
+    for the re-drive because another organization's event came first."""
+    second = "second-shop.myshopify.com"
+    async with unit_of_work(runtime.sessionmaker) as session:
+        set_tenant(session, other_tenant.organization.id)
+        connection = Connection(
+            organization_id=other_tenant.organization.id,
+            provider="shopify",
+            external_account_id=second,
+            scopes=[],
+            details={"shop": second},
+        )
+        connection.ensure_id()
+        session.add(connection)
+    for n in range(3):
+        await _deliver(client, _order(600 + n, "2026-11-20T10:00:00Z"), f"a-{n}")
+        body = json.dumps(_order(700 + n, "2026-11-20T10:00:00Z")).encode()
+        headers = _headers(body, f"b-{n}") | {"X-Shopify-Shop-Domain": second}
+        answer = await client.post("/webhooks/shopify", content=body, headers=headers)
+        assert answer.status_code == 200
+    await _work()
+    assert sorted(o["external_id"] for o in await _orders(client, shop)) == ["600", "601", "602"]
+    assert sorted(o["external_id"] for o in await _orders(client, other_tenant)) == [
+        "700",
+        "701",
+        "702",
+    ]
+    async with runtime.engine.connect() as conn:
+        states = await conn.execute(text("SELECT status, attempts FROM webhook_events"))
+    assert {tuple(row) for row in states} == {("processed", 1)}
+
+
 @given(cents=st.integers(min_value=0, max_value=10**12))
 def test_money_round_trips_in_minor_units(cents: int) -> None:
     assert to_minor(f"{cents // 100}.{cents % 100:02d}", "USD") == cents

@@ -10,7 +10,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sellerhub.webhooks.models import WebhookEvent
@@ -140,15 +140,40 @@ class WebhookEventRepository:
             select(WebhookEvent).where(WebhookEvent.id == event_id).with_for_update()
         )
 
-    async def fresh_ids_for_update(self, *, limit: int) -> Sequence[uuid.UUID]:
+    async def fresh(self, *, limit: int) -> list[tuple[uuid.UUID, uuid.UUID | None]]:
+        """(id, organization id) of events never attempted, oldest first (not locked: the
+        processing locks each group with ``SKIP LOCKED``)."""
         rows = await self.session.execute(
-            select(WebhookEvent.id)
+            select(WebhookEvent.id, WebhookEvent.organization_id)
             .where(WebhookEvent.status == "pending", WebhookEvent.attempts == 0)
             .order_by(WebhookEvent.received_at)
             .limit(limit)
+        )
+        return [(event_id, org) for event_id, org in rows.all()]
+
+    async def lock_pending(self, ids: Sequence[uuid.UUID]) -> Sequence[WebhookEvent]:
+        """Those of ``ids`` still pending and not being processed elsewhere, locked, in arrival
+        order."""
+        rows = await self.session.execute(
+            select(WebhookEvent)
+            .where(WebhookEvent.id.in_(ids), WebhookEvent.status == "pending")
+            .order_by(WebhookEvent.received_at)
             .with_for_update(skip_locked=True)
         )
         return rows.scalars().all()
+
+    async def mark_processed(self, ids: Sequence[uuid.UUID]) -> None:
+        if ids:
+            await self.session.execute(
+                update(WebhookEvent)
+                .where(WebhookEvent.id.in_(ids))
+                .values(
+                    status="processed",
+                    processed_at=func.now(),
+                    attempts=WebhookEvent.attempts + 1,
+                )
+                .execution_options(synchronize_session=False)
+            )
 
     async def pending_ids(self, *, received_before: datetime, limit: int) -> Sequence[uuid.UUID]:
         rows = await self.session.execute(

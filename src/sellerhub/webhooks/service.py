@@ -10,7 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 from psycopg_pool import AsyncConnectionPool
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sellerhub.audit import service as audit
 from sellerhub.connections import refresh, vault
@@ -20,6 +20,7 @@ from sellerhub.core.clock import utcnow
 from sellerhub.core.errors import ValidationFailed
 from sellerhub.core.ids import uuid7
 from sellerhub.core.logging import get_logger
+from sellerhub.db.session import unit_of_work
 from sellerhub.db.tenancy import set_tenant, system_context
 from sellerhub.jobs.app import enqueue, kick
 from sellerhub.webhooks.models import WebhookEvent
@@ -69,42 +70,61 @@ async def receive(
     return True
 
 
-async def drain(session: AsyncSession, *, limit: int = 200) -> int:
-    """Process fresh events (never attempted) in arrival order; returns how many. Several
-    workers can drain at once (``SKIP LOCKED``)."""
-    ids = await WebhookEventRepository(session).fresh_ids_for_update(limit=limit)
-    for event_id in ids:
-        await process(session, event_id)
-    return len(ids)
+async def drain(sessionmaker: async_sessionmaker[AsyncSession], *, limit: int = 200) -> int:
+    """Process fresh events (never attempted) in arrival order, one transaction per
+    organization of the batch (a session serves one tenant); returns how many were fetched.
+    Several workers can drain at once: each group is locked with ``SKIP LOCKED``."""
+    async with sessionmaker() as session:
+        fresh = await WebhookEventRepository(session).fresh(limit=limit)
+    groups: dict[uuid.UUID | None, list[uuid.UUID]] = {}
+    for event_id, organization_id in fresh:
+        groups.setdefault(organization_id, []).append(event_id)
+    for organization_id, ids in groups.items():
+        async with unit_of_work(sessionmaker) as session:
+            if organization_id is not None:
+                set_tenant(session, organization_id)
+            repo = WebhookEventRepository(session)
+            handled = [e.id for e in await repo.lock_pending(ids) if await _handle(session, e)]
+            await repo.mark_processed(handled)
+    return len(fresh)
 
 
 async def process(session: AsyncSession, event_id: uuid.UUID) -> None:
     """Handle one stored event; a no-op when it was handled already (at-least-once delivery)."""
-    repo = WebhookEventRepository(session)
-    event = await repo.get_for_update(event_id)
+    event = await WebhookEventRepository(session).get_for_update(event_id)
     if event is None or event.status != "pending":
         return
-    event.attempts += 1
+    if await _handle(session, event):
+        event.attempts += 1
+        event.status = "processed"
+        event.processed_at = utcnow()
+
+
+async def _handle(session: AsyncSession, event: WebhookEvent) -> bool:
+    """Run the event's handler in a savepoint. True when it succeeded (the caller marks it
+    processed); otherwise the failure is recorded on the event: failed at once for an unusable
+    payload, else left pending for the re-drive and failed after ``MAX_ATTEMPTS``."""
     handler = HANDLERS.get((event.source, event.topic))
-    if handler is None:
+    if handler is None:  # stored for the record; nothing to do with it
         event.last_error = f"no handler for {event.source} {event.topic}"
-    else:
-        try:
-            async with session.begin_nested():  # a failing handler leaves nothing behind
-                await handler(session, event)
-        except ValidationFailed as exc:  # the payload itself is unusable: retrying won't help
-            event.last_error = f"invalid payload: {exc.detail}"[:500]
+        return True
+    try:
+        async with session.begin_nested():  # a failing handler leaves nothing behind
+            await handler(session, event)
+    except ValidationFailed as exc:  # the payload itself is unusable: retrying won't help
+        event.attempts += 1
+        event.last_error = f"invalid payload: {exc.detail}"[:500]
+        event.status = "failed"
+        log.warning("webhook.payload_invalid", event_id=str(event.id))
+        return False
+    except Exception as exc:  # stays pending for the re-drive; failed after MAX_ATTEMPTS
+        event.attempts += 1
+        event.last_error = f"{type(exc).__name__}: handler failed"[:500]
+        if event.attempts >= MAX_ATTEMPTS:
             event.status = "failed"
-            log.warning("webhook.payload_invalid", event_id=str(event.id))
-            return
-        except Exception as exc:  # stays pending for the re-drive; failed after MAX_ATTEMPTS
-            event.last_error = f"{type(exc).__name__}: handler failed"[:500]
-            if event.attempts >= MAX_ATTEMPTS:
-                event.status = "failed"
-            log.warning("webhook.handler_failed", event_id=str(event.id), attempts=event.attempts)
-            return
-    event.status = "processed"
-    event.processed_at = utcnow()
+        log.warning("webhook.handler_failed", event_id=str(event.id), attempts=event.attempts)
+        return False
+    return True
 
 
 async def redrive(session: AsyncSession, *, older_than: timedelta, limit: int = 500) -> int:

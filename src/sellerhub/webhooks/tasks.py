@@ -9,7 +9,7 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import sellerhub.commerce.orders.service  # noqa: F401 - registers the order handlers
-from sellerhub.jobs.app import kick, task
+from sellerhub.jobs.app import kick, resources, task
 from sellerhub.webhooks import service
 
 REDRIVE_AFTER = timedelta(minutes=2)
@@ -25,7 +25,7 @@ async def process_event(session: AsyncSession, event_id: str) -> None:
 @task(service.DRAIN_TASK, queue="webhooks")
 async def drain(session: AsyncSession) -> None:
     """Process the fresh events in batches; asks for another run when the batch was full."""
-    if await service.drain(session) >= 200:
+    if await service.drain(resources().sessionmaker) >= 200:
         kick(service.DRAIN_TASK, queue="webhooks", lock="webhooks-drain-next")
 
 

@@ -1,9 +1,9 @@
 from __future__ import annotations
 
 import uuid
-from typing import LiteralString
+from typing import Any, LiteralString
 
-from sqlalchemy import delete, func, insert
+from sqlalchemy import bindparam, delete, func, insert, literal_column
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -35,6 +35,33 @@ _PAGE_SQL: LiteralString = (
 )
 
 
+_UPDATED = (
+    "number",
+    "status",
+    "currency",
+    "total_minor",
+    "customer_email",
+    "placed_at",
+    "provider_updated_at",
+    "connection_id",
+)
+
+
+def _upsert_statement() -> Any:
+    """Built once: insert, or update when the provider's ``updated_at`` is newer; returns the
+    id and whether the row is new (``xmax = 0``), nothing for an older or equal version."""
+    names = ("id", "organization_id", "channel", "external_id", *_UPDATED)
+    stmt = pg_insert(Order).values({name: bindparam(name) for name in names})
+    return stmt.on_conflict_do_update(
+        index_elements=["organization_id", "channel", "external_id"],
+        set_={**{k: stmt.excluded[k] for k in _UPDATED}, "updated_at": func.now()},
+        where=Order.provider_updated_at < stmt.excluded.provider_updated_at,
+    ).returning(Order.id, literal_column("xmax = 0"))
+
+
+_UPSERT = _upsert_statement()
+
+
 class OrderRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -50,32 +77,31 @@ class OrderRepository:
         order is as new or newer (a late, older event changes nothing)."""
         if tenant_of(self.session) != organization_id:
             raise TenantScopeViolation("orders are written only in their organization's scope")
-        values = {
-            "number": order.number,
-            "status": order.status,
-            "currency": order.currency,
-            "total_minor": order.total_minor,
-            "customer_email": order.customer_email,
-            "placed_at": order.placed_at,
-            "provider_updated_at": order.updated_at,
-            "connection_id": connection_id,
-        }
-        insert_stmt = pg_insert(Order).values(
-            id=uuid7(),
-            organization_id=organization_id,
-            channel=channel,
-            external_id=order.external_id,
-            **values,
-        )
-        upsert = insert_stmt.on_conflict_do_update(
-            index_elements=["organization_id", "channel", "external_id"],
-            set_={**{k: insert_stmt.excluded[k] for k in values}, "updated_at": func.now()},
-            where=Order.provider_updated_at < insert_stmt.excluded.provider_updated_at,
-        ).returning(Order.id)
-        order_id: uuid.UUID | None = (await self.session.execute(upsert)).scalar_one_or_none()
-        if order_id is None:
+        row = (
+            await self.session.execute(
+                _UPSERT,
+                {
+                    "id": uuid7(),
+                    "organization_id": organization_id,
+                    "channel": channel,
+                    "external_id": order.external_id,
+                    "number": order.number,
+                    "status": order.status,
+                    "currency": order.currency,
+                    "total_minor": order.total_minor,
+                    "customer_email": order.customer_email,
+                    "placed_at": order.placed_at,
+                    "provider_updated_at": order.updated_at,
+                    "connection_id": connection_id,
+                },
+            )
+        ).one_or_none()
+        if row is None:
             return None
-        await self.session.execute(delete(OrderLine).where(OrderLine.order_id == order_id))
+        order_id: uuid.UUID = row[0]
+        inserted: bool = row[1]
+        if not inserted:  # an update: the lines are replaced
+            await self.session.execute(delete(OrderLine).where(OrderLine.order_id == order_id))
         if order.lines:
             await self.session.execute(
                 insert(OrderLine),
