@@ -119,7 +119,7 @@ async def _clean_database(request: pytest.FixtureRequest) -> AsyncIterator[None]
     if "runtime" not in request.fixturenames:
         return
     rt: Runtime = request.getfixturevalue("runtime")
-    from sellerhub.webhooks.endpoints import forget_resolved
+    from sellerhub.webhooks.ingress import forget_resolved
 
     forget_resolved()  # per-process caches must not outlive the rows they describe
     async with rt.engine.begin() as conn:

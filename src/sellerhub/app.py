@@ -17,6 +17,7 @@ from sellerhub.core.logging import configure_logging, get_logger
 from sellerhub.core.middleware import RequestContextMiddleware
 from sellerhub.identity.apps.cache import app_registry, registered_origins
 from sellerhub.runtime import Runtime
+from sellerhub.webhooks.ingress import IngressLane
 
 log = get_logger(__name__)
 
@@ -61,6 +62,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     # CORS for registered apps' origins, inside the request context (ids, metrics, headers).
     app_registry.ttl_seconds = settings.app_cache_seconds
     app.add_middleware(CorsMiddleware, origins=registered_origins)
+    app.add_middleware(IngressLane)  # webhook deliveries, inside the request context
     app.add_middleware(RequestContextMiddleware)
     for router in ROUTERS:
         app.include_router(router)
