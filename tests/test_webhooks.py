@@ -325,3 +325,80 @@ async def test_group_commit_answers_each_delivery_and_isolates_a_bad_row(
     assert outcomes[60:62] == [False, False]  # same event ids as two of the first sixty
     assert isinstance(outcomes[62], Exception)
     assert await _count(runtime) == 100
+
+
+async def test_the_documented_routes_answer_like_the_ingress_lane(runtime: Runtime) -> None:
+    """Without the lane (an app of the router alone), the FastAPI routes give the same
+    answers: stored once, duplicate, 401, 413, 400."""
+    from fastapi import FastAPI
+
+    from sellerhub.core import problems
+    from sellerhub.webhooks.endpoints import router
+
+    bare = FastAPI()
+    problems.install(bare)
+    bare.include_router(router)
+    bare.state.settings = runtime.settings
+    bare.state.runtime = runtime
+    transport = httpx.ASGITransport(app=bare)
+    async with httpx.AsyncClient(transport=transport, base_url="http://bare") as plain:
+        body = json.dumps({"id": 4004}).encode()
+        headers = _shopify_headers(body, event_id="bare-1")
+        first = await plain.post("/webhooks/shopify", content=body, headers=headers)
+        assert first.json() == {"received": True, "duplicate": False}
+        again = await plain.post("/webhooks/shopify", content=body, headers=headers)
+        assert again.json()["duplicate"] is True
+        forged = await plain.post(
+            "/webhooks/shopify",
+            content=body,
+            headers=headers | {"X-Shopify-Hmac-Sha256": "AAAA"},
+        )
+        assert forged.status_code == 401 and forged.json()["code"] == "invalid-signature"
+        big = b"{" + b" " * (runtime.settings.webhook_max_body_bytes + 1) + b"}"
+        too_big = await plain.post(
+            "/webhooks/shopify", content=big, headers=_shopify_headers(big, event_id="b")
+        )
+        assert too_big.status_code == 413
+        broken = b"[]"
+        bad = await plain.post(
+            "/webhooks/shopify", content=broken, headers=_shopify_headers(broken, event_id="c")
+        )
+        assert bad.status_code == 400
+        ping = await plain.post(
+            f"/webhooks/woocommerce/{uuid.uuid4()}",
+            content=b"webhook_id=12",
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        assert ping.status_code == 200 and ping.json() == {"ping": True}
+    assert await _count(runtime) == 1
+
+
+async def test_lane_keeps_request_context_and_answers_503_when_the_database_is_down(
+    client: httpx.AsyncClient, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import psycopg
+
+    from sellerhub.webhooks import ingress
+
+    body = json.dumps({"id": 5005}).encode()
+    ok = await client.post(
+        "/webhooks/shopify",
+        content=body,
+        headers=_shopify_headers(body, event_id="ctx-1") | {"X-Request-ID": "req-12345678"},
+    )
+    assert ok.headers["x-request-id"] == "req-12345678"
+    assert ok.headers["x-content-type-options"] == "nosniff"
+    metrics = (await client.get("/metrics")).text
+    assert 'route="/webhooks/shopify"' in metrics
+
+    async def down(*args: object, **kwargs: object) -> bool:
+        raise psycopg.OperationalError("connection refused")
+
+    monkeypatch.setattr(ingress.service, "receive", down)
+    refused = await client.post(
+        "/webhooks/shopify", content=body, headers=_shopify_headers(body, event_id="ctx-2")
+    )
+    assert refused.status_code == 503 and refused.headers["retry-after"] == "2"
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert refused.json()["code"] == "database-unavailable"
+    assert "connection refused" not in refused.text
