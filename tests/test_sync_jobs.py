@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from sellerhub.commerce.sync import service
 from sellerhub.commerce.sync.models import SyncJob
@@ -303,6 +303,14 @@ async def test_errors_and_isolation(
         assert mode.status_code == 422
     no_csrf = seller.client.post("/api/v1/sync-jobs", json={"connection_id": connection_id})
     assert no_csrf.status_code == 403
+    async with runtime.engine.begin() as conn:  # the shop revoked the app
+        await conn.execute(
+            text("UPDATE connections SET status = 'needs_reauth', status_reason = 'revoked'")
+        )
+    revoked = seller.client.post(
+        "/api/v1/sync-jobs", json={"connection_id": connection_id}, headers=_csrf(seller)
+    )
+    assert revoked.status_code == 409 and revoked.json()["code"] == "connection-needs-reauth"
 
 
 def test_link_header_and_call_limit_parsing() -> None:

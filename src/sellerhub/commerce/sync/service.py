@@ -35,6 +35,7 @@ from sellerhub.commerce.sync.repository import (
 from sellerhub.commerce.sync.schemas import SyncJobOut, SyncRequest
 from sellerhub.connections import client
 from sellerhub.connections import service as connections
+from sellerhub.connections.models import ConnectionStatus
 from sellerhub.connections.refresh import NeedsReauth, RefreshContext
 from sellerhub.core.clock import utcnow
 from sellerhub.core.errors import (
@@ -73,6 +74,11 @@ class SyncJobActive(Conflict):
 class NotAChannel(ValidationFailed):
     code = "not-a-channel"
     title = "Only sales channels (Shopify, WooCommerce) have orders to sync"
+
+
+class ConnectionNeedsReauth(Conflict):
+    code = "connection-needs-reauth"
+    title = "The connection must be authorized again before it can sync"
 
 
 class NotResumable(Conflict):
@@ -144,6 +150,10 @@ async def request_sync(
     connection = await connections.get_connection(session, data.connection_id)
     if connection.provider not in CHANNELS:
         raise NotAChannel(f"a {connection.provider} connection has no orders to sync")
+    if connection.status == ConnectionStatus.NEEDS_REAUTH.value:
+        raise ConnectionNeedsReauth(
+            f"{connection.status_reason or 'the grant is gone'}; connect the channel again"
+        )
     repo = SyncJobRepository(session)
     active = await repo.active_for(connection.id, data.resource)
     if active is not None:
