@@ -48,6 +48,10 @@ class Browser:
     def close(self) -> None:
         self.client.close()
 
+    def csrf(self) -> dict[str, str]:
+        """The double-submit header an unsafe request of this signed-in browser carries."""
+        return {"X-CSRF-Token": self.client.cookies.get("sh_csrf") or ""}
+
     def get(self, url: str, follow: bool = True) -> httpx.Response:
         return self._go("GET", urljoin(self.base_url, url), None, follow)
 

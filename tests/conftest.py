@@ -29,6 +29,7 @@ from sellerhub.identity.organizations.models import Membership, Organization, Ro
 from sellerhub.identity.principal import Principal
 from sellerhub.identity.users.models import User, UserType
 from sellerhub.runtime import Runtime
+from tests.browser import Browser
 
 # Truncated after each test; signing_keys stay (every process caches the active key).
 TABLES = [
@@ -256,3 +257,16 @@ def live_server(
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@pytest.fixture
+def seller(live_server: str, runtime: Runtime) -> Iterator[Browser]:
+    """A browser of the live server signed in with Amazon (owner of a personal organization);
+    its client also takes paths relative to the live server."""
+    browser = Browser(live_server)
+    browser.client.base_url = httpx.URL(live_server)
+    page = browser.get("/api/auth/amazon/start?next=/")
+    callback = browser.submit(page, ("decision", "approve"), follow=False)
+    assert browser.get(callback.headers["location"], follow=False).status_code == 302
+    yield browser
+    browser.close()

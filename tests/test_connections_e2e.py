@@ -19,26 +19,11 @@ DENY = ("decision", "deny")
 MARKETPLACE = "ATVPDKIKX0DER"
 
 
-@pytest.fixture
-def seller(live_server: str, runtime: Runtime) -> Iterator[Browser]:
-    """A browser signed in with Amazon (owner of a personal organization)."""
-    browser = Browser(live_server)
-    page = browser.get("/api/auth/amazon/start?next=/")
-    callback = browser.submit(page, APPROVE, follow=False)
-    assert browser.get(callback.headers["location"], follow=False).status_code == 302
-    yield browser
-    browser.close()
-
-
 @pytest.fixture(autouse=True)
 def _reset_emulators(live_server: str) -> Iterator[None]:
     yield
     for provider in ("amazon", "fedex", "dhl"):
         httpx.post(f"{live_server}/_emulators/{provider}/_admin/reset", timeout=5)
-
-
-def _csrf(browser: Browser) -> dict[str, str]:
-    return {"X-CSRF-Token": browser.client.cookies.get("sh_csrf") or ""}
 
 
 def _connect_amazon(
@@ -135,17 +120,17 @@ def test_fedex_credentials_are_checked_and_stored(seller: Browser, live_server: 
     }
     no_csrf = seller.client.post(url, json=good)
     assert no_csrf.status_code == 403
-    created = seller.client.post(url, json=good, headers=_csrf(seller))
+    created = seller.client.post(url, json=good, headers=seller.csrf())
     assert created.status_code == 201, created.text
     body = created.json()
     assert body["provider"] == "fedex" and body["external_account_id"] == "740561073"
     assert body["has_secret"] is True and "fedex-emulator-secret" not in created.text
-    replaced = seller.client.post(url, json=good, headers=_csrf(seller))
+    replaced = seller.client.post(url, json=good, headers=seller.csrf())
     assert replaced.status_code == 200 and replaced.json()["id"] == body["id"]
-    wrong = seller.client.post(url, json={**good, "client_secret": "wrong"}, headers=_csrf(seller))
+    wrong = seller.client.post(url, json={**good, "client_secret": "wrong"}, headers=seller.csrf())
     assert wrong.status_code == 422 and wrong.json()["code"] == "credentials-rejected"
     missing = seller.client.post(
-        url, json={k: v for k, v in good.items() if k != "account_number"}, headers=_csrf(seller)
+        url, json={k: v for k, v in good.items() if k != "account_number"}, headers=seller.csrf()
     )
     assert missing.status_code == 422
 
@@ -159,13 +144,13 @@ def test_carrier_outage_is_a_502_not_a_500(seller: Browser, live_server: str) ->
     response = seller.client.post(
         live_server + "/api/v1/carriers/dhl/credentials",
         json={"client_id": "dhl-emulator-client", "client_secret": "dhl-emulator-secret"},
-        headers=_csrf(seller),
+        headers=seller.csrf(),
     )
     assert response.status_code == 502 and response.json()["code"] == "provider-unavailable"
     ok = seller.client.post(
         live_server + "/api/v1/carriers/dhl/credentials",
         json={"client_id": "dhl-emulator-client", "client_secret": "dhl-emulator-secret"},
-        headers=_csrf(seller),
+        headers=seller.csrf(),
     )
     assert ok.status_code == 201, ok.text
 
@@ -180,7 +165,7 @@ async def test_expired_token_refreshed_once_under_200_concurrent_callers(
             "client_secret": "fedex-emulator-secret",
             "account_number": "740561073",
         },
-        headers=_csrf(seller),
+        headers=seller.csrf(),
     ).json()
     async with runtime.engine.begin() as conn:  # the stored token has reached its expiry
         await conn.execute(
@@ -235,7 +220,7 @@ def _fedex(seller: Browser, live_server: str) -> dict[str, str]:
             "client_secret": "fedex-emulator-secret",
             "account_number": "740561073",
         },
-        headers=_csrf(seller),
+        headers=seller.csrf(),
     )
     assert created.status_code in (200, 201), created.text
     return dict(created.json())
@@ -248,7 +233,7 @@ def _track(seller: Browser, live_server: str, connection_id: str) -> httpx.Respo
             "includeDetailedScans": False,
             "trackingInfo": [{"trackingNumberInfo": {"trackingNumber": "123456789012"}}],
         },
-        headers=_csrf(seller),
+        headers=seller.csrf(),
     )
 
 

@@ -4,7 +4,6 @@ the SSRF guard on store URLs."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -15,20 +14,6 @@ from sellerhub.runtime import Runtime
 from tests.browser import Browser
 
 KEY, SECRET = "ck_" + "a" * 40, "cs_" + "b" * 40
-
-
-@pytest.fixture
-def seller(live_server: str, runtime: Runtime) -> Iterator[Browser]:
-    browser = Browser(live_server)
-    page = browser.get("/api/auth/amazon/start?next=/")
-    callback = browser.submit(page, ("decision", "approve"), follow=False)
-    assert browser.get(callback.headers["location"], follow=False).status_code == 302
-    yield browser
-    browser.close()
-
-
-def _csrf(browser: Browser) -> dict[str, str]:
-    return {"X-CSRF-Token": browser.client.cookies.get("sh_csrf") or ""}
 
 
 def _self_authorized_refresh_token(live_server: str) -> str:
@@ -65,13 +50,13 @@ def test_amazon_manual_credentials_lifecycle(seller: Browser, live_server: str) 
         "refresh_token": _self_authorized_refresh_token(live_server),
         "region": "na",
     }
-    created = seller.client.post(url, json=body, headers=_csrf(seller))
+    created = seller.client.post(url, json=body, headers=seller.csrf())
     assert created.status_code == 201, created.text
     assert created.json()["provider"] == "amazon_spapi"
     assert "Atzr" not in created.text
-    again = seller.client.post(url, json=body, headers=_csrf(seller))
+    again = seller.client.post(url, json=body, headers=seller.csrf())
     assert again.status_code == 409
-    replaced = seller.client.put(url, json=body, headers=_csrf(seller))
+    replaced = seller.client.put(url, json=body, headers=seller.csrf())
     assert replaced.status_code == 200
     status = seller.client.get(live_server + "/integrations/credentials/status").json()
     assert (
@@ -79,11 +64,11 @@ def test_amazon_manual_credentials_lifecycle(seller: Browser, live_server: str) 
     )
     assert status["woocommerce"]["configured"] is False
     bad = seller.client.put(
-        url, json={**body, "refresh_token": "Atzr|not-a-real-token-xx"}, headers=_csrf(seller)
+        url, json={**body, "refresh_token": "Atzr|not-a-real-token-xx"}, headers=seller.csrf()
     )
     assert bad.status_code == 422 and bad.json()["code"] == "credentials-rejected"
-    assert seller.client.delete(url, headers=_csrf(seller)).status_code == 204
-    assert seller.client.delete(url, headers=_csrf(seller)).status_code == 404
+    assert seller.client.delete(url, headers=seller.csrf()).status_code == 204
+    assert seller.client.delete(url, headers=seller.csrf()).status_code == 404
     actions = {
         e["action"] for e in seller.client.get(live_server + "/api/v1/audit-events").json()["items"]
     }
@@ -105,7 +90,7 @@ def test_woocommerce_shapes_are_checked(
     response = seller.client.post(
         live_server + "/integrations/woocommerce/credentials",
         json={**body, field: value},
-        headers=_csrf(seller),
+        headers=seller.csrf(),
     )
     assert response.status_code == 422, response.text
 
@@ -126,7 +111,7 @@ def test_woocommerce_store_over_plain_http_is_checked_with_oauth1(
     assert basic.status_code == 401 and basic.json()["code"] == "woocommerce_rest_cannot_view"
     url = live_server + "/integrations/woocommerce/credentials"
     body = {"store_url": store, "consumer_key": ck, "consumer_secret": cs}
-    created = seller.client.post(url, json=body, headers=_csrf(seller))
+    created = seller.client.post(url, json=body, headers=seller.csrf())
     assert created.status_code == 201, created.text
     assert created.json()["provider"] == "woocommerce"
     assert cs not in created.text
@@ -138,7 +123,7 @@ def test_woocommerce_store_over_plain_http_is_checked_with_oauth1(
     assert [order["id"] for order in proxied.json()] == [1, 2, 3]
     assert proxied.headers["x-wp-total"] == "25"
     wrong = seller.client.put(
-        url, json={**body, "consumer_secret": "cs_" + "0" * 40}, headers=_csrf(seller)
+        url, json={**body, "consumer_secret": "cs_" + "0" * 40}, headers=seller.csrf()
     )
     assert wrong.status_code == 422 and wrong.json()["code"] == "credentials-rejected"
 
@@ -147,7 +132,7 @@ def test_unreachable_store_is_not_a_500(seller: Browser, live_server: str) -> No
     response = seller.client.post(
         live_server + "/integrations/woocommerce/credentials",
         json={"store_url": "http://127.0.0.1:9", "consumer_key": KEY, "consumer_secret": SECRET},
-        headers=_csrf(seller),
+        headers=seller.csrf(),
     )
     assert response.status_code == 502 and response.json()["code"] == "provider-unavailable"
 

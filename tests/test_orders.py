@@ -58,19 +58,23 @@ def _headers(body: bytes, event_id: str, topic: str = "orders/updated") -> dict[
     }
 
 
-@pytest.fixture
-async def shop(runtime: Runtime, tenant: Tenant) -> Tenant:
+async def _connect_shop(runtime: Runtime, tenant: Tenant, shop: str) -> None:
     async with unit_of_work(runtime.sessionmaker) as session:
         set_tenant(session, tenant.organization.id)
         connection = Connection(
             organization_id=tenant.organization.id,
             provider="shopify",
-            external_account_id=SHOP,
+            external_account_id=shop,
             scopes=[],
-            details={"shop": SHOP},
+            details={"shop": shop},
         )
         connection.ensure_id()
         session.add(connection)
+
+
+@pytest.fixture
+async def shop(runtime: Runtime, tenant: Tenant) -> Tenant:
+    await _connect_shop(runtime, tenant, SHOP)
     return tenant
 
 
@@ -153,17 +157,7 @@ async def test_one_batch_with_several_organizations_is_processed_at_once(
     """The drain handles each organization of a batch in its own transaction: no event waits
     for the re-drive because another organization's event came first."""
     second = "second-shop.myshopify.com"
-    async with unit_of_work(runtime.sessionmaker) as session:
-        set_tenant(session, other_tenant.organization.id)
-        connection = Connection(
-            organization_id=other_tenant.organization.id,
-            provider="shopify",
-            external_account_id=second,
-            scopes=[],
-            details={"shop": second},
-        )
-        connection.ensure_id()
-        session.add(connection)
+    await _connect_shop(runtime, other_tenant, second)
     for n in range(3):
         await _deliver(client, _order(600 + n, "2026-11-20T10:00:00Z"), f"a-{n}")
         body = json.dumps(_order(700 + n, "2026-11-20T10:00:00Z")).encode()

@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
-from collections.abc import Iterator
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import httpx
@@ -19,16 +18,6 @@ from tests.browser import Browser
 
 SHOP = "acme-store.myshopify.com"
 SECRET = "shopify-emulator-secret"
-
-
-@pytest.fixture
-def seller(live_server: str, runtime: Runtime) -> Iterator[Browser]:
-    browser = Browser(live_server)
-    page = browser.get("/api/auth/amazon/start?next=/")
-    callback = browser.submit(page, ("decision", "approve"), follow=False)
-    assert browser.get(callback.headers["location"], follow=False).status_code == 302
-    yield browser
-    browser.close()
 
 
 def _consent_callback(seller: Browser, shop: str = SHOP) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -33,17 +33,6 @@ SEEDED = 30  # the Shopify emulator seeds every shop with 30 orders (3 cancelled
 
 
 @pytest.fixture
-def seller(live_server: str, runtime: Runtime) -> Iterator[Browser]:
-    browser = Browser(live_server)
-    browser.client.base_url = httpx.URL(live_server)  # the API calls below use paths
-    page = browser.get("/api/auth/amazon/start?next=/")
-    callback = browser.submit(page, ("decision", "approve"), follow=False)
-    assert browser.get(callback.headers["location"], follow=False).status_code == 302
-    yield browser
-    browser.close()
-
-
-@pytest.fixture
 async def live_jobs(runtime: Runtime, settings: Settings, live_server: str) -> AsyncIterator[None]:
     """The in-test worker reaches the emulators of the live server, like a deployed worker."""
     before = jobs.resources()
@@ -61,10 +50,6 @@ async def live_jobs(runtime: Runtime, settings: Settings, live_server: str) -> A
 @pytest.fixture
 def small_pages(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(service, "SHOPIFY_PAGE", 10)
-
-
-def _csrf(browser: Browser) -> dict[str, str]:
-    return {"X-CSRF-Token": browser.client.cookies.get("sh_csrf") or ""}
 
 
 def _connect_shop(seller: Browser, shop: str) -> str:
@@ -127,7 +112,7 @@ async def test_connecting_a_shop_syncs_its_whole_history_once(
     assert {o["external_id"] for o in orders} == expected
     # A second full sync reads everything again and changes nothing.
     again = seller.client.post(
-        "/api/v1/sync-jobs", json={"connection_id": connection_id}, headers=_csrf(seller)
+        "/api/v1/sync-jobs", json={"connection_id": connection_id}, headers=seller.csrf()
     )
     assert again.status_code == 202, again.text
     await run_worker()
@@ -202,28 +187,28 @@ async def test_cancel_then_resume(seller: Browser, live_server: str, live_jobs: 
     connection_id = _connect_shop(seller, _shop())
     await run_worker()  # the automatic full sync
     started = seller.client.post(
-        "/api/v1/sync-jobs", json={"connection_id": connection_id}, headers=_csrf(seller)
+        "/api/v1/sync-jobs", json={"connection_id": connection_id}, headers=seller.csrf()
     )
     assert started.status_code == 202 and started.json()["status"] == "queued"
     job_id = started.json()["id"]
     busy = seller.client.post(
-        "/api/v1/sync-jobs", json={"connection_id": connection_id}, headers=_csrf(seller)
+        "/api/v1/sync-jobs", json={"connection_id": connection_id}, headers=seller.csrf()
     )
     assert busy.status_code == 409 and busy.json()["code"] == "sync-job-active"
-    cancelled = seller.client.post(f"/api/v1/sync-jobs/{job_id}/cancel", headers=_csrf(seller))
+    cancelled = seller.client.post(f"/api/v1/sync-jobs/{job_id}/cancel", headers=seller.csrf())
     assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
     assert cancelled.json()["resumable"] is True
     await run_worker()  # the run finds the job cancelled and does nothing
     assert seller.client.get(f"/api/v1/sync-jobs/{job_id}").json()["pages"] == 0
-    again = seller.client.post(f"/api/v1/sync-jobs/{job_id}/cancel", headers=_csrf(seller))
+    again = seller.client.post(f"/api/v1/sync-jobs/{job_id}/cancel", headers=seller.csrf())
     assert again.status_code == 409
-    resumed = seller.client.post(f"/api/v1/sync-jobs/{job_id}/resume", headers=_csrf(seller))
+    resumed = seller.client.post(f"/api/v1/sync-jobs/{job_id}/resume", headers=seller.csrf())
     assert resumed.status_code == 202 and resumed.json()["status"] == "queued"
     await run_worker()
     done = seller.client.get(f"/api/v1/sync-jobs/{job_id}").json()
     assert done["status"] == "succeeded" and done["fetched"] == SEEDED
     assert done["changed"] == 0  # the automatic sync had them all
-    finished = seller.client.post(f"/api/v1/sync-jobs/{job_id}/resume", headers=_csrf(seller))
+    finished = seller.client.post(f"/api/v1/sync-jobs/{job_id}/resume", headers=seller.csrf())
     assert finished.status_code == 409 and finished.json()["code"] == "sync-job-not-resumable"
     assert len(_orders(seller)) == SEEDED
 
@@ -308,7 +293,7 @@ async def test_errors_and_isolation(
             text("UPDATE connections SET status = 'needs_reauth', status_reason = 'revoked'")
         )
     revoked = seller.client.post(
-        "/api/v1/sync-jobs", json={"connection_id": connection_id}, headers=_csrf(seller)
+        "/api/v1/sync-jobs", json={"connection_id": connection_id}, headers=seller.csrf()
     )
     assert revoked.status_code == 409 and revoked.json()["code"] == "connection-needs-reauth"
 
@@ -346,7 +331,7 @@ async def test_woocommerce_store_is_synced_page_by_page(
             "consumer_key": keys["consumer_key"],
             "consumer_secret": keys["consumer_secret"],
         },
-        headers=_csrf(seller),
+        headers=seller.csrf(),
     )
     assert saved.status_code == 201, saved.text
     await run_worker()

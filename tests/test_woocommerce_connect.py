@@ -5,8 +5,6 @@ are refused; the webhook the store then signs is accepted."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
 import pytest
 
@@ -14,26 +12,12 @@ from sellerhub.runtime import Runtime
 from tests.browser import Browser
 
 
-@pytest.fixture
-def seller(live_server: str, runtime: Runtime) -> Iterator[Browser]:
-    browser = Browser(live_server)
-    page = browser.get("/api/auth/amazon/start?next=/")
-    callback = browser.submit(page, ("decision", "approve"), follow=False)
-    assert browser.get(callback.headers["location"], follow=False).status_code == 302
-    yield browser
-    browser.close()
-
-
-def _csrf(browser: Browser) -> dict[str, str]:
-    return {"X-CSRF-Token": browser.client.cookies.get("sh_csrf") or ""}
-
-
 def test_key_grant_journey(seller: Browser, live_server: str) -> None:
     store = f"{live_server}/_emulators/woocommerce/stores/demo"
     started = seller.client.post(
         live_server + "/api/v1/auth/woocommerce/connect",
         json={"store_url": store},
-        headers=_csrf(seller),
+        headers=seller.csrf(),
     )
     assert started.status_code == 200, started.text
     auth_url = started.json()["auth_url"]
@@ -96,7 +80,7 @@ def test_denied_grant_ends_on_a_clear_page(seller: Browser, live_server: str) ->
     auth_url = seller.client.post(
         live_server + "/api/v1/auth/woocommerce/connect",
         json={"store_url": store},
-        headers=_csrf(seller),
+        headers=seller.csrf(),
     ).json()["auth_url"]
     page = seller.get(auth_url)
     back = seller.submit(page, ("decision", "deny"), follow=False)
