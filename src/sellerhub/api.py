@@ -23,7 +23,6 @@ from sellerhub.ops.endpoints import router as ops_router
 from sellerhub.webhooks.endpoints import router as webhooks_router
 
 ROUTERS: list[APIRouter] = [
-    webhooks_router,  # first: FastAPI matches routers in order, and ingress is the hottest path
     ops_router,
     audit_router,
     cross_app_router,  # early: its validate-token is a hot, benchmarked route
@@ -41,4 +40,5 @@ ROUTERS: list[APIRouter] = [
     woocommerce_grant_router,
     orders_router,
     sync_jobs_router,
+    webhooks_router,  # last: deliveries are served before routing (webhooks.ingress.IngressLane)
 ]
