@@ -180,3 +180,29 @@ async def test_one_batch_with_several_organizations_is_processed_at_once(
 def test_money_round_trips_in_minor_units(cents: int) -> None:
     assert to_minor(f"{cents // 100}.{cents % 100:02d}", "USD") == cents
     assert to_minor(str(cents), "JPY") == cents
+
+
+async def test_concurrent_drains_share_the_work_and_process_each_event_once(
+    client: httpx.AsyncClient, runtime: Runtime, shop: Tenant
+) -> None:
+    from sellerhub.webhooks import service as webhooks
+
+    answers = await asyncio.gather(
+        *(_deliver(client, _order(800 + n, "2026-11-20T10:00:00Z"), f"c-{n}") for n in range(300))
+    )
+    assert {a.status_code for a in answers} == {200}
+    rounds = 0
+    while True:
+        taken = await asyncio.gather(
+            webhooks.drain(runtime.sessionmaker, limit=100),
+            webhooks.drain(runtime.sessionmaker, limit=100),
+        )
+        rounds += 1
+        if sum(taken) == 0:
+            break
+    assert rounds <= 4  # two drains of 100 each take the 300 events in two or three rounds
+    async with runtime.engine.connect() as conn:
+        states = (await conn.execute(text("SELECT status, attempts FROM webhook_events"))).all()
+        orders = await conn.scalar(text("SELECT count(*) FROM orders"))
+    assert len(states) == 300 and {tuple(row) for row in states} == {("processed", 1)}
+    assert orders == 300

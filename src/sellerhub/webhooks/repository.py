@@ -141,13 +141,15 @@ class WebhookEventRepository:
         )
 
     async def fresh(self, *, limit: int) -> list[tuple[uuid.UUID, uuid.UUID | None]]:
-        """(id, organization id) of events never attempted, oldest first (not locked: the
-        processing locks each group with ``SKIP LOCKED``)."""
+        """(id, organization id) of events never attempted, oldest first, skipping those another
+        drain holds right now (the caller's transaction ends at once; the processing locks
+        each group again with ``SKIP LOCKED``)."""
         rows = await self.session.execute(
             select(WebhookEvent.id, WebhookEvent.organization_id)
             .where(WebhookEvent.status == "pending", WebhookEvent.attempts == 0)
             .order_by(WebhookEvent.received_at)
             .limit(limit)
+            .with_for_update(skip_locked=True)
         )
         return [(event_id, org) for event_id, org in rows.all()]
 

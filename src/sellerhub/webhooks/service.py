@@ -72,21 +72,25 @@ async def receive(
 
 async def drain(sessionmaker: async_sessionmaker[AsyncSession], *, limit: int = 200) -> int:
     """Process fresh events (never attempted) in arrival order, one transaction per
-    organization of the batch (a session serves one tenant); returns how many were fetched.
-    Several workers can drain at once: each group is locked with ``SKIP LOCKED``."""
+    organization of the batch (a session serves one tenant); returns how many this drain
+    took (events another drain held are left to it). Several workers can drain at once: the
+    batch skips locked events and each group is locked with ``SKIP LOCKED``."""
     async with sessionmaker() as session:
         fresh = await WebhookEventRepository(session).fresh(limit=limit)
     groups: dict[uuid.UUID | None, list[uuid.UUID]] = {}
     for event_id, organization_id in fresh:
         groups.setdefault(organization_id, []).append(event_id)
+    taken = 0
     for organization_id, ids in groups.items():
         async with unit_of_work(sessionmaker) as session:
             if organization_id is not None:
                 set_tenant(session, organization_id)
             repo = WebhookEventRepository(session)
-            handled = [e.id for e in await repo.lock_pending(ids) if await _handle(session, e)]
+            events = await repo.lock_pending(ids)
+            taken += len(events)
+            handled = [e.id for e in events if await _handle(session, e)]
             await repo.mark_processed(handled)
-    return len(fresh)
+    return taken
 
 
 async def process(session: AsyncSession, event_id: uuid.UUID) -> None:
