@@ -65,7 +65,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.add_middleware(IngressLane)  # webhook deliveries, inside the request context
     app.add_middleware(RequestContextMiddleware)
     for router in ROUTERS:
-        app.include_router(router)
+        # The routes themselves, not the router: an included router is matched through its
+        # own layer (twice per request in this FastAPI), a flat list once.
+        app.router.routes.extend(router.routes)
     if settings.emulators_enabled:
         # Imported only when enabled: the server's own code paths never depend on emulators.
         from sellerhub.emulators.app import create_emulators_app
