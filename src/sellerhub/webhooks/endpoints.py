@@ -16,18 +16,8 @@ router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 
 async def _delivery(request: Request) -> ingress.Delivery:
     limit = request.app.state.settings.webhook_max_body_bytes
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise ingress.too_large(limit)
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise ingress.too_large(limit)
-        chunks.append(chunk)
-    headers = {k.lower(): v for k, v in request.headers.items()}
-    return ingress.Delivery(headers, b"".join(chunks))
+    body = await ingress.read_body(request.receive, limit, request.headers.get("content-length"))
+    return ingress.Delivery({k.lower(): v for k, v in request.headers.items()}, body)
 
 
 @router.post("/shopify")

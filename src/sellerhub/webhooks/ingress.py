@@ -293,7 +293,8 @@ def _handler_for(path: str) -> tuple[str, Handler] | None:
     return None
 
 
-async def _read_body(receive: Receive, limit: int, declared: str | None) -> bytes:
+async def read_body(receive: Receive, limit: int, declared: str | None) -> bytes:
+    """The raw body, refused (413) above ``limit`` whether declared or streamed."""
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise too_large(limit)
     chunks: list[bytes] = []
@@ -346,7 +347,7 @@ class IngressLane:
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         try:
             try:
-                body = await _read_body(
+                body = await read_body(
                     receive, runtime.settings.webhook_max_body_bytes, headers.get("content-length")
                 )
                 answer = await handler(runtime, Delivery(headers, body))
