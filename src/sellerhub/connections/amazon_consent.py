@@ -22,9 +22,8 @@ from sellerhub.connections.providers.amazon_ads.adapter import SCOPE as ADS_SCOP
 from sellerhub.connections.providers.amazon_ads.adapter import AmazonAdsProvider
 from sellerhub.connections.providers.amazon_spapi.adapter import AmazonSpApiProvider
 from sellerhub.connections.providers.base import RefreshFailed, TokenGrant
-from sellerhub.connections.service import activate
+from sellerhub.connections.service import activate, record_connected
 from sellerhub.core.errors import DomainError, ValidationFailed
-from sellerhub.core.redirects import safe_next
 from sellerhub.db.session import unit_of_work
 from sellerhub.db.tenancy import set_tenant
 from sellerhub.deps import AdminPrincipal, SessionDep
@@ -36,9 +35,7 @@ from sellerhub.identity.amazon.endpoints import (
 )
 from sellerhub.identity.amazon.states import (
     ConsumedState,
-    bind_browser,
-    browser_token,
-    create_state,
+    begin_consent,
 )
 from sellerhub.jobs.app import enqueue
 
@@ -80,15 +77,12 @@ async def authorize(
     """The Seller Central consent URL for this organization (call with credentials: it sets
     the browser-binding cookie the callback checks)."""
     settings = request.app.state.settings
-    target = safe_next(next, settings.auth_allowed_redirect_origins)
-    browser = browser_token(request.cookies)
     redirect_uri = settings.public_url + CALLBACK_PATH
-    started = await create_state(
+    started = await begin_consent(
+        request,
         session,
-        request.app.state.keyring,
-        browser_token=browser,
         purpose=f"{PURPOSE}:{region}",
-        next_url=target,
+        next_url=next,
         redirect_uri=redirect_uri,
         organization_id=principal.organization_id,
         user_id=principal.user_id,
@@ -102,8 +96,7 @@ async def authorize(
     if settings.spapi_draft:
         params["version"] = "beta"
     body = AuthStart(auth_url=f"{settings.spapi_consent}?{urlencode(params)}", state=started.state)
-    response = JSONResponse(body.model_dump())
-    return bind_browser(response, browser, secure=settings.cookie_secure)
+    return started.bind(JSONResponse(body.model_dump()), request)
 
 
 async def fetch_marketplaces(
@@ -159,15 +152,11 @@ async def _save(
     connection.environment = "sandbox" if runtime.settings.spapi_sandbox else "production"
     connection.details = {"region": region, "marketplaces": marketplaces}
     vault.store_tokens(runtime.keyring, connection, grant)
-    await session.flush()
-    await audit.record(
+    await record_connected(
         session,
-        organization_id=organization_id,
-        action="CHANNEL_CONNECTED",
+        connection,
         actor_user_id=consumed.user_id,
-        target_type="connection",
-        target_id=str(connection.id),
-        data={"provider": PROVIDER.name, "account": selling_partner_id, "region": region},
+        data={"account": selling_partner_id, "region": region},
     )
     for job in AFTER_CONNECT_JOBS:
         await enqueue(
@@ -261,15 +250,12 @@ async def authorize_ads(
     """The Login with Amazon consent URL for Amazon Ads in ``region`` (scope
     ``advertising::campaign_management``, PKCE S256)."""
     settings = request.app.state.settings
-    target = safe_next(next, settings.auth_allowed_redirect_origins)
-    browser = browser_token(request.cookies)
     redirect_uri = settings.public_url + CALLBACK_PATH
-    started = await create_state(
+    started = await begin_consent(
+        request,
         session,
-        request.app.state.keyring,
-        browser_token=browser,
         purpose=f"{ADS_PURPOSE}:{region}",
-        next_url=target,
+        next_url=next,
         redirect_uri=redirect_uri,
         organization_id=principal.organization_id,
         user_id=principal.user_id,
@@ -285,7 +271,7 @@ async def authorize_ads(
     }
     url = f"{settings.ads_region_url('authorize', region)}?{urlencode(params)}"
     response = JSONResponse(AuthStart(auth_url=url, state=started.state).model_dump())
-    return bind_browser(response, browser, secure=settings.cookie_secure)
+    return started.bind(response, request)
 
 
 async def _ads_profiles(
@@ -380,15 +366,11 @@ async def _finish_ads(request: Request, consumed: ConsumedState) -> Response:
             "default_profile_id": profiles[0]["profile_id"],
         }
         vault.store_tokens(runtime.keyring, connection, grant)
-        await session.flush()
-        await audit.record(
+        await record_connected(
             session,
-            organization_id=organization_id,
-            action="CHANNEL_CONNECTED",
+            connection,
             actor_user_id=consumed.user_id,
-            target_type="connection",
-            target_id=str(connection.id),
-            data={"provider": ADS.name, "account": account, "profiles": len(profiles)},
+            data={"account": account, "profiles": len(profiles)},
         )
     return RedirectResponse(consumed.next_url, status_code=302)
 

@@ -14,10 +14,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sellerhub.audit import service as audit
-from sellerhub.connections import refresh, vault
+from sellerhub.connections import vault
 from sellerhub.connections.amazon_consent import AmazonCheckFailed, fetch_marketplaces
-from sellerhub.connections.models import Connection, ConnectionStatus
+from sellerhub.connections.models import Connection
 from sellerhub.connections.providers.amazon_spapi.adapter import AmazonSpApiProvider
 from sellerhub.connections.providers.base import ClientSecrets, RefreshFailed, TokenGrant
 from sellerhub.connections.providers.woocommerce.adapter import basic_credential, rest_auth
@@ -27,9 +26,10 @@ from sellerhub.connections.service import (
     CredentialsRejected,
     activate,
     describe,
+    mark_disconnected,
+    record_connected,
     request_first_sync,
 )
-from sellerhub.core.clock import utcnow
 from sellerhub.core.errors import NotFound
 from sellerhub.core.ssrf import check_url, normalize_store_url
 from sellerhub.deps import AdminPrincipal, CurrentPrincipal, TenantSessionDep
@@ -116,17 +116,14 @@ async def _save(
         must_exist=replace,
     )
     apply(connection)
-    await session.flush()
-    await session.refresh(connection)
-    await audit.record(
+    await record_connected(
         session,
-        organization_id=principal.organization_id,
-        action="CREDENTIALS_SAVED" if not created else "CHANNEL_CONNECTED",
+        connection,
         actor_user_id=principal.user_id,
-        target_type="connection",
-        target_id=str(connection.id),
-        data={"provider": provider, "account": account, "source": "manual"},
+        data={"account": account, "source": "manual"},
+        action="CHANNEL_CONNECTED" if created else "CREDENTIALS_SAVED",
     )
+    await session.refresh(connection)  # server-side timestamps, for the answer
     return connection, created
 
 
@@ -248,19 +245,12 @@ async def _delete(session: AsyncSession, principal: Principal, provider: str) ->
     if not found:
         raise NotFound(f"no manual {provider} credentials")
     for connection in found:
-        vault.wipe(connection)
-        refresh.forget(connection.id)
-        connection.status = ConnectionStatus.DISCONNECTED.value
-        connection.status_reason = "credentials deleted"
-        connection.disconnected_at = utcnow()
-        await audit.record(
+        await mark_disconnected(
             session,
-            organization_id=principal.organization_id,
-            action="CHANNEL_DISCONNECTED",
+            connection,
+            reason="credentials deleted",
             actor_user_id=principal.user_id,
-            target_type="connection",
-            target_id=str(connection.id),
-            data={"provider": provider, "source": "manual"},
+            data={"source": "manual"},
         )
 
 

@@ -94,6 +94,54 @@ async def activate(
     return connection, created
 
 
+async def record_connected(
+    session: AsyncSession,
+    connection: Connection,
+    *,
+    actor_user_id: uuid.UUID | None,
+    data: dict[str, object],
+    action: str = "CHANNEL_CONNECTED",
+) -> None:
+    """The audit event that ends every connect flow (after the secrets are stored)."""
+    await session.flush()
+    await audit.record(
+        session,
+        organization_id=connection.organization_id,
+        action=action,
+        actor_user_id=actor_user_id,
+        target_type="connection",
+        target_id=str(connection.id),
+        data={"provider": connection.provider, **data},
+    )
+
+
+async def mark_disconnected(
+    session: AsyncSession,
+    connection: Connection,
+    *,
+    reason: str,
+    actor_user_id: uuid.UUID | None,
+    actor_type: str = "user",
+    data: dict[str, object] | None = None,
+) -> None:
+    """Stop using the connection: secrets wiped, cached token dropped, audited."""
+    vault.wipe(connection)
+    refresh.forget(connection.id)
+    connection.status = ConnectionStatus.DISCONNECTED.value
+    connection.status_reason = reason
+    connection.disconnected_at = utcnow()
+    await audit.record(
+        session,
+        organization_id=connection.organization_id,
+        action="CHANNEL_DISCONNECTED",
+        actor_user_id=actor_user_id,
+        actor_type=actor_type,
+        target_type="connection",
+        target_id=str(connection.id),
+        data={"provider": connection.provider, **(data or {})},
+    )
+
+
 async def request_first_sync(
     session: AsyncSession, organization_id: uuid.UUID, connection_id: uuid.UUID
 ) -> None:
@@ -141,17 +189,13 @@ async def connect_carrier(
         connection.details = {**(connection.details or {}), "account_number": data.account_number}
     vault.store_client_secret(ctx.keyring, connection, data.client_id, data.client_secret)
     vault.store_tokens(ctx.keyring, connection, grant)
-    await session.flush()
-    await session.refresh(connection)  # server-side timestamps, for the answer
-    await audit.record(
+    await record_connected(
         session,
-        organization_id=principal.organization_id,
-        action="CHANNEL_CONNECTED",
+        connection,
         actor_user_id=principal.user_id,
-        target_type="connection",
-        target_id=str(connection.id),
-        data={"provider": provider_name, "account": external_id, "environment": data.environment},
+        data={"account": external_id, "environment": data.environment},
     )
+    await session.refresh(connection)  # server-side timestamps, for the answer
     return connection, created
 
 
@@ -172,17 +216,10 @@ async def disconnect(session: AsyncSession, principal: Principal, connection_id:
     connection = await ConnectionRepository(session).get(connection_id, lock=True)
     if connection is None or connection.status == ConnectionStatus.DISCONNECTED.value:
         raise NotFound("connection not found")
-    vault.wipe(connection)
-    refresh.forget(connection.id)
-    connection.status = ConnectionStatus.DISCONNECTED.value
-    connection.status_reason = "disconnected by a user"
-    connection.disconnected_at = utcnow()
-    await audit.record(
+    await mark_disconnected(
         session,
-        organization_id=principal.organization_id,
-        action="CHANNEL_DISCONNECTED",
+        connection,
+        reason="disconnected by a user",
         actor_user_id=principal.user_id,
-        target_type="connection",
-        target_id=str(connection.id),
-        data={"provider": connection.provider, "account": connection.external_account_id},
+        data={"account": connection.external_account_id},
     )

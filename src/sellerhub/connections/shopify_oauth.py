@@ -13,7 +13,6 @@ import httpx
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
-from sellerhub.audit import service as audit
 from sellerhub.connections import vault
 from sellerhub.connections.models import ConnectionStatus
 from sellerhub.connections.providers.base import RefreshFailed, TokenGrant
@@ -22,10 +21,9 @@ from sellerhub.connections.providers.shopify.adapter import (
     valid_shop,
     verify_query_hmac,
 )
-from sellerhub.connections.service import activate, request_first_sync
+from sellerhub.connections.service import activate, record_connected, request_first_sync
 from sellerhub.core.errors import DomainError, Unauthenticated, ValidationFailed
 from sellerhub.core.logging import get_logger
-from sellerhub.core.redirects import safe_next
 from sellerhub.db.session import commit, unit_of_work
 from sellerhub.db.tenancy import set_tenant
 from sellerhub.deps import AdminPrincipal, SessionDep
@@ -33,10 +31,8 @@ from sellerhub.identity.amazon.endpoints import error_response
 from sellerhub.identity.amazon.states import (
     ConsumedState,
     StateWrongBrowser,
-    bind_browser,
-    browser_token,
+    begin_consent,
     consume_state,
-    create_state,
 )
 
 router = APIRouter(prefix="/api/v1/auth/shopify", tags=["shopify"])
@@ -86,20 +82,19 @@ async def install(
     """Send the browser to the shop's app-install consent page."""
     settings = request.app.state.settings
     domain = _shop(shop)
-    target = safe_next(next, settings.auth_allowed_redirect_origins)
-    browser = browser_token(request.cookies, BROWSER_COOKIE)
     redirect_uri = settings.public_url + COOKIE_PATH + "/callback"
-    started = await create_state(
+    started = await begin_consent(
+        request,
         session,
-        request.app.state.keyring,
-        browser_token=browser,
         purpose=PURPOSE,
-        next_url=target,
+        next_url=next,
         redirect_uri=redirect_uri,
         organization_id=principal.organization_id,
         user_id=principal.user_id,
         pkce=False,
         subject=domain,
+        cookie=BROWSER_COOKIE,
+        path=COOKIE_PATH,
     )
     query = urlencode(
         {
@@ -113,9 +108,7 @@ async def install(
     response = RedirectResponse(
         f"{settings.shopify_shop_url(domain)}/admin/oauth/authorize?{query}", status_code=302
     )
-    return bind_browser(
-        response, browser, secure=settings.cookie_secure, name=BROWSER_COOKIE, path=COOKIE_PATH
-    )
+    return started.bind(response, request)
 
 
 def _verify_callback(request: Request) -> str:
@@ -215,15 +208,11 @@ async def _finish(request: Request, consumed: ConsumedState, shop: str) -> Respo
             connection.status_reason = f"webhook subscriptions failed for {', '.join(failed)}"
         connection.details = {"shop": shop, "webhooks_failed": failed}
         vault.store_tokens(runtime.keyring, connection, grant)
-        await session.flush()
-        await audit.record(
+        await record_connected(
             session,
-            organization_id=organization_id,
-            action="CHANNEL_CONNECTED",
+            connection,
             actor_user_id=consumed.user_id,
-            target_type="connection",
-            target_id=str(connection.id),
-            data={"provider": PROVIDER.name, "account": shop, "expiring": bool(grant.expires_at)},
+            data={"account": shop, "expiring": bool(grant.expires_at)},
         )
         await request_first_sync(session, organization_id, connection.id)
     response = RedirectResponse(consumed.next_url, status_code=302)

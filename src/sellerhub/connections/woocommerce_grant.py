@@ -14,26 +14,22 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from sellerhub.audit import service as audit
 from sellerhub.connections import vault
 from sellerhub.connections.models import ConnectionStatus
 from sellerhub.connections.providers.base import TokenGrant
 from sellerhub.connections.providers.woocommerce.adapter import basic_credential, rest_auth
 from sellerhub.connections.repository import ConnectionRepository
-from sellerhub.connections.service import activate, request_first_sync
+from sellerhub.connections.service import activate, record_connected, request_first_sync
 from sellerhub.core.clock import utcnow
 from sellerhub.core.errors import DomainError, NotFound, ValidationFailed
 from sellerhub.core.logging import get_logger
-from sellerhub.core.redirects import safe_next
 from sellerhub.core.ssrf import check_url, normalize_store_url
 from sellerhub.db.session import unit_of_work
 from sellerhub.db.tenancy import set_tenant
 from sellerhub.deps import AdminPrincipal, SessionDep
 from sellerhub.identity.amazon.states import (
-    bind_browser,
-    browser_token,
+    begin_consent,
     consume_state,
-    create_state,
 )
 
 router = APIRouter(prefix="/api/v1/auth/woocommerce", tags=["woocommerce"])
@@ -71,19 +67,18 @@ async def connect(
     settings = request.app.state.settings
     store_url = normalize_store_url(body.store_url)
     await check_url(store_url, allow_local=not settings.is_production)
-    target = safe_next(body.next, settings.auth_allowed_redirect_origins)
-    browser = browser_token(request.cookies, BROWSER_COOKIE)
-    started = await create_state(
+    started = await begin_consent(
+        request,
         session,
-        request.app.state.keyring,
-        browser_token=browser,
         purpose=PURPOSE,
-        next_url=target,
+        next_url=body.next,
         redirect_uri=store_url,
         organization_id=principal.organization_id,
         user_id=principal.user_id,
         pkce=False,
         subject=store_url[:255],
+        cookie=BROWSER_COOKIE,
+        path=COOKIE_PATH,
     )
     base = settings.public_url + COOKIE_PATH
     params = {
@@ -99,9 +94,7 @@ async def connect(
         response = RedirectResponse(auth_url, status_code=303)
     else:
         response = JSONResponse(ConnectStart(auth_url=auth_url).model_dump())
-    return bind_browser(
-        response, browser, secure=settings.cookie_secure, name=BROWSER_COOKIE, path=COOKIE_PATH
-    )
+    return started.bind(response, request)
 
 
 async def _verify_and_subscribe(
@@ -200,14 +193,11 @@ async def callback(keys: GrantKeys, request: Request) -> Response:
                     f"webhook creation failed for {', '.join(failed)}" if failed else None
                 )
             checked.last_refreshed_at = utcnow()
-            await audit.record(
+            await record_connected(
                 session,
-                organization_id=organization_id,
-                action="CHANNEL_CONNECTED",
+                checked,
                 actor_user_id=grant.user_id,
-                target_type="connection",
-                target_id=str(connection_id),
-                data={"provider": "woocommerce", "account": store_url, "verified": ok},
+                data={"account": store_url, "verified": ok},
             )
             if ok:
                 await request_first_sync(session, organization_id, connection_id)

@@ -13,15 +13,14 @@ from psycopg_pool import AsyncConnectionPool
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sellerhub.audit import service as audit
-from sellerhub.connections import refresh, vault
-from sellerhub.connections.models import ConnectionStatus
+from sellerhub.connections import service as connections
 from sellerhub.connections.repository import find_for_webhook
 from sellerhub.core.clock import utcnow
 from sellerhub.core.errors import ValidationFailed
 from sellerhub.core.ids import uuid7
 from sellerhub.core.logging import get_logger
 from sellerhub.db.session import unit_of_work
-from sellerhub.db.tenancy import set_tenant, system_context
+from sellerhub.db.tenancy import set_tenant
 from sellerhub.jobs.app import enqueue, kick
 from sellerhub.webhooks.models import WebhookEvent
 from sellerhub.webhooks.repository import WebhookEventRepository, insert_committed
@@ -149,21 +148,14 @@ async def _shopify_uninstalled(session: AsyncSession, event: WebhookEvent) -> No
     connection = await find_for_webhook(session, provider="shopify", account=event.account)
     if connection is None:
         return
-    with system_context(session, "disconnect an uninstalled Shopify shop"):
-        vault.wipe(connection)
-        refresh.forget(connection.id)
-        connection.status = ConnectionStatus.DISCONNECTED.value
-        connection.status_reason = "the app was uninstalled from the shop"
-        connection.disconnected_at = utcnow()
     set_tenant(session, connection.organization_id)
-    await audit.record(
+    await connections.mark_disconnected(
         session,
-        organization_id=connection.organization_id,
-        action="CHANNEL_DISCONNECTED",
+        connection,
+        reason="the app was uninstalled from the shop",
+        actor_user_id=None,
         actor_type="provider",
-        target_type="connection",
-        target_id=str(connection.id),
-        data={"provider": "shopify", "reason": "app/uninstalled"},
+        data={"reason": "app/uninstalled"},
     )
 
 

@@ -13,19 +13,17 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from pydantic import BaseModel
 
 from sellerhub.core.errors import DomainError, ValidationFailed
-from sellerhub.core.redirects import safe_next
 from sellerhub.db.session import commit, unit_of_work
 from sellerhub.deps import SessionDep
 from sellerhub.identity.amazon import client as lwa
 from sellerhub.identity.amazon import service
 from sellerhub.identity.amazon.states import (
     BROWSER_COOKIE,
+    ConsentStart,
     ConsumedState,
     StateWrongBrowser,
-    bind_browser,
-    browser_token,
+    begin_consent,
     consume_state,
-    create_state,
 )
 from sellerhub.identity.sessions import service as sessions
 from sellerhub.identity.sessions.cookies import set_session_cookies
@@ -73,18 +71,11 @@ def error_response(request: Request, error: DomainError) -> Response:
 
 async def _start(
     request: Request, session: SessionDep, next_url: str | None
-) -> tuple[str, str, str]:
+) -> tuple[str, ConsentStart]:
     settings = request.app.state.settings
-    target = safe_next(next_url, settings.auth_allowed_redirect_origins)
-    browser = browser_token(request.cookies)
     redirect_uri = settings.public_url + CALLBACK_PATH
-    started = await create_state(
-        session,
-        request.app.state.keyring,
-        browser_token=browser,
-        purpose=LOGIN,
-        next_url=target,
-        redirect_uri=redirect_uri,
+    started = await begin_consent(
+        request, session, purpose=LOGIN, next_url=next_url, redirect_uri=redirect_uri
     )
     query = urlencode(
         {
@@ -97,11 +88,7 @@ async def _start(
             "code_challenge_method": "S256",
         }
     )
-    return f"{settings.lwa_authorize}?{query}", started.state, browser
-
-
-def _with_browser_cookie(response: Response, request: Request, browser: str) -> Response:
-    return bind_browser(response, browser, secure=request.app.state.settings.cookie_secure)
+    return f"{settings.lwa_authorize}?{query}", started
 
 
 @router.get("/start", status_code=302, response_class=RedirectResponse)
@@ -111,8 +98,8 @@ async def start(
     next: str | None = Query(None, description="where to land after signing in (allow-listed)"),
 ) -> Response:
     """Redirect the browser to Amazon's consent page."""
-    url, _, browser = await _start(request, session, next)
-    return _with_browser_cookie(RedirectResponse(url, status_code=302), request, browser)
+    url, started = await _start(request, session, next)
+    return started.bind(RedirectResponse(url, status_code=302), request)
 
 
 @router.get("/login", response_model=AuthStart)
@@ -123,9 +110,9 @@ async def login(
 ) -> Response:
     """The same as ``start``, as JSON for single-page apps (call it with credentials so the
     browser-binding cookie is stored)."""
-    url, state, browser = await _start(request, session, next)
-    body = AuthStart(auth_url=url, state=state).model_dump()
-    return _with_browser_cookie(JSONResponse(body), request, browser)
+    url, started = await _start(request, session, next)
+    body = AuthStart(auth_url=url, state=started.state).model_dump()
+    return started.bind(JSONResponse(body), request)
 
 
 @router.get("/callback", response_class=RedirectResponse, status_code=302)

@@ -15,13 +15,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
-from fastapi import Response
+from fastapi import Request, Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sellerhub.core.clock import utcnow
 from sellerhub.core.crypto import KeyRing
 from sellerhub.core.errors import ValidationFailed
+from sellerhub.core.redirects import safe_next
 from sellerhub.core.tokens import hash_token
 from sellerhub.db.encrypted import seal, unseal
 from sellerhub.identity.amazon.models import OAuthState
@@ -173,3 +174,57 @@ def bind_browser(
     )
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+@dataclass(frozen=True)
+class ConsentStart:
+    """A started consent flow: the state to send to the provider, and the browser-binding
+    cookie the response that sends the browser there must carry (``bind``)."""
+
+    state: str
+    code_challenge: str
+    browser: str
+    cookie: str
+    path: str
+
+    def bind(self, response: Response, request: Request) -> Response:
+        return bind_browser(
+            response,
+            self.browser,
+            secure=request.app.state.settings.cookie_secure,
+            name=self.cookie,
+            path=self.path,
+        )
+
+
+async def begin_consent(
+    request: Request,
+    session: AsyncSession,
+    *,
+    purpose: str,
+    next_url: str | None,
+    redirect_uri: str,
+    organization_id: uuid.UUID | None = None,
+    user_id: uuid.UUID | None = None,
+    pkce: bool = True,
+    subject: str | None = None,
+    cookie: str = BROWSER_COOKIE,
+    path: str = "/api/auth",
+) -> ConsentStart:
+    """The common start of every consent flow: ``next`` checked against the allow-list, the
+    browser's binding token (reused or new), a stored single-use state."""
+    settings = request.app.state.settings
+    browser = browser_token(request.cookies, cookie)
+    started = await create_state(
+        session,
+        request.app.state.keyring,
+        browser_token=browser,
+        purpose=purpose,
+        next_url=safe_next(next_url, settings.auth_allowed_redirect_origins),
+        redirect_uri=redirect_uri,
+        organization_id=organization_id,
+        user_id=user_id,
+        pkce=pkce,
+        subject=subject,
+    )
+    return ConsentStart(started.state, started.code_challenge, browser, cookie, path)
