@@ -53,6 +53,7 @@ from sellerhub.jobs.app import enqueue
 log = get_logger(__name__)
 
 RUN_TASK = "commerce.sync_run"
+REQUEST_TASK = "commerce.sync_request"  # by name from connections (no import across domains)
 CHANNELS = ("shopify", "woocommerce")
 RESOURCE = "orders"
 LEASE = timedelta(minutes=5)  # a run silent for longer than this has died
@@ -554,7 +555,7 @@ async def schedule(session: AsyncSession, *, limit: int = 500) -> tuple[int, int
     for organization_id, connection_id in due:
         await enqueue(
             session,
-            "commerce.sync_request",
+            REQUEST_TASK,
             {
                 "organization_id": str(organization_id),
                 "connection_id": str(connection_id),

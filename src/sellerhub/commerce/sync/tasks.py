@@ -31,7 +31,7 @@ async def run_sync(session: AsyncSession, organization_id: str, job_id: str) -> 
     await service.run(_context(), uuid.UUID(organization_id), uuid.UUID(job_id))
 
 
-@task("commerce.sync_request", queue="sync")
+@task(service.REQUEST_TASK, queue="sync")
 async def request_sync(
     session: AsyncSession, organization_id: str, connection_id: str, mode: str = "full"
 ) -> None:
