@@ -104,4 +104,7 @@ def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
         max_overflow=pool_size,
         pool_pre_ping=False,
         pool_recycle=1800,
+        # A statement's parameters are data (emails, names, key hashes): never in an exception
+        # message, so never in a log line or a traceback.
+        hide_parameters=True,
     )
