@@ -4,11 +4,13 @@ set), a fresh database migrated once, truncation between tests, and the app over
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 import httpx
 import psycopg
@@ -21,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sellerhub.app import create_app
 from sellerhub.config import Environment, Settings
 from sellerhub.core.crypto import generate_key_entry
+from sellerhub.core.logging import configure_logging
 from sellerhub.db.engine import EmbeddedPostgres, to_libpq_url, with_database
 from sellerhub.db.migrations import upgrade
 from sellerhub.db.session import unit_of_work
@@ -54,6 +57,74 @@ TABLES = [
     "organizations",
     "job_outbox",
 ]
+
+
+# --- the suite's logs: written to files, scanned for the fixtures' secrets at the end ------------
+
+# Secrets the fixtures and tests hand to the code (keys issued, passwords, client secrets): none
+# may appear in any log the suite writes. Shapes catch the ones no fixture registered.
+FIXTURE_SECRETS: set[str] = {
+    "correct horse 42",
+    "brand new pass 7",
+    "another new pass 8",
+    "another pass 99",
+    "a-real-password-123",
+    "fedex-emulator-secret",
+    "dhl-emulator-secret",
+    "real-spapi-secret",
+    "real-shopify-secret",
+    "real-lwa-secret",
+    "real-ads-secret",
+}
+SECRET_SHAPES = {
+    "API key": re.compile(r"\bshk_[A-Za-z0-9_-]{16,}"),
+    "LWA token": re.compile(r"\bAtz[ar]\|[A-Za-z0-9._~+/=-]{8,}"),
+    "password hash": re.compile(r"\$argon2(?:id|i|d)\$"),
+    "ciphertext": re.compile(r"\bv1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{16,}"),
+    "traceback locals": re.compile(r"^\s*│?\s*locals\b|╭─+ locals", re.MULTILINE),
+}
+_suite_log: TextIO | None = None
+
+
+def remember_secret(*values: str) -> None:
+    """Add values to the secrets the end-of-run log scan looks for."""
+    FIXTURE_SECRETS.update(v for v in values if len(v) >= 8)
+
+
+def restore_suite_logging() -> None:
+    """Tests that point logging at their own stream put the suite's log back afterwards."""
+    if _suite_log is not None:
+        configure_logging("INFO", json=False, stream=_suite_log)
+
+
+def leaked_secrets(folder: Path) -> list[str]:
+    found = []
+    for path in sorted(folder.iterdir()):
+        text = path.read_text(errors="replace")
+        found += [
+            f"{path.name}: fixture secret {value[:4]}…"
+            for value in FIXTURE_SECRETS
+            if value in text
+        ]
+        found += [
+            f"{path.name}: {kind}" for kind, shape in SECRET_SHAPES.items() if shape.search(text)
+        ]
+    return found
+
+
+@pytest.fixture(scope="session", autouse=True)
+def suite_logs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Every log line of the run (this process and the servers it starts) goes to a file here; at
+    the end the files are scanned, and a fixture's secret or a secret's shape fails the run."""
+    global _suite_log
+    folder = tmp_path_factory.mktemp("logs")
+    with (folder / "suite.log").open("a", buffering=1) as stream:
+        _suite_log = stream
+        restore_suite_logging()
+        yield folder
+        _suite_log = None
+    leaks = leaked_secrets(folder)
+    assert not leaks, f"secrets in the suite's logs ({folder}): {leaks}"
 
 
 @pytest.fixture(scope="session")
@@ -94,7 +165,7 @@ def database_url(server_url: str) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    return Settings(
+    built = Settings(
         env=Environment.TEST,
         database_url=database_url,  # type: ignore[arg-type]
         encryption_keys=generate_key_entry("test1"),  # type: ignore[arg-type]
@@ -102,6 +173,12 @@ def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Set
         log_level="WARNING",
         _env_file=None,  # type: ignore[call-arg]
     )
+    for name, value in built:
+        if name != "database_url" and hasattr(value, "get_secret_value"):
+            remember_secret(value.get_secret_value())
+    assert built.encryption_keys is not None
+    remember_secret(built.encryption_keys.get_secret_value().split(":", 1)[1])
+    return built
 
 
 @pytest.fixture(scope="session")
@@ -177,6 +254,7 @@ async def make_tenant(runtime: Runtime, name: str | None = None, role: Role = Ro
         issued = await identity.issue_api_key(session, acting.principal(Role.OWNER), "test")
         if role is not Role.OWNER:
             issued.key.user_id = user.id
+    remember_secret(issued.secret)
     return Tenant(org, user, issued.secret)
 
 
@@ -212,7 +290,10 @@ def free_port() -> int:
 
 @pytest.fixture(scope="session")
 def live_server(
-    settings: Settings, database_url: str, tmp_path_factory: pytest.TempPathFactory
+    settings: Settings,
+    database_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    suite_logs: Path,
 ) -> Iterator[str]:
     """`sellerhub serve` as a real process on a free port, on the test database, with the
     emulators mounted: for journeys that must go over real HTTP (browser, JWKS clients)."""
@@ -233,11 +314,16 @@ def live_server(
         "SELLERHUB_COOKIE_SECURE": "false",  # plain http on 127.0.0.1, like a local browser
         "SELLERHUB_BREAKER_COOLDOWN_SECONDS": "1.5",
         "SELLERHUB_SERVER": "uvicorn",
-        "SELLERHUB_LOG_LEVEL": "WARNING",
+        "SELLERHUB_LOG_LEVEL": "INFO",
         "SELLERHUB_DATA_DIR": str(tmp_path_factory.mktemp("live")),
     }
+    log_file = (suite_logs / "live_server.log").open("ab")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "sellerhub", "serve"], env=env, start_new_session=True
+        [sys.executable, "-m", "sellerhub", "serve"],
+        env=env,
+        start_new_session=True,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
     )
     try:
         deadline = time.monotonic() + 60
@@ -257,6 +343,7 @@ def live_server(
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
+        log_file.close()
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ from typing import Any
 
 import httpx
 import pytest
-import structlog
 from argon2 import PasswordHasher
 from fastapi import FastAPI
 from sqlalchemy import text
@@ -28,6 +27,7 @@ from sellerhub.identity.sessions.cookies import ACCESS_COOKIE, CSRF_COOKIE, REFR
 from sellerhub.identity.users.repository import UserRepository
 from sellerhub.jobs import app as jobs
 from sellerhub.runtime import Runtime
+from tests.conftest import restore_suite_logging
 
 PASSWORD = "correct horse 42"
 CODE_RE = re.compile(r"code is (\d{6})")
@@ -516,7 +516,7 @@ def json_log() -> Iterator[io.StringIO]:
     stream = io.StringIO()
     configure_logging("INFO", json=True, stream=stream)
     yield stream
-    structlog.reset_defaults()
+    restore_suite_logging()
 
 
 async def test_logs_carry_neither_code_nor_password(

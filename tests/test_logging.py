@@ -9,11 +9,12 @@ from collections.abc import Iterator
 import httpx
 import pytest
 import structlog
+from fastapi import Request
 from pydantic import SecretStr
 
 from sellerhub.core.logging import REDACTED, bind_context, configure_logging, get_logger, redact
 from sellerhub.deps import CurrentPrincipal
-from tests.conftest import Tenant
+from tests.conftest import Tenant, restore_suite_logging
 
 
 @pytest.fixture
@@ -21,7 +22,7 @@ def json_log() -> Iterator[io.StringIO]:
     stream = io.StringIO()
     configure_logging("INFO", json=True, stream=stream)
     yield stream
-    structlog.reset_defaults()
+    restore_suite_logging()
 
 
 def _lines(stream: io.StringIO) -> list[dict[str, object]]:
@@ -120,3 +121,130 @@ async def test_request_logs_carry_ids_and_no_api_key(
     assert line["organization_id"] == str(tenant.organization.id)
     assert line["user_id"] == str(tenant.user.id)
     assert tenant.api_key not in json_log.getvalue()
+
+
+# --- unhandled errors: what is finally written holds no secret, in either renderer -------------
+
+UNHANDLED_SECRETS = {
+    "body_password": "body-password-Zq81",
+    "header_key": "shk_headerkey0123456789abcdefghij",
+    "local_token": "decrypted-fedex-token-7Hk2",
+    "local_hash": "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHQ$aGFzaGhhc2g",
+    "consumer_secret": "cs_0123456789abcdef0123456789abcdef01234567",
+}
+
+
+@pytest.fixture(params=[False, True], ids=["console", "json"])
+def any_log(request: pytest.FixtureRequest) -> Iterator[io.StringIO]:
+    stream = io.StringIO()
+    configure_logging("INFO", json=request.param, stream=stream)
+    yield stream
+    restore_suite_logging()
+
+
+async def test_an_unhandled_error_logs_no_secret_and_no_locals(
+    app, client: httpx.AsyncClient, any_log: io.StringIO
+) -> None:
+    @app.post("/_test/boom")
+    async def boom(request: Request) -> dict[str, str]:
+        body = await request.json()  # holds a password
+        authorization = request.headers["authorization"]
+        decrypted_token = UNHANDLED_SECRETS["local_token"]
+        password_hash = UNHANDLED_SECRETS["local_hash"]
+        consumer_secret = UNHANDLED_SECRETS["consumer_secret"]
+        raise RuntimeError(
+            f"failed for {authorization} with {password_hash}"
+            + str(len(body) + len(decrypted_token) + len(consumer_secret))
+        )
+
+    try:
+        response = await client.post(
+            "/_test/boom",
+            json={"email": "a@example.com", "password": UNHANDLED_SECRETS["body_password"]},
+            headers={"Authorization": f"Bearer {UNHANDLED_SECRETS['header_key']}"},
+        )
+    finally:
+        app.router.routes.pop()
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/problem+json"
+    output = any_log.getvalue()
+    assert "RuntimeError" in output and "Traceback" in output  # the error is still diagnosable
+    for name, secret in UNHANDLED_SECRETS.items():
+        assert secret not in output, name
+    assert "locals" not in output
+    # Logged once, not again by the server's own "Exception in ASGI application".
+    assert output.count("RuntimeError") == 1 or output.count("http.unhandled") == 1
+
+
+def test_stdlib_exception_logs_are_plain_and_redacted(any_log: io.StringIO) -> None:
+    import logging
+
+    def fail(password: str) -> None:
+        api_key = UNHANDLED_SECRETS["header_key"]
+        raise ValueError(f"rejected key {api_key}")
+
+    try:
+        fail(UNHANDLED_SECRETS["body_password"])
+    except ValueError:
+        logging.getLogger("uvicorn.error").exception("Exception in ASGI application")
+    output = any_log.getvalue()
+    assert "ValueError" in output and "Traceback" in output
+    assert UNHANDLED_SECRETS["header_key"] not in output
+    assert UNHANDLED_SECRETS["body_password"] not in output
+    assert "locals" not in output
+
+
+async def test_database_errors_log_no_parameters(runtime, any_log: io.StringIO) -> None:
+    from sqlalchemy import text
+
+    email, name = "param-leak-4411@example.com", "Param Leak Name"
+    try:
+        async with runtime.engine.begin() as conn:
+            await conn.execute(text("CREATE TEMP TABLE leak (email text UNIQUE, name text)"))
+            for _ in range(2):
+                await conn.execute(
+                    text("INSERT INTO leak VALUES (:email, :name)"), {"email": email, "name": name}
+                )
+    except Exception:
+        get_logger("test").exception("db.failed")
+    output = any_log.getvalue()
+    assert "UniqueViolation" in output
+    assert email not in output and name not in output
+
+
+def test_deep_and_odd_values_are_checked_too(json_log: io.StringIO) -> None:
+    deep: dict[str, object] = {"v": SECRETS["apikey"]}
+    for _ in range(10):
+        deep = {"x": deep}
+
+    class Opaque:
+        def __repr__(self) -> str:
+            return f"Opaque({SECRETS['lwa']})"
+
+        __str__ = __repr__
+
+    get_logger("test").info("odd.values", deep=deep, thing=Opaque(), exc=ValueError(SECRETS["jwt"]))
+    output = json_log.getvalue()
+    for value in (SECRETS["apikey"], SECRETS["lwa"].split("|")[-1], SECRETS["jwt"]):
+        assert value not in output
+
+
+def test_constraint_details_are_redacted() -> None:
+    text_ = (
+        'duplicate key value violates unique constraint "users_email_key"\n'
+        "DETAIL:  Key (email)=(someone@example.com) already exists."
+    )
+    assert "someone@example.com" not in redact(text_)
+
+
+def test_the_suite_log_scan_finds_a_leak(tmp_path) -> None:
+    from tests.conftest import leaked_secrets, remember_secret
+
+    remember_secret("scan-me-fixture-secret")
+    (tmp_path / "clean.log").write_text("event=ok user=someone\n")
+    assert leaked_secrets(tmp_path) == []
+    (tmp_path / "server.log").write_text(
+        "x password=scan-me-fixture-secret\nkey shk_0123456789abcdefghijklmn\n"
+    )
+    found = leaked_secrets(tmp_path)
+    assert any("fixture secret" in f for f in found) and any("API key" in f for f in found)

@@ -2,7 +2,11 @@
 
 Bind ``request_id``/``job_id``, ``organization_id`` and ``user_id`` with ``bind_context``; every
 log line of that request or job carries them. ``redact_secrets`` runs last before rendering, so no
-processor or call site can leak a secret into the output.
+processor or call site can leak a secret into the output. That holds for exceptions too: in both
+renderers and on both paths (structlog and stdlib, e.g. the ASGI server's "Exception in ASGI
+application"), a traceback is turned into plain text *before* redaction and never lists local
+variables (they held request bodies, keys and decrypted tokens); the console renderer's own
+exception formatter is the plain one as a second guard.
 """
 
 from __future__ import annotations
@@ -31,6 +35,10 @@ _SECRET_VALUE_RES = (
     re.compile(r"\b(Atza|Atzr)\|[A-Za-z0-9._~+/=|-]{8,}"),  # LWA tokens
     re.compile(r"\bsk_(live|test)_[A-Za-z0-9]{8,}"),  # Stripe keys
     re.compile(r"\bey[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}"),  # JWTs
+    re.compile(r"\$argon2(?:id|i|d)\$[^\s'\"]+"),  # password hashes
+    # PostgreSQL's constraint details quote the row's values: Key (email)=(a@b.c) already exists.
+    re.compile(r"Key \((?:[^()]|\([^()]*\))*\)=\((?:[^()]|\([^()]*\))*\)"),
+    re.compile(r"\[parameters: [^\n]*\]"),  # SQLAlchemy's rendering of bound parameters
 )
 _URL_PASSWORD_RE = re.compile(r"([a-z][a-z0-9+.-]*://[^:/@\s]+:)[^@\s/]+@", re.IGNORECASE)
 _MAX_DEPTH = 6
@@ -45,6 +53,8 @@ def _redact_str(value: str) -> str:
 def redact(value: Any, depth: int = 0) -> Any:
     """Return ``value`` with secret-looking keys and values replaced by ``[REDACTED]``."""
     if depth > _MAX_DEPTH:
+        return "[TRUNCATED]"  # unread is unchecked: never pass a deep value through as it is
+    if value is None or isinstance(value, bool | int | float):
         return value
     if isinstance(value, str):
         return _redact_str(value)
@@ -61,7 +71,10 @@ def redact(value: Any, depth: int = 0) -> Any:
         return [redact(v, depth + 1) for v in value]
     if hasattr(value, "get_secret_value"):  # pydantic SecretStr / SecretBytes
         return REDACTED
-    return value
+    if isinstance(value, BaseException):
+        return _redact_str(f"{type(value).__name__}: {value}")
+    # Anything else is rendered as text by the renderer anyway: check that text.
+    return _redact_str(str(value))
 
 
 _NEVER_REDACT = frozenset({"event", "level", "timestamp", "logger", "request_id", "job_id"})
@@ -84,6 +97,10 @@ def redact_secrets(
     return event_dict
 
 
+# Tracebacks become text here, before redaction: plain frames (file, line, code), no locals.
+_plain_exceptions = structlog.processors.ExceptionRenderer()  # the standard library's format
+
+
 def configure_logging(
     level: str = "INFO", json: bool = False, stream: TextIO | None = None
 ) -> None:
@@ -95,13 +112,15 @@ def configure_logging(
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
-        structlog.processors.format_exc_info,
+        _plain_exceptions,
         redact_secrets,
     ]
     renderer: Any = (
         structlog.processors.JSONRenderer()
         if json
-        else structlog.dev.ConsoleRenderer(colors=out.isatty())
+        else structlog.dev.ConsoleRenderer(
+            colors=out.isatty(), exception_formatter=structlog.dev.plain_traceback
+        )
     )
     structlog.configure(
         processors=[*shared, renderer],
@@ -115,6 +134,7 @@ def configure_logging(
         structlog.stdlib.ProcessorFormatter(
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                _plain_exceptions,
                 redact_secrets,
                 renderer,
             ],

@@ -8,8 +8,10 @@ import time
 import uuid
 from typing import Any
 
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from sellerhub.core import problems
 from sellerhub.core.logging import bind_context, clear_context, get_logger
 from sellerhub.core.metrics import HTTP_LATENCY, HTTP_REQUESTS
 
@@ -44,10 +46,12 @@ class RequestContextMiddleware:
         bind_context(request_id=request_id)
         started = time.perf_counter()
         status_code = 500
+        started_response = False
 
         async def send_with_headers(message: Message) -> None:
-            nonlocal status_code
+            nonlocal status_code, started_response
             if message["type"] == "http.response.start":
+                started_response = True
                 status_code = message["status"]
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode()))
@@ -57,6 +61,10 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, send_with_headers)
+        except Exception as exc:
+            if started_response:
+                raise  # too late for a problem document; the server closes the connection
+            await problems.unexpected(Request(scope), exc)(scope, receive, send_with_headers)
         finally:
             route = _route_template(scope)
             method = scope.get("method", "GET")

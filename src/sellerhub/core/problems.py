@@ -119,7 +119,11 @@ async def _database_unavailable(request: Request, exc: Exception) -> JSONRespons
     return response
 
 
-async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+def unexpected(request: Request, exc: Exception) -> JSONResponse:
+    """The one answer to an exception nothing else handled: logged once here (a plain, redacted
+    traceback; see ``core.logging``), answered as a generic 500 that names no internals. Called by
+    the request-context middleware, which does not re-raise, so the ASGI server does not log the
+    same exception a second time."""
     if isinstance(exc, TenantScopeViolation):
         TENANT_VIOLATIONS.inc()
     log.error("http.unhandled", error=type(exc).__name__, exc_info=exc)
@@ -138,4 +142,3 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     for unavailable in DATABASE_UNAVAILABLE:
         app.add_exception_handler(unavailable, _database_unavailable)
-    app.add_exception_handler(Exception, _unexpected)
