@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from sellerhub import __version__
 from sellerhub.api import ROUTERS
 from sellerhub.config import Settings, get_settings
-from sellerhub.core import problems
+from sellerhub.core import openapi, problems
 from sellerhub.core.cors import CorsMiddleware
 from sellerhub.core.logging import configure_logging, get_logger
 from sellerhub.core.middleware import RequestContextMiddleware
@@ -59,6 +59,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     )
     app.state.settings = settings
     problems.install(app)
+    openapi.install(app)  # the document declares every status and content type (core.openapi)
     # CORS for registered apps' origins, inside the request context (ids, metrics, headers).
     app_registry.ttl_seconds = settings.app_cache_seconds
     app.add_middleware(CorsMiddleware, origins=registered_origins)

@@ -64,7 +64,11 @@ async def test_connection(
     "/carriers/{carrier}/credentials",
     response_model=ConnectionOut,
     status_code=status.HTTP_201_CREATED,
-    responses={200: {"description": "credentials of an existing connection replaced"}},
+    responses={
+        200: {"description": "credentials of an existing connection replaced"},
+        422: {"description": "the carrier refused the credentials (or they are not valid)"},
+        502: {"description": "the carrier did not answer"},
+    },
 )
 async def carrier_credentials(
     carrier: Literal["fedex", "dhl"],
@@ -135,5 +139,20 @@ for _method in PROXY_METHODS:
         proxy,
         methods=[_method],
         operation_id=f"proxy_{_method.lower()}",
-        responses={200: {"description": "the provider's answer, status and body as they came"}},
+        response_class=Response,
+        responses={
+            200: {
+                "description": "the provider's answer, status and body as they came",
+                "content": {"*/*": {}},
+            },
+            "default": {
+                "description": "the provider's answer, whatever its status and media type",
+                "content": {"*/*": {}},
+            },
+            409: {"description": "the connection needs to be authorized again"},
+            413: {"description": "the body is larger than proxied bodies may be"},
+            502: {"description": "the provider is unavailable"},
+            503: {"description": "the provider is paused (circuit open), or the database"},
+            504: {"description": "the provider did not answer in time"},
+        },
     )

@@ -198,7 +198,22 @@ async def _amazon(
     )
 
 
-@router.post("/woocommerce/credentials", status_code=status.HTTP_201_CREATED)
+_SAVE_ADD: dict[int | str, dict[str, Any]] = {
+    409: {"description": "credentials for this account exist already; use PUT to replace"},
+    422: {"description": "the address is not usable, or the provider refused the keys"},
+    502: {"description": "the provider did not answer"},
+}
+_SAVE_REPLACE: dict[int | str, dict[str, Any]] = {
+    404: {"description": "no connection of this account to replace"},
+    422: {"description": "the address is not usable, or the provider refused the keys"},
+    502: {"description": "the provider did not answer"},
+}
+_DELETE: dict[int | str, dict[str, Any]] = {
+    404: {"description": "no manual credentials of this provider"}
+}
+
+
+@router.post("/woocommerce/credentials", status_code=status.HTTP_201_CREATED, responses=_SAVE_ADD)
 async def add_woocommerce(
     body: WooCommerceCredentials,
     request: Request,
@@ -209,7 +224,7 @@ async def add_woocommerce(
     return await _woocommerce(request, session, principal, body, replace=False)
 
 
-@router.put("/woocommerce/credentials")
+@router.put("/woocommerce/credentials", responses=_SAVE_REPLACE)
 async def replace_woocommerce(
     body: WooCommerceCredentials,
     request: Request,
@@ -219,7 +234,7 @@ async def replace_woocommerce(
     return await _woocommerce(request, session, principal, body, replace=True)
 
 
-@router.post("/amazon/credentials", status_code=status.HTTP_201_CREATED)
+@router.post("/amazon/credentials", status_code=status.HTTP_201_CREATED, responses=_SAVE_ADD)
 async def add_amazon(
     body: AmazonCredentials, request: Request, session: TenantSessionDep, principal: AdminPrincipal
 ) -> Response:
@@ -228,7 +243,7 @@ async def add_amazon(
     return await _amazon(request, session, principal, body, replace=False)
 
 
-@router.put("/amazon/credentials")
+@router.put("/amazon/credentials", responses=_SAVE_REPLACE)
 async def replace_amazon(
     body: AmazonCredentials, request: Request, session: TenantSessionDep, principal: AdminPrincipal
 ) -> Response:
@@ -254,12 +269,14 @@ async def _delete(session: AsyncSession, principal: Principal, provider: str) ->
         )
 
 
-@router.delete("/woocommerce/credentials", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/woocommerce/credentials", status_code=status.HTTP_204_NO_CONTENT, responses=_DELETE
+)
 async def delete_woocommerce(session: TenantSessionDep, principal: AdminPrincipal) -> None:
     await _delete(session, principal, "woocommerce")
 
 
-@router.delete("/amazon/credentials", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/amazon/credentials", status_code=status.HTTP_204_NO_CONTENT, responses=_DELETE)
 async def delete_amazon(session: TenantSessionDep, principal: AdminPrincipal) -> None:
     await _delete(session, principal, "amazon_spapi")
 

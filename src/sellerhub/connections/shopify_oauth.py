@@ -24,6 +24,7 @@ from sellerhub.connections.providers.shopify.adapter import (
 from sellerhub.connections.service import activate, record_connected, request_first_sync
 from sellerhub.core.errors import DomainError, Unauthenticated, ValidationFailed
 from sellerhub.core.logging import get_logger
+from sellerhub.core.openapi import HTML_CONTENT as HTML
 from sellerhub.db.session import commit, unit_of_work
 from sellerhub.db.tenancy import set_tenant
 from sellerhub.deps import AdminPrincipal, SessionDep
@@ -71,7 +72,12 @@ def _shop(raw: str | None) -> str:
     return shop
 
 
-@router.get("/install", status_code=302, response_class=RedirectResponse)
+@router.get(
+    "/install",
+    status_code=302,
+    response_class=RedirectResponse,
+    responses={400: {"description": "invalid-shop: not a shop domain like x.myshopify.com"}},
+)
 async def install(
     request: Request,
     session: SessionDep,
@@ -129,7 +135,23 @@ def _verify_callback(request: Request) -> str:
     return shop
 
 
-@router.get("/callback", status_code=302, response_class=RedirectResponse)
+@router.get(
+    "/callback",
+    status_code=302,
+    response_class=RedirectResponse,
+    responses={
+        # Browsers (Accept: text/html) get a page, everything else problem+json.
+        400: {
+            "description": "the shop, the state or Shopify's answer is not valid",
+            "content": HTML,
+        },
+        401: {
+            "description": "the HMAC, timestamp or shop of the callback is wrong",
+            "content": HTML,
+        },
+        503: {"description": "the database is unavailable", "content": HTML},
+    },
+)
 async def callback(request: Request) -> Response:
     runtime = request.app.state.runtime
     try:

@@ -23,6 +23,7 @@ from sellerhub.connections.service import activate, record_connected, request_fi
 from sellerhub.core.clock import utcnow
 from sellerhub.core.errors import DomainError, NotFound, ValidationFailed
 from sellerhub.core.logging import get_logger
+from sellerhub.core.openapi import HTML_CONTENT as HTML
 from sellerhub.core.ssrf import check_url, normalize_store_url
 from sellerhub.db.session import unit_of_work
 from sellerhub.db.tenancy import set_tenant
@@ -58,7 +59,11 @@ class GrantKeys(BaseModel):
     key_permissions: str | None = None
 
 
-@router.post("/connect", response_model=ConnectStart)
+@router.post(
+    "/connect",
+    response_model=ConnectStart,
+    responses={303: {"description": "to the store's authorization page (Accept: text/html)"}},
+)
 async def connect(
     body: ConnectRequest, request: Request, session: SessionDep, principal: AdminPrincipal
 ) -> Response:
@@ -132,7 +137,13 @@ async def _verify_and_subscribe(
     return True, failed
 
 
-@router.post("/callback")
+@router.post(
+    "/callback",
+    responses={
+        404: {"description": "no pending key grant for this user_id"},
+        503: {"description": "the database is unavailable"},
+    },
+)
 async def callback(keys: GrantKeys, request: Request) -> Response:
     """The store's POST of the generated keys. Accepted only for a pending grant; answers 200
     (WooCommerce requires exactly 200) once the keys are stored."""
@@ -204,7 +215,15 @@ async def callback(keys: GrantKeys, request: Request) -> Response:
     return JSONResponse({"ok": True}, status_code=200)
 
 
-@router.get("/return", response_model=None)
+@router.get(
+    "/return",
+    response_model=None,
+    responses={
+        200: {"description": "connected", "content": {"application/json": {}, **HTML}},
+        400: {"description": "not connected (a page, for browsers)", "content": HTML},
+        422: {"description": "not connected: the store did not grant access"},
+    },
+)
 async def return_page(
     request: Request,
     success: str = Query("0"),

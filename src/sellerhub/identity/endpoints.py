@@ -17,7 +17,11 @@ from sellerhub.identity.schemas import (
 router = APIRouter(prefix="/api/v1", tags=["organizations"])
 
 
-@router.get("/organizations/current", response_model=OrganizationOut)
+@router.get(
+    "/organizations/current",
+    response_model=OrganizationOut,
+    responses={404: {"description": "the organization no longer exists"}},
+)
 async def get_current_organization(
     session: TenantSessionDep, principal: CurrentPrincipal
 ) -> OrganizationOut:

@@ -12,7 +12,11 @@ from sellerhub.mail.schemas import OutboundMailOut, OutboundMailPage
 router = APIRouter(prefix="/api/v1/dev", tags=["development"])
 
 
-@router.get("/mail", response_model=OutboundMailPage)
+@router.get(
+    "/mail",
+    response_model=OutboundMailPage,
+    responses={404: {"description": "there is no dev mailbox here (production)"}},
+)
 async def list_mail(
     session: SessionDep,
     settings: SettingsDep,

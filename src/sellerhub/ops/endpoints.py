@@ -39,7 +39,30 @@ async def _check_queue() -> str | None:
     return None
 
 
-@router.get("/readyz", responses={503: {"description": "a dependency is down"}})
+@router.get(
+    "/readyz",
+    responses={
+        503: {
+            "description": "a dependency is down",
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["status", "checks", "down"],
+                        "properties": {
+                            "status": {"const": "unavailable"},
+                            "checks": {
+                                "type": "object",
+                                "additionalProperties": {"type": "string"},
+                            },
+                            "down": {"type": "array", "items": {"type": "string"}},
+                        },
+                    }
+                }
+            },
+        }
+    },
+)
 async def readyz(request: Request) -> JSONResponse:
     """Ready to serve: database reachable, migrations at head, job queue reachable."""
     checks: dict[str, str] = {}

@@ -28,7 +28,15 @@ async def list_sync_jobs(
     return SyncJobPage(items=[service.describe(j) for j in jobs], next_cursor=next_cursor)
 
 
-@router.post("", response_model=SyncJobOut, status_code=status.HTTP_202_ACCEPTED)
+@router.post(
+    "",
+    response_model=SyncJobOut,
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={
+        404: {"description": "no such connection"},
+        409: {"description": "a sync of the connection is active, or it needs re-authorization"},
+    },
+)
 async def start_sync_job(
     body: SyncRequest, session: TenantSessionDep, principal: AdminPrincipal
 ) -> SyncJobOut:
@@ -47,7 +55,11 @@ async def get_sync_job(
     return service.describe(await service.get_job(session, job_id))
 
 
-@router.post("/{job_id}/cancel", response_model=SyncJobOut)
+@router.post(
+    "/{job_id}/cancel",
+    response_model=SyncJobOut,
+    responses={409: {"description": "the job has finished already"}},
+)
 async def cancel_sync_job(
     job_id: uuid.UUID, session: TenantSessionDep, principal: AdminPrincipal
 ) -> SyncJobOut:
@@ -55,7 +67,12 @@ async def cancel_sync_job(
     return service.describe(await service.cancel(session, job_id))
 
 
-@router.post("/{job_id}/resume", response_model=SyncJobOut, status_code=status.HTTP_202_ACCEPTED)
+@router.post(
+    "/{job_id}/resume",
+    response_model=SyncJobOut,
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={409: {"description": "the job is not failed or cancelled, or another is active"}},
+)
 async def resume_sync_job(
     job_id: uuid.UUID, session: TenantSessionDep, principal: AdminPrincipal
 ) -> SyncJobOut:

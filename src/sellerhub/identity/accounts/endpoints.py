@@ -87,7 +87,11 @@ async def signup(
     return SIGNUP_ACCEPTED
 
 
-@router.post("/verify-email", response_model=StatusResponse, responses=_RATE_LIMITED)
+@router.post(
+    "/verify-email",
+    response_model=StatusResponse,
+    responses={**_RATE_LIMITED, 400: {"description": "invalid-code (or malformed JSON)"}},
+)
 async def verify_email(
     body: VerifyEmailRequest, request: Request, session: SessionDep, settings: SettingsDep
 ) -> Response:
@@ -105,7 +109,16 @@ async def verify_email(
     )
 
 
-@router.post("/login", response_model=LoginResponse, responses=_RATE_LIMITED)
+@router.post(
+    "/login",
+    response_model=LoginResponse,
+    responses={
+        **_RATE_LIMITED,
+        401: {"description": "invalid-credentials: unknown email or wrong password"},
+        403: {"description": "the user is not a member of the requested organization"},
+        404: {"description": "the requested organization does not exist"},
+    },
+)
 async def login(
     body: LoginRequest, request: Request, session: SessionDep, settings: SettingsDep
 ) -> Response:
@@ -174,7 +187,11 @@ async def request_password_reset(
     return RESET_REQUESTED
 
 
-@router.post("/password-reset/confirm", response_model=StatusResponse, responses=_RATE_LIMITED)
+@router.post(
+    "/password-reset/confirm",
+    response_model=StatusResponse,
+    responses={**_RATE_LIMITED, 400: {"description": "invalid-code (or malformed JSON)"}},
+)
 async def confirm_password_reset(
     body: PasswordResetConfirm, request: Request, session: SessionDep, settings: SettingsDep
 ) -> Response:

@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from pydantic import BaseModel
 
 from sellerhub.core.errors import DomainError, ValidationFailed
+from sellerhub.core.openapi import HTML_CONTENT as HTML
 from sellerhub.db.session import commit, unit_of_work
 from sellerhub.deps import SessionDep
 from sellerhub.identity.amazon import client as lwa
@@ -115,7 +116,23 @@ async def login(
     return started.bind(JSONResponse(body), request)
 
 
-@router.get("/callback", response_class=RedirectResponse, status_code=302)
+@router.get(
+    "/callback",
+    response_class=RedirectResponse,
+    status_code=302,
+    responses={
+        # Browsers (Accept: text/html) get a page, everything else problem+json.
+        400: {"description": "the state, or Amazon's answer, is not valid", "content": HTML},
+        401: {"description": "the account cannot sign in to its organization", "content": HTML},
+        409: {
+            "description": "the email or Amazon account belongs to another user",
+            "content": HTML,
+        },
+        422: {"description": "Amazon's answer lacks what the flow needs", "content": HTML},
+        502: {"description": "Amazon did not answer as expected", "content": HTML},
+        503: {"description": "Amazon or the database is unavailable", "content": HTML},
+    },
+)
 async def callback(
     request: Request,
     state: str = Query(""),

@@ -193,6 +193,10 @@ def _form_schema(model: Any) -> dict[str, Any]:
     "/validate-token",
     response_model=IntrospectionResponse,
     openapi_extra=_form_schema(IntrospectionRequest),
+    responses={
+        403: {"description": "the browser's Origin is not one of the app's"},
+        503: {"description": "the database is unavailable"},
+    },
 )
 async def validate_token(request: Request) -> Response:
     """Token introspection for the calling app (RFC 7662 style): ``{"active": true, …claims}``
@@ -214,7 +218,12 @@ async def validate_token(request: Request) -> Response:
 # --- registration ------------------------------------------------------------------------------
 
 
-@router.post("/register", response_model=AppRegistered, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/register",
+    response_model=AppRegistered,
+    status_code=status.HTTP_201_CREATED,
+    responses={409: {"description": "the app id is taken"}},
+)
 async def register_app(
     request: Request, body: AppRegistration, session: TenantSessionDep, principal: PlatformAdmin
 ) -> AppRegistered:
@@ -232,7 +241,14 @@ async def register_app(
 # --- app-scoped user tokens --------------------------------------------------------------------
 
 
-@router.post("/auth", response_model=AppTokenPair)
+@router.post(
+    "/auth",
+    response_model=AppTokenPair,
+    responses={
+        403: {"description": "the Origin, the app's kind or the permissions do not allow it"},
+        404: {"description": "no enabled app has this id"},
+    },
+)
 async def auth(
     request: Request, body: AppAuthRequest, session: TenantSessionDep, principal: CurrentPrincipal
 ) -> JSONResponse:
@@ -253,7 +269,11 @@ async def auth(
     return _pair(issued)
 
 
-@router.post("/refresh-token", response_model=AppTokenPair)
+@router.post(
+    "/refresh-token",
+    response_model=AppTokenPair,
+    responses={403: {"description": "the browser's Origin is not one of the app's"}},
+)
 async def refresh_token(
     request: Request, body: AppRefreshRequest, session: SessionDep
 ) -> JSONResponse:
@@ -338,7 +358,11 @@ async def user(bearer: AppBearerDep, session: SessionDep) -> AppUser:
     "/signup",
     response_model=AppSignupResult,
     status_code=status.HTTP_201_CREATED,
-    responses={200: {"model": AppSignupResult, "description": "this app had created it before"}},
+    responses={
+        200: {"model": AppSignupResult, "description": "this app had created it before"},
+        403: {"description": "the Origin is not the app's, or the app lacks users:create"},
+        409: {"description": "the email belongs to an account the app did not create"},
+    },
 )
 async def signup(request: Request, body: AppSignupRequest, session: SessionDep) -> JSONResponse:
     """Create a credit-only account from the app (needs ``users:create``): a customer without a
@@ -384,7 +408,11 @@ def _oauth_client(request: Request, fields: dict[str, str]) -> service.ClientCre
 @oauth_router.post(
     "/oauth/token",
     response_model=ServiceToken,
-    responses={400: {"model": OAuthErrorBody}, 401: {"model": OAuthErrorBody}},
+    responses={
+        400: {"model": OAuthErrorBody},
+        401: {"model": OAuthErrorBody},
+        503: {"description": "the database is unavailable"},
+    },
     openapi_extra={
         "requestBody": {
             "required": True,

@@ -13,7 +13,10 @@ router = APIRouter(tags=["discovery"])
 _CACHE = {"Cache-Control": "public, max-age=300"}
 
 
-@router.get("/.well-known/jwks.json")
+@router.get(
+    "/.well-known/jwks.json",
+    responses={503: {"description": "the database is unavailable (reloading the keys)"}},
+)
 async def jwks(request: Request) -> JSONResponse:
     """Active and recently retired public keys (a retired key stays until its tokens expire)."""
     keystore = request.app.state.runtime.keystore

@@ -40,7 +40,14 @@ def _refresh_token_of(request: Request, body: RefreshRequest | None) -> tuple[st
     raise Unauthenticated("send the refresh token (sh_refresh cookie or refresh_token field)")
 
 
-@router.post("/refresh", response_model=TokenResponse)
+@router.post(
+    "/refresh",
+    response_model=TokenResponse,
+    responses={
+        401: {"description": "no refresh token, or it is unknown, expired, ended or reused"},
+        403: {"description": "a refresh by cookie without the matching X-CSRF-Token"},
+    },
+)
 async def refresh(
     request: Request, session: SessionDep, body: RefreshRequest | None = None
 ) -> Response:
@@ -77,7 +84,11 @@ async def refresh(
     )
 
 
-@router.post("/logout", status_code=204)
+@router.post(
+    "/logout",
+    status_code=204,
+    responses={403: {"description": "a logout by cookie without the matching X-CSRF-Token"}},
+)
 async def logout(
     request: Request, session: SessionDep, body: RefreshRequest | None = None
 ) -> Response:
