@@ -315,6 +315,8 @@ def live_server(
         "SELLERHUB_BREAKER_COOLDOWN_SECONDS": "1.5",
         "SELLERHUB_SERVER": "uvicorn",
         "SELLERHUB_LOG_LEVEL": "INFO",
+        "SELLERHUB_REQUEST_HEADER_TIMEOUT_SECONDS": "2",
+        "SELLERHUB_REQUEST_BODY_TIMEOUT_SECONDS": "2",
         "SELLERHUB_DATA_DIR": str(tmp_path_factory.mktemp("live")),
     }
     log_file = (suite_logs / "live_server.log").open("ab")

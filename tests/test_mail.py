@@ -278,3 +278,16 @@ async def test_dev_mail_listing(
     hidden = await client.get("/api/v1/dev/mail")
     assert hidden.status_code == 404 and hidden.json()["code"] == "not-found"
     assert "Body 1" not in hidden.text
+
+
+@pytest.mark.parametrize("peer", ["192.168.1.20", "10.0.0.7", "203.0.113.9", "2001:db8::5"])
+async def test_dev_mail_answers_only_to_loopback(app, runtime: Runtime, peer: str) -> None:
+    await _queue(runtime, "code@example.com")
+    transport = httpx.ASGITransport(app=app, client=(peer, 50000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as remote:
+        hidden = await remote.get("/api/v1/dev/mail")
+    assert hidden.status_code == 404 and "Body" not in hidden.text
+    for local in ("127.0.0.1", "::1", "::ffff:127.0.0.1"):
+        transport = httpx.ASGITransport(app=app, client=(local, 50000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            assert (await c.get("/api/v1/dev/mail")).status_code == 200, local

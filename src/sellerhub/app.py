@@ -13,6 +13,7 @@ from sellerhub.api import ROUTERS
 from sellerhub.config import Settings, get_settings
 from sellerhub.core import openapi, problems
 from sellerhub.core.cors import CorsMiddleware
+from sellerhub.core.inputs import InputPolicy
 from sellerhub.core.logging import configure_logging, get_logger
 from sellerhub.core.middleware import RequestContextMiddleware
 from sellerhub.identity.apps.cache import app_registry, registered_origins
@@ -60,6 +61,12 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.state.settings = settings
     problems.install(app)
     openapi.install(app)  # the document declares every status and content type (core.openapi)
+    # The input policy (sizes, NUL, surrogates, nesting) for every request but webhook deliveries.
+    app.add_middleware(
+        InputPolicy,
+        max_body_bytes=settings.max_body_bytes,
+        body_timeout_seconds=settings.request_body_timeout_seconds,
+    )
     # CORS for registered apps' origins, inside the request context (ids, metrics, headers).
     app_registry.ttl_seconds = settings.app_cache_seconds
     app.add_middleware(CorsMiddleware, origins=registered_origins)

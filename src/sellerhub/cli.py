@@ -64,6 +64,7 @@ def _serve(settings: Settings, url: str) -> None:
     if settings.server == "granian":
         from granian import Granian
         from granian.constants import Interfaces
+        from granian.http import HTTP1Settings
 
         Granian(
             "sellerhub.app:production_app",
@@ -73,9 +74,14 @@ def _serve(settings: Settings, url: str) -> None:
             workers=settings.web_workers,
             factory=True,
             log_access=False,
+            http1_settings=HTTP1Settings(
+                header_read_timeout=int(settings.request_header_timeout_seconds * 1000)
+            ),
         ).serve()
     else:
         import uvicorn
+
+        from sellerhub.core.server import HeaderTimeoutProtocol
 
         uvicorn.run(
             "sellerhub.app:production_app",
@@ -85,6 +91,7 @@ def _serve(settings: Settings, url: str) -> None:
             workers=settings.web_workers,
             access_log=False,
             log_config=None,
+            http=HeaderTimeoutProtocol,  # slow headers are cut off (core.server)
         )
 
 

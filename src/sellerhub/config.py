@@ -84,6 +84,12 @@ class Settings(BaseSettings):
     shopify_client_secret: SecretStr = SecretStr("shopify-emulator-secret")
     stripe_webhook_secret: SecretStr = SecretStr("whsec_sellerhub_development")
     webhook_max_body_bytes: int = Field(default=1_048_576, ge=1024, le=26_214_400)
+    # Every other request (core.inputs): a body above the limit gets 413; a body still arriving
+    # after the body timeout gets 408; a request whose headers are not complete after the header
+    # timeout is closed (both servers).
+    max_body_bytes: int = Field(default=1_048_576, ge=1024, le=26_214_400)
+    request_body_timeout_seconds: float = Field(default=20.0, gt=0, le=600)
+    request_header_timeout_seconds: float = Field(default=10.0, gt=0, le=600)
     fedex_api_url: str | None = None
     fedex_sandbox_api_url: str | None = None
     dhl_api_url: str | None = None

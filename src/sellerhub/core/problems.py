@@ -103,7 +103,10 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code, title = _HTTP_CODES.get(exc.status_code, ("http-error", "HTTP error"))
     detail = exc.detail if isinstance(exc.detail, str) else title
-    return problem(exc.status_code, code, title, detail, request)
+    response = problem(exc.status_code, code, title, detail, request)
+    if exc.headers:  # the router's 405 names the allowed methods in Allow
+        response.headers.update(exc.headers)
+    return response
 
 
 async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:

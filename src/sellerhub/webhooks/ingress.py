@@ -31,6 +31,7 @@ from sellerhub.core.errors import (
     Unauthenticated,
     ValidationFailed,
 )
+from sellerhub.core.inputs import json_problem
 from sellerhub.core.logging import get_logger
 from sellerhub.core.problems import DATABASE_UNAVAILABLE
 from sellerhub.runtime import Runtime
@@ -90,11 +91,14 @@ def too_large(limit: int) -> PayloadTooLarge:
 
 
 def _json(body: bytes) -> dict[str, Any]:
-    if b"\\u0000" in body:  # valid JSON, but PostgreSQL's jsonb cannot hold it
-        raise MalformedDelivery("the webhook body contains a NUL character (\\u0000)")
+    # Valid JSON can still be refused: a NUL or a lone surrogate (PostgreSQL's jsonb cannot hold
+    # either) or nesting past the policy's depth (core.inputs, the rule of every other route).
+    problem = json_problem(body)
+    if problem:
+        raise MalformedDelivery(f"the webhook body {problem}")
     try:
         payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise MalformedDelivery("the webhook body is not valid JSON") from None
     if not isinstance(payload, dict):
         raise MalformedDelivery("the webhook body is not a JSON object")

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import jwt
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -53,7 +52,7 @@ from sellerhub.identity.apps.repository import (
 )
 from sellerhub.identity.apps.schemas import AppRegistration
 from sellerhub.identity.apps.validation import normalize_origin, normalize_redirect_url
-from sellerhub.identity.jwt.service import KeyStore
+from sellerhub.identity.jwt.service import KeyStore, unverified_claims
 from sellerhub.identity.organizations.models import Organization, Role
 from sellerhub.identity.organizations.repository import OrganizationRepository
 from sellerhub.identity.principal import Principal
@@ -485,8 +484,8 @@ async def verify_app_token(
     later, the credit API). The app is read from ``azp`` and must be enabled; the token must then
     verify with that app as its audience."""
     try:
-        unverified = jwt.decode(token, options={"verify_signature": False})
-    except jwt.PyJWTError:
+        unverified = unverified_claims(token)
+    except Unauthenticated:
         raise InvalidAppToken("the bearer token is not an app token") from None
     app_id = unverified.get("azp")
     if not isinstance(app_id, str) or unverified.get("aud") != app_id:

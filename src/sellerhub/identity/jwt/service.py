@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sellerhub.core.clock import utcnow
 from sellerhub.core.crypto import KeyRing
 from sellerhub.core.errors import Unauthenticated
+from sellerhub.core.inputs import json_problem
 from sellerhub.core.logging import get_logger
 from sellerhub.db.encrypted import seal, unseal
 from sellerhub.identity.jwt.models import SigningKey
@@ -123,6 +124,31 @@ def _b64decode(segment: str) -> bytes:
     return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
 
 
+def _json_segment(segment: str) -> Any:
+    """A token segment's JSON under the input policy (``core.inputs``): a header or payload that
+    nests too deeply or holds a NUL is malformed, never a crash of the parser."""
+    raw = _b64decode(segment)
+    if json_problem(raw):
+        raise ValueError("the segment is refused by the input policy")
+    try:
+        return json.loads(raw)
+    except RecursionError:
+        raise ValueError("the segment nests too deeply") from None
+
+
+def unverified_claims(token: str) -> dict[str, Any]:
+    """The payload of ``token`` *without* any check: only to find out which key or app should
+    verify it. Raises ``Unauthenticated`` when it is not a JWT."""
+    try:
+        _header, payload_b64, _signature = token.split(".")
+        claims = _json_segment(payload_b64)
+    except (ValueError, TypeError, UnicodeEncodeError):
+        raise Unauthenticated("the token is malformed") from None
+    if not isinstance(claims, dict):
+        raise Unauthenticated("the token is malformed")
+    return claims
+
+
 def _audiences(value: Any) -> set[str]:
     if isinstance(value, str):
         return {value}
@@ -210,12 +236,12 @@ class KeyStore:
         speed (``make bench``: ``identity.jwt.keystore_vs_pyjwt_decode``)."""
         try:
             header_b64, payload_b64, signature_b64 = token.split(".")
-            header = json.loads(_b64decode(header_b64))
-        except (ValueError, TypeError):
+            header = _json_segment(header_b64)
+        except (ValueError, TypeError, UnicodeEncodeError):
             raise Unauthenticated("the access token is malformed") from None
-        if not isinstance(header, dict):
+        if not isinstance(header, dict) or not isinstance(header.get("kid"), str):
             raise Unauthenticated("the access token is malformed")
-        entry = self._public.get(str(header.get("kid")))
+        entry = self._public.get(header["kid"])
         if entry is None:
             raise UnknownKeyError("the access token was signed by an unknown key")
         algorithm, key = entry
@@ -226,7 +252,7 @@ class KeyStore:
             valid = _VERIFIERS[algorithm].verify(
                 f"{header_b64}.{payload_b64}".encode("ascii"), key, signature
             )
-            claims = json.loads(_b64decode(payload_b64)) if valid else None
+            claims = _json_segment(payload_b64) if valid else None
         except (ValueError, TypeError, UnicodeEncodeError):
             raise Unauthenticated("the access token is malformed") from None
         if not valid:

@@ -69,5 +69,6 @@ def check_csrf(request: Request) -> None:
         return
     cookie = request.cookies.get(CSRF_COOKIE, "")
     header = request.headers.get(CSRF_HEADER, "")
-    if not cookie or not header or not hmac.compare_digest(cookie, header):
+    # Compared as bytes: compare_digest refuses non-ASCII text (a TypeError, so a 500).
+    if not cookie or not header or not hmac.compare_digest(cookie.encode(), header.encode()):
         raise CsrfFailed("send the sh_csrf cookie's value in the X-CSRF-Token header")
