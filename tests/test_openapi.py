@@ -73,10 +73,16 @@ def test_a_request_body_can_be_malformed_too_large_of_another_type_or_invalid(
     document: dict[str, Any],
 ) -> None:
     for path, method, operation in operations(document):
+        responses = operation["responses"]
+        # Any request: the input policy refuses a NUL or a control character in the path.
+        assert PROBLEM in responses["400"]["content"], (method, path)
         if "requestBody" in operation:
-            assert {"400", "413", "415", "422"} <= set(operation["responses"]), (method, path)
+            assert {"400", "408", "413", "415", "422"} <= set(responses), (method, path)
         elif operation.get("parameters"):
-            assert "422" in operation["responses"], (method, path)
+            assert "422" in responses, (method, path)
+    token = document["paths"]["/oauth/token"]["post"]["responses"]
+    assert set(token["400"]["content"]) == {"application/json", PROBLEM}
+    assert set(token["401"]["content"]) == {"application/json"}  # only RFC 6749 errors
 
 
 def test_authenticated_operations_declare_401_403_and_their_security(

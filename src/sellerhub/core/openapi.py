@@ -4,21 +4,24 @@ FastAPI documents the success response and a 422 (with its own error shape, not 
 operation can also answer the standard problems (``application/problem+json``, see
 ``core.problems``), and which ones follows from what the route does:
 
+* any request: 400 (the input policy refuses text no route accepts: a NUL character, a control
+  character in the path);
 * it authenticates (a dependency on ``deps.current_principal`` or ``deps.tenant_reader``, or an
   app token): 401 with ``WWW-Authenticate``, and 403 where a role guard or the CSRF check of an
   unsafe method can refuse; the document also names the security schemes it accepts;
 * its request body carries an app's client credentials (``client_secret``): 401;
 * it has an id in its path: 404 (an unknown id, or another organization's);
-* it has a request body: 400 (malformed JSON), 413 (too large), 415 (not a media type it reads)
-  and 422; any parameter: 422;
+* it has a request body: 400 (malformed JSON), 408 (arrived too slowly), 413 (too large), 415
+  (not a media type it reads) and 422; any parameter: 422;
 * its route class is ``ratelimit.RetryAfterRoute``: 429 with ``Retry-After``;
 * it reaches the database (a session, the tenant reader, authentication): 503 with
   ``Retry-After`` when the database is unavailable.
 
-Responses an endpoint declares itself (``responses=`` on the route decorator) stay as they are;
-an error response declared with a description only gets the problem content and the headers of
-its status (and keeps a ``text/html`` page or ``*/*`` it declares next to it). A 3xx gets its
-``Location`` header. ``install(app)`` replaces ``app.openapi`` by the
+Responses an endpoint declares itself (``responses=`` on the route decorator) keep what they
+declare: an error response declared with a description only gets the problem content and the
+headers of its status; one with content of its own (a ``text/html`` page, ``*/*``, an RFC 6749
+error) gets the problem content next to it where the app's own machinery can answer that status
+too. A 3xx gets its ``Location`` header. ``install(app)`` replaces ``app.openapi`` by the
 completed document (built once, like FastAPI's own)."""
 
 from __future__ import annotations
@@ -137,7 +140,9 @@ DATABASE = frozenset(
 SAFE_METHODS = frozenset({"get", "head", "options"})
 
 _DEFAULT_DESCRIPTIONS = {
-    400: "the request is malformed (e.g. the body is not valid JSON)",
+    400: "the request is malformed: text that is never accepted (a NUL character, a control "
+    "character in the path), or a body that is not valid JSON",
+    408: "the request body arrived too slowly",
     401: "authentication is missing or not valid",
     403: "the caller may not do this",
     404: "not found (or another organization's)",
@@ -187,8 +192,9 @@ def _is_default_content(content: dict[str, Any] | None) -> bool:
     return schema in ({}, {"$ref": "#/components/schemas/HTTPValidationError"})
 
 
-def _complete_response(status: int, response: dict[str, Any]) -> None:
-    """Fill in the content and headers a declared response of this status has."""
+def _complete_response(status: int, response: dict[str, Any], standard: bool) -> None:
+    """Fill in the content and headers a declared response of this status has; ``standard``:
+    the app's own machinery (not only the endpoint) can answer this status."""
     if 300 <= status < 400:
         response.setdefault("headers", {}).update(LOCATION)
         return
@@ -197,7 +203,7 @@ def _complete_response(status: int, response: dict[str, Any]) -> None:
     content = response.get("content")
     if _is_default_content(content):
         response["content"] = copy.deepcopy(PROBLEM_CONTENT)
-    elif content is not None and (HTML in content or ANY in content):
+    elif content is not None and (standard or HTML in content or ANY in content):
         content.setdefault(
             PROBLEM_CONTENT_TYPE, copy.deepcopy(PROBLEM_CONTENT[PROBLEM_CONTENT_TYPE])
         )
@@ -210,7 +216,7 @@ def standard_statuses(
 ) -> tuple[set[int], list[dict[str, list[str]]] | None]:
     """The problem statuses this operation can answer, and the security it accepts."""
     deps = set(_dependencies(route.dependant))
-    statuses: set[int] = set()
+    statuses: set[int] = {400}
     security: list[dict[str, list[str]]] | None = None
     unsafe = method not in SAFE_METHODS
     if deps & USER_AUTH:
@@ -225,7 +231,8 @@ def standard_statuses(
         statuses.update((401, 403))  # 403: the browser's Origin is not one of the app's
         security = [{"appToken": []}]
     elif _carries_client_credentials(document, operation):
-        statuses.add(401)
+        if "401" not in operation.get("responses", {}):  # else: in its own format (RFC 6749)
+            statuses.add(401)
         security = [{"appClient": []}, {}]
     parameters = operation.get("parameters", [])
     if any(
@@ -233,7 +240,7 @@ def standard_statuses(
     ):
         statuses.add(404)
     if "requestBody" in operation:
-        statuses.update((400, 413, 415, 422))
+        statuses.update((400, 408, 413, 415, 422))
     elif parameters:
         statuses.add(422)
     if type(route).__name__ == "RetryAfterRoute":
@@ -266,7 +273,7 @@ def complete(document: dict[str, Any], routes: list[Any]) -> dict[str, Any]:
                     standard.setdefault("content", {}).setdefault(ANY, relayed)
             for key, response in responses.items():
                 if key.isdigit():
-                    _complete_response(int(key), response)
+                    _complete_response(int(key), response, int(key) in statuses)
             if security is not None:
                 operation.setdefault("security", security)
     components: dict[str, Any] = document.setdefault("components", {})

@@ -1,0 +1,1 @@
+"""Fuzzing the HTTP API with Schemathesis: ``python -m tests.fuzz`` (see ``harness``)."""
