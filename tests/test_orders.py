@@ -206,3 +206,102 @@ async def test_concurrent_drains_share_the_work_and_process_each_event_once(
         orders = await conn.scalar(text("SELECT count(*) FROM orders"))
     assert len(states) == 300 and {tuple(row) for row in states} == {("processed", 1)}
     assert orders == 300
+
+
+def _poison(kind: str, order: dict) -> dict:
+    if kind == "huge-total":
+        order["total_price"] = "1e308"
+    elif kind == "negative-quantity":
+        order["line_items"][0]["quantity"] = -3
+    elif kind == "long-currency":
+        order["currency"] = "X" * 100
+    elif kind == "word-quantity":
+        order["line_items"][0]["quantity"] = "two"
+    elif kind == "negative-total":
+        order["total_price"] = "-5.00"
+    elif kind == "long-id":
+        order["id"] = "9" * 150
+    elif kind == "lines-not-a-list":
+        order["line_items"] = {"id": 1}
+    return order
+
+
+POISON = [
+    "huge-total",
+    "negative-quantity",
+    "long-currency",
+    "word-quantity",
+    "negative-total",
+    "long-id",
+    "lines-not-a-list",
+]
+
+
+@pytest.mark.parametrize("kind", POISON)
+async def test_a_poison_payload_fails_at_once_with_its_reason(
+    client: httpx.AsyncClient, runtime: Runtime, shop: Tenant, kind: str
+) -> None:
+    response = await _deliver(client, _poison(kind, _order(700, "2026-11-20T10:05:00Z")), kind)
+    assert response.status_code == 200  # stored: the signature and the JSON are fine
+    await _work()
+    listing = await client.get(
+        "/api/v1/webhook-events", params={"status": "failed"}, headers=shop.headers
+    )
+    assert listing.status_code == 200, listing.text
+    (event,) = listing.json()["items"]
+    assert event["attempts"] == 1 and event["status"] == "failed"
+    assert event["last_error"].startswith("invalid payload: "), event["last_error"]
+    assert await _orders(client, shop) == []
+    # The re-drive does not take it up again: it is final, not pending.
+    await redrive_lost_webhooks(runtime)
+    await _work()
+    again = await client.get(f"/api/v1/webhook-events/{event['id']}", headers=shop.headers)
+    assert again.json()["attempts"] == 1
+
+
+async def test_webhook_events_are_listed_per_organization_and_can_be_retried(
+    client: httpx.AsyncClient, runtime: Runtime, shop: Tenant, other_tenant: Tenant
+) -> None:
+    await _deliver(client, _poison("long-currency", _order(801, "2026-11-20T10:05:00Z")), "p1")
+    await _deliver(client, _order(802, "2026-11-20T10:05:00Z"), "ok1")
+    await _work()
+    mine = (await client.get("/api/v1/webhook-events", headers=shop.headers)).json()["items"]
+    assert sorted(e["status"] for e in mine) == ["failed", "processed"]
+    failed = next(e for e in mine if e["status"] == "failed")
+    theirs = await client.get("/api/v1/webhook-events", headers=other_tenant.headers)
+    assert theirs.json()["items"] == []
+    hidden = await client.get(
+        f"/api/v1/webhook-events/{failed['id']}", headers=other_tenant.headers
+    )
+    assert hidden.status_code == 404
+    assert (
+        await client.post(
+            f"/api/v1/webhook-events/{failed['id']}/retry", headers=other_tenant.headers
+        )
+    ).status_code == 404
+    processed = next(e for e in mine if e["status"] == "processed")
+    conflict = await client.post(
+        f"/api/v1/webhook-events/{processed['id']}/retry", headers=shop.headers
+    )
+    assert conflict.status_code == 409
+    retried = await client.post(
+        f"/api/v1/webhook-events/{failed['id']}/retry", headers=shop.headers
+    )
+    assert retried.status_code == 202 and retried.json()["status"] == "pending"
+    await _work()
+    after = await client.get(f"/api/v1/webhook-events/{failed['id']}", headers=shop.headers)
+    assert after.json()["status"] == "failed" and after.json()["attempts"] == 2  # still poison
+
+
+async def test_large_amounts_in_zero_decimal_currencies_fit(
+    client: httpx.AsyncClient, shop: Tenant
+) -> None:
+    order = _order(901, "2026-11-20T10:05:00Z", total="3500000000")  # 3.5 billion dong
+    order["currency"] = "VND"
+    order["line_items"] = [
+        {"id": 1, "sku": "X", "title": "Lot", "quantity": 1, "price": "3500000000"}
+    ]
+    await _deliver(client, order, "vnd")
+    await _work()
+    (stored,) = await _orders(client, shop)
+    assert stored["total_minor"] == 3_500_000_000

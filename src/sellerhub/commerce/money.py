@@ -34,6 +34,11 @@ _EXPONENTS = {
 }
 
 
+# The largest amount accepted, in minor units: 10^15 (ten trillion dollars; ample for any order
+# in any currency, far inside BIGINT). Larger values are malformed input, not money.
+MAX_MINOR = 10**15
+
+
 def exponent(currency: str) -> int:
     return _EXPONENTS.get(currency.upper(), 2)
 
@@ -48,6 +53,8 @@ def to_minor(amount: str | int | float | Decimal | None, currency: str) -> int:
         raise ValidationFailed(f"{amount!r} is not an amount") from None
     if not value.is_finite():
         raise ValidationFailed(f"{amount!r} is not an amount")
+    if abs(value) * (Decimal(10) ** exponent(currency)) > MAX_MINOR:
+        raise ValidationFailed(f"{str(amount)[:40]!r} is out of range for an amount")
     scaled = (value * (Decimal(10) ** exponent(currency))).quantize(
         Decimal(1), rounding=ROUND_HALF_EVEN
     )

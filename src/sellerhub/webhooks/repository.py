@@ -214,3 +214,32 @@ class WebhookEventRepository:
             )
             .values(payload={"redacted": True}, headers={})
         )
+
+    async def page(
+        self,
+        organization_id: uuid.UUID,
+        *,
+        limit: int,
+        before: uuid.UUID | None,
+        status: str | None,
+        source: str | None,
+    ) -> Sequence[WebhookEvent]:
+        """One organization's events, newest first (UUIDv7 ids sort by arrival); ``limit + 1``
+        rows so the caller knows whether there is a next page."""
+        query = select(WebhookEvent).where(WebhookEvent.organization_id == organization_id)
+        if before is not None:
+            query = query.where(WebhookEvent.id < before)
+        if status is not None:
+            query = query.where(WebhookEvent.status == status)
+        if source is not None:
+            query = query.where(WebhookEvent.source == source)
+        rows = await self.session.scalars(query.order_by(WebhookEvent.id.desc()).limit(limit + 1))
+        return rows.all()
+
+    async def get_of(
+        self, organization_id: uuid.UUID, event_id: uuid.UUID, *, for_update: bool = False
+    ) -> WebhookEvent | None:
+        query = select(WebhookEvent).where(
+            WebhookEvent.id == event_id, WebhookEvent.organization_id == organization_id
+        )
+        return await self.session.scalar(query.with_for_update() if for_update else query)

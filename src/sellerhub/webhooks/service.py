@@ -5,10 +5,12 @@ handled. Handlers per (source, topic) live in ``HANDLERS``."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
+import sqlalchemy.exc
+from psycopg import errors as pg_errors
 from psycopg_pool import AsyncConnectionPool
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -16,7 +18,7 @@ from sellerhub.audit import service as audit
 from sellerhub.connections import service as connections
 from sellerhub.connections.repository import find_for_webhook
 from sellerhub.core.clock import utcnow
-from sellerhub.core.errors import ValidationFailed
+from sellerhub.core.errors import Conflict, NotFound, ValidationFailed
 from sellerhub.core.ids import uuid7
 from sellerhub.core.logging import get_logger
 from sellerhub.db.session import unit_of_work
@@ -114,20 +116,96 @@ async def _handle(session: AsyncSession, event: WebhookEvent) -> bool:
     try:
         async with session.begin_nested():  # a failing handler leaves nothing behind
             await handler(session, event)
-    except ValidationFailed as exc:  # the payload itself is unusable: retrying won't help
+    except (ValidationFailed, sqlalchemy.exc.DBAPIError) as exc:
+        reason = _unusable(exc)
+        if reason is None:
+            return _retry_later(event, exc)
+        # The payload itself is unusable: retrying the same bytes cannot succeed.
         event.attempts += 1
-        event.last_error = f"invalid payload: {exc.detail}"[:500]
+        event.last_error = f"invalid payload: {reason}"[:500]
         event.status = "failed"
-        log.warning("webhook.payload_invalid", event_id=str(event.id))
+        log.warning("webhook.payload_invalid", event_id=str(event.id), reason=reason)
         return False
-    except Exception as exc:  # stays pending for the re-drive; failed after MAX_ATTEMPTS
-        event.attempts += 1
-        event.last_error = f"{type(exc).__name__}: handler failed"[:500]
-        if event.attempts >= MAX_ATTEMPTS:
-            event.status = "failed"
-        log.warning("webhook.handler_failed", event_id=str(event.id), attempts=event.attempts)
-        return False
+    except Exception as exc:
+        return _retry_later(event, exc)
     return True
+
+
+def _unusable(exc: Exception) -> str | None:
+    """Why a handler's failure is the payload's fault (so final), or None when it may pass on
+    a later attempt. A value the database refuses by type, range, length or CHECK is the
+    payload's: the same bytes meet the same refusal; a lost connection, a deadlock or a
+    unique-key race is not."""
+    if isinstance(exc, ValidationFailed):
+        return exc.detail
+    cause = getattr(exc, "orig", None)
+    if isinstance(
+        cause, pg_errors.DataError | pg_errors.CheckViolation | pg_errors.NotNullViolation
+    ):
+        return f"the database refused a value ({type(cause).__name__})"
+    return None
+
+
+def _retry_later(event: WebhookEvent, exc: Exception) -> bool:
+    """Stays pending for the re-drive; failed after ``MAX_ATTEMPTS``."""
+    event.attempts += 1
+    event.last_error = f"{type(exc).__name__}: handler failed"[:500]
+    if event.attempts >= MAX_ATTEMPTS:
+        event.status = "failed"
+    log.warning("webhook.handler_failed", event_id=str(event.id), attempts=event.attempts)
+    return False
+
+
+# --- the organization's view of its events ---------------------------------------------------
+
+
+async def page(
+    session: AsyncSession,
+    organization_id: uuid.UUID,
+    *,
+    limit: int,
+    before: uuid.UUID | None,
+    status: str | None = None,
+    source: str | None = None,
+) -> tuple[Sequence[WebhookEvent], uuid.UUID | None]:
+    rows = await WebhookEventRepository(session).page(
+        organization_id, limit=limit, before=before, status=status, source=source
+    )
+    items = rows[:limit]
+    return items, (items[-1].id if len(rows) > limit else None)
+
+
+async def get(
+    session: AsyncSession, organization_id: uuid.UUID, event_id: uuid.UUID
+) -> WebhookEvent:
+    event = await WebhookEventRepository(session).get_of(organization_id, event_id)
+    if event is None:
+        raise NotFound("no such webhook event")
+    return event
+
+
+async def retry(
+    session: AsyncSession, organization_id: uuid.UUID, event_id: uuid.UUID, *, actor: uuid.UUID
+) -> WebhookEvent:
+    """Process a failed event again (after a fix of ours, or of the data it refers to): it is
+    pending again and its processing is requested in this transaction."""
+    event = await WebhookEventRepository(session).get_of(organization_id, event_id, for_update=True)
+    if event is None:
+        raise NotFound("no such webhook event")
+    if event.status != "failed":
+        raise Conflict(f"only a failed event can be retried; this one is {event.status}")
+    event.status = "pending"
+    await enqueue(session, PROCESS_TASK, {"event_id": str(event.id)}, queue="webhooks")
+    await audit.record(
+        session,
+        organization_id=organization_id,
+        action="WEBHOOK_EVENT_RETRIED",
+        actor_user_id=actor,
+        target_type="webhook_event",
+        target_id=str(event.id),
+        data={"source": event.source, "topic": event.topic, "last_error": event.last_error},
+    )
+    return event
 
 
 async def redrive(session: AsyncSession, *, older_than: timedelta, limit: int = 500) -> int:

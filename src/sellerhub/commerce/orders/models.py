@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sellerhub.db.base import Base, IdMixin, TenantScoped, TimestampMixin
@@ -26,7 +26,8 @@ class Order(IdMixin, TimestampMixin, TenantScoped, Base):
     number: Mapped[str] = mapped_column(String(100), default="")
     status: Mapped[str] = mapped_column(String(50), default="")
     currency: Mapped[str] = mapped_column(String(3))
-    total_minor: Mapped[int] = mapped_column(default=0)
+    # BIGINT: 2^31 minor units is only ~$85,000 in dong or ~$1.5 million in won.
+    total_minor: Mapped[int] = mapped_column(BigInteger, default=0)
     customer_email: Mapped[str | None] = mapped_column(String(320), default=None)
     placed_at: Mapped[datetime | None] = mapped_column(default=None)
     provider_updated_at: Mapped[datetime]
@@ -46,4 +47,4 @@ class OrderLine(IdMixin, TenantScoped, Base):
     sku: Mapped[str] = mapped_column(String(200), default="")
     title: Mapped[str] = mapped_column(String(500), default="")
     quantity: Mapped[int] = mapped_column(default=0)
-    unit_price_minor: Mapped[int] = mapped_column(default=0)
+    unit_price_minor: Mapped[int] = mapped_column(BigInteger, default=0)
