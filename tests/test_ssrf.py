@@ -342,6 +342,27 @@ async def test_a_host_with_any_private_address_is_never_connected_to(dns: Any) -
     assert wire.connects == []
 
 
+async def test_the_operators_provider_hosts_are_not_checked_but_stores_are(dns: Any) -> None:
+    """A provider URL the operator configured (an egress proxy, a private mirror, the bench's
+    emulators) is the operator's choice; a store on the same private address is a user's."""
+    dns({"shop.example": [["10.1.2.3"]]})
+    wire = Wire()
+    trusted = Settings(
+        env=Environment.PRODUCTION,
+        fedex_api_url="https://fedex-mirror.internal:8443",
+        _env_file=None,  # type: ignore[call-arg]
+    ).operator_hosts()
+    assert "fedex-mirror.internal" in trusted
+    async with provider_client(
+        allow_local=False, backend=RecordingBackend(wire), trusted=trusted
+    ) as http:
+        answer = await http.get("https://fedex-mirror.internal:8443/oauth/token")
+        with pytest.raises(AddressNotAllowed):
+            await http.get("https://shop.example/wp-json/wc/v3/orders")
+    assert answer.status_code == 200
+    assert wire.connects == [("fedex-mirror.internal", 8443)]
+
+
 async def test_ipv6_stores_and_address_fallback(dns: Any) -> None:
     dead = "2606:4700::2222"
     dns({"dual.example": [[dead, PUBLIC]]})

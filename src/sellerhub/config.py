@@ -10,6 +10,7 @@ import functools
 from enum import StrEnum
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -210,6 +211,27 @@ class Settings(BaseSettings):
     @property
     def dhl_sandbox_api_base(self) -> str:
         return self.dhl_sandbox_api_url or self._emulator_url("/dhl")
+
+    def operator_hosts(self) -> frozenset[str]:
+        """Host names of the provider URLs the operator configured (the emulators' when unset):
+        destinations the operator chose, unlike a store URL a user typed in. The production
+        provider client checks only the latter for global routability (``core.http``)."""
+        regions = ("na", "eu", "fe")
+        urls = [
+            self.lwa_authorize,
+            self.lwa_token,
+            self.lwa_profile,
+            self.spapi_consent,
+            *(self.spapi_endpoint(r, e) for r in regions for e in ("production", "sandbox")),
+            *(self.ads_region_url(k, r) for k in ("authorize", "token", "api") for r in regions),
+            self.shopify_shop_url("shop.invalid"),
+            self.fedex_api_base,
+            self.fedex_sandbox_api_base,
+            self.dhl_api_base,
+            self.dhl_sandbox_api_base,
+        ]
+        hosts = {urlsplit(url).hostname for url in urls}
+        return frozenset(h for h in hosts if h and h != "shop.invalid")
 
     @property
     def cookie_secure(self) -> bool:

@@ -8,9 +8,11 @@ which resolves the host once, refuses the connection unless every address passes
 between a check and the request (or between two requests) cannot send a request inside the
 network. The URL keeps its host name, so the ``Host`` header, TLS SNI and certificate
 verification are on the name, and the pool keys connections by name: a kept-alive connection
-is one that was checked. That holds for every provider (WooCommerce stores are user-supplied;
-the others are public services anyway). Environment proxies (``HTTPS_PROXY``) are not used in
-production: a proxy would resolve the name itself.
+is one that was checked. The hosts of the provider URLs the operator configured
+(``Settings.operator_hosts``: Amazon, Shopify's template, FedEx, DHL) are the operator's choice,
+not a user's, and connect unchecked (an egress proxy or a private mirror stays possible); every
+other host — a WooCommerce store a user typed in — is checked. Environment proxies
+(``HTTPS_PROXY``) are not used in production: a proxy would resolve the name itself.
 
 Outside production the client is a plain one (local addresses allowed, for the emulators).
 """
@@ -37,10 +39,16 @@ class AddressNotAllowed(httpx.ConnectError):
 
 
 class PinningBackend(httpcore.AsyncNetworkBackend):
-    """Resolve once, check every address, connect to one of exactly those addresses."""
+    """Resolve once, check every address, connect to one of exactly those addresses; the
+    operator's own hosts (``trusted``) connect as they are."""
 
-    def __init__(self, inner: httpcore.AsyncNetworkBackend | None = None) -> None:
+    def __init__(
+        self,
+        inner: httpcore.AsyncNetworkBackend | None = None,
+        trusted: frozenset[str] = frozenset(),
+    ) -> None:
         self._inner = inner or httpcore.AnyIOBackend()
+        self._trusted = trusted
 
     async def connect_tcp(
         self,
@@ -50,6 +58,14 @@ class PinningBackend(httpcore.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
     ) -> httpcore.AsyncNetworkStream:
+        if host.lower() in self._trusted:
+            return await self._inner.connect_tcp(
+                host,
+                port,
+                timeout=timeout,
+                local_address=local_address,
+                socket_options=socket_options,
+            )
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
         try:
@@ -96,7 +112,11 @@ class PinnedTransport(httpx.AsyncHTTPTransport):
     one attribute its ``handle_async_request`` uses.)"""
 
     def __init__(
-        self, *, limits: httpx.Limits = LIMITS, backend: httpcore.AsyncNetworkBackend | None = None
+        self,
+        *,
+        limits: httpx.Limits = LIMITS,
+        backend: httpcore.AsyncNetworkBackend | None = None,
+        trusted: frozenset[str] = frozenset(),
     ) -> None:
         super().__init__(limits=limits)
         self._pool = httpcore.AsyncConnectionPool(
@@ -104,16 +124,20 @@ class PinnedTransport(httpx.AsyncHTTPTransport):
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
-            network_backend=PinningBackend(backend),
+            network_backend=PinningBackend(backend, trusted),
         )
 
 
 def provider_client(
-    *, allow_local: bool | None = None, backend: httpcore.AsyncNetworkBackend | None = None
+    *,
+    allow_local: bool | None = None,
+    backend: httpcore.AsyncNetworkBackend | None = None,
+    trusted: frozenset[str] | None = None,
 ) -> httpx.AsyncClient:
     """The shared client. ``allow_local`` (default: outside production, by the process's
     settings, which every entry point runs on) gives the plain client; otherwise the pinned
-    one, whose connections go through ``backend`` (default: the network) after the check."""
+    one, whose connections go through ``backend`` (default: the network) after the check, except
+    to the ``trusted`` hosts (default: the settings' ``operator_hosts``)."""
     if allow_local is None:
         allow_local = _outside_production()
     if allow_local:
@@ -124,8 +148,19 @@ def provider_client(
         timeout=DEFAULT_TIMEOUT,
         follow_redirects=False,
         headers=HEADERS,
-        transport=PinnedTransport(limits=LIMITS, backend=backend),
+        transport=PinnedTransport(
+            limits=LIMITS,
+            backend=backend,
+            trusted=_operator_hosts() if trusted is None else trusted,
+        ),
     )
+
+
+def _operator_hosts() -> frozenset[str]:
+    try:
+        return get_settings().operator_hosts()
+    except Exception:  # settings that do not load: trust nothing
+        return frozenset()
 
 
 def _outside_production() -> bool:
