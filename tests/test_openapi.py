@@ -99,10 +99,17 @@ def test_authenticated_operations_declare_401_403_and_their_security(
         assert "WWW-Authenticate" in responses["401"]["headers"], (method, path)
         if {"bearerAuth": []} in security and method != "get":
             assert "403" in responses, (method, path)  # the CSRF check of a session
-            assert {"sessionCookie": [], "csrfToken": []} in security
+            assert {"sessionCookie": [], "csrfCookie": [], "csrfToken": []} in security
     assert authenticated >= 40
     schemes = document["components"]["securitySchemes"]
-    assert set(schemes) == {"bearerAuth", "sessionCookie", "csrfToken", "appToken", "appClient"}
+    assert set(schemes) == {
+        "bearerAuth",
+        "sessionCookie",
+        "csrfCookie",
+        "csrfToken",
+        "appToken",
+        "appClient",
+    }
     orders = document["paths"]["/api/v1/orders"]["get"]
     assert orders["security"] == [{"bearerAuth": []}, {"sessionCookie": []}]
     assert document["paths"]["/api/cross-app/user"]["get"]["security"] == [{"appToken": []}]

@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -57,6 +58,22 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 SEED = int(os.environ.get("SELLERHUB_FUZZ_SEED", "91207"))
 MAX_EXAMPLES = int(os.environ.get("SELLERHUB_FUZZ_EXAMPLES", "100"))
+# The second pass (signed in by session cookie and CSRF token, the operations that take one).
+SESSION_EXAMPLES = max(1, MAX_EXAMPLES // 4)
+AUTH = {
+    # Credentials by the security schemes the document declares; the first satisfiable
+    # requirement of an operation is used, so each pass configures one kind of user sign-in.
+    "api key": {"bearerAuth": {"bearer": "${FUZZ_API_KEY}"}},
+    "session": {
+        "sessionCookie": {"api_key": "${FUZZ_ACCESS_TOKEN}"},
+        "csrfCookie": {"api_key": "${FUZZ_CSRF_TOKEN}"},
+        "csrfToken": {"api_key": "${FUZZ_CSRF_TOKEN}"},
+    },
+}
+APP_AUTH = {
+    "appToken": {"bearer": "${FUZZ_APP_TOKEN}"},
+    "appClient": {"username": "${FUZZ_APP_ID}", "password": "${FUZZ_APP_SECRET}"},
+}
 APP_ID = "fuzz-app"
 APP_ORIGIN = "https://fuzz.example.com"
 SHOP = "fuzz-shop.myshopify.com"
@@ -161,21 +178,26 @@ def seed_api(base: str, fixtures: Fixtures) -> None:
         fixtures.sync_job_id = job.json()["id"]
 
 
-def write_config(workdir: Path, fixtures: Fixtures) -> Path:
-    """tests/fuzz/schemathesis.toml, plus the ids of the fixtures: a path, query or body
-    parameter of that name takes a real id half of the time (a random one otherwise)."""
+def write_config(workdir: Path, fixtures: Fixtures, sign_in: str) -> Path:
+    """tests/fuzz/schemathesis.toml, plus the credentials of the pass and the ids of the
+    fixtures: a path, query or body parameter of that name takes a real id half of the time (a
+    random one otherwise)."""
     ids = {
         "connection_id": fixtures.connection_id,
         "job_id": fixtures.sync_job_id,
         "key_id": fixtures.api_key_id,
     }
-    lines = [(HERE / "schemathesis.toml").read_text(), "", "[dictionaries]"]
+    lines = [(HERE / "schemathesis.toml").read_text()]
+    for scheme, fields in (AUTH[sign_in] | APP_AUTH).items():
+        lines += ["", f"[auth.openapi.{scheme}]"]
+        lines += [f'{key} = "{value}"' for key, value in fields.items()]
+    lines += ["", "[dictionaries]"]
     lines += [f'{name} = {{ values = ["{value}"] }}' for name, value in ids.items()]
     lines += ["", "[parameters]"]
     for name in ids:
         for location in ("path", "query", "body"):
             lines.append(f'"{location}.{name}" = {{ dictionary = "{name}", probability = 0.5 }}')
-    config = workdir / "schemathesis.toml"
+    config = workdir / f"schemathesis-{sign_in.replace(' ', '-')}.toml"
     config.write_text("\n".join(lines) + "\n")
     return config
 
@@ -215,8 +237,28 @@ def stop_server(proc: subprocess.Popen[bytes]) -> None:
         proc.wait()
 
 
+def session_paths(base: str) -> str:
+    """A regular expression of the paths whose operations accept a session."""
+    document = httpx.get(base + "/openapi.json", timeout=30).json()
+    paths = [
+        path
+        for path, item in document["paths"].items()
+        if any(
+            "sessionCookie" in requirement
+            for o in item.values()
+            for requirement in o.get("security", [])
+        )
+    ]
+    return "^(" + "|".join(re.escape(p) for p in sorted(paths)) + ")$"
+
+
 def run_schemathesis(
-    base: str, fixtures: Fixtures, config: Path, workdir: Path, extra: list[str]
+    base: str,
+    fixtures: Fixtures,
+    workdir: Path,
+    sign_in: str,
+    examples: int,
+    extra: list[str],
 ) -> int:
     st = shutil.which("st", path=str(Path(sys.executable).parent)) or "st"
     env = {
@@ -228,7 +270,8 @@ def run_schemathesis(
         "FUZZ_APP_SECRET": fixtures.app_secret,
         "FUZZ_APP_TOKEN": fixtures.app_token,
     }
-    report = workdir / "report.json"
+    config = write_config(workdir, fixtures, sign_in)
+    report = workdir / f"report-{sign_in.replace(' ', '-')}.json"
     command = [
         st,
         "--config-file",
@@ -238,14 +281,16 @@ def run_schemathesis(
         "--seed",
         str(SEED),
         "--max-examples",
-        str(MAX_EXAMPLES),
+        str(examples),
         "--report",
         "json",
         "--report-json-path",
         str(report),
         *extra,
     ]
-    log(f"st run (seed {SEED}, at most {MAX_EXAMPLES} examples an operation)")
+    if sign_in == "session":
+        command += ["--include-path-regex", session_paths(base)]
+    log(f"st run, signed in by {sign_in} (seed {SEED}, at most {examples} examples an operation)")
     code = subprocess.call(command, cwd=workdir, env=env)
     summarize(report)
     return code
@@ -270,6 +315,15 @@ def summarize(report: Path) -> None:
     )
     for failure in failures:
         log(f"  {failure['code']} {failure['title']}: {', '.join(failure['operations'])}")
+
+
+def report_server_log(logfile: Path) -> None:
+    """The server's errors (a 500 is logged with its traceback); warnings only counted."""
+    lines = logfile.read_text(errors="replace").splitlines()
+    errors = [i for i, line in enumerate(lines) if "[error" in line or "Traceback" in line]
+    log(f"server log: {len(lines)} lines, {len(errors)} errors")
+    if errors:
+        print("\n".join(lines[errors[0] : errors[0] + 400]), flush=True)
 
 
 def main(extra: list[str]) -> int:
@@ -309,13 +363,13 @@ def main(extra: list[str]) -> int:
             logfile = workdir / "server.log"
             proc = start_server(env, port, logfile)
             seed_api(base, fixtures)
-            config = write_config(workdir, fixtures)
             log(f"server ready at {base} after {time.monotonic() - started:.0f} s")
-            code = run_schemathesis(base, fixtures, config, workdir, extra)
-            server_log = logfile.read_text(errors="replace").strip()
-            if server_log:
-                log("server log (warnings and errors):")
-                print(server_log[-20000:], flush=True)
+            code = run_schemathesis(base, fixtures, workdir, "api key", MAX_EXAMPLES, extra)
+            code = max(
+                code,
+                run_schemathesis(base, fixtures, workdir, "session", SESSION_EXAMPLES, extra),
+            )
+            report_server_log(logfile)
         finally:
             if proc is not None:
                 stop_server(proc)

@@ -83,6 +83,12 @@ SECURITY_SCHEMES: dict[str, Any] = {
         "name": "sh_access",
         "description": "A browser's session (set by the sign-in endpoints).",
     },
+    "csrfCookie": {
+        "type": "apiKey",
+        "in": "cookie",
+        "name": "sh_csrf",
+        "description": "A session's CSRF token (set with the session cookie).",
+    },
     "csrfToken": {
         "type": "apiKey",
         "in": "header",
@@ -224,8 +230,8 @@ def standard_statuses(
         if unsafe or deps & ROLE_GUARDS:
             statuses.add(403)  # the CSRF check of a session, the role guards
         session: dict[str, list[str]] = {"sessionCookie": []}
-        if unsafe:
-            session["csrfToken"] = []
+        if unsafe:  # double submit: the CSRF cookie and the same value in the header
+            session.update(csrfCookie=[], csrfToken=[])
         security = [{"bearerAuth": []}, session]
     elif deps & APP_TOKEN_AUTH:
         statuses.update((401, 403))  # 403: the browser's Origin is not one of the app's
