@@ -109,27 +109,55 @@ def serve() -> None:
 
 
 async def _work(settings: Settings, wait: bool = True) -> None:
+    """The worker, through database outages (``jobs.app.WorkerSupervisor``): it waits for the
+    database at start and after losing it, and stops gracefully on the first SIGINT/SIGTERM (a
+    second one interrupts at once)."""
     import sellerhub.jobs.registry  # noqa: F401 - registers every task
-    from sellerhub.jobs.app import queue_app
+    from sellerhub.jobs.app import WorkerSupervisor, kick
     from sellerhub.runtime import Runtime
+    from sellerhub.webhooks import service as webhooks
 
     runtime = Runtime.create(settings)
+
+    async def resume() -> None:
+        # Deliveries stored while no worker ran, or whose wake-up was lost with the database:
+        # one drain takes every fresh one (the periodic re-drives catch up on the rest).
+        kick(webhooks.DRAIN_TASK, queue="webhooks", lock="webhooks-drain")
+
+    supervisor = WorkerSupervisor(
+        check_database=runtime.check_database,
+        reconnect=runtime.reconnect,
+        resume=resume,
+        options={
+            "concurrency": settings.jobs_concurrency,
+            "wait": wait,
+            "shutdown_graceful_timeout": 20,
+        },
+    )
+    loop = asyncio.get_running_loop()
+
+    def on_signal() -> None:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+        log.info("worker.stopping")
+        supervisor.stop()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, on_signal)
     try:
+        if not await supervisor.wait_for_database():
+            return
         await runtime.open()
         log.info("worker.started", concurrency=settings.jobs_concurrency)
-        await queue_app.run_worker_async(
-            concurrency=settings.jobs_concurrency,
-            wait=wait,
-            install_signal_handlers=True,
-            shutdown_graceful_timeout=20,
-        )
+        await supervisor.run()
     finally:
         await runtime.close()
 
 
 @cli.command()
 def worker() -> None:
-    """Run the job worker (periodic tasks included) until SIGINT/SIGTERM."""
+    """Run the job worker (periodic tasks included) until SIGINT/SIGTERM; it outlives database
+    restarts (reconnects with backoff)."""
     asyncio.run(_work(_settings()))
 
 

@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".sellerhub")
     database_url: SecretStr | None = None
     database_pool_size: int = Field(default=10, ge=1, le=200)
+    # The longest a request waits for a database connection before it is answered 503 (while
+    # the database is down, at once rather than after a client's own timeout).
+    database_timeout_seconds: float = Field(default=1.0, gt=0, le=60)
     public_url: str = "http://127.0.0.1:8000"
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)

@@ -1,5 +1,11 @@
 """Process resources shared by the API, the worker and the CLI: settings, database (embedded or
-external), engine, session factory, key ring and the job queue connection."""
+external), engine, session factory, key ring and the job queue connection.
+
+Every connection has bounded waits, so that while the database is down a request fails at once
+(503) instead of hanging: new connections time out (``connect_timeout`` in the URL), a request
+waits at most ``SELLERHUB_DATABASE_TIMEOUT_SECONDS`` for a pooled one, and a pool that cannot
+reconnect gives its slots up after ``POOL_RECONNECT_SECONDS`` instead of retrying on a growing
+backoff, so that the next request after the database is back reconnects at once."""
 
 from __future__ import annotations
 
@@ -7,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 import httpx
+import psycopg
 from psycopg_pool import AsyncConnectionPool
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -15,11 +22,16 @@ from sellerhub.config import Settings
 from sellerhub.core.crypto import KeyRing, keyring_from_settings
 from sellerhub.core.http import provider_client
 from sellerhub.db import reads
-from sellerhub.db.engine import Database, create_engine
+from sellerhub.db.engine import Database, create_engine, with_connect_timeout
 from sellerhub.db.session import make_sessionmaker, unit_of_work
 from sellerhub.identity.apikeys.cache import principal_cache
 from sellerhub.identity.jwt.service import KeyStore, ensure_signing_key
 from sellerhub.jobs import app as jobs
+
+POOL_RECONNECT_SECONDS = 5.0
+# The queue's connections serve background work (the worker's fetches, a request's kick after
+# its commit, never its answer): they may wait for a pooled connection longer than a request.
+QUEUE_WAIT_SECONDS = 10.0
 
 
 @dataclass
@@ -41,8 +53,12 @@ class Runtime:
         """Resolve the database (starting the embedded one if needed) and build the engine."""
         settings.check()
         database = Database(settings)
-        url = database.url()
-        engine = create_engine(url, pool_size=settings.database_pool_size)
+        url = with_connect_timeout(database.url(), settings.database_timeout_seconds)
+        engine = create_engine(
+            url,
+            pool_size=settings.database_pool_size,
+            wait_seconds=settings.database_timeout_seconds,
+        )
         keys = settings.encryption_keys.get_secret_value() if settings.encryption_keys else None
         keyring = keyring_from_settings(keys, settings.data_dir, settings.is_production)
         principal_cache.ttl_seconds = settings.auth_cache_seconds
@@ -55,7 +71,10 @@ class Runtime:
             await ensure_signing_key(session, self.keyring)
         self.keystore = KeyStore(self.sessionmaker, self.keyring, issuer=self.settings.public_url)
         await self.keystore.load()
-        self.read_pool = reads.read_pool(self.url, self.settings.database_pool_size)
+        self.read_pool = self._bounded(
+            reads.read_pool(self.url, self.settings.database_pool_size),
+            self.settings.database_timeout_seconds,
+        )
         await self.read_pool.open(wait=True, timeout=30)
         self.ingress_pool = AsyncConnectionPool(
             self.url,
@@ -63,9 +82,18 @@ class Runtime:
             max_size=self.settings.database_pool_size,
             kwargs={"autocommit": True},
             open=False,
+            timeout=self.settings.database_timeout_seconds,
+            reconnect_timeout=POOL_RECONNECT_SECONDS,
         )
         await self.ingress_pool.open(wait=True, timeout=30)
         await self.open_queue()
+
+    @staticmethod
+    def _bounded(pool: AsyncConnectionPool, wait_seconds: float) -> AsyncConnectionPool:
+        """The bounded waits of the module docstring, on a pool built elsewhere (not open yet)."""
+        pool.timeout = wait_seconds
+        pool.reconnect_timeout = POOL_RECONNECT_SECONDS
+        return pool
 
     async def open_queue(self) -> None:
         """Open the job queue on its own small pool, and give jobs their session factory."""
@@ -79,10 +107,36 @@ class Runtime:
             )
         )
         self.queue_pool = AsyncConnectionPool(
-            self.url, min_size=1, max_size=max(2, self.settings.jobs_concurrency + 2), open=False
+            self.url,
+            min_size=1,
+            max_size=max(2, self.settings.jobs_concurrency + 2),
+            open=False,
+            timeout=QUEUE_WAIT_SECONDS,
+            reconnect_timeout=POOL_RECONNECT_SECONDS,
+            # Checked when taken (a round trip), like procrastinate's own pools: after the
+            # database restarted, a stale connection is replaced instead of failing a fetch.
+            check=AsyncConnectionPool.check_connection,
         )
         await self.queue_pool.open(wait=True, timeout=30)
         await jobs.queue_app.open_async(self.queue_pool)
+
+    async def check_database(self) -> None:
+        """Raise unless a new connection to the database can be made and answers."""
+        async with await psycopg.AsyncConnection.connect(self.url, autocommit=True) as conn:
+            await conn.execute("SELECT 1")
+
+    async def reconnect(self) -> None:
+        """After the database came back: let go of the connections that died with it (the
+        pools test their idle ones and replace the broken, the engine starts a new pool) and
+        wait until the job queue's pool serves again. Raises while the database is still
+        unreachable."""
+        await self.engine.dispose()
+        for pool in (self.read_pool, self.ingress_pool, self.queue_pool):
+            if pool is not None:
+                await pool.check()
+        if self.queue_pool is not None:
+            async with self.queue_pool.connection(timeout=QUEUE_WAIT_SECONDS):
+                pass
 
     async def close(self) -> None:
         await self.http.aclose()

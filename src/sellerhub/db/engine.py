@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import signal
 import subprocess
@@ -166,11 +167,22 @@ class Database:
             self.embedded = None
 
 
-def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
+def with_connect_timeout(url: str, wait_seconds: float) -> str:
+    """``url`` with a ``connect_timeout`` (whole seconds, at least 2: libpq's minimum), unless
+    it sets one already. Without it, connecting to a host that does not answer waits for the
+    operating system's TCP timeout, minutes."""
+    if "connect_timeout" in dict(parse_qsl(urlsplit(url).query)):
+        return url
+    return with_query(url, connect_timeout=str(max(2, math.ceil(wait_seconds))))
+
+
+def create_engine(url: str, pool_size: int = 10, wait_seconds: float = 30.0) -> AsyncEngine:
+    """``wait_seconds``: the longest a session waits for a free connection of the pool."""
     return create_async_engine(
         to_sqlalchemy_url(url),
         pool_size=pool_size,
         max_overflow=pool_size,
+        pool_timeout=wait_seconds,
         pool_pre_ping=False,
         pool_recycle=1800,
         # A statement's parameters are data (emails, names, key hashes): never in an exception

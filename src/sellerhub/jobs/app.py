@@ -7,13 +7,19 @@
   the caller's transaction; after commit the row is handed to the queue, and if the process died
   in between, the periodic ``jobs.outbox_redrive`` hands it over later. Delivery is therefore
   at-least-once: job functions must be idempotent.
+* ``WorkerSupervisor`` runs the worker for as long as the process lives, through database
+  outages: procrastinate ends a worker whose connection fails, so it waits for the database with
+  capped exponential backoff, retries the jobs the lost worker left running and starts a new one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
+import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -21,7 +27,10 @@ from typing import Any
 import httpx
 import procrastinate
 from procrastinate import JobContext, PsycopgConnector, RetryStrategy
-from procrastinate.exceptions import AlreadyEnqueued
+from procrastinate.app import WorkerOptions
+from procrastinate.exceptions import AlreadyEnqueued, ConnectorException, UniqueViolation
+from procrastinate.jobs import Status
+from procrastinate.worker import Worker
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -29,6 +38,7 @@ from sellerhub.config import Settings
 from sellerhub.core.clock import utcnow
 from sellerhub.core.crypto import KeyRing
 from sellerhub.core.logging import bind_context, clear_context, get_logger
+from sellerhub.core.problems import DATABASE_UNAVAILABLE
 from sellerhub.db.session import after_commit, unit_of_work
 from sellerhub.jobs.models import OutboxJob
 
@@ -134,14 +144,42 @@ async def enqueue(
 
 _background: set[asyncio.Task[None]] = set()
 _pending_kicks: set[str] = set()
+_retrying_kicks: set[str] = set()
 KICK_COALESCE_SECONDS = 0.05
+KICK_RETRY_SECONDS = 120.0  # then the periodic re-drive takes over
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """True when ``exc`` means the database could not be reached (connection refused, lost or
+    timed out, server shutting down), not that a statement failed. procrastinate wraps the
+    driver's error in a ``ConnectorException``."""
+    if isinstance(exc, ConnectorException) and exc.__cause__ is not None:
+        exc = exc.__cause__
+    return isinstance(exc, DATABASE_UNAVAILABLE)
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Exponential delays, capped."""
+
+    first: float = 0.5
+    factor: float = 2.0
+    cap: float = 10.0
+
+    def delays(self) -> Iterator[float]:
+        delay = self.first
+        while True:
+            yield delay
+            delay = min(delay * self.factor, self.cap)
 
 
 def kick(task_name: str, *, queue: str, lock: str) -> None:
     """Ask for one run of a draining task without waiting. Kicks coalesce: in a process, at most
     one per ``KICK_COALESCE_SECONDS`` and always after the last request (a trailing kick), and
     across processes through the queueing lock. For work whose durable record already exists
-    (an inbox row): a lost kick only delays it until the periodic re-drive."""
+    (an inbox row): while the database is unreachable the kick is retried with backoff (the
+    kicks of the same lock wait for that one) for ``KICK_RETRY_SECONDS``; a kick lost after
+    that only delays the work until the periodic re-drive."""
     if lock in _pending_kicks:
         return
     _pending_kicks.add(lock)
@@ -149,12 +187,27 @@ def kick(task_name: str, *, queue: str, lock: str) -> None:
     async def defer() -> None:
         await asyncio.sleep(KICK_COALESCE_SECONDS)
         _pending_kicks.discard(lock)  # requests committed from now on schedule a new kick
+        if lock in _retrying_kicks:
+            return  # an earlier kick of this lock waits for the database; it serves this one
+        give_up_at = time.monotonic() + KICK_RETRY_SECONDS
+        delays = Backoff().delays()
         try:
-            await queue_app.configure_task(task_name, queue=queue, queueing_lock=lock).defer_async()
-        except AlreadyEnqueued:
-            pass
-        except Exception as exc:
-            log.warning("jobs.kick_failed", task=task_name, error=type(exc).__name__)
+            while True:
+                try:
+                    deferrer = queue_app.configure_task(task_name, queue=queue, queueing_lock=lock)
+                    await deferrer.defer_async()
+                    return
+                except AlreadyEnqueued:
+                    return
+                except Exception as exc:
+                    delay = next(delays)
+                    if not database_unavailable(exc) or time.monotonic() + delay > give_up_at:
+                        log.warning("jobs.kick_failed", task=task_name, error=type(exc).__name__)
+                        return
+                    _retrying_kicks.add(lock)
+                await asyncio.sleep(delay)
+        finally:
+            _retrying_kicks.discard(lock)
 
     running = asyncio.get_running_loop().create_task(defer())
     _background.add(running)
@@ -213,3 +266,194 @@ async def redrive_pending(session: AsyncSession, older_than: timedelta, limit: i
     if rows:
         log.info("outbox.redriven", count=len(rows))
     return len(rows)
+
+
+# --- running the worker through database outages ----------------------------------------------
+
+STALLED_WORKER_SECONDS = 30.0  # procrastinate's stalled_worker_timeout: 3 missed heartbeats
+STABLE_WORKER_SECONDS = 30.0  # a worker that ran this long starts the reconnect backoff over
+
+
+async def retry_orphaned_jobs(lost_worker_id: int | None = None) -> int:
+    """Put the jobs left ``doing`` by workers that are gone back in the queue: those of the
+    worker this process lost with its connection (``lost_worker_id``, which could not
+    unregister), and those of any worker pruned or silent for ``STALLED_WORKER_SECONDS``.
+    Their outcome was never recorded, so they run again (jobs are idempotent); one whose
+    queueing lock a waiting twin holds is closed as aborted instead. Returns how many."""
+    manager = queue_app.job_manager
+    if lost_worker_id is not None:
+        await manager.unregister_worker(lost_worker_id)  # its jobs are left without a worker
+    orphans = list(await manager.get_stalled_jobs(seconds_since_heartbeat=STALLED_WORKER_SECONDS))
+    now = utcnow()
+    retried: list[str] = []
+    for job in orphans:
+        assert job.id is not None
+        try:
+            await manager.retry_job_by_id_async(job.id, retry_at=now)
+        except UniqueViolation:  # a twin waits under the same queueing lock; it does the work
+            await manager.finish_job_by_id_async(job.id, status=Status.ABORTED, delete_job=False)
+        except ConnectorException as exc:
+            if database_unavailable(exc):
+                raise
+            continue  # no longer running: another worker has just retried it
+        retried.append(job.task_name)
+    if retried:
+        log.info("jobs.orphans_recovered", count=len(retried), tasks=sorted(set(retried)))
+    return len(retried)
+
+
+class WorkerSupervisor:
+    """Runs procrastinate workers, one after the other, until ``stop()``.
+
+    procrastinate 3.10 does not survive its database going away: a failing query in the fetch
+    loop raises out of the worker, and a failing side task (the LISTEN connection, the
+    heartbeat, the periodic deferrer) stops it; either way ``Worker.run`` ends, and its
+    shutdown cannot unregister the worker. So this loop, on a database failure (and only on
+    one: anything else is raised), logs ``worker.database_lost``, waits for the database with
+    ``backoff`` (``check_database``), drops the dead connections (``reconnect``), logs
+    ``worker.reconnected`` and starts a new worker. Before every worker starts, the jobs that
+    workers now gone left running are retried (``retry_orphaned_jobs``) and ``resume`` runs
+    (the entry point asks there for the work whose wake-up may have been lost)."""
+
+    def __init__(
+        self,
+        *,
+        check_database: Callable[[], Awaitable[None]],
+        reconnect: Callable[[], Awaitable[None]],
+        resume: Callable[[], Awaitable[None]] | None = None,
+        options: WorkerOptions | None = None,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self.check_database = check_database
+        self.reconnect = reconnect
+        self.resume = resume
+        self.options: WorkerOptions = options or {}
+        self.backoff = backoff or Backoff()
+        self._stopping = asyncio.Event()
+        self._worker: Worker | None = None
+
+    def stop(self) -> None:
+        """Stop gracefully: the running jobs finish (up to the worker's graceful timeout)."""
+        self._stopping.set()
+        if self._worker is not None:
+            self._worker.stop()  # type: ignore[no-untyped-call]
+
+    async def _pause(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+
+    async def wait_for_database(self) -> bool:
+        """Until the database answers (True) or ``stop()`` (False), with backoff."""
+        delays = self.backoff.delays()
+        attempt = 0
+        while not self._stopping.is_set():
+            attempt += 1
+            try:
+                await self.check_database()
+                return True
+            except Exception as exc:
+                if not database_unavailable(exc):
+                    raise
+                delay = next(delays)
+                log.info(
+                    "worker.database_unreachable",
+                    attempt=attempt,
+                    error=_error_name(exc),
+                    retry_in_s=delay,
+                )
+            await self._pause(delay)
+        return False
+
+    async def run(self) -> None:
+        """Run workers until ``stop()``; with ``wait=False`` in the options, until a worker has
+        found the queues empty. The tasks must be registered (``import jobs.registry``)."""
+        delays = self.backoff.delays()
+        lost_at: float | None = None  # since when the database is lost
+        lost_worker_id: int | None = None
+        refresh = False  # drop the pools' connections before the next worker
+        while not self._stopping.is_set():
+            started = time.monotonic()
+            side_tasks = _SideTaskFailures()
+            try:
+                if lost_at is not None and not await self.wait_for_database():
+                    return
+                if lost_at is not None or refresh:
+                    await self.reconnect()
+                    refresh = False
+                if lost_at is not None:
+                    log.info("worker.reconnected", down_s=round(time.monotonic() - lost_at, 1))
+                    lost_at = None
+                await retry_orphaned_jobs(lost_worker_id)
+                lost_worker_id = None
+                if self.resume is not None:
+                    await self.resume()
+                options: WorkerOptions = {**self.options, "install_signal_handlers": False}
+                worker = Worker(app=queue_app, **options)
+                side_tasks.attach(worker.logger)
+                self._worker = worker
+                try:
+                    if self._stopping.is_set():
+                        return
+                    await worker.run()  # type: ignore[no-untyped-call]
+                finally:
+                    self._worker = None
+                    lost_worker_id = worker.worker_id  # still set: it could not unregister
+                if self._stopping.is_set() or not self.options.get("wait", True):
+                    return
+                # It stopped by itself: one of its side tasks failed.
+                lost = next((e for e in side_tasks.failures if database_unavailable(e)), None)
+                if lost is not None:
+                    raise lost
+                await self.check_database()  # raises when that is why after all
+                log.warning(
+                    "worker.restarting",
+                    reason="a side task failed",
+                    error=_error_name(side_tasks.failures[0]) if side_tasks.failures else None,
+                )
+                refresh = True
+            except Exception as exc:
+                if not database_unavailable(exc):
+                    raise
+                if self._stopping.is_set():
+                    return  # asked to stop while it was failing: nothing more to do
+                if lost_at is None:
+                    lost_at = time.monotonic()
+                    log.warning("worker.database_lost", error=_error_name(exc))
+            finally:
+                side_tasks.detach()
+            if time.monotonic() - started >= STABLE_WORKER_SECONDS:
+                delays = self.backoff.delays()  # it had been working: back off from the start
+            await self._pause(next(delays))
+
+
+class _SideTaskFailures(logging.Filter):
+    """procrastinate stops a worker whose side task failed and reports the failure only in a
+    log record (``action`` ``side_task_failed``, the exception as ``exc_info``): this filter
+    keeps those exceptions, and lets every record through."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failures: list[BaseException] = []
+        self._logger: logging.Logger | None = None
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        failure = record.exc_info[1] if record.exc_info else None
+        if getattr(record, "action", None) == "side_task_failed" and failure is not None:
+            self.failures.append(failure)
+        return True
+
+    def attach(self, logger: logging.Logger) -> None:
+        self._logger = logger
+        logger.addFilter(self)
+
+    def detach(self) -> None:
+        if self._logger is not None:
+            self._logger.removeFilter(self)
+            self._logger = None
+
+
+def _error_name(exc: BaseException) -> str:
+    """The class of the driver's error (never its message: it may carry the host and user)."""
+    if isinstance(exc, ConnectorException) and exc.__cause__ is not None:
+        exc = exc.__cause__
+    return type(exc).__name__
