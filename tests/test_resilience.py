@@ -20,7 +20,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +31,7 @@ import pytest
 from procrastinate.exceptions import ConnectorException
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
+from structlog.testing import capture_logs
 
 from sellerhub.config import Environment, Settings
 from sellerhub.core.crypto import generate_key_entry
@@ -497,6 +498,118 @@ def test_stop_stops_a_postgres_that_was_restarted_meanwhile(scratch: Path) -> No
     embedded.stop()
     assert _postmaster_pid(embedded.pgdata) is None
     assert not _running(restarted)
+
+
+# --- `sellerhub run` ---------------------------------------------------------------------------
+
+
+def _children(run: subprocess.Popen[bytes], command: str) -> list[psutil.Process]:
+    found = []
+    for child in psutil.Process(run.pid).children():
+        try:
+            if child.cmdline()[-1:] == [command] and _running(child.pid):
+                found.append(child)
+        except psutil.NoSuchProcess:
+            continue
+    return found
+
+
+def _wait_for(condition: Callable[[], bool], what: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.1)
+
+
+def _ready(base: str) -> bool:
+    try:
+        return httpx.get(base + "/readyz", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@pytest.mark.timeout_heavy
+def test_run_restarts_a_child_that_died_and_stops_a_restarted_postgres(scratch: Path) -> None:
+    data_dir, port = scratch / "data", free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SELLERHUB_")} | {
+        "SELLERHUB_DATA_DIR": str(data_dir),
+        "SELLERHUB_PORT": str(port),
+    }
+    log = scratch / "run.log"
+    with log.open("wb") as out:
+        run = subprocess.Popen(
+            [sys.executable, "-m", "sellerhub", "run"],
+            env=env,
+            cwd=scratch,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    postgres = LocalPostgres(data_dir / "postgres")
+    try:
+        _wait_for(lambda: _ready(base), "sellerhub run did not become ready", timeout=90)
+        [first_worker] = _children(run, "worker")
+        first_worker.kill()  # the worker dies
+        _wait_for(
+            lambda: [w.pid for w in _children(run, "worker")] not in ([], [first_worker.pid]),
+            "the worker was not started again",
+        )
+        assert run.poll() is None and _ready(base), log.read_text()
+        [worker] = _children(run, "worker")
+        [api] = _children(run, "serve")
+
+        postgres.stop("fast")  # PostgreSQL is restarted under it: a new postmaster
+        postgres.start()
+        restarted = _postmaster_pid(postgres.pgdata)
+        assert restarted is not None
+        _wait_for(lambda: _ready(base), "the API did not recover from the restart")
+        time.sleep(1.0)
+        assert [w.pid for w in _children(run, "worker")] == [worker.pid], log.read_text()
+        assert [a.pid for a in _children(run, "serve")] == [api.pid], log.read_text()
+    finally:
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGINT)  # Ctrl-C
+        run.wait(timeout=60)
+    output = log.read_text()
+    assert run.returncode == 0, output[-3000:]
+    assert "run.child_exited" in output and "child=worker" in output
+    assert _postmaster_pid(postgres.pgdata) is None and not _running(restarted), output[-3000:]
+
+
+def test_a_child_that_keeps_exiting_is_restarted_with_backoff_and_reported() -> None:
+    from sellerhub.cli import Child, Supervisor
+
+    flaky = Child("flaky", [sys.executable, "-c", "raise SystemExit(3)"])
+    steady = Child("steady", [sys.executable, "-c", "import time; time.sleep(60)"])
+    supervisor = Supervisor(
+        [flaky, steady],
+        dict(os.environ),
+        first_delay=0.1,
+        max_delay=0.4,
+        stable_seconds=10,
+        crash_loop_after=3,
+    )
+    with capture_logs() as logs:
+        supervisor.start()
+        assert steady.process is not None
+        steady_pid = steady.process.pid
+        try:
+            deadline = time.monotonic() + 20
+            while sum(e["event"] == "run.child_exited" for e in logs) < 4:
+                assert time.monotonic() < deadline, logs
+                supervisor.poll()
+                time.sleep(0.02)
+            assert steady.process.pid == steady_pid and steady.process.poll() is None
+        finally:
+            supervisor.stop(timeout=5)
+    exits = [e for e in logs if e["event"] == "run.child_exited"]
+    assert {(e["child"], e["exit_code"]) for e in exits} == {("flaky", 3)}
+    assert [e["restart_in_s"] for e in exits] == [0.1, 0.2, 0.4, 0.4]  # doubling, capped
+    looping = [e for e in logs if e["event"] == "run.child_crash_looping"]
+    assert [e["exits"] for e in looping] == [3, 4]
+    assert "sellerhub flaky" in looping[0]["hint"] and "Ctrl-C" in looping[0]["hint"]
+    assert steady.process.poll() is not None  # stopped with the others
 
 
 # --- the queue's own recovery -------------------------------------------------------------------

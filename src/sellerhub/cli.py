@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from typing import Annotated
 
 import typer
@@ -205,10 +206,109 @@ def _seed(settings: Settings) -> None:
     typer.echo("\n".join([*lines, ""]))
 
 
+@dataclass
+class Child:
+    """A process of ``sellerhub run``."""
+
+    name: str
+    command: list[str]
+    process: subprocess.Popen[bytes] | None = None
+    started_at: float = 0.0
+    quick_exits: int = 0  # in a row, each within ``Supervisor.stable_seconds`` of its start
+    restart_at: float | None = None
+
+
+class Supervisor:
+    """Keeps ``sellerhub run``'s children running: a child that exits is started again after a
+    backoff (``first_delay``, doubling, at most ``max_delay``; from the start again once it ran
+    ``stable_seconds``), and one that keeps exiting soon after it starts is reported as
+    crash-looping, with what to do. Each child gets its own process group: a terminal's Ctrl-C
+    reaches only ``run``, which then stops each child exactly once (a second SIGINT makes
+    servers skip their graceful shutdown)."""
+
+    def __init__(
+        self,
+        children: list[Child],
+        env: dict[str, str],
+        *,
+        first_delay: float = 0.5,
+        max_delay: float = 30.0,
+        stable_seconds: float = 30.0,
+        crash_loop_after: int = 3,
+    ) -> None:
+        self.children = children
+        self.env = env
+        self.first_delay = first_delay
+        self.max_delay = max_delay
+        self.stable_seconds = stable_seconds
+        self.crash_loop_after = crash_loop_after
+
+    def _spawn(self, child: Child) -> None:
+        child.process = subprocess.Popen(  # noqa: S603 - our own command
+            child.command, env=self.env, start_new_session=True
+        )
+        child.started_at = time.monotonic()
+        child.restart_at = None
+
+    def start(self) -> None:
+        for child in self.children:
+            self._spawn(child)
+
+    def poll(self) -> None:
+        """Notice the children that exited, and start those whose backoff is over."""
+        now = time.monotonic()
+        for child in self.children:
+            if child.restart_at is not None:
+                if now >= child.restart_at:
+                    log.info("run.child_restarting", child=child.name)
+                    self._spawn(child)
+                continue
+            assert child.process is not None
+            code = child.process.poll()
+            if code is None:
+                continue
+            ran = now - child.started_at
+            child.quick_exits = child.quick_exits + 1 if ran < self.stable_seconds else 1
+            delay = min(self.first_delay * 2 ** (child.quick_exits - 1), self.max_delay)
+            child.restart_at = now + delay
+            log.warning(
+                "run.child_exited",
+                child=child.name,
+                exit_code=code,
+                ran_s=round(ran, 1),
+                restart_in_s=round(delay, 1),
+            )
+            if child.quick_exits >= self.crash_loop_after:
+                log.error(
+                    "run.child_crash_looping",
+                    child=child.name,
+                    exits=child.quick_exits,
+                    exit_code=code,
+                    hint=(
+                        f"`sellerhub {child.name}` has exited {child.quick_exits} times in a row, "
+                        f"each within {self.stable_seconds:.0f} s of starting; its output above "
+                        "says why. It is started again every "
+                        f"{self.max_delay:.0f} s at most; Ctrl-C stops everything."
+                    ),
+                )
+
+    def stop(self, timeout: float = 25.0) -> None:
+        running = [c.process for c in self.children if c.process and c.process.poll() is None]
+        for process in running:
+            process.send_signal(signal.SIGINT)
+        deadline = time.monotonic() + timeout
+        for process in running:
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
 @cli.command()
 def run() -> None:
-    """Development: embedded PostgreSQL + migrations + demo seed + API + worker; Ctrl-C stops
-    everything, PostgreSQL included."""
+    """Development: embedded PostgreSQL + migrations + demo seed + API + worker; a child that
+    exits is started again; Ctrl-C stops everything, PostgreSQL included."""
     from sellerhub.db.engine import Database
 
     settings = _settings()
@@ -220,7 +320,7 @@ def run() -> None:
         )
         raise typer.Exit(2)
     database = Database(settings)
-    children: list[subprocess.Popen[bytes]] = []
+    supervisor: Supervisor | None = None
     try:
         url = database.url()
         os.environ["SELLERHUB_DATABASE_URL"] = url  # the seed and the children use this server
@@ -228,14 +328,11 @@ def run() -> None:
         settings = get_settings()
         _migrate(url)
         _seed(settings)
-        env = dict(os.environ)
         exe = [sys.executable, "-m", "sellerhub"]
-        # Own process groups: a terminal's Ctrl-C reaches only this process, which then stops
-        # each child exactly once (a second SIGINT makes servers skip their graceful shutdown).
-        for command in ("worker", "serve"):
-            children.append(
-                subprocess.Popen([*exe, command], env=env, start_new_session=True)  # noqa: S603
-            )
+        supervisor = Supervisor(
+            [Child(command, [*exe, command]) for command in ("worker", "serve")], dict(os.environ)
+        )
+        supervisor.start()
         stop = False
 
         def _stop(_signum: int, _frame: object) -> None:
@@ -244,18 +341,12 @@ def run() -> None:
 
         signal.signal(signal.SIGINT, _stop)
         signal.signal(signal.SIGTERM, _stop)
-        while not stop and all(child.poll() is None for child in children):
+        while not stop:
+            supervisor.poll()
             time.sleep(0.2)
     finally:
-        for child in children:
-            if child.poll() is None:
-                child.send_signal(signal.SIGINT)
-        deadline = time.monotonic() + 25
-        for child in children:
-            try:
-                child.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                child.kill()
+        if supervisor is not None:
+            supervisor.stop()
         database.close()
         typer.echo("sellerhub stopped (PostgreSQL too)", err=True)
 
