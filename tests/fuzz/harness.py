@@ -12,9 +12,13 @@ removes it afterwards:
 3. the production app under uvicorn on a free port of 127.0.0.1 (``tests.fuzz.server``: no
    traffic leaves the machine), emulators mounted as in development (the provider calls the
    flows make stay local) but not fuzzed — they are not in the document;
-4. ``st run`` with a fixed seed and a bounded number of examples per operation, the checks of
-   ``tests/fuzz/schemathesis.toml``: no server error (a deliberate, documented 502/503/504
-   problem is not one) and every status code, content type, header and body as documented.
+4. ``st run`` with a fixed seed and a bounded number of examples per operation, twice: signed
+   in by API key (every operation) and by session cookie and CSRF token (the operations that
+   accept a session). Phases: the schema's examples, coverage (boundary and invalid values,
+   unexpected media types), fuzzing (valid and invalid data) and stateful sequences along the
+   inferred links (at most 20 steps). The checks of ``tests/fuzz/schemathesis.toml``: no
+   server error (a deliberate, documented 502/503/504 problem is not one) and every status
+   code, content type, header and body as documented. About 3 minutes on 2 cores.
 
 The exit status is Schemathesis's: non-zero on any failure. ``SELLERHUB_FUZZ_EXAMPLES`` and
 ``SELLERHUB_FUZZ_SEED`` override the bounds; extra arguments go to ``st run`` (for example
