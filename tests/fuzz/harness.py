@@ -21,8 +21,9 @@ removes it afterwards:
    code, content type, header and body as documented. About 3 minutes on 2 cores.
 
 The exit status is Schemathesis's: non-zero on any failure. ``SELLERHUB_FUZZ_EXAMPLES`` and
-``SELLERHUB_FUZZ_SEED`` override the bounds; extra arguments go to ``st run`` (for example
-``--include-path-regex '^/api/v1/orders'`` to replay one operation).
+``SELLERHUB_FUZZ_SEED`` override the bounds, ``SELLERHUB_FUZZ_PATHS`` (a regular expression,
+e.g. ``^/api/v1/orders``) limits the run to those paths; extra arguments go to both ``st run``
+(for example ``--phases fuzzing``).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -62,6 +64,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 SEED = int(os.environ.get("SELLERHUB_FUZZ_SEED", "91207"))
 MAX_EXAMPLES = int(os.environ.get("SELLERHUB_FUZZ_EXAMPLES", "100"))
+PATHS = os.environ.get("SELLERHUB_FUZZ_PATHS", "")  # a regular expression: only these paths
 # The second pass (signed in by session cookie and CSRF token, the operations that take one).
 SESSION_EXAMPLES = max(1, MAX_EXAMPLES // 4)
 AUTH = {
@@ -241,18 +244,25 @@ def stop_server(proc: subprocess.Popen[bytes]) -> None:
         proc.wait()
 
 
-def session_paths(base: str) -> str:
-    """A regular expression of the paths whose operations accept a session."""
+def accepts_session(item: dict[str, Any]) -> bool:
+    return any(
+        "sessionCookie" in requirement
+        for operation in item.values()
+        for requirement in operation.get("security", [])
+    )
+
+
+def paths_regex(base: str, session_only: bool) -> str | None:
+    """A regular expression of the paths to fuzz: those matching ``SELLERHUB_FUZZ_PATHS``, and
+    with ``session_only`` of those the ones whose operations accept a session."""
     document = httpx.get(base + "/openapi.json", timeout=30).json()
     paths = [
         path
         for path, item in document["paths"].items()
-        if any(
-            "sessionCookie" in requirement
-            for o in item.values()
-            for requirement in o.get("security", [])
-        )
+        if re.search(PATHS, path) and (accepts_session(item) or not session_only)
     ]
+    if not paths:
+        return None
     return "^(" + "|".join(re.escape(p) for p in sorted(paths)) + ")$"
 
 
@@ -292,8 +302,11 @@ def run_schemathesis(
         str(report),
         *extra,
     ]
-    if sign_in == "session":
-        command += ["--include-path-regex", session_paths(base)]
+    paths = paths_regex(base, session_only=sign_in == "session")
+    if paths is None:
+        log(f"no operation to fuzz signed in by {sign_in}")
+        return 0
+    command += ["--include-path-regex", paths]
     log(f"st run, signed in by {sign_in} (seed {SEED}, at most {examples} examples an operation)")
     code = subprocess.call(command, cwd=workdir, env=env)
     summarize(report)
