@@ -28,7 +28,7 @@ from sellerhub.connections.providers.woocommerce.adapter import (
     sign,
     signature_base_string,
 )
-from sellerhub.emulators.app import create_emulators_app
+from sellerhub_emulators.app import create_emulators_app
 
 KEY, SECRET = "ck_" + "1" * 40, "cs_" + "2" * 40
 STORE = "/woocommerce/stores/demo"

@@ -78,7 +78,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         app.router.routes.extend(router.routes)
     if settings.emulators_enabled:
         # Imported only when enabled: the server's own code paths never depend on emulators.
-        from sellerhub.emulators.app import create_emulators_app
+        from sellerhub_emulators.app import create_emulators_app
 
         app.mount("/_emulators", create_emulators_app())
     return app

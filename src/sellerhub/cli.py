@@ -364,7 +364,7 @@ def emulators(
     import uvicorn
 
     uvicorn.run(
-        "sellerhub.emulators.app:create_emulators_app",
+        "sellerhub_emulators.app:create_emulators_app",
         factory=True,
         host=host,
         port=port,

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from sellerhub.emulators.app import create_emulators_app
+from sellerhub_emulators.app import create_emulators_app
 
 
 class FakeClock:

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from sellerhub.emulators.amazon import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+from sellerhub_emulators.amazon import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 
 AUTHORIZE = "/amazon/ap/oa"
 TOKEN = "/amazon/auth/o2/token"

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from sellerhub.emulators.amazon import (
+from sellerhub_emulators.amazon import (
     DEFAULT_ADS_PROFILE_IDS,
     DEFAULT_CLIENT_ID,
     DEFAULT_NAME,

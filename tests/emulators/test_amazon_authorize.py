@@ -8,7 +8,7 @@ import re
 import httpx
 import pytest
 
-from sellerhub.emulators.amazon import DEFAULT_EMAIL, DEFAULT_NAME, DEFAULT_USER_ID
+from sellerhub_emulators.amazon import DEFAULT_EMAIL, DEFAULT_NAME, DEFAULT_USER_ID
 
 from .lwa import AUTHORIZE, REDIRECT_URI, auth_params, decide, pkce_pair, query_of
 

@@ -10,8 +10,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from sellerhub.emulators.amazon import DEFAULT_APPLICATION_ID, DEFAULT_CLIENT_ID
-from sellerhub.emulators.app import create_emulators_app
+from sellerhub_emulators.amazon import DEFAULT_APPLICATION_ID, DEFAULT_CLIENT_ID
+from sellerhub_emulators.app import create_emulators_app
 
 from .conftest import FakeClock
 from .lwa import (

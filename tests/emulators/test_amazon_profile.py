@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from sellerhub.emulators.amazon import (
+from sellerhub_emulators.amazon import (
     DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET,
     DEFAULT_EMAIL,

@@ -10,12 +10,12 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from sellerhub.emulators.amazon import (
+from sellerhub_emulators.amazon import (
     DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET,
     DEFAULT_SELLING_PARTNER_ID,
 )
-from sellerhub.emulators.app import create_emulators_app
+from sellerhub_emulators.app import create_emulators_app
 
 from .conftest import FakeClock
 from .lwa import ADMIN, TOKEN, configure, refresh, tokens

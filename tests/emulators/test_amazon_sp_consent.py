@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from sellerhub.emulators.amazon import (
+from sellerhub_emulators.amazon import (
     DEFAULT_APPLICATION_ID,
     DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET,

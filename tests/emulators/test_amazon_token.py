@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from sellerhub.emulators.amazon import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+from sellerhub_emulators.amazon import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 
 from .conftest import FakeClock
 from .lwa import (

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sellerhub.emulators.common import (
+from sellerhub_emulators.common import (
     CodeStore,
     TokenBucket,
     TokenKind,

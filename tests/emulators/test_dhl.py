@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from sellerhub.emulators.dhl import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_PICKUP
+from sellerhub_emulators.dhl import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_PICKUP
 
 from .conftest import FakeClock
 

@@ -10,8 +10,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from sellerhub.emulators.app import create_emulators_app
-from sellerhub.emulators.dhl import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DhlEmulator
+from sellerhub_emulators.app import create_emulators_app
+from sellerhub_emulators.dhl import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DhlEmulator
 
 from .conftest import FakeClock
 from .test_dhl import (

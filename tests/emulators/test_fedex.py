@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from sellerhub.emulators.fedex import (
+from sellerhub_emulators.fedex import (
     DEFAULT_CHILD_KEY,
     DEFAULT_CHILD_SECRET,
     DEFAULT_CLIENT_ID,

@@ -10,8 +10,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from sellerhub.emulators.app import create_emulators_app
-from sellerhub.emulators.fedex import (
+from sellerhub_emulators.app import create_emulators_app
+from sellerhub_emulators.fedex import (
     DEFAULT_ACCOUNT_NUMBER,
     DEFAULT_CHILD_KEY,
     DEFAULT_CLIENT_ID,

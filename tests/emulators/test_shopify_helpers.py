@@ -8,7 +8,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 
-from sellerhub.emulators.shopify import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+from sellerhub_emulators.shopify import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 
 SHOP = "emu-store.myshopify.com"
 OTHER_SHOP = "other-store.myshopify.com"

@@ -9,7 +9,7 @@ import re
 
 import httpx
 
-from sellerhub.emulators.shopify import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, query_hmac
+from sellerhub_emulators.shopify import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, query_hmac
 
 from .conftest import FakeClock
 from .test_shopify_helpers import (

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import httpx
 from fastapi import FastAPI
 
-from sellerhub.emulators.app import create_emulators_app
+from sellerhub_emulators.app import create_emulators_app
 
 from .conftest import FakeClock
 from .test_shopify_helpers import (

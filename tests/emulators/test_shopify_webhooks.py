@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import httpx
 import pytest
 
-from sellerhub.emulators.shopify import DEFAULT_CLIENT_SECRET
+from sellerhub_emulators.shopify import DEFAULT_CLIENT_SECRET
 
 from .test_shopify_helpers import (
     ADMIN,
