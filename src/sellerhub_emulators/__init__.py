@@ -5,6 +5,9 @@ field and error shape it implements, and exposes the control surface of api-cont
 (``_admin/stats``, ``config``, ``expire``, ``revoke``, ``reset``). Build the ASGI app with
 ``sellerhub_emulators.app.create_emulators_app``.
 
-Nothing in the server code paths imports this package (architecture.md §4): the emulators are
-mounted only when ``SELLERHUB_EMULATORS`` is on, or served alone by ``sellerhub emulators``.
+A package of its own beside ``sellerhub`` (same repository and install), not part of the product
+package. Nothing in the server code paths imports it (architecture.md §4): it is imported at one
+development mount point only, in ``sellerhub.app`` when ``SELLERHUB_EMULATORS`` is on (never in
+production), and by the ``sellerhub emulators`` command that serves it alone. From ``sellerhub``
+it takes only ``__version__``.
 """
