@@ -14,14 +14,25 @@ PROBLEM_CONTENT_TYPE = "application/problem+json"
 
 
 class DomainError(Exception):
+    """``keep_writes``: the failure is itself a fact to record — a rate-limit counter that
+    counted this attempt, a state burned because the wrong browser presented it, a token family
+    revoked because a refresh token was reused. The transaction boundary (``db.session``) then
+    commits what was written before it answers the error, instead of rolling it back. Set it on
+    the class when every such error keeps its writes, or per raise (``keep_writes=True``)."""
+
     status: ClassVar[int] = 400
     code: ClassVar[str] = "bad-request"
     title: ClassVar[str] = "Bad request"
+    keep_writes: bool = False
 
-    def __init__(self, detail: str | None = None, **extra: Any) -> None:
+    def __init__(
+        self, detail: str | None = None, *, keep_writes: bool | None = None, **extra: Any
+    ) -> None:
         super().__init__(detail or self.title)
         self.detail = detail or self.title
         self.extra = extra
+        if keep_writes is not None:
+            self.keep_writes = keep_writes
 
     def to_problem(self, instance: str | None = None) -> dict[str, Any]:
         body: dict[str, Any] = {
