@@ -388,6 +388,102 @@ async def test_code_exchange_errors(
     assert response.json()["error"] == error
 
 
+REGISTERED = ["https://app.example/one", "https://app.example/two"]
+
+
+async def registered_redirect_uris(http: httpx.AsyncClient) -> None:
+    """The default application with registered OAuth Redirect URIs, so a consent may omit one."""
+    response = await configure(
+        http, {"spapi_apps": {DEFAULT_APPLICATION_ID: {"redirect_uris": REGISTERED}}}
+    )
+    assert response.status_code == 200, response.text
+
+
+async def test_a_consent_without_redirect_uri_keeps_none_in_its_form(
+    http: httpx.AsyncClient,
+) -> None:
+    await registered_redirect_uris(http)
+
+    page = await http.get(CONSENT, params=consent_params(redirect_uri=None))
+
+    assert page.status_code == 200, page.text
+    assert 'name="redirect_uri"' not in page.text  # the approval stays one without redirect_uri
+
+
+async def test_code_of_a_consent_without_redirect_uri_is_exchanged_without_one(
+    http: httpx.AsyncClient,
+) -> None:
+    """RFC 6749 §4.1.3: redirect_uri is required only if the authorization request carried one,
+    as Amazon's SP-API example exchanges the spapi_oauth_code."""
+    await registered_redirect_uris(http)
+    code = (await authorize(http, redirect_uri=None))["spapi_oauth_code"]
+
+    response = await exchange_code(http, code, redirect_uri=None)
+
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["access_token"].startswith("Atza|")
+    assert body["refresh_token"].startswith("Atzr|")
+    assert (await refresh(http, body["refresh_token"])).status_code == 200
+
+
+async def test_code_of_a_consent_without_redirect_uri_may_name_the_uri_it_went_to(
+    http: httpx.AsyncClient,
+) -> None:
+    await registered_redirect_uris(http)
+    code = (await authorize(http, redirect_uri=None))["spapi_oauth_code"]
+
+    response = await exchange_code(http, code, redirect_uri=REGISTERED[0])
+
+    assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize(
+    "redirect_uri", [REGISTERED[1], "https://app.example/other", CALLBACK, "https://app.example"]
+)
+async def test_code_of_a_consent_without_redirect_uri_refuses_a_wrong_one(
+    http: httpx.AsyncClient, redirect_uri: str
+) -> None:
+    await registered_redirect_uris(http)
+    code = (await authorize(http, redirect_uri=None))["spapi_oauth_code"]
+
+    response = await exchange_code(http, code, redirect_uri=redirect_uri)
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "error": "invalid_grant",
+        "error_description": "The request has an invalid grant parameter : redirect_uri",
+    }
+
+
+async def test_code_of_a_consent_with_redirect_uri_needs_it_at_the_exchange(
+    http: httpx.AsyncClient,
+) -> None:
+    await registered_redirect_uris(http)
+    code = (await authorize(http, redirect_uri=REGISTERED[0]))["spapi_oauth_code"]
+
+    missing = await exchange_code(http, code, redirect_uri=None)
+
+    assert missing.status_code == 400
+    assert missing.json() == {
+        "error": "invalid_request",
+        "error_description": "The request is missing a required parameter : redirect_uri",
+    }
+    # Checked after the code is redeemed, like every other grant check: the code is used up.
+    assert (await exchange_code(http, code, redirect_uri=REGISTERED[0])).status_code == 400
+
+
+async def test_code_of_a_consent_with_redirect_uri_is_exchanged_with_it(
+    http: httpx.AsyncClient,
+) -> None:
+    await registered_redirect_uris(http)
+    code = (await authorize(http, redirect_uri=REGISTERED[1]))["spapi_oauth_code"]
+
+    response = await exchange_code(http, code, redirect_uri=REGISTERED[1])
+
+    assert response.status_code == 200, response.text
+
+
 async def test_the_code_belongs_to_the_applications_lwa_client(http: httpx.AsyncClient) -> None:
     app_id = "amzn1.sp.solution.second"
     await configure(

@@ -13,10 +13,11 @@ The page is a form with editable test fields (``selling_partner_id``, ``marketpl
 the two buttons of api-contract.md §4. Approve redirects (302) to
 ``redirect_uri?state=...&selling_partner_id=...&spapi_oauth_code=...``; the code is an LWA
 authorization code for the application's LWA client, single-use and valid 5 minutes, exchanged at
-``/auth/o2/token`` with ``grant_type=authorization_code`` (providers.md §1.2). Deny redirects with
-``error=access_denied`` (+ ``error_description``, ``state``) as api-contract.md §4 prescribes;
-what Seller Central does on cancel is not documented. No ``mws_auth_token`` is sent (only hybrid
-MWS apps get one).
+``/auth/o2/token`` with ``grant_type=authorization_code`` (providers.md §1.2): with the
+request's ``redirect_uri``, or with none when the request had none (RFC 6749 §4.1.3; the page's
+form then carries none either). Deny redirects with ``error=access_denied`` (+
+``error_description``, ``state``) as api-contract.md §4 prescribes; what Seller Central does on
+cancel is not documented. No ``mws_auth_token`` is sent (only hybrid MWS apps get one).
 """
 
 from __future__ import annotations
@@ -54,7 +55,8 @@ class ConsentError(Exception):
 @dataclass(frozen=True, slots=True)
 class ConsentRequest:
     app: SpApiApp
-    redirect_uri: str
+    redirect_uri: str  # where the answer goes: the given one, else the first registered
+    redirect_uri_requested: bool  # whether the request named it (then the exchange repeats it)
     state: str | None
     version: str | None
 
@@ -62,7 +64,7 @@ class ConsentRequest:
         return {
             "application_id": self.app.application_id,
             "state": self.state,
-            "redirect_uri": self.redirect_uri,
+            "redirect_uri": self.redirect_uri if self.redirect_uri_requested else None,
             "version": self.version,
         }
 
@@ -88,7 +90,8 @@ def parse_consent_request(emulator: AmazonEmulator, params: Mapping[str, str]) -
             code=c.MD_DRAFT_WITHOUT_BETA,
         )
     redirect_uri = params.get("redirect_uri", "")
-    if not redirect_uri:
+    requested = bool(redirect_uri)
+    if not requested:
         if not app.redirect_uris:
             raise ConsentError(
                 "No redirect_uri was given and the application has no registered OAuth "
@@ -110,7 +113,13 @@ def parse_consent_request(emulator: AmazonEmulator, params: Mapping[str, str]) -
     state = params.get("state") or None
     if state is not None and (len(state) > MAX_STATE or not state.isprintable()):
         raise ConsentError(f"The state must be 1-{MAX_STATE} printable characters")
-    return ConsentRequest(app=app, redirect_uri=redirect_uri, state=state, version=version)
+    return ConsentRequest(
+        app=app,
+        redirect_uri=redirect_uri,
+        redirect_uri_requested=requested,
+        state=state,
+        version=version,
+    )
 
 
 def selling_partner_from_form(form: Mapping[str, str]) -> tuple[str, tuple[str, ...]]:
@@ -172,6 +181,7 @@ def add_seller_central_routes(router: APIRouter, emulator: AmazonEmulator) -> No
         code = emulator.codes.issue(
             client_id=auth.app.client_id,
             redirect_uri=auth.redirect_uri,
+            redirect_uri_requested=auth.redirect_uri_requested,
             scopes=(c.SPAPI_AUTHORIZATION,),
             code_challenge=None,
             code_challenge_method=None,

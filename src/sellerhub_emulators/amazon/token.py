@@ -2,10 +2,12 @@
 
 Grants: ``authorization_code`` (``code``, ``redirect_uri``, ``client_id`` and either the client
 secret in the body, ``Authorization: Basic base64(client_id:client_secret)``, or for a PKCE
-public client only ``code_verifier``), ``refresh_token`` (the response echoes the submitted
-refresh token, it does not rotate) and ``client_credentials`` (grantless; the response carries
-``scope`` and no refresh token). A code exchanged without a client secret gets no refresh token
-(providers.md §2). Bodies are form-encoded; a JSON object body is accepted too, as LWA does.
+public client only ``code_verifier``; ``redirect_uri`` may be left out only when the
+authorization request had none, as a Seller Central consent may: RFC 6749 §4.1.3),
+``refresh_token`` (the response echoes the submitted refresh token, it does not rotate) and
+``client_credentials`` (grantless; the response carries ``scope`` and no refresh token). A code
+exchanged without a client secret gets no refresh token (providers.md §2). Bodies are
+form-encoded; a JSON object body is accepted too, as LWA does.
 
 Success: 200 ``{"access_token":"Atza|...","token_type":"bearer","expires_in":<ttl>,
 "refresh_token":"Atzr|..."}``; every answer carries ``Cache-Control: no-store`` and
@@ -118,7 +120,7 @@ def authorization_code_grant(
     emulator: AmazonEmulator, params: Mapping[str, str], authorization: str | None
 ) -> dict[str, Any]:
     code_value = _required(params, "code")
-    redirect_uri = _required(params, "redirect_uri")
+    redirect_uri = params.get("redirect_uri", "")
     client = authenticate_client(emulator, params, authorization)
     verifier = params.get("code_verifier", "")
     if not client.confidential and not verifier:
@@ -126,8 +128,13 @@ def authorization_code_grant(
     code = emulator.codes.redeem(code_value)  # single use: gone even if a check below fails
     if code is None or code.client_id != client.client_id:
         raise _bad_request("invalid_grant", e.INVALID_CODE)
-    if code.redirect_uri != redirect_uri:
-        raise _bad_request("invalid_grant", e.INVALID_REDIRECT_URI)
+    if redirect_uri:
+        if redirect_uri != code.redirect_uri:
+            raise _bad_request("invalid_grant", e.INVALID_REDIRECT_URI)
+    elif code.redirect_uri_requested:
+        # RFC 6749 §4.1.3: required only if the authorization request carried one (an SP-API
+        # consent may omit it: Amazon's example then exchanges the code without one).
+        raise _bad_request("invalid_request", e.missing("redirect_uri"))
     if code.code_challenge is not None:
         method = code.code_challenge_method or "plain"
         if not verifier or not verify_pkce(method, code.code_challenge, verifier):

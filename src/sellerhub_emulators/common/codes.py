@@ -1,6 +1,10 @@
 """Authorization codes: random, single-use, short-lived, bound to the client, the redirect URI,
 the scopes, the PKCE challenge and the consenting identity.
 
+``redirect_uri`` is where the code was sent; ``redirect_uri_requested`` says whether the
+authorization request named it, which decides whether the exchange must repeat it (RFC 6749
+§4.1.3).
+
 LWA codes expire after 5 minutes (providers.md §1.1 Step B). PKCE follows RFC 7636 as LWA
 documents it (providers.md §2): methods ``S256`` and ``plain``, ``plain`` when none is given.
 """
@@ -32,6 +36,7 @@ class AuthorizationCode:
     code_challenge_method: str | None
     subject: Mapping[str, str]
     expires_at: float
+    redirect_uri_requested: bool = True
 
 
 def is_valid_pkce_value(value: str) -> bool:
@@ -78,6 +83,7 @@ class CodeStore:
         code_challenge: str | None,
         code_challenge_method: str | None,
         subject: Mapping[str, str],
+        redirect_uri_requested: bool = True,
     ) -> AuthorizationCode:
         now = self._clock()
         code = AuthorizationCode(
@@ -89,6 +95,7 @@ class CodeStore:
             code_challenge_method=code_challenge_method,
             subject=dict(subject),
             expires_at=now + self._ttl,
+            redirect_uri_requested=redirect_uri_requested,
         )
         with self._lock:
             for stale in [c for c, v in self._codes.items() if v.expires_at <= now]:
