@@ -6,12 +6,14 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from enum import StrEnum
+from typing import Any, ClassVar
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sellerhub.db.base import Base, IdMixin
+from sellerhub.identity.refresh_tokens.models import RefreshTokenColumns
 
 
 class AppKind(StrEnum):
@@ -57,30 +59,27 @@ class App(IdMixin, Base):
     disabled_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
-class AppRefreshToken(IdMixin, Base):
-    """One link of an app refresh-token family (one ``/api/cross-app/auth``), bound to its app.
-    Every use rotates it; presenting a used one again revokes the family. Separate from the
-    sessions' ``refresh_tokens``, so neither kind works at the other's endpoint."""
+class AppRefreshToken(RefreshTokenColumns, Base):
+    """An app refresh token (one family per ``/api/cross-app/auth``), bound to its app, with
+    the permissions granted. The rules are those of every refresh token
+    (``identity.refresh_tokens``); a separate table from the sessions' ``refresh_tokens``, so
+    neither kind works at the other's endpoint."""
 
     __tablename__ = "app_refresh_tokens"
     __table_args__ = (Index("ix_app_refresh_tokens_family_id", "family_id"),)
+    kind: ClassVar[str] = "app"
+    reuse_action: ClassVar[str] = "APP_REFRESH_TOKEN_REUSED"
 
     app_id: Mapped[str] = mapped_column(
         String(64), ForeignKey("apps.app_id", ondelete="CASCADE"), index=True
     )
-    user_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("users.id", ondelete="CASCADE"), index=True
-    )
-    organization_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("organizations.id", ondelete="CASCADE")
-    )
-    family_id: Mapped[uuid.UUID]
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     permissions: Mapped[list[str]] = mapped_column(JSONB, default=list)
-    issued_at: Mapped[datetime] = mapped_column(server_default=func.now())
-    expires_at: Mapped[datetime]
-    used_at: Mapped[datetime | None] = mapped_column(default=None)
-    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    def bound_client(self) -> str | None:
+        return self.app_id
+
+    def audit_target(self) -> tuple[str, str, dict[str, Any] | None]:
+        return "app", self.app_id, {"session": str(self.family_id)}
 
 
 class AppSignup(IdMixin, Base):

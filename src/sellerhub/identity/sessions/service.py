@@ -12,17 +12,16 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sellerhub.audit import service as audit
-from sellerhub.core.clock import utcnow
 from sellerhub.core.errors import Unauthenticated
 from sellerhub.core.ids import uuid7
-from sellerhub.core.tokens import hash_token, new_token
 from sellerhub.db.tenancy import set_tenant
 from sellerhub.identity.jwt.service import KeyStore
 from sellerhub.identity.organizations.models import Role
 from sellerhub.identity.organizations.repository import OrganizationRepository
 from sellerhub.identity.principal import Principal
+from sellerhub.identity.refresh_tokens import service as refresh_tokens
+from sellerhub.identity.refresh_tokens.service import RefreshRefused, RefreshReused, Refusal
 from sellerhub.identity.sessions.models import RefreshToken
-from sellerhub.identity.sessions.repository import RefreshTokenRepository
 from sellerhub.identity.users.models import UserType
 from sellerhub.identity.users.repository import UserRepository
 
@@ -136,19 +135,15 @@ async def _new_link(
     family_id: uuid.UUID,
     user_agent: str | None,
 ) -> IssuedSession:
-    secret = new_token(REFRESH_PREFIX)
-    refresh_expires_at = utcnow() + policy.refresh_ttl
-    RefreshTokenRepository(session).add(
-        RefreshToken(
-            user_id=user_id,
-            organization_id=organization_id,
-            family_id=family_id,
-            token_hash=hash_token(secret),
-            expires_at=refresh_expires_at,
-            user_agent=(user_agent or "")[:300] or None,
-        )
+    link = RefreshToken(
+        user_id=user_id,
+        organization_id=organization_id,
+        family_id=family_id,
+        user_agent=(user_agent or "")[:300] or None,
     )
-    await session.flush()
+    secret, refresh_expires_at = await refresh_tokens.issue(
+        session, link, prefix=REFRESH_PREFIX, ttl=policy.refresh_ttl
+    )
     access, access_expires_at = _issue(
         keystore,
         policy,
@@ -168,6 +163,14 @@ async def _new_link(
     )
 
 
+_REFUSED = {
+    Refusal.UNKNOWN: "the refresh token is unknown",
+    Refusal.ENDED: "this sign-in has ended; sign in again",
+    Refusal.EXPIRED: "the refresh token has expired; sign in again",
+    Refusal.NOT_MEMBER: "this account can no longer use that organization",
+}
+
+
 async def refresh_session(
     session: AsyncSession,
     keystore: KeyStore,
@@ -175,48 +178,27 @@ async def refresh_session(
     refresh_token: str,
     user_agent: str | None = None,
 ) -> IssuedSession:
-    """Rotate: the presented token is used up and a successor is issued. A token presented a
-    second time means it leaked: the whole family is revoked and ``RefreshReuseDetected`` is
-    raised — the caller must commit that revocation before answering 401."""
-    repo = RefreshTokenRepository(session)
-    token = await repo.by_hash_for_update(hash_token(refresh_token))
-    now = utcnow()
-    if token is None:
-        raise Unauthenticated("the refresh token is unknown")
-    if token.revoked_at is not None:
-        raise Unauthenticated("this sign-in has ended; sign in again")
-    if token.used_at is not None:
-        await repo.revoke_family(token.family_id, now)
-        set_tenant(session, token.organization_id)
-        await audit.record(
-            session,
-            organization_id=token.organization_id,
-            action="REFRESH_TOKEN_REUSED",
-            actor_user_id=token.user_id,
-            actor_type="system",
-            target_type="session",
-            target_id=str(token.family_id),
-        )
+    """Rotate (``refresh_tokens.rotate``): the presented token is used up and a successor is
+    issued. A token presented a second time means it leaked: the whole family is revoked and
+    ``RefreshReuseDetected`` is raised — the caller must commit that revocation before
+    answering 401."""
+    try:
+        rotated = await refresh_tokens.rotate(session, RefreshToken, refresh_token)
+    except RefreshReused:
         raise RefreshReuseDetected(
             "this refresh token was already used; every session of this sign-in was revoked"
-        )
-    if token.expires_at <= now:
-        raise Unauthenticated("the refresh token has expired; sign in again")
-    set_tenant(session, token.organization_id)
-    membership = await OrganizationRepository(session).membership_of(token.user_id)
-    user = await UserRepository(session).get(token.user_id)
-    if membership is None or user is None or not user.is_active:
-        await repo.revoke_family(token.family_id, now)
-        raise Unauthenticated("this account can no longer use that organization")
-    token.used_at = now
+        ) from None
+    except RefreshRefused as exc:
+        raise Unauthenticated(_REFUSED[exc.refusal]) from None
+    token = rotated.token
     return await _new_link(
         session,
         keystore,
         policy,
         user_id=token.user_id,
         organization_id=token.organization_id,
-        role=Role(membership.role),
-        user_type=UserType(user.user_type),
+        role=rotated.role,
+        user_type=UserType(rotated.user.user_type),
         family_id=token.family_id,
         user_agent=user_agent,
     )
@@ -224,11 +206,9 @@ async def refresh_session(
 
 async def end_session(session: AsyncSession, refresh_token: str) -> None:
     """Sign out: revoke the family of this refresh token (unknown tokens are ignored)."""
-    repo = RefreshTokenRepository(session)
-    token = await repo.by_hash_for_update(hash_token(refresh_token))
-    if token is None or token.revoked_at is not None:
+    token = await refresh_tokens.end_family(session, RefreshToken, refresh_token)
+    if token is None:
         return
-    await repo.revoke_family(token.family_id, utcnow())
     set_tenant(session, token.organization_id)
     await audit.record(
         session,
