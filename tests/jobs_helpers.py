@@ -1,13 +1,27 @@
-"""Running the job queue inside a test: drain it once, and re-drive lost work."""
+"""Running the job queue inside a test: drain it once, and re-drive lost work; the tests' own
+job (``tests.record_marker``), here so that a process running only this module (the
+crash-after-commit child of ``test_jobs``) knows it too."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sellerhub.audit import service as audit
 from sellerhub.db.session import unit_of_work
+from sellerhub.db.tenancy import set_tenant
 from sellerhub.jobs import app as jobs
 from sellerhub.runtime import Runtime
 from sellerhub.webhooks import service as webhooks
+
+
+@jobs.task("tests.record_marker")
+async def record_marker(session: AsyncSession, organization_id: str) -> None:
+    org = uuid.UUID(organization_id)
+    set_tenant(session, org)
+    await audit.record(session, organization_id=org, action="MARKER", actor_type="job")
 
 
 def _queues() -> list[str]:

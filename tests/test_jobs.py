@@ -23,15 +23,24 @@ from sellerhub.jobs.models import OutboxJob
 from sellerhub.jobs.tasks import outbox_redrive
 from sellerhub.runtime import Runtime
 from tests.conftest import Tenant
+from tests.jobs_helpers import record_marker  # noqa: F401 - registers tests.record_marker
 
 FAILURES: dict[str, int] = {}
 
 
-@jobs.task("tests.record_marker")
-async def record_marker(session: AsyncSession, organization_id: str) -> None:
+@jobs.task("tests.on_queue_a", queue="tests-a")
+async def on_queue_a(session: AsyncSession, organization_id: str) -> None:
     org = uuid.UUID(organization_id)
     set_tenant(session, org)
-    await audit.record(session, organization_id=org, action="MARKER", actor_type="job")
+    await audit.record(session, organization_id=org, action="QUEUE_A", actor_type="job")
+
+
+@jobs.task("tests.on_queue_b", queue="tests-b")
+async def on_queue_b(session: AsyncSession, organization_id: str | None = None) -> None:
+    if organization_id is not None:
+        org = uuid.UUID(organization_id)
+        set_tenant(session, org)
+        await audit.record(session, organization_id=org, action="QUEUE_B", actor_type="job")
 
 
 @jobs.task("tests.flaky")
@@ -107,10 +116,15 @@ async def test_work_runs_even_if_the_process_dies_right_after_commit(
         "SELLERHUB_ENCRYPTION_KEYS": runtime.settings.encryption_keys.get_secret_value(),  # type: ignore[union-attr]
         "SELLERHUB_LOG_LEVEL": "WARNING",
     }
+    # The child registers the tests' job (jobs_helpers) before running the crash script.
+    child = (
+        "import runpy, tests.jobs_helpers; "
+        "runpy.run_module('tests.crash_after_commit', run_name='__main__')"
+    )
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
-        "-m",
-        "tests.crash_after_commit",
+        "-c",
+        child,
         str(org),
         cwd=project_root,
         env=env,
@@ -196,3 +210,119 @@ async def test_periodic_redrive_is_registered_and_scheduled(runtime: Runtime) ->
             )
         ).scalars()
         assert list(statuses) == ["succeeded"]
+
+
+async def _queued(runtime: Runtime) -> dict[str, tuple[str, str]]:
+    """Task name → (queue, status) of the jobs in procrastinate's table."""
+    async with runtime.engine.connect() as conn:
+        rows = await conn.execute(
+            text("SELECT task_name, queue_name, status::text FROM procrastinate_jobs ORDER BY id")
+        )
+        return {name: (queue, status) for name, queue, status in rows}
+
+
+async def test_jobs_go_to_the_queue_their_task_declares(runtime: Runtime, tenant: Tenant) -> None:
+    """Callers never name a queue: enqueue takes it from the task, the outbox row records it,
+    and a worker started for one queue runs that queue's jobs and no other."""
+    org = str(tenant.organization.id)
+    async with unit_of_work(runtime.sessionmaker) as session:
+        set_tenant(session, tenant.organization.id)
+        await jobs.enqueue(session, "tests.on_queue_a", {"organization_id": org})
+        await jobs.enqueue(session, "tests.on_queue_b", {"organization_id": org})
+    assert await _queued(runtime) == {
+        "tests.on_queue_a": ("tests-a", "todo"),
+        "tests.on_queue_b": ("tests-b", "todo"),
+    }
+    async with runtime.engine.connect() as conn:
+        outbox = dict((await conn.execute(text("SELECT task_name, queue FROM job_outbox"))).all())
+    assert outbox == {"tests.on_queue_a": "tests-a", "tests.on_queue_b": "tests-b"}
+
+    async def worker(queue: str) -> None:
+        await jobs.queue_app.run_worker_async(
+            queues=[queue],
+            wait=False,
+            install_signal_handlers=False,
+            listen_notify=False,
+            concurrency=1,
+        )
+
+    await worker("tests-a")
+    assert "QUEUE_A" in await _actions(runtime, tenant.organization.id)
+    assert "QUEUE_B" not in await _actions(runtime, tenant.organization.id)
+    assert (await _queued(runtime))["tests.on_queue_b"] == ("tests-b", "todo")
+    await worker("tests-b")
+    assert "QUEUE_B" in await _actions(runtime, tenant.organization.id)
+    # A kick too: on the task's queue, not on the default one.
+    jobs.kick("tests.on_queue_b", lock="tests-kick")
+    await jobs.settle()
+    async with runtime.engine.connect() as conn:
+        kicked = await conn.scalar(
+            text("SELECT queue_name FROM procrastinate_jobs WHERE queueing_lock = 'tests-kick'")
+        )
+    assert kicked == "tests-b"
+
+
+async def test_an_enqueued_sync_job_lands_on_the_sync_queue(
+    runtime: Runtime, tenant: Tenant
+) -> None:
+    from sellerhub.commerce.sync import service as sync
+
+    org = tenant.organization.id
+    async with unit_of_work(runtime.sessionmaker) as session:
+        set_tenant(session, org)
+        payload = {"organization_id": str(org), "job_id": str(uuid.uuid4())}
+        await jobs.enqueue(session, sync.RUN_TASK, payload)
+    assert (await _queued(runtime))[sync.RUN_TASK] == ("sync", "todo")
+    # A worker of the other queues leaves it; a worker for ``sync`` runs it (a job id that
+    # does not exist: the run finds nothing to do).
+    await jobs.queue_app.run_worker_async(
+        queues=["default", "webhooks", "mail"],
+        wait=False,
+        install_signal_handlers=False,
+        listen_notify=False,
+        concurrency=1,
+    )
+    assert (await _queued(runtime))[sync.RUN_TASK] == ("sync", "todo")
+    await jobs.queue_app.run_worker_async(
+        queues=["sync"],
+        wait=False,
+        install_signal_handlers=False,
+        listen_notify=False,
+        concurrency=1,
+    )
+    assert (await _queued(runtime))[sync.RUN_TASK] == ("sync", "succeeded")
+
+
+async def test_an_unknown_task_is_refused_when_requested(runtime: Runtime, tenant: Tenant) -> None:
+    from procrastinate.exceptions import TaskNotFound
+
+    async with unit_of_work(runtime.sessionmaker) as session:
+        set_tenant(session, tenant.organization.id)
+        with pytest.raises(TaskNotFound):
+            await jobs.enqueue(session, "tests.no_such_task", {})
+    with pytest.raises(TaskNotFound):
+        jobs.kick("tests.no_such_task", lock="tests-unknown")
+    # A row of a task that no longer exists (removed since) is closed by the re-drive, not
+    # retried every minute, and the rows behind it are handed over.
+    async with unit_of_work(runtime.sessionmaker) as session:
+        session.add(OutboxJob(task_name="tests.removed_task", payload={}, queue="default"))
+    async with unit_of_work(runtime.sessionmaker) as session:
+        session.add(
+            OutboxJob(
+                task_name="tests.record_marker",
+                payload={"organization_id": str(tenant.organization.id)},
+                queue="elsewhere",
+            )
+        )
+    async with unit_of_work(runtime.sessionmaker) as session:
+        assert await jobs.redrive_pending(session, timedelta(0)) == 2
+    async with runtime.engine.connect() as conn:
+        rows = dict(
+            (
+                await conn.execute(
+                    text("SELECT task_name, queue FROM job_outbox WHERE dispatched_at IS NOT NULL")
+                )
+            ).all()
+        )
+    assert rows == {"tests.removed_task": "default", "tests.record_marker": "default"}
+    assert await _queued(runtime) == {"tests.record_marker": ("default", "todo")}

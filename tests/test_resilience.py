@@ -675,7 +675,7 @@ async def test_a_kick_is_retried_while_the_database_is_unreachable(
 
     monkeypatch.setattr(jobs.queue_app, "configure_task", lambda *a, **k: Deferrer())
     monkeypatch.setattr(jobs, "Backoff", lambda: real_backoff(first=0.05))
-    jobs.kick("tests.resilience_noop", queue="resilience", lock="resilience-kick")
-    jobs.kick("tests.resilience_noop", queue="resilience", lock="resilience-kick")  # coalesced
+    jobs.kick("tests.resilience_noop", lock="resilience-kick")
+    jobs.kick("tests.resilience_noop", lock="resilience-kick")  # coalesced
     await jobs.settle()
     assert len(attempts) == (3 if failure == "database" else 1)

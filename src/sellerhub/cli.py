@@ -123,7 +123,7 @@ async def _work(settings: Settings, wait: bool = True) -> None:
     async def resume() -> None:
         # Deliveries stored while no worker ran, or whose wake-up was lost with the database:
         # one drain takes every fresh one (the periodic re-drives catch up on the rest).
-        kick(webhooks.DRAIN_TASK, queue="webhooks", lock="webhooks-drain")
+        kick(webhooks.DRAIN_TASK, lock="webhooks-drain")
 
     supervisor = WorkerSupervisor(
         check_database=runtime.check_database,

@@ -7,6 +7,10 @@
   the caller's transaction; after commit the row is handed to the queue, and if the process died
   in between, the periodic ``jobs.outbox_redrive`` hands it over later. Delivery is therefore
   at-least-once: job functions must be idempotent.
+* A job's queue is declared once, by its task (``task(name, queue=...)``): ``enqueue``,
+  ``kick``, the dispatch and the re-drive all take it from the task's registration, so a worker
+  started for a queue (``--queues``) sees exactly the jobs of the tasks declared on it. Callers
+  never name a queue; a task name that is not registered is refused when it is requested.
 * ``WorkerSupervisor`` runs the worker for as long as the process lives, through database
   outages: procrastinate ends a worker whose connection fails, so it waits for the database with
   capped exponential backoff, retries the jobs the lost worker left running and starts a new one.
@@ -28,8 +32,13 @@ import httpx
 import procrastinate
 from procrastinate import JobContext, PsycopgConnector, RetryStrategy
 from procrastinate.app import WorkerOptions
-from procrastinate.exceptions import AlreadyEnqueued, ConnectorException, UniqueViolation
-from procrastinate.jobs import Status
+from procrastinate.exceptions import (
+    AlreadyEnqueued,
+    ConnectorException,
+    TaskNotFound,
+    UniqueViolation,
+)
+from procrastinate.jobs import JobDeferrer, Status
 from procrastinate.worker import Worker
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -126,17 +135,26 @@ def task(
     return decorate
 
 
-async def enqueue(
-    session: AsyncSession, task_name: str, payload: dict[str, Any], queue: str = "default"
-) -> OutboxJob:
-    """Request a job as part of the caller's transaction (see the module docstring)."""
-    row = OutboxJob(task_name=task_name, payload=payload, queue=queue)
+def queue_of(task_name: str) -> str:
+    """The queue the task ``task_name`` declared; ``TaskNotFound`` for a name no module
+    registered (the job registry is imported first, as procrastinate does)."""
+    queue_app.perform_import_paths()  # type: ignore[no-untyped-call]
+    registered = queue_app.tasks.get(task_name)
+    if registered is None:
+        raise TaskNotFound(f"no task is registered as {task_name!r}")
+    return registered.queue
+
+
+async def enqueue(session: AsyncSession, task_name: str, payload: dict[str, Any]) -> OutboxJob:
+    """Request a job as part of the caller's transaction (see the module docstring). The job
+    goes to the queue its task declared; the outbox row records that queue."""
+    row = OutboxJob(task_name=task_name, payload=payload, queue=queue_of(task_name))
     row.ensure_id()
     session.add(row)
     outbox_id, data = row.id, dict(payload)
 
     async def dispatch_now() -> None:
-        await dispatch(outbox_id, task_name, data, queue)
+        await dispatch(outbox_id, task_name, data)
 
     after_commit(session, dispatch_now)
     return row
@@ -173,13 +191,14 @@ class Backoff:
             delay = min(delay * self.factor, self.cap)
 
 
-def kick(task_name: str, *, queue: str, lock: str) -> None:
-    """Ask for one run of a draining task without waiting. Kicks coalesce: in a process, at most
-    one per ``KICK_COALESCE_SECONDS`` and always after the last request (a trailing kick), and
-    across processes through the queueing lock. For work whose durable record already exists
-    (an inbox row): while the database is unreachable the kick is retried with backoff (the
-    kicks of the same lock wait for that one) for ``KICK_RETRY_SECONDS``; a kick lost after
-    that only delays the work until the periodic re-drive."""
+def kick(task_name: str, *, lock: str) -> None:
+    """Ask for one run of a draining task (on its own queue) without waiting. Kicks coalesce: in a
+    process, at most one per ``KICK_COALESCE_SECONDS`` and always after the last request (a trailing
+    kick), and across processes through the queueing lock. For work whose durable record already
+    exists (an inbox row): while the database is unreachable the kick is retried with backoff (the
+    kicks of the same lock wait for that one) for ``KICK_RETRY_SECONDS``; a kick lost after that
+    only delays the work until the periodic re-drive."""
+    queue_of(task_name)  # an unknown name is refused here, not lost in the background
     if lock in _pending_kicks:
         return
     _pending_kicks.add(lock)
@@ -194,7 +213,7 @@ def kick(task_name: str, *, queue: str, lock: str) -> None:
         try:
             while True:
                 try:
-                    deferrer = queue_app.configure_task(task_name, queue=queue, queueing_lock=lock)
+                    deferrer = _deferrer(task_name, queueing_lock=lock)
                     await deferrer.defer_async()
                     return
                 except AlreadyEnqueued:
@@ -220,17 +239,19 @@ async def settle() -> None:
         await asyncio.gather(*list(_background), return_exceptions=True)
 
 
-async def _defer(task_name: str, payload: dict[str, Any], queue: str) -> int:
-    deferrer = queue_app.configure_task(task_name, queue=queue)
-    return int(await deferrer.defer_async(**payload))
+def _deferrer(task_name: str, *, queueing_lock: str | None = None) -> JobDeferrer:
+    """The registered task, configured with its own queue (never overridden here)."""
+    return queue_app.configure_task(task_name, allow_unknown=False, queueing_lock=queueing_lock)
 
 
-async def dispatch(
-    outbox_id: uuid.UUID, task_name: str, payload: dict[str, Any], queue: str
-) -> None:
+async def _defer(task_name: str, payload: dict[str, Any]) -> int:
+    return int(await _deferrer(task_name).defer_async(**payload))
+
+
+async def dispatch(outbox_id: uuid.UUID, task_name: str, payload: dict[str, Any]) -> None:
     """Best effort, right after commit; the re-drive covers every failure here."""
     try:
-        job_id = await _defer(task_name, payload, queue)
+        job_id = await _defer(task_name, payload)
         async with unit_of_work(resources().sessionmaker) as session:
             await session.execute(
                 update(OutboxJob)
@@ -242,7 +263,8 @@ async def dispatch(
 
 
 async def redrive_pending(session: AsyncSession, older_than: timedelta, limit: int = 200) -> int:
-    """Hand every outbox row that was committed but never dispatched to the queue."""
+    """Hand every outbox row that was committed but never dispatched to the queue: the queue
+    its task declares now (recorded on the row again, should the task have moved)."""
     rows = (
         (
             await session.execute(
@@ -261,7 +283,13 @@ async def redrive_pending(session: AsyncSession, older_than: timedelta, limit: i
     )
     for row in rows:
         row.dispatch_attempts += 1
-        row.procrastinate_job_id = await _defer(row.task_name, row.payload, row.queue)
+        try:
+            row.queue = queue_of(row.task_name)
+        except TaskNotFound:  # no code runs it any more: closed, not retried every minute
+            log.error("outbox.unknown_task", outbox_id=str(row.id), task=row.task_name)
+            row.dispatched_at = utcnow()
+            continue
+        row.procrastinate_job_id = await _defer(row.task_name, row.payload)
         row.dispatched_at = utcnow()
     if rows:
         log.info("outbox.redriven", count=len(rows))

@@ -32,7 +32,7 @@ async def queue_mail(session: AsyncSession, *, to: str, subject: str, body: str)
     mail = OutboundMail(to_address=to, subject=subject, body_text=body)
     mail.ensure_id()
     MailRepository(session).add(mail)
-    await jobs.enqueue(session, SEND_TASK, {"mail_id": str(mail.id)}, queue=QUEUE)
+    await jobs.enqueue(session, SEND_TASK, {"mail_id": str(mail.id)})
     await session.flush()
     log.info("mail.queued", mail_id=str(mail.id))
     return mail

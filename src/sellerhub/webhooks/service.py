@@ -67,7 +67,7 @@ async def receive(
     if not new:
         log.info("webhook.duplicate", source=source, external_id=external_id)
         return False
-    kick(DRAIN_TASK, queue="webhooks", lock="webhooks-drain")
+    kick(DRAIN_TASK, lock="webhooks-drain")
     return True
 
 
@@ -195,7 +195,7 @@ async def retry(
     if event.status != "failed":
         raise Conflict(f"only a failed event can be retried; this one is {event.status}")
     event.status = "pending"
-    await enqueue(session, PROCESS_TASK, {"event_id": str(event.id)}, queue="webhooks")
+    await enqueue(session, PROCESS_TASK, {"event_id": str(event.id)})
     await audit.record(
         session,
         organization_id=organization_id,
@@ -214,7 +214,7 @@ async def redrive(session: AsyncSession, *, older_than: timedelta, limit: int = 
         received_before=utcnow() - older_than, limit=limit
     )
     for event_id in ids:
-        await enqueue(session, PROCESS_TASK, {"event_id": str(event_id)}, queue="webhooks")
+        await enqueue(session, PROCESS_TASK, {"event_id": str(event_id)})
     return len(ids)
 
 

@@ -26,7 +26,7 @@ async def process_event(session: AsyncSession, event_id: str) -> None:
 async def drain(session: AsyncSession) -> None:
     """Process the fresh events in batches; asks for another run when the batch was full."""
     if await service.drain(resources().sessionmaker) >= 200:
-        kick(service.DRAIN_TASK, queue="webhooks", lock="webhooks-drain-next")
+        kick(service.DRAIN_TASK, lock="webhooks-drain-next")
 
 
 @task("webhooks.redrive", queue="maintenance", cron="*/2 * * * *")
