@@ -1,5 +1,6 @@
-"""The cross-app API (``/api/cross-app/*``, problem+json errors) and the OAuth token endpoint
-(``/oauth/token``, RFC 6749 errors).
+"""The cross-app API (``/api/cross-app/*``, problem+json errors). The OAuth token endpoint
+(``/oauth/token``, RFC 6749 errors) is in ``oauth``; reading bodies and client credentials in
+``requests``.
 
 Who authenticates how:
 - ``register``: a platform admin (session or bearer, like every user endpoint);
@@ -13,33 +14,32 @@ A browser's ``Origin``, when sent, must be one of the app's registered origins.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from dataclasses import dataclass
 from typing import Annotated, Any
-from urllib.parse import parse_qsl, unquote_plus
 
 from fastapi import APIRouter, Depends, Request, Response, status
 from fastapi.responses import JSONResponse
 
-from sellerhub.config import Settings
 from sellerhub.core.clock import utcnow
 from sellerhub.core.errors import PROBLEM_CONTENT_TYPE, DomainError, ValidationFailed
-from sellerhub.db.session import unit_of_work
 from sellerhub.deps import CurrentPrincipal, PlatformAdmin, SessionDep, TenantSessionDep
-from sellerhub.identity.apps import service
+from sellerhub.identity.apps import service, tokens
 from sellerhub.identity.apps.cache import AppSnapshot, app_registry
 from sellerhub.identity.apps.errors import (
-    AmbiguousClientAuthentication,
     AppRefreshReuseDetected,
     InvalidAppRefreshToken,
     InvalidAppToken,
-    InvalidClient,
-    MalformedRequest,
-    OAuthError,
 )
-from sellerhub.identity.apps.models import KNOWN_PERMISSIONS
+from sellerhub.identity.apps.oauth import oauth_router
+from sellerhub.identity.apps.requests import (
+    FORM,
+    JSON,
+    NO_STORE,
+    body_fields,
+    client_credentials,
+    policy_of,
+)
 from sellerhub.identity.apps.schemas import (
     AppAuthRequest,
     AppOut,
@@ -53,93 +53,11 @@ from sellerhub.identity.apps.schemas import (
     AppUserOrganization,
     IntrospectionRequest,
     IntrospectionResponse,
-    OAuthErrorBody,
-    ServiceToken,
     UserInfo,
 )
 
 router = APIRouter(prefix="/api/cross-app", tags=["cross-app"])
-oauth_router = APIRouter(tags=["oauth"])
-
-NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-JSON = "application/json"
-FORM = "application/x-www-form-urlencoded"
-MAX_FORM_BYTES = 16_384
-
-
-def _policy(settings: Settings) -> service.AppTokenPolicy:
-    return service.AppTokenPolicy.from_settings(settings)
-
-
-def _media_type(request: Request) -> str:
-    return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-
-
-def _form_fields(body: bytes) -> dict[str, str]:
-    try:
-        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
-    except (UnicodeDecodeError, ValueError):
-        raise MalformedRequest("the form body is not valid UTF-8 form encoding") from None
-    fields: dict[str, str] = {}
-    for key, value in pairs:
-        if key in fields:
-            raise MalformedRequest(f"the parameter {key[:40]!r} is repeated")
-        fields[key] = value
-    return fields
-
-
-async def _body_fields(request: Request) -> dict[str, str]:
-    """A flat body of strings, JSON (default) or form-encoded, read without a model: the
-    introspection endpoint is hot."""
-    body = await request.body()
-    if len(body) > MAX_FORM_BYTES:
-        raise MalformedRequest("the body is too large")
-    if _media_type(request) == FORM:
-        return _form_fields(body)
-    try:
-        parsed = json.loads(body)
-    except ValueError:
-        raise MalformedRequest("the body is not valid JSON") from None
-    if not isinstance(parsed, dict):
-        raise MalformedRequest("the body must be a JSON object")
-    return {k: v for k, v in parsed.items() if isinstance(v, str)}
-
-
-def _basic_credentials(request: Request) -> service.ClientCredentials | None:
-    """RFC 6749 §2.3.1: ``Basic base64(urlencode(id):urlencode(secret))``; None without one."""
-    header = request.headers.get("authorization")
-    if not header:
-        return None
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() != "basic":
-        return None
-    try:
-        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
-        raise InvalidClient("the Basic credentials are not valid base64 of id:secret") from None
-    app_id, colon, secret = decoded.partition(":")
-    if not colon or not app_id:
-        raise InvalidClient("the Basic credentials are not id:secret")
-    return service.ClientCredentials(unquote_plus(app_id), unquote_plus(secret))
-
-
-def client_credentials(
-    request: Request, app_id: str | None, client_id: str | None, secret: str | None
-) -> service.ClientCredentials | None:
-    """The credentials of the calling app: Basic, or the body's fields (not both)."""
-    if app_id and client_id and app_id != client_id:
-        raise AmbiguousClientAuthentication("app_id and client_id differ")
-    body_id = app_id or client_id
-    basic = _basic_credentials(request)
-    if basic is not None:
-        if secret is not None or (body_id and body_id != basic.app_id):
-            raise AmbiguousClientAuthentication(
-                "send the client credentials either as HTTP Basic or in the body, not both"
-            )
-        return basic
-    if body_id and secret is not None:
-        return service.ClientCredentials(body_id, secret)
-    return None
+__all__ = ["oauth_router", "router"]
 
 
 async def _calling_app(
@@ -151,7 +69,7 @@ async def _calling_app(
     return app
 
 
-def _pair(issued: service.IssuedAppToken) -> JSONResponse:
+def _pair(issued: tokens.IssuedAppToken) -> JSONResponse:
     now = utcnow()
     body = AppTokenPair(
         access_token=issued.access_token,
@@ -202,7 +120,7 @@ async def validate_token(request: Request) -> Response:
     """Token introspection for the calling app (RFC 7662 style): ``{"active": true, …claims}``
     for a valid token of this app, ``{"active": false}`` for anything else — including a valid
     token of another app. 401 when the app's own credentials are wrong."""
-    fields = await _body_fields(request)
+    fields = await body_fields(request)
     app = await _calling_app(
         request, fields.get("app_id"), fields.get("client_id"), fields.get("client_secret")
     )
@@ -211,7 +129,7 @@ async def validate_token(request: Request) -> Response:
         raise ValidationFailed(
             "token: is required", errors=[{"field": "token", "message": "is required"}]
         )
-    result = await service.introspect(request.app.state.runtime.keystore, app, token[:8192])
+    result = await tokens.introspect(request.app.state.runtime.keystore, app, token[:8192])
     return Response(json.dumps(result, separators=(",", ":")), media_type=JSON, headers=NO_STORE)
 
 
@@ -230,7 +148,7 @@ async def register_app(
     """Register an app (platform administrators). The client secret is in this response only;
     sellerhub keeps its hash. 409 when the app id is taken; 422 names each bad origin or URL."""
     registered = await service.register_app(
-        session, principal, body, _policy(request.app.state.settings)
+        session, principal, body, policy_of(request.app.state.settings)
     )
     out = AppOut.model_validate(registered.app)
     return AppRegistered(
@@ -257,10 +175,10 @@ async def auth(
     Origin must be one of the app's origins (403)."""
     runtime = request.app.state.runtime
     app = await app_registry.get(runtime.sessionmaker, body.app_id)
-    issued = await service.issue_user_token(
+    issued = await tokens.issue_user_token(
         session,
         runtime.keystore,
-        _policy(runtime.settings),
+        policy_of(runtime.settings),
         principal,
         app,
         requested=None if body.permissions is None else [p.value for p in body.permissions],
@@ -283,8 +201,8 @@ async def refresh_token(
     app = await _calling_app(request, body.app_id, body.client_id, body.client_secret)
     runtime = request.app.state.runtime
     try:
-        issued = await service.refresh_user_token(
-            session, runtime.keystore, _policy(runtime.settings), app, body.refresh_token
+        issued = await tokens.refresh_user_token(
+            session, runtime.keystore, policy_of(runtime.settings), app, body.refresh_token
         )
     except (AppRefreshReuseDetected, InvalidAppRefreshToken) as exc:
         return _problem(request, exc)  # answered, not raised: a revocation is committed
@@ -308,7 +226,7 @@ async def app_bearer(request: Request) -> AppBearer:
     if scheme.lower() != "bearer" or not token:
         raise InvalidAppToken("send Authorization: Bearer <app token>")
     runtime = request.app.state.runtime
-    app, claims = await service.verify_app_token(runtime.sessionmaker, runtime.keystore, token)
+    app, claims = await tokens.verify_app_token(runtime.sessionmaker, runtime.keystore, token)
     service.check_origin(app, request.headers.get("origin"))
     return AppBearer(app, claims)
 
@@ -319,7 +237,7 @@ AppBearerDep = Annotated[AppBearer, Depends(app_bearer)]
 @router.get("/user-info", response_model=UserInfo)
 async def user_info(bearer: AppBearerDep, session: SessionDep) -> UserInfo:
     """Flat user claims for the app (needs ``profile:read``)."""
-    found = await service.token_user(session, bearer.claims)
+    found = await tokens.token_user(session, bearer.claims)
     return UserInfo(
         sub=str(found.user.id),
         email=found.user.email,
@@ -335,7 +253,7 @@ async def user_info(bearer: AppBearerDep, session: SessionDep) -> UserInfo:
 async def user(bearer: AppBearerDep, session: SessionDep) -> AppUser:
     """The SDKs' user object: the user, the organization the token acts in with the current
     role, and what this app may do (needs ``profile:read``)."""
-    found = await service.token_user(session, bearer.claims)
+    found = await tokens.token_user(session, bearer.claims)
     return AppUser(
         id=found.user.id,
         email=found.user.email,
@@ -375,134 +293,3 @@ async def signup(request: Request, body: AppSignupRequest, session: SessionDep) 
         user_id=record.user_id, organization_id=record.organization_id, created=created
     )
     return JSONResponse(result.model_dump(mode="json"), status_code=201 if created else 200)
-
-
-# --- OAuth token endpoint ----------------------------------------------------------------------
-
-
-def _oauth_error(exc: OAuthError) -> JSONResponse:
-    headers = dict(NO_STORE)
-    if exc.status == 401:
-        headers["WWW-Authenticate"] = 'Basic realm="sellerhub"'
-    return JSONResponse(exc.body(), status_code=exc.status, headers=headers)
-
-
-def _oauth_client(request: Request, fields: dict[str, str]) -> service.ClientCredentials:
-    try:
-        credentials = client_credentials(
-            request, None, fields.get("client_id"), fields.get("client_secret")
-        )
-    except AmbiguousClientAuthentication as exc:
-        raise OAuthError("invalid_request", exc.detail) from None
-    except InvalidClient as exc:
-        raise OAuthError("invalid_client", exc.detail, 401) from None
-    if credentials is None:
-        raise OAuthError(
-            "invalid_client",
-            "authenticate with HTTP Basic, or client_id and client_secret parameters",
-            401,
-        )
-    return credentials
-
-
-@oauth_router.post(
-    "/oauth/token",
-    response_model=ServiceToken,
-    responses={
-        400: {"model": OAuthErrorBody},
-        401: {"model": OAuthErrorBody},
-        503: {"description": "the database is unavailable"},
-    },
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                FORM: {
-                    "schema": {
-                        "type": "object",
-                        "required": ["grant_type"],
-                        "properties": {
-                            "grant_type": {"enum": ["client_credentials", "refresh_token"]},
-                            "scope": {"type": "string"},
-                            "refresh_token": {"type": "string"},
-                            "client_id": {"type": "string"},
-                            "client_secret": {"type": "string"},
-                        },
-                    }
-                }
-            },
-        }
-    },
-)
-async def token(request: Request) -> JSONResponse:
-    """RFC 6749 token endpoint. ``client_credentials`` (§4.4): a service token for a registered
-    service app (sub ``app:<app id>``, audience the sellerhub API, ``scope`` ⊆ the app's
-    permissions, default all). ``refresh_token`` (§6): rotates an app refresh token of the
-    authenticated app, like ``/api/cross-app/refresh-token``. Errors are RFC 6749 §5.2 JSON."""
-    try:
-        if _media_type(request) != FORM:
-            raise OAuthError("invalid_request", f"send the parameters as {FORM}")
-        body = await request.body()
-        if len(body) > MAX_FORM_BYTES:
-            raise OAuthError("invalid_request", "the request body is too large")
-        try:
-            fields = _form_fields(body)
-        except MalformedRequest as exc:
-            raise OAuthError("invalid_request", exc.detail) from None
-        grant_type = fields.get("grant_type")
-        if not grant_type:
-            raise OAuthError("invalid_request", "grant_type is required")
-        if grant_type not in ("client_credentials", "refresh_token"):
-            raise OAuthError(
-                "unsupported_grant_type", "grant_type must be client_credentials or refresh_token"
-            )
-        credentials = _oauth_client(request, fields)
-        runtime = request.app.state.runtime
-        try:
-            app = await service.authenticate_client(runtime.sessionmaker, credentials)
-        except InvalidClient as exc:
-            raise OAuthError("invalid_client", exc.detail, 401) from None
-        policy = _policy(runtime.settings)
-        if grant_type == "client_credentials":
-            issued = service.issue_service_token(runtime.keystore, policy, app, fields.get("scope"))
-            out = ServiceToken(
-                access_token=issued.access_token,
-                expires_in=int((issued.expires_at - utcnow()).total_seconds()),
-                scope=" ".join(issued.permissions),
-            )
-            return JSONResponse(out.model_dump(), headers=NO_STORE)
-        return await _refresh_grant(request, app, fields, policy)
-    except OAuthError as exc:
-        return _oauth_error(exc)
-
-
-async def _refresh_grant(
-    request: Request, app: AppSnapshot, fields: dict[str, str], policy: service.AppTokenPolicy
-) -> JSONResponse:
-    presented = fields.get("refresh_token")
-    if not presented:
-        raise OAuthError("invalid_request", "refresh_token is required")
-    scope = fields.get("scope")
-    requested = service.parse_scope(scope, KNOWN_PERMISSIONS) if scope else None
-    runtime = request.app.state.runtime
-    failure: OAuthError | None = None
-    async with unit_of_work(runtime.sessionmaker) as session:
-        try:
-            issued = await service.refresh_user_token(
-                session, runtime.keystore, policy, app, presented, scope=requested
-            )
-        except (AppRefreshReuseDetected, InvalidAppRefreshToken) as exc:
-            failure = OAuthError("invalid_grant", exc.detail)  # a revocation still commits
-    if failure is not None:
-        raise failure
-    now = utcnow()
-    return JSONResponse(
-        {
-            "access_token": issued.access_token,
-            "token_type": "Bearer",
-            "expires_in": int((issued.access_expires_at - now).total_seconds()),
-            "refresh_token": issued.refresh_token,
-            "scope": " ".join(issued.permissions),
-        },
-        headers=NO_STORE,
-    )

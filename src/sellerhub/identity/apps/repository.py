@@ -1,16 +1,16 @@
-"""Every SQL statement of the cross-app domain. Apps, app refresh tokens and app signups are
-platform-level (identity) tables: looked up by app id or hash before any tenant is known."""
+"""Every SQL statement of the cross-app domain (app refresh tokens: ``identity.refresh_tokens``).
+Apps and app signups are platform-level (identity) tables: looked up by app id before any tenant
+is known."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sellerhub.identity.apps.models import App, AppKind, AppRefreshToken, AppSignup
+from sellerhub.identity.apps.models import App, AppKind, AppSignup
 
 
 class AppRepository:
@@ -31,28 +31,6 @@ class AppRepository:
             )
         )
         return rows.all()
-
-
-class AppRefreshTokenRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    def add(self, token: AppRefreshToken) -> None:
-        self.session.add(token)
-
-    async def by_hash_for_update(self, token_hash: str) -> AppRefreshToken | None:
-        return await self.session.scalar(
-            select(AppRefreshToken)
-            .where(AppRefreshToken.token_hash == token_hash)
-            .with_for_update()
-        )
-
-    async def revoke_family(self, family_id: uuid.UUID, now: datetime) -> None:
-        await self.session.execute(
-            update(AppRefreshToken)
-            .where(AppRefreshToken.family_id == family_id, AppRefreshToken.revoked_at.is_(None))
-            .values(revoked_at=now)
-        )
 
 
 class AppSignupRepository:

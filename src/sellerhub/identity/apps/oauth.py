@@ -1,0 +1,163 @@
+"""The OAuth token endpoint (``/oauth/token``, RFC 6749 errors): client credentials for service
+apps, and the refresh grant for app refresh tokens."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from sellerhub.core.clock import utcnow
+from sellerhub.db.session import unit_of_work
+from sellerhub.identity.apps import service, tokens
+from sellerhub.identity.apps.cache import AppSnapshot
+from sellerhub.identity.apps.errors import (
+    AmbiguousClientAuthentication,
+    AppRefreshReuseDetected,
+    InvalidAppRefreshToken,
+    InvalidClient,
+    MalformedRequest,
+    OAuthError,
+)
+from sellerhub.identity.apps.models import KNOWN_PERMISSIONS
+from sellerhub.identity.apps.requests import (
+    FORM,
+    MAX_FORM_BYTES,
+    NO_STORE,
+    client_credentials,
+    form_fields,
+    media_type,
+    policy_of,
+)
+from sellerhub.identity.apps.schemas import OAuthErrorBody, ServiceToken
+
+oauth_router = APIRouter(tags=["oauth"])
+
+# --- OAuth token endpoint ----------------------------------------------------------------------
+
+
+def _oauth_error(exc: OAuthError) -> JSONResponse:
+    headers = dict(NO_STORE)
+    if exc.status == 401:
+        headers["WWW-Authenticate"] = 'Basic realm="sellerhub"'
+    return JSONResponse(exc.body(), status_code=exc.status, headers=headers)
+
+
+def _oauth_client(request: Request, fields: dict[str, str]) -> service.ClientCredentials:
+    try:
+        credentials = client_credentials(
+            request, None, fields.get("client_id"), fields.get("client_secret")
+        )
+    except AmbiguousClientAuthentication as exc:
+        raise OAuthError("invalid_request", exc.detail) from None
+    except InvalidClient as exc:
+        raise OAuthError("invalid_client", exc.detail, 401) from None
+    if credentials is None:
+        raise OAuthError(
+            "invalid_client",
+            "authenticate with HTTP Basic, or client_id and client_secret parameters",
+            401,
+        )
+    return credentials
+
+
+@oauth_router.post(
+    "/oauth/token",
+    response_model=ServiceToken,
+    responses={
+        400: {"model": OAuthErrorBody},
+        401: {"model": OAuthErrorBody},
+        503: {"description": "the database is unavailable"},
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                FORM: {
+                    "schema": {
+                        "type": "object",
+                        "required": ["grant_type"],
+                        "properties": {
+                            "grant_type": {"enum": ["client_credentials", "refresh_token"]},
+                            "scope": {"type": "string"},
+                            "refresh_token": {"type": "string"},
+                            "client_id": {"type": "string"},
+                            "client_secret": {"type": "string"},
+                        },
+                    }
+                }
+            },
+        }
+    },
+)
+async def token(request: Request) -> JSONResponse:
+    """RFC 6749 token endpoint. ``client_credentials`` (§4.4): a service token for a registered
+    service app (sub ``app:<app id>``, audience the sellerhub API, ``scope`` ⊆ the app's
+    permissions, default all). ``refresh_token`` (§6): rotates an app refresh token of the
+    authenticated app, like ``/api/cross-app/refresh-token``. Errors are RFC 6749 §5.2 JSON."""
+    try:
+        if media_type(request) != FORM:
+            raise OAuthError("invalid_request", f"send the parameters as {FORM}")
+        body = await request.body()
+        if len(body) > MAX_FORM_BYTES:
+            raise OAuthError("invalid_request", "the request body is too large")
+        try:
+            fields = form_fields(body)
+        except MalformedRequest as exc:
+            raise OAuthError("invalid_request", exc.detail) from None
+        grant_type = fields.get("grant_type")
+        if not grant_type:
+            raise OAuthError("invalid_request", "grant_type is required")
+        if grant_type not in ("client_credentials", "refresh_token"):
+            raise OAuthError(
+                "unsupported_grant_type", "grant_type must be client_credentials or refresh_token"
+            )
+        credentials = _oauth_client(request, fields)
+        runtime = request.app.state.runtime
+        try:
+            app = await service.authenticate_client(runtime.sessionmaker, credentials)
+        except InvalidClient as exc:
+            raise OAuthError("invalid_client", exc.detail, 401) from None
+        policy = policy_of(runtime.settings)
+        if grant_type == "client_credentials":
+            issued = tokens.issue_service_token(runtime.keystore, policy, app, fields.get("scope"))
+            out = ServiceToken(
+                access_token=issued.access_token,
+                expires_in=int((issued.expires_at - utcnow()).total_seconds()),
+                scope=" ".join(issued.permissions),
+            )
+            return JSONResponse(out.model_dump(), headers=NO_STORE)
+        return await _refresh_grant(request, app, fields, policy)
+    except OAuthError as exc:
+        return _oauth_error(exc)
+
+
+async def _refresh_grant(
+    request: Request, app: AppSnapshot, fields: dict[str, str], policy: service.AppTokenPolicy
+) -> JSONResponse:
+    presented = fields.get("refresh_token")
+    if not presented:
+        raise OAuthError("invalid_request", "refresh_token is required")
+    scope = fields.get("scope")
+    requested = tokens.parse_scope(scope, KNOWN_PERMISSIONS) if scope else None
+    runtime = request.app.state.runtime
+    failure: OAuthError | None = None
+    async with unit_of_work(runtime.sessionmaker) as session:
+        try:
+            issued = await tokens.refresh_user_token(
+                session, runtime.keystore, policy, app, presented, scope=requested
+            )
+        except (AppRefreshReuseDetected, InvalidAppRefreshToken) as exc:
+            failure = OAuthError("invalid_grant", exc.detail)  # a revocation still commits
+    if failure is not None:
+        raise failure
+    now = utcnow()
+    return JSONResponse(
+        {
+            "access_token": issued.access_token,
+            "token_type": "Bearer",
+            "expires_in": int((issued.access_expires_at - now).total_seconds()),
+            "refresh_token": issued.refresh_token,
+            "scope": " ".join(issued.permissions),
+        },
+        headers=NO_STORE,
+    )
