@@ -10,6 +10,7 @@ import hmac
 import json
 import time
 import uuid
+from typing import Any
 
 import httpx
 import pytest
@@ -402,3 +403,63 @@ async def test_lane_keeps_request_context_and_answers_503_when_the_database_is_d
     assert refused.headers["content-type"] == "application/problem+json"
     assert refused.json()["code"] == "database-unavailable"
     assert "connection refused" not in refused.text
+
+
+async def test_the_inbox_writer_keeps_its_flush_alive_until_it_ends(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The event loop holds tasks only weakly: a flush nobody references, waiting on its
+    statement, can be garbage-collected mid-flight and its callers wait forever. The writer
+    holds every flush until it ends."""
+    import gc
+    import weakref
+
+    from sellerhub.webhooks import repository
+
+    started = asyncio.Event()
+    seen: dict[str, weakref.ref[Any]] = {}
+
+    async def slow_insert(pool: object, values: dict) -> bool:
+        statement: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        seen["statement"] = weakref.ref(statement)  # only this flush holds it
+        seen["flush"] = weakref.ref(asyncio.current_task())  # type: ignore[arg-type]
+        started.set()
+        return await statement
+
+    monkeypatch.setattr(repository, "_insert_one", slow_insert)
+    assert runtime.ingress_pool is not None
+    writer = repository.InboxWriter(runtime.ingress_pool)
+    caller = asyncio.create_task(writer.insert({"id": uuid.uuid4()}))
+    await started.wait()
+    gc.collect()
+    statement = seen["statement"]()
+    assert statement is not None, "the flush was garbage-collected while writing"
+    assert seen["flush"]() in writer.flushing
+    statement.set_result(True)
+    assert await asyncio.wait_for(caller, 5) is True
+    await asyncio.sleep(0)
+    assert not writer.flushing  # released once it ended
+
+
+async def test_the_inbox_writer_answers_every_caller_when_a_write_fails_unexpectedly(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An error no branch of the write expects (not a psycopg one) reaches each caller of the
+    batch instead of ending the flush with its callers still waiting."""
+    from sellerhub.webhooks import repository
+
+    async def broken(pool: object, rows: list) -> set:
+        raise RuntimeError("unexpected")
+
+    monkeypatch.setattr(repository, "_insert_many", broken)
+    assert runtime.ingress_pool is not None
+    writer = repository.InboxWriter(runtime.ingress_pool)
+    outcomes = await asyncio.wait_for(
+        asyncio.gather(
+            *(writer.insert({"id": uuid.uuid4()}) for _ in range(10)), return_exceptions=True
+        ),
+        5,
+    )
+    assert all(isinstance(o, RuntimeError) for o in outcomes), outcomes
+    await asyncio.sleep(0)
+    assert not writer.flushing

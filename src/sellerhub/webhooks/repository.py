@@ -13,7 +13,10 @@ from psycopg_pool import AsyncConnectionPool
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sellerhub.core.logging import get_logger
 from sellerhub.webhooks.models import WebhookEvent
+
+log = get_logger(__name__)
 
 _INSERT_SQL = (
     "INSERT INTO webhook_events (id, source, external_id, topic, organization_id,"
@@ -50,23 +53,38 @@ class InboxWriter:
     def __init__(self, pool: AsyncConnectionPool) -> None:
         self.pool = pool
         self.waiting: list[tuple[dict[str, Any], asyncio.Future[bool]]] = []
-        self.in_flight = 0
+        # The flush tasks running now. The event loop keeps only weak references to tasks, so
+        # this set is what keeps a flush alive until it ends (a task nobody references can be
+        # garbage-collected mid-statement, and its callers would wait forever).
+        self.flushing: set[asyncio.Task[None]] = set()
 
     async def insert(self, values: dict[str, Any]) -> bool:
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self.waiting.append((values, future))
-        if self.in_flight < MAX_IN_FLIGHT:
-            self.in_flight += 1
-            asyncio.get_running_loop().create_task(self._flush())
+        if len(self.flushing) < MAX_IN_FLIGHT:
+            flush = asyncio.get_running_loop().create_task(self._flush())
+            self.flushing.add(flush)
+            flush.add_done_callback(self._flushed)
         return await asyncio.shield(future)  # a client hanging up does not cancel the write
 
+    def _flushed(self, flush: asyncio.Task[None]) -> None:
+        self.flushing.discard(flush)
+        if not flush.cancelled() and (exc := flush.exception()) is not None:  # retrieved
+            log.error("webhook.inbox_flush_failed", error=type(exc).__name__)
+
     async def _flush(self) -> None:
-        try:
-            while self.waiting:
-                batch, self.waiting = self.waiting[:MAX_BATCH], self.waiting[MAX_BATCH:]
+        while self.waiting:
+            batch, self.waiting = self.waiting[:MAX_BATCH], self.waiting[MAX_BATCH:]
+            try:
                 await self._write(batch)
-        finally:
-            self.in_flight -= 1
+            except asyncio.CancelledError:  # shutting down: its callers stop waiting too
+                for _, future in batch:
+                    future.cancel()
+                raise
+            except Exception as exc:  # ``_write`` settles what it can; no caller waits forever
+                log.error("webhook.inbox_write_failed", error=type(exc).__name__)
+                for _, future in batch:
+                    _settle(future, exc)
 
     async def _write(self, batch: list[tuple[dict[str, Any], asyncio.Future[bool]]]) -> None:
         if len(batch) == 1:
