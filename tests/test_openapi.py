@@ -205,3 +205,23 @@ async def test_the_answers_are_the_documented_ones(
     )
     assert unknown.status_code == 404
     declared("/api/v1/sync-jobs/{job_id}", "get", unknown)
+
+
+def test_the_order_listing_documents_its_answer(document: dict[str, Any]) -> None:
+    """GET /api/v1/orders returns JSON rendered by PostgreSQL; its schema is still declared."""
+    ok = document["paths"]["/api/v1/orders"]["get"]["responses"]["200"]
+    assert ok["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/OrderPage"}
+    schemas = document["components"]["schemas"]
+    assert set(schemas["OrderPage"]["properties"]) == {"items", "next_cursor"}
+    assert schemas["OrderPage"]["properties"]["items"]["items"] == {
+        "$ref": "#/components/schemas/OrderOut"
+    }
+    order = schemas["OrderOut"]["properties"]
+    assert {"id", "channel", "connection_id", "external_id", "total_minor", "lines"} <= set(order)
+    assert order["lines"]["items"] == {"$ref": "#/components/schemas/OrderLineOut"}
+    assert set(schemas["OrderLineOut"]["properties"]) == {
+        "sku",
+        "title",
+        "quantity",
+        "unit_price_minor",
+    }

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 
 from sellerhub.commerce.money import to_minor
+from sellerhub.commerce.orders.schemas import OrderPage
 from sellerhub.connections.models import Connection
 from sellerhub.db.session import unit_of_work
 from sellerhub.db.tenancy import set_tenant
@@ -90,6 +91,7 @@ async def _work() -> None:
 async def _orders(client: httpx.AsyncClient, tenant: Tenant) -> list[dict]:
     response = await client.get("/api/v1/orders", headers=tenant.headers)
     assert response.status_code == 200, response.text
+    OrderPage.model_validate(response.json())  # the answer is the documented one
     return list(response.json()["items"])
 
 

@@ -6,12 +6,15 @@ from typing import Literal
 from fastapi import APIRouter, Query, Response
 
 from sellerhub.commerce.orders.repository import OrderRepository
+from sellerhub.commerce.orders.schemas import OrderPage
 from sellerhub.deps import TenantReaderDep
 
 router = APIRouter(prefix="/api/v1/orders", tags=["orders"])
 
 
-@router.get("")
+# The JSON is rendered by PostgreSQL and returned as it is (no model validation on the hot
+# path); ``response_model`` only describes it in the OpenAPI document.
+@router.get("", response_model=OrderPage)
 async def list_orders(
     reader: TenantReaderDep,
     limit: int = Query(50, ge=1, le=200),
