@@ -40,8 +40,9 @@ from sellerhub.identity.accounts import codes, messages, policy
 from sellerhub.identity.accounts.codes import Purpose
 from sellerhub.identity.accounts.errors import InvalidCode, InvalidCredentials, NoOrganization
 from sellerhub.identity.accounts.models import EmailCode
-from sellerhub.identity.accounts.repository import EmailCodeRepository, UserSessionsRepository
+from sellerhub.identity.accounts.repository import EmailCodeRepository
 from sellerhub.identity.jwt.service import KeyStore
+from sellerhub.identity.refresh_tokens import service as refresh_tokens
 from sellerhub.identity.sessions import service as sessions
 from sellerhub.identity.users.models import User
 from sellerhub.identity.users.repository import UserRepository
@@ -380,8 +381,9 @@ async def confirm_password_reset(
     session: AsyncSession, settings: Settings, *, email: str, code: str, new_password: str
 ) -> User:
     """Set a new password with the mailed code and sign the user out everywhere (every
-    refresh-token family revoked). The code proves the mailbox, so the address also counts as
-    verified. Raises ``InvalidCode`` (attempt counted; the caller commits it)."""
+    refresh-token family of every kind, sessions and apps, revoked). The code proves the
+    mailbox, so the address also counts as verified. Raises ``InvalidCode`` (attempt counted;
+    the caller commits it)."""
     policy.check({"new_password": policy.password_problem(new_password, email)})
     user = await UserRepository(session).by_email(email)
     if user is None or not user.is_active:
@@ -393,15 +395,19 @@ async def confirm_password_reset(
     verified_now = user.email_verified_at is None
     if verified_now:
         user.email_verified_at = now
-    revoked = await UserSessionsRepository(session).revoke_all(user.id, now)
+    ended = await refresh_tokens.end_all_for_user(session, user.id, "password_reset")
     await EmailCodeRepository(session).discard(user.id, Purpose.RESET_PASSWORD)
     await _record_for_user(
         session,
         user,
         "PASSWORD_RESET",
-        data={"sessions_revoked": revoked, "email_verified_now": verified_now},
+        data={
+            "sessions_revoked": ended.of("session"),
+            "app_sessions_revoked": ended.of("app"),
+            "email_verified_now": verified_now,
+        },
     )
-    log.info("account.password_reset", user_id=str(user.id), sessions_revoked=revoked)
+    log.info("account.password_reset", user_id=str(user.id), families_ended=ended.total)
     return user
 
 
