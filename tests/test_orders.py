@@ -1,6 +1,8 @@
-"""Orders from webhooks: normalised, money in minor units, one row per order, applied in the
-provider's updated_at order, duplicates and concurrent duplicates give one order, the worker
-killed between the commit and the processing still yields the order (re-drive)."""
+"""Orders from webhooks: normalised, money in minor units, one row per order of a store, applied
+in the provider's updated_at order, duplicates and concurrent duplicates give one order, the
+worker killed between the commit and the processing still yields the order (re-drive); two
+stores with the same order numbers keep their own orders; the migration that keyed orders by
+their store."""
 
 from __future__ import annotations
 
@@ -9,15 +11,19 @@ import base64
 import hashlib
 import hmac
 import json
+import uuid
 
 import httpx
+import psycopg
 import pytest
+import sqlalchemy.exc
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import text
 
 from sellerhub.commerce.money import to_minor
 from sellerhub.commerce.orders.schemas import OrderPage
+from sellerhub.connections import vault
 from sellerhub.connections.models import Connection
 from sellerhub.db.session import unit_of_work
 from sellerhub.db.tenancy import set_tenant
@@ -307,3 +313,170 @@ async def test_large_amounts_in_zero_decimal_currencies_fit(
     await _work()
     (stored,) = await _orders(client, shop)
     assert stored["total_minor"] == 3_500_000_000
+
+
+# --- two stores of one organization -------------------------------------------------------------
+
+
+async def _woo_store(runtime: Runtime, tenant: Tenant, url: str, secret: str) -> uuid.UUID:
+    async with unit_of_work(runtime.sessionmaker) as session:
+        set_tenant(session, tenant.organization.id)
+        connection = Connection(
+            organization_id=tenant.organization.id,
+            provider="woocommerce",
+            external_account_id=url,
+            scopes=[],
+            details={"store_url": url},
+        )
+        connection.ensure_id()
+        vault.store_webhook_secret(runtime.keyring, connection, secret)
+        session.add(connection)
+    return connection.id
+
+
+def _woo_order(order_id: int, modified: str, total: str) -> dict:
+    return {
+        "id": order_id,
+        "number": str(order_id),
+        "status": "processing",
+        "currency": "EUR",
+        "total": total,
+        "date_created_gmt": "2026-11-20T09:00:00",
+        "date_modified_gmt": modified,
+        "billing": {"email": "buyer@example.com"},
+        "line_items": [{"id": 1, "sku": "A", "name": "Tea", "quantity": 1, "price": total}],
+    }
+
+
+async def _woo_deliver(
+    client: httpx.AsyncClient, connection_id: uuid.UUID, secret: str, order: dict, delivery: str
+) -> None:
+    body = json.dumps(order).encode()
+    signature = base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest())
+    answer = await client.post(
+        f"/webhooks/woocommerce/{connection_id}",
+        content=body,
+        headers={
+            "Content-Type": "application/json",
+            "X-WC-Webhook-Signature": signature.decode(),
+            "X-WC-Webhook-Topic": "order.updated",
+            "X-WC-Webhook-Delivery-ID": delivery,
+        },
+    )
+    assert answer.status_code == 200 and answer.json()["duplicate"] is False, answer.text
+
+
+async def test_two_stores_with_the_same_order_numbers_keep_their_own_orders(
+    client: httpx.AsyncClient, runtime: Runtime, tenant: Tenant
+) -> None:
+    """Two WooCommerce stores of one organization both number their orders 1, 2, 3…: each
+    store's order 1 is its own row, changed only by its own store's deliveries."""
+    first = await _woo_store(runtime, tenant, "https://first.example", "first-secret")
+    second = await _woo_store(runtime, tenant, "https://second.example", "second-secret")
+    await _woo_deliver(
+        client, first, "first-secret", _woo_order(1, "2026-11-20T10:00:00", "10.00"), "1"
+    )
+    await _woo_deliver(
+        client, second, "second-secret", _woo_order(1, "2026-11-20T10:00:00", "20.00"), "1"
+    )
+    await _work()
+    stored = {o["connection_id"]: o for o in await _orders(client, tenant)}
+    assert set(stored) == {str(first), str(second)}
+    assert {c: (o["external_id"], o["total_minor"]) for c, o in stored.items()} == {
+        str(first): ("1", 1000),
+        str(second): ("1", 2000),
+    }
+    # A newer version from the first store changes the first store's order only; an older one
+    # from the second store changes nothing.
+    await _woo_deliver(
+        client, first, "first-secret", _woo_order(1, "2026-11-20T11:00:00", "15.00"), "2"
+    )
+    await _woo_deliver(
+        client, second, "second-secret", _woo_order(1, "2026-11-20T09:30:00", "99.00"), "2"
+    )
+    await _work()
+    stored = {o["connection_id"]: o for o in await _orders(client, tenant)}
+    assert {c: o["total_minor"] for c, o in stored.items()} == {
+        str(first): 1500,
+        str(second): 2000,
+    }
+    async with runtime.engine.connect() as conn:
+        states = await conn.execute(text("SELECT status FROM webhook_events"))
+        lines = await conn.scalar(text("SELECT count(*) FROM order_lines"))
+    assert {s for (s,) in states} == {"processed"} and lines == 2
+
+
+# --- the migration that keyed orders by their store ---------------------------------------------
+
+BEFORE = "2026_11_30_order_amounts_bigint"
+
+
+def test_the_migration_gives_every_order_its_store(server_url: str) -> None:
+    from alembic import command
+
+    from sellerhub.db.migrations import alembic_config, upgrade
+    from tests.conftest import create_database, drop_database
+
+    url = create_database(server_url, "sellerhub_orders_by_store")
+    try:
+        upgrade(url, BEFORE)
+        with psycopg.connect(url, autocommit=True) as conn:
+            org, lonely = uuid.uuid4(), uuid.uuid4()
+            for organization in (org, lonely):
+                conn.execute(
+                    "INSERT INTO organizations (id, name, slug) VALUES (%s, 'O', %s)",
+                    (organization, str(organization)),
+                )
+            old, new = uuid.uuid4(), uuid.uuid4()
+            for connection, status, age in (
+                (old, "disconnected", "2 days"),
+                (new, "connected", "1 day"),
+            ):
+                conn.execute(
+                    "INSERT INTO connections (id, organization_id, provider, external_account_id,"
+                    " environment, display_name, scopes, status, refresh_failures, details,"
+                    " created_at) VALUES (%s, %s, 'woocommerce', %s, 'production', '', '[]',"
+                    " %s, 0, '{}', now() - %s::interval)",
+                    (connection, org, str(connection), status, age),
+                )
+
+            def order(
+                organization: uuid.UUID, connection: uuid.UUID | None, external: str
+            ) -> uuid.UUID:
+                order_id = uuid.uuid4()
+                conn.execute(
+                    "INSERT INTO orders (id, organization_id, channel, connection_id, external_id,"
+                    " number, status, currency, total_minor, provider_updated_at) VALUES"
+                    " (%s, %s, 'woocommerce', %s, %s, '', '', 'EUR', 0, now())",
+                    (order_id, organization, connection, external),
+                )
+                return order_id
+
+            unattached, attached = order(org, None, "1"), order(org, old, "2")
+            orphan = order(lonely, None, "1")  # its organization never connected WooCommerce
+            with pytest.raises(sqlalchemy.exc.DBAPIError) as refused:
+                upgrade(url)
+            chain: list[BaseException] = []
+            error: BaseException | None = refused.value
+            while error is not None:  # env.py's unlock error comes last, the cause before it
+                chain.append(error)
+                error = error.__cause__ or error.__context__
+            assert any("belong to no connection" in str(e) for e in chain), chain
+            conn.execute("DELETE FROM orders WHERE id = %s", (orphan,))
+            upgrade(url)
+            owners = dict(conn.execute("SELECT id, connection_id FROM orders").fetchall())
+            assert owners == {unattached: new, attached: old}  # the active store first
+            nullable = conn.execute(
+                "SELECT is_nullable FROM information_schema.columns"
+                " WHERE table_name = 'orders' AND column_name = 'connection_id'"
+            ).fetchone()
+            assert nullable == ("NO",)
+            order(org, old, "1")  # the other store's order 1 is a row of its own now
+            with pytest.raises(psycopg.errors.UniqueViolation):
+                order(org, new, "1")
+            # Back to one row per channel and external id: the newest of each is kept.
+            command.downgrade(alembic_config(url), BEFORE)
+            assert conn.execute("SELECT count(*) FROM orders").fetchone() == (2,)
+            upgrade(url)
+    finally:
+        drop_database(server_url, url)

@@ -10,18 +10,20 @@ from sellerhub.db.base import Base, IdMixin, TenantScoped, TimestampMixin
 
 
 class Order(IdMixin, TimestampMixin, TenantScoped, Base):
-    """A channel order, normalised. One row per (organization, channel, external id); updates
-    apply only when the provider's ``updated_at`` is newer than the stored one."""
+    """A channel order, normalised. One row per (organization, connection, external id): the
+    connection is the store, and two stores of one organization number their orders
+    independently (two WooCommerce stores both have an order 1). Updates apply only when the
+    provider's ``updated_at`` is newer than the stored one."""
 
     __tablename__ = "orders"
     __table_args__ = (
-        UniqueConstraint("organization_id", "channel", "external_id"),
+        UniqueConstraint("organization_id", "connection_id", "external_id"),
         CheckConstraint("total_minor >= 0", name="total_minor"),
         Index("ix_orders_org_placed", "organization_id", "placed_at", "id"),
     )
 
     channel: Mapped[str] = mapped_column(String(20))
-    connection_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    connection_id: Mapped[uuid.UUID]  # the store it came from (``connections``)
     external_id: Mapped[str] = mapped_column(String(100))
     number: Mapped[str] = mapped_column(String(100), default="")
     status: Mapped[str] = mapped_column(String(50), default="")

@@ -43,17 +43,16 @@ _UPDATED = (
     "customer_email",
     "placed_at",
     "provider_updated_at",
-    "connection_id",
 )
 
 
 def _upsert_statement() -> Any:
     """Built once: insert, or update when the provider's ``updated_at`` is newer; returns the
     id and whether the row is new (``xmax = 0``), nothing for an older or equal version."""
-    names = ("id", "organization_id", "channel", "external_id", *_UPDATED)
+    names = ("id", "organization_id", "connection_id", "channel", "external_id", *_UPDATED)
     stmt = pg_insert(Order).values({name: bindparam(name) for name in names})
     return stmt.on_conflict_do_update(
-        index_elements=["organization_id", "channel", "external_id"],
+        index_elements=["organization_id", "connection_id", "external_id"],
         set_={**{k: stmt.excluded[k] for k in _UPDATED}, "updated_at": func.now()},
         where=Order.provider_updated_at < stmt.excluded.provider_updated_at,
     ).returning(Order.id, literal_column("xmax = 0"))
@@ -70,11 +69,12 @@ class OrderRepository:
         self,
         organization_id: uuid.UUID,
         channel: str,
-        connection_id: uuid.UUID | None,
+        connection_id: uuid.UUID,
         order: NormalisedOrder,
     ) -> uuid.UUID | None:
-        """Insert, or update when the provider's ``updated_at`` is newer; None when the stored
-        order is as new or newer (a late, older event changes nothing)."""
+        """Insert, or update when the provider's ``updated_at`` is newer, the order of this
+        store (connection) with this external id; None when the stored order is as new or newer
+        (a late, older event changes nothing)."""
         if tenant_of(self.session) != organization_id:
             raise TenantScopeViolation("orders are written only in their organization's scope")
         row = (

@@ -1,5 +1,6 @@
-"""Orders: normalised from Shopify and WooCommerce, idempotent per (organization, channel,
-external id), applied in the order of the provider's ``updated_at``."""
+"""Orders: normalised from Shopify and WooCommerce, idempotent per (organization, connection,
+external id) — the connection is the store, so two stores' order 1 are two orders — applied in
+the order of the provider's ``updated_at``."""
 
 from __future__ import annotations
 
@@ -18,17 +19,18 @@ async def apply(
     session: AsyncSession,
     organization_id: uuid.UUID,
     channel: str,
-    connection_id: uuid.UUID | None,
+    connection_id: uuid.UUID,
     order: mapping.NormalisedOrder,
 ) -> bool:
-    """True when the order was created or updated; False for an older or equal version."""
+    """The order of the store ``connection_id``: True when it was created or updated; False
+    for an older or equal version."""
     set_tenant(session, organization_id)
     changed = await OrderRepository(session).upsert(organization_id, channel, connection_id, order)
     return changed is not None
 
 
 async def _from_shopify(session: AsyncSession, event: WebhookEvent) -> None:
-    if event.organization_id is None:
+    if event.organization_id is None or event.connection_id is None:
         return  # a shop no organization has connected: stored, nothing to apply
     await apply(
         session,
@@ -40,8 +42,8 @@ async def _from_shopify(session: AsyncSession, event: WebhookEvent) -> None:
 
 
 async def _from_woocommerce(session: AsyncSession, event: WebhookEvent) -> None:
-    if event.organization_id is None:
-        return
+    if event.organization_id is None or event.connection_id is None:
+        return  # the delivery's connection was unknown: stored, nothing to apply
     await apply(
         session,
         event.organization_id,
