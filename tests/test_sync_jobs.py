@@ -17,7 +17,7 @@ import httpx
 import pytest
 from sqlalchemy import select, text
 
-from sellerhub.commerce.sync import service
+from sellerhub.commerce.sync import channels, service
 from sellerhub.commerce.sync.models import SyncJob
 from sellerhub.config import Settings
 from sellerhub.core.clock import utcnow
@@ -49,7 +49,7 @@ async def live_jobs(runtime: Runtime, settings: Settings, live_server: str) -> A
 
 @pytest.fixture
 def small_pages(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(service, "SHOPIFY_PAGE", 10)
+    monkeypatch.setattr(channels, "SHOPIFY_PAGE", 10)
 
 
 def _connect_shop(seller: Browser, shop: str) -> str:
@@ -72,11 +72,11 @@ def _jobs(seller: Browser, **params: str) -> list[dict]:
     return list(answer.json()["items"])
 
 
-def _orders(seller: Browser) -> list[dict]:
+def _orders(seller: Browser, channel: str = "shopify") -> list[dict]:
     found: list[dict] = []
     cursor = None
     while True:
-        params = {"limit": "200", "channel": "shopify"} | ({"cursor": cursor} if cursor else {})
+        params = {"limit": "200", "channel": channel} | ({"cursor": cursor} if cursor else {})
         page = seller.client.get("/api/v1/orders", params=params).json()
         found += page["items"]
         cursor = page["next_cursor"]
@@ -256,7 +256,7 @@ async def test_a_run_that_died_is_taken_over_from_its_cursor(
 async def test_a_tight_call_limit_is_waited_out(
     seller: Browser, live_server: str, live_jobs: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(service, "SHOPIFY_PAGE", 5)
+    monkeypatch.setattr(channels, "SHOPIFY_PAGE", 5)
     shop = _shop()
     _emulator(live_server, "config", {"rest_bucket_size": 3, "rest_leak_per_second": 4})
     _connect_shop(seller, shop)
@@ -304,14 +304,32 @@ def test_link_header_and_call_limit_parsing() -> None:
         'rel="previous", <https://s.myshopify.com/admin/api/2026-10/orders.json?limit=5&'
         'page_info=next2>; rel="next"'
     )
-    assert service.shopify_next_page_info(link) == "next2"
-    assert service.shopify_next_page_info(link.split(", ")[0]) is None
-    assert service.shopify_next_page_info(None) is None
-    assert service.shopify_pause("10/40") == 0.0
-    assert service.shopify_pause("32/40") == pytest.approx(6.0)
-    assert service.shopify_pause("40/40") == pytest.approx(10.0)
-    assert service.shopify_pause("garbage") == 0.0
-    assert service.shopify_pause(None) == 0.0
+    assert channels.shopify_next_page_info(link) == "next2"
+    assert channels.shopify_next_page_info(link.split(", ")[0]) is None
+    assert channels.shopify_next_page_info(None) is None
+    assert channels.shopify_pause("10/40") == 0.0
+    assert channels.shopify_pause("32/40") == pytest.approx(6.0)
+    assert channels.shopify_pause("40/40") == pytest.approx(10.0)
+    assert channels.shopify_pause("garbage") == 0.0
+    assert channels.shopify_pause(None) == 0.0
+
+
+def _connect_store(seller: Browser, live_server: str, name: str) -> str:
+    """A WooCommerce store of the emulator, connected with keys issued by its shop manager."""
+    keys = httpx.post(
+        f"{live_server}/_emulators/woocommerce/_admin/keys", json={"store": name}, timeout=15
+    ).json()
+    saved = seller.client.post(
+        "/integrations/woocommerce/credentials",
+        json={
+            "store_url": f"{live_server}/_emulators/woocommerce/stores/{name}",
+            "consumer_key": keys["consumer_key"],
+            "consumer_secret": keys["consumer_secret"],
+        },
+        headers=seller.csrf(),
+    )
+    assert saved.status_code == 201, saved.text
+    return str(saved.json()["id"])
 
 
 async def test_woocommerce_store_is_synced_page_by_page(
@@ -319,28 +337,60 @@ async def test_woocommerce_store_is_synced_page_by_page(
 ) -> None:
     """A WooCommerce store (plain http in development, so every call is OAuth 1.0a signed):
     saving its keys requests the first full sync, which follows X-WP-TotalPages."""
-    monkeypatch.setattr(service, "WOOCOMMERCE_PAGE", 10)
-    name = f"sync-{uuid.uuid4().hex[:8]}"
-    async with httpx.AsyncClient(base_url=live_server, timeout=15) as http:
-        keys = (await http.post("/_emulators/woocommerce/_admin/keys", json={"store": name})).json()
-    store = f"{live_server}/_emulators/woocommerce/stores/{name}"
-    saved = seller.client.post(
-        "/integrations/woocommerce/credentials",
-        json={
-            "store_url": store,
-            "consumer_key": keys["consumer_key"],
-            "consumer_secret": keys["consumer_secret"],
-        },
-        headers=seller.csrf(),
-    )
-    assert saved.status_code == 201, saved.text
+    monkeypatch.setattr(channels, "WOOCOMMERCE_PAGE", 10)
+    connection_id = _connect_store(seller, live_server, f"sync-{uuid.uuid4().hex[:8]}")
     await run_worker()
     (job,) = _jobs(seller)
     assert job["channel"] == "woocommerce" and job["status"] == "succeeded", job
     total = seller.client.get(
-        f"/api/v1/connections/{saved.json()['id']}/proxy/orders", params={"per_page": "1"}
+        f"/api/v1/connections/{connection_id}/proxy/orders", params={"per_page": "1"}
     ).headers["x-wp-total"]
     assert job["fetched"] == int(total) == 25 and job["pages"] == 3
     orders = seller.client.get("/api/v1/orders", params={"channel": "woocommerce"}).json()
     assert len(orders["items"]) == 25
     assert all(o["currency"] and o["total_minor"] >= 0 for o in orders["items"])
+
+
+def _sync(seller: Browser, connection_id: str) -> str:
+    started = seller.client.post(
+        "/api/v1/sync-jobs", json={"connection_id": connection_id}, headers=seller.csrf()
+    )
+    assert started.status_code == 202, started.text
+    return str(started.json()["id"])
+
+
+async def test_two_woocommerce_stores_with_the_same_order_numbers(
+    seller: Browser, live_server: str, live_jobs: None
+) -> None:
+    """Two stores of one organization both number their orders 1…25: both syncs keep all 50,
+    and each store's sync changes only its own orders."""
+    names = [f"sync-{uuid.uuid4().hex[:8]}" for _ in range(2)]
+    first, second = (_connect_store(seller, live_server, name) for name in names)
+    await run_worker()  # the first full sync of each store
+    assert {(j["connection_id"], j["status"], j["changed"]) for j in _jobs(seller)} == {
+        (first, "succeeded", 25),
+        (second, "succeeded", 25),
+    }
+    before = {(o["connection_id"], o["external_id"]): o for o in _orders(seller, "woocommerce")}
+    numbers = {str(n) for n in range(1, 26)}
+    assert len(before) == 50
+    assert {n for c, n in before if c == first} == {n for c, n in before if c == second} == numbers
+    # The first store changes its newest order (25); the second store's order 25 stays as it is.
+    async with httpx.AsyncClient(base_url=live_server, timeout=15) as http:
+        emitted = await http.post(
+            "/_emulators/woocommerce/_admin/emit",
+            json={"store": names[0], "topic": "order.updated"},
+        )
+    assert emitted.status_code == 200, emitted.text
+    await run_worker()  # the store's webhook delivery, if it has its webhooks
+    for connection_id in (first, second):
+        job_id = _sync(seller, connection_id)
+        await run_worker()
+        job = seller.client.get(f"/api/v1/sync-jobs/{job_id}").json()
+        assert job["status"] == "succeeded" and job["fetched"] == 25, job
+        if connection_id == second:
+            assert job["changed"] == 0  # nothing of the second store changed
+    after = {(o["connection_id"], o["external_id"]): o for o in _orders(seller, "woocommerce")}
+    assert set(after) == set(before)
+    changed = {key for key in after if after[key]["updated_at"] != before[key]["updated_at"]}
+    assert changed == {(first, "25")}

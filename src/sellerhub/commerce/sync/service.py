@@ -1,5 +1,6 @@
-"""Order sync jobs: a paginated pull of a channel's orders (Shopify ``Link`` cursor pagination with
-``status=any``, WooCommerce ``page``/``X-WP-TotalPages``), tracked in ``sync_jobs``.
+"""Order sync jobs: a paginated pull of a channel's orders (the listings are in ``channels``:
+Shopify ``Link`` cursor pagination with ``status=any``, WooCommerce ``page``/``X-WP-TotalPages``),
+tracked in ``sync_jobs``.
 
 A run claims the job with a lease, then per page: fetch it through the provider client (token
 refreshed on demand, per-connection token bucket, 429 waited out), then in one transaction apply
@@ -12,13 +13,10 @@ fills, so the other callers of the same shop keep their share."""
 from __future__ import annotations
 
 import asyncio
-import re
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import httpx
 from sqlalchemy.exc import IntegrityError
@@ -26,6 +24,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sellerhub.commerce.orders import mapping
 from sellerhub.commerce.orders import service as orders
+from sellerhub.commerce.sync import channels
+from sellerhub.commerce.sync.channels import Claimed, Page, SyncFailed, Throttled
 from sellerhub.commerce.sync.models import ACTIVE, SyncJob, SyncStatus
 from sellerhub.commerce.sync.repository import (
     SyncJobRepository,
@@ -33,7 +33,6 @@ from sellerhub.commerce.sync.repository import (
     stale_active,
 )
 from sellerhub.commerce.sync.schemas import SyncJobOut, SyncRequest
-from sellerhub.connections import client
 from sellerhub.connections import service as connections
 from sellerhub.connections.models import ConnectionStatus
 from sellerhub.connections.refresh import NeedsReauth, RefreshContext
@@ -60,11 +59,6 @@ LEASE = timedelta(minutes=5)  # a run silent for longer than this has died
 MAX_ATTEMPTS = 6  # runs that end in a transient failure before the job is marked failed
 MAX_THROTTLES_IN_A_ROW = 10
 INCREMENTAL_OVERLAP = timedelta(minutes=10)  # clock skew between us and the store
-SHOPIFY_PAGE = 250  # providers.md §4.4: limit ≤ 250
-WOOCOMMERCE_PAGE = 100  # WooCommerce's per_page maximum
-CALL_LIMIT_HIGH = 0.75  # pause when the Shopify bucket is this full…
-CALL_LIMIT_TARGET = 0.5  # …until it has leaked down to this
-SHOPIFY_LEAK_PER_SECOND = 2.0  # providers.md §4.3, standard plan
 
 
 class SyncJobActive(Conflict):
@@ -85,31 +79,6 @@ class ConnectionNeedsReauth(Conflict):
 class NotResumable(Conflict):
     code = "sync-job-not-resumable"
     title = "Only a failed or cancelled sync job can be resumed"
-
-
-class SyncFailed(Exception):
-    """The channel refused for good (revoked keys, missing scope): the job fails at once."""
-
-
-class Throttled(Exception):
-    def __init__(self, wait: float) -> None:
-        super().__init__(f"throttled for {wait}s")
-        self.wait = wait
-
-
-@dataclass(frozen=True)
-class Claimed:
-    channel: str
-    connection_id: uuid.UUID
-    since: datetime | None
-    cursor: str | None
-
-
-@dataclass(frozen=True)
-class Page:
-    orders: list[dict[str, Any]]
-    next_cursor: str | None
-    pause: float = 0.0
 
 
 def describe(job: SyncJob) -> SyncJobOut:
@@ -276,7 +245,7 @@ async def run(ctx: RefreshContext, organization_id: uuid.UUID, job_id: uuid.UUID
     throttles = 0
     while True:
         try:
-            page = await _FETCHERS[claimed.channel](ctx, organization_id, claimed, cursor)
+            page = await channels.FETCHERS[claimed.channel](ctx, organization_id, claimed, cursor)
         except Throttled as exc:
             throttles += 1
             if throttles > MAX_THROTTLES_IN_A_ROW:
@@ -337,7 +306,9 @@ async def _apply_page(
     page: Page,
 ) -> str:
     """The page's orders and the next cursor, in one transaction. Returns the job's status."""
-    normalise: Callable[[dict[str, Any]], mapping.NormalisedOrder] = _MAPPERS[claimed.channel]
+    normalise: Callable[[dict[str, Any]], mapping.NormalisedOrder] = channels.MAPPERS[
+        claimed.channel
+    ]
     async with unit_of_work(ctx.sessionmaker) as session:
         set_tenant(session, organization_id)
         job = await _owned(session, job_id, lease)
@@ -428,118 +399,6 @@ async def _transient(
         job.status = SyncStatus.QUEUED.value
     log.info("sync.retrying", job_id=str(job_id), reason=reason[:200])
     raise UpstreamUnavailable(f"the sync will be retried: {reason}")
-
-
-# -- channels --------------------------------------------------------------------------------
-
-
-def _check(response: httpx.Response, title: str) -> None:
-    if response.status_code == 429:
-        raise Throttled(client.retry_after_seconds(response, 0))
-    if response.status_code >= 500:
-        raise UpstreamUnavailable(f"{title} answered {response.status_code}")
-    if response.status_code >= 400:
-        raise SyncFailed(
-            f"{title} refused the order listing ({response.status_code}): {_error_text(response)}"
-        )
-
-
-def _error_text(response: httpx.Response) -> str:
-    try:
-        body = response.json()
-    except ValueError:
-        return response.reason_phrase
-    if isinstance(body, dict):
-        detail = body.get("errors") or body.get("message") or body.get("code")
-        return str(detail)[:200]
-    return response.reason_phrase
-
-
-_NEXT_LINK = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
-
-
-def shopify_next_page_info(link: str | None) -> str | None:
-    """The ``page_info`` of the ``rel="next"`` entry of a ``Link`` header."""
-    if not link:
-        return None
-    for part in link.split(","):
-        match = _NEXT_LINK.search(part)
-        if match:
-            values = parse_qs(urlsplit(match.group(1)).query).get("page_info")
-            return values[0] if values else None
-    return None
-
-
-def shopify_pause(call_limit: str | None) -> float:
-    """Seconds to wait so the shop's bucket leaks below the target before the next call."""
-    try:
-        used_text, size_text = (call_limit or "").split("/", 1)
-        used, size = int(used_text), int(size_text)
-    except ValueError:
-        return 0.0
-    if size <= 0 or used < size * CALL_LIMIT_HIGH:
-        return 0.0
-    return (used - size * CALL_LIMIT_TARGET) / SHOPIFY_LEAK_PER_SECOND
-
-
-async def _shopify_page(
-    ctx: RefreshContext, organization_id: uuid.UUID, job: Claimed, cursor: str | None
-) -> Page:
-    if cursor:  # with page_info only limit (and fields) may be given
-        params = [("limit", str(SHOPIFY_PAGE)), ("page_info", cursor)]
-    else:
-        params = [("status", "any"), ("limit", str(SHOPIFY_PAGE))]
-        if job.since is not None:
-            params.append(("updated_at_min", job.since.isoformat()))
-    response = await client.call(
-        ctx, organization_id, job.connection_id, client.ProviderCall("GET", "orders.json", params)
-    )
-    _check(response, "Shopify")
-    found = response.json().get("orders")
-    if not isinstance(found, list):
-        raise UpstreamUnavailable("Shopify answered without an orders list")
-    return Page(
-        orders=[o for o in found if isinstance(o, dict)],
-        next_cursor=shopify_next_page_info(response.headers.get("link")),
-        pause=shopify_pause(response.headers.get("x-shopify-shop-api-call-limit")),
-    )
-
-
-async def _woocommerce_page(
-    ctx: RefreshContext, organization_id: uuid.UUID, job: Claimed, cursor: str | None
-) -> Page:
-    page = int(cursor) if cursor and cursor.isdigit() else 1
-    # Oldest id first: orders created during the sync land on later pages, none is skipped.
-    params = [
-        ("page", str(page)),
-        ("per_page", str(WOOCOMMERCE_PAGE)),
-        ("orderby", "id"),
-        ("order", "asc"),
-    ]
-    if job.since is not None:
-        params.append(("modified_after", job.since.isoformat()))
-    response = await client.call(
-        ctx, organization_id, job.connection_id, client.ProviderCall("GET", "orders", params)
-    )
-    _check(response, "WooCommerce")
-    found = response.json()
-    if not isinstance(found, list):
-        raise UpstreamUnavailable("WooCommerce answered without an orders list")
-    try:
-        total_pages = int(response.headers.get("x-wp-totalpages", "0"))
-    except ValueError:
-        total_pages = 0
-    return Page(
-        orders=[o for o in found if isinstance(o, dict)],
-        next_cursor=str(page + 1) if page < total_pages else None,
-    )
-
-
-_FETCHERS = {"shopify": _shopify_page, "woocommerce": _woocommerce_page}
-_MAPPERS: dict[str, Callable[[dict[str, Any]], mapping.NormalisedOrder]] = {
-    "shopify": mapping.shopify,
-    "woocommerce": mapping.woocommerce,
-}
 
 
 # -- schedule ------------------------------------------------------------------------------

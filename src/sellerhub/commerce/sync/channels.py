@@ -1,0 +1,165 @@
+"""The channels' order listings, one page at a time: Shopify (``orders.json`` with ``status=any``,
+``Link`` cursor pagination, the ``X-Shopify-Shop-Api-Call-Limit`` bucket read after every page)
+and WooCommerce (``orders`` by ascending id, ``page``/``X-WP-TotalPages``). Each answer becomes a
+``Page``; a refusal for good raises ``SyncFailed``, a 429 ``Throttled``, a 5xx
+``UpstreamUnavailable``."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+
+from sellerhub.commerce.orders import mapping
+from sellerhub.connections import client
+from sellerhub.connections.refresh import RefreshContext
+from sellerhub.core.errors import UpstreamUnavailable
+
+SHOPIFY_PAGE = 250  # providers.md §4.4: limit ≤ 250
+WOOCOMMERCE_PAGE = 100  # WooCommerce's per_page maximum
+CALL_LIMIT_HIGH = 0.75  # pause when the Shopify bucket is this full…
+CALL_LIMIT_TARGET = 0.5  # …until it has leaked down to this
+SHOPIFY_LEAK_PER_SECOND = 2.0  # providers.md §4.3, standard plan
+
+
+class SyncFailed(Exception):
+    """The channel refused for good (revoked keys, missing scope): the job fails at once."""
+
+
+class Throttled(Exception):
+    def __init__(self, wait: float) -> None:
+        super().__init__(f"throttled for {wait}s")
+        self.wait = wait
+
+
+@dataclass(frozen=True)
+class Claimed:
+    channel: str
+    connection_id: uuid.UUID
+    since: datetime | None
+    cursor: str | None
+
+
+@dataclass(frozen=True)
+class Page:
+    orders: list[dict[str, Any]]
+    next_cursor: str | None
+    pause: float = 0.0
+
+
+Fetcher = Callable[[RefreshContext, uuid.UUID, Claimed, str | None], Awaitable[Page]]
+
+
+def check(response: httpx.Response, title: str) -> None:
+    if response.status_code == 429:
+        raise Throttled(client.retry_after_seconds(response, 0))
+    if response.status_code >= 500:
+        raise UpstreamUnavailable(f"{title} answered {response.status_code}")
+    if response.status_code >= 400:
+        raise SyncFailed(
+            f"{title} refused the order listing ({response.status_code}): {_error_text(response)}"
+        )
+
+
+def _error_text(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.reason_phrase
+    if isinstance(body, dict):
+        detail = body.get("errors") or body.get("message") or body.get("code")
+        return str(detail)[:200]
+    return response.reason_phrase
+
+
+_NEXT_LINK = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
+
+
+def shopify_next_page_info(link: str | None) -> str | None:
+    """The ``page_info`` of the ``rel="next"`` entry of a ``Link`` header."""
+    if not link:
+        return None
+    for part in link.split(","):
+        match = _NEXT_LINK.search(part)
+        if match:
+            values = parse_qs(urlsplit(match.group(1)).query).get("page_info")
+            return values[0] if values else None
+    return None
+
+
+def shopify_pause(call_limit: str | None) -> float:
+    """Seconds to wait so the shop's bucket leaks below the target before the next call."""
+    try:
+        used_text, size_text = (call_limit or "").split("/", 1)
+        used, size = int(used_text), int(size_text)
+    except ValueError:
+        return 0.0
+    if size <= 0 or used < size * CALL_LIMIT_HIGH:
+        return 0.0
+    return (used - size * CALL_LIMIT_TARGET) / SHOPIFY_LEAK_PER_SECOND
+
+
+async def shopify_page(
+    ctx: RefreshContext, organization_id: uuid.UUID, job: Claimed, cursor: str | None
+) -> Page:
+    if cursor:  # with page_info only limit (and fields) may be given
+        params = [("limit", str(SHOPIFY_PAGE)), ("page_info", cursor)]
+    else:
+        params = [("status", "any"), ("limit", str(SHOPIFY_PAGE))]
+        if job.since is not None:
+            params.append(("updated_at_min", job.since.isoformat()))
+    response = await client.call(
+        ctx, organization_id, job.connection_id, client.ProviderCall("GET", "orders.json", params)
+    )
+    check(response, "Shopify")
+    found = response.json().get("orders")
+    if not isinstance(found, list):
+        raise UpstreamUnavailable("Shopify answered without an orders list")
+    return Page(
+        orders=[o for o in found if isinstance(o, dict)],
+        next_cursor=shopify_next_page_info(response.headers.get("link")),
+        pause=shopify_pause(response.headers.get("x-shopify-shop-api-call-limit")),
+    )
+
+
+async def woocommerce_page(
+    ctx: RefreshContext, organization_id: uuid.UUID, job: Claimed, cursor: str | None
+) -> Page:
+    page = int(cursor) if cursor and cursor.isdigit() else 1
+    # Oldest id first: orders created during the sync land on later pages, none is skipped.
+    params = [
+        ("page", str(page)),
+        ("per_page", str(WOOCOMMERCE_PAGE)),
+        ("orderby", "id"),
+        ("order", "asc"),
+    ]
+    if job.since is not None:
+        params.append(("modified_after", job.since.isoformat()))
+    response = await client.call(
+        ctx, organization_id, job.connection_id, client.ProviderCall("GET", "orders", params)
+    )
+    check(response, "WooCommerce")
+    found = response.json()
+    if not isinstance(found, list):
+        raise UpstreamUnavailable("WooCommerce answered without an orders list")
+    try:
+        total_pages = int(response.headers.get("x-wp-totalpages", "0"))
+    except ValueError:
+        total_pages = 0
+    return Page(
+        orders=[o for o in found if isinstance(o, dict)],
+        next_cursor=str(page + 1) if page < total_pages else None,
+    )
+
+
+FETCHERS: dict[str, Fetcher] = {"shopify": shopify_page, "woocommerce": woocommerce_page}
+MAPPERS: dict[str, Callable[[dict[str, Any]], mapping.NormalisedOrder]] = {
+    "shopify": mapping.shopify,
+    "woocommerce": mapping.woocommerce,
+}
