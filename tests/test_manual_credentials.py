@@ -12,6 +12,7 @@ import pytest
 from sellerhub.core.ssrf import UnsafeUrl, check_url, normalize_store_url
 from sellerhub.runtime import Runtime
 from tests.browser import Browser
+from tests.jobs_helpers import run_worker
 
 KEY, SECRET = "ck_" + "a" * 40, "cs_" + "b" * 40
 
@@ -161,3 +162,55 @@ async def test_ssrf_guard() -> None:
         with pytest.raises(UnsafeUrl):
             await check_url(private, allow_local=False)
     await check_url("http://127.0.0.1:8000", allow_local=True)  # development: the emulators
+
+
+async def test_manual_woocommerce_keys_get_webhooks_whose_deliveries_are_processed(
+    seller: Browser, live_server: str
+) -> None:
+    """Manually entered keys get their own webhook secret and the store's order webhooks, as
+    the key grant does: the store's signed delivery is accepted, and the worker makes an order
+    of it."""
+    store = f"{live_server}/_emulators/woocommerce/stores/manual-hooks"
+    keys = httpx.post(
+        f"{live_server}/_emulators/woocommerce/_admin/keys",
+        json={"store": "manual-hooks", "permissions": "read_write"},
+        timeout=15,
+    ).json()
+    body = {
+        "store_url": store,
+        "consumer_key": keys["consumer_key"],
+        "consumer_secret": keys["consumer_secret"],
+    }
+    created = seller.client.post(
+        live_server + "/integrations/woocommerce/credentials", json=body, headers=seller.csrf()
+    )
+    assert created.status_code == 201, created.text
+    connection = created.json()
+    assert connection["status"] == "connected", connection["status_reason"]
+    hooks = seller.client.get(
+        f"{live_server}/api/v1/connections/{connection['id']}/proxy/webhooks"
+    ).json()
+    address = f"{live_server}/webhooks/woocommerce/{connection['id']}"
+    assert {(h["topic"], h["delivery_url"]) for h in hooks} >= {
+        ("order.created", address),
+        ("order.updated", address),
+    }
+    emitted = httpx.post(
+        f"{live_server}/_emulators/woocommerce/_admin/emit",
+        json={"store": "manual-hooks", "topic": "order.created"},
+        timeout=15,
+    ).json()
+    assert emitted["deliveries"], emitted
+    assert all(d["ok"] and d["status"] == 200 for d in emitted["deliveries"]), emitted
+    # Replacing the keys keeps one set of webhooks (the store's are reused, not duplicated).
+    replaced = seller.client.put(
+        live_server + "/integrations/woocommerce/credentials", json=body, headers=seller.csrf()
+    )
+    assert replaced.status_code == 200, replaced.text
+    await run_worker()
+    events = seller.client.get(
+        live_server + "/api/v1/webhook-events", params={"source": "woocommerce"}
+    ).json()["items"]
+    assert events and {e["status"] for e in events} == {"processed"}, events
+    orders = seller.client.get(live_server + "/api/v1/orders").json()
+    assert orders["items"] and orders["items"][0]["channel"] == "woocommerce", orders

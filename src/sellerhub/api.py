@@ -4,13 +4,14 @@ through a parent router): each nesting level costs route-matching time on every 
 from fastapi import APIRouter
 
 from sellerhub.audit.endpoints import router as audit_router
+from sellerhub.callbacks import router as amazon_callback_router
 from sellerhub.commerce.orders.endpoints import router as orders_router
 from sellerhub.commerce.sync.endpoints import router as sync_jobs_router
-from sellerhub.connections.amazon_consent import router as amazon_consent_router
-from sellerhub.connections.endpoints import router as connections_router
-from sellerhub.connections.manual import router as manual_credentials_router
-from sellerhub.connections.shopify_oauth import router as shopify_oauth_router
-from sellerhub.connections.woocommerce_grant import router as woocommerce_grant_router
+from sellerhub.connections.endpoints.amazon import router as amazon_consent_router
+from sellerhub.connections.endpoints.connections import router as connections_router
+from sellerhub.connections.endpoints.manual import router as manual_credentials_router
+from sellerhub.connections.endpoints.shopify import router as shopify_oauth_router
+from sellerhub.connections.endpoints.woocommerce import router as woocommerce_grant_router
 from sellerhub.identity.accounts.endpoints import router as accounts_router
 from sellerhub.identity.amazon.endpoints import router as amazon_login_router
 from sellerhub.identity.apps.endpoints import oauth_router
@@ -30,6 +31,7 @@ ROUTERS: list[APIRouter] = [
     identity_router,
     sessions_router,
     amazon_login_router,
+    amazon_callback_router,  # the one Amazon redirect URI: login, SP-API and Ads consent
     discovery_router,
     accounts_router,
     mail_router,

@@ -40,3 +40,47 @@ class ConnectionTest(BaseModel):
     ok: bool
     status: str
     detail: str
+
+
+# --- connect flows -------------------------------------------------------------------------
+
+WC_KEY_PATTERN = r"^ck_[0-9a-f]{40}$"
+WC_SECRET_PATTERN = r"^cs_[0-9a-f]{40}$"  # noqa: S105 - a pattern, not a secret
+
+
+class ConnectRequest(BaseModel):
+    """The WooCommerce key grant's start."""
+
+    model_config = ConfigDict(extra="forbid")
+    store_url: str = Field(min_length=4, max_length=500)
+    next: str | None = Field(None, max_length=2000)
+
+
+class ConnectStart(BaseModel):
+    auth_url: str
+
+
+class GrantKeys(BaseModel):
+    """What the store POSTs to the key grant's callback."""
+
+    key_id: int | str | None = None
+    user_id: str = Field(min_length=10, max_length=200)
+    consumer_key: str = Field(pattern=WC_KEY_PATTERN)
+    consumer_secret: str = Field(pattern=WC_SECRET_PATTERN)
+    key_permissions: str | None = None
+
+
+class WooCommerceCredentials(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    store_url: str = Field(min_length=4, max_length=500)
+    consumer_key: str = Field(pattern=WC_KEY_PATTERN, description="ck_ + 40 hex characters")
+    consumer_secret: str = Field(pattern=WC_SECRET_PATTERN, description="cs_ + 40 hex characters")
+
+
+class AmazonCredentials(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    selling_partner_id: str = Field(pattern=r"^[A-Z0-9]{8,20}$")
+    refresh_token: str = Field(pattern=r"^Atzr\|\S{10,2040}$", description="LWA refresh token")
+    region: Literal["na", "eu", "fe"] = "na"
+    lwa_client_id: str | None = Field(None, max_length=200)
+    lwa_client_secret: str | None = Field(None, max_length=500)

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sellerhub.audit import service as audit
 from sellerhub.connections import refresh, vault
+from sellerhub.connections.errors import CarrierUnavailable, CredentialsRejected
 from sellerhub.connections.models import Connection, ConnectionStatus
 from sellerhub.connections.providers.base import ClientSecrets, RefreshFailed
 from sellerhub.connections.providers.registry import get_provider
@@ -16,21 +17,9 @@ from sellerhub.connections.refresh import RefreshContext
 from sellerhub.connections.repository import ConnectionRepository
 from sellerhub.connections.schemas import CarrierCredentials, ConnectionOut
 from sellerhub.core.clock import utcnow
-from sellerhub.core.errors import Conflict, DomainError, NotFound, ValidationFailed
+from sellerhub.core.errors import Conflict, NotFound, ValidationFailed
 from sellerhub.identity.principal import Principal
 from sellerhub.jobs.app import enqueue
-
-
-class CredentialsRejected(DomainError):
-    status = 422
-    code = "credentials-rejected"
-    title = "The provider did not accept these credentials"
-
-
-class CarrierUnavailable(DomainError):
-    status = 502
-    code = "provider-unavailable"
-    title = "The provider could not be reached to check the credentials"
 
 
 def describe(connection: Connection) -> ConnectionOut:

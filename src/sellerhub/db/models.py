@@ -6,10 +6,11 @@ from sellerhub.commerce.sync.models import SyncJob
 from sellerhub.connections.models import Connection
 from sellerhub.db.ratelimit_models import RateLimitCounter
 from sellerhub.identity.accounts.models import EmailCode
-from sellerhub.identity.amazon.models import AmazonLogin, OAuthState
+from sellerhub.identity.amazon.models import AmazonLogin
 from sellerhub.identity.apikeys.models import ApiKey
 from sellerhub.identity.apps.models import App, AppRefreshToken, AppSignup
 from sellerhub.identity.jwt.models import SigningKey
+from sellerhub.identity.oauth_states.models import OAuthState
 from sellerhub.identity.organizations.models import Membership, Organization
 from sellerhub.identity.sessions.models import RefreshToken
 from sellerhub.identity.users.models import User

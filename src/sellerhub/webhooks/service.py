@@ -1,11 +1,12 @@
 """Webhook ingress: store every verified delivery once (the inbox), request its processing in
 the same transaction, process it asynchronously and idempotently; re-drive what was never
-handled. Handlers per (source, topic) live in ``HANDLERS``."""
+handled. The handler of each (source, topic) comes from the table composed in
+``sellerhub.handlers`` (this module knows none of the domains that handle events)."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -33,7 +34,16 @@ PROCESS_TASK = "webhooks.process"
 DRAIN_TASK = "webhooks.drain"
 
 Handler = Callable[[AsyncSession, WebhookEvent], Awaitable[None]]
-HANDLERS: dict[tuple[str, str], Handler] = {}
+Handlers = Mapping[tuple[str, str], Handler]
+
+
+def _handlers() -> Handlers:
+    """The application's table, looked up when events are processed: the composition layer
+    (``sellerhub.handlers``) imports the domains' handlers, so importing it here at module
+    level would make this module depend on them."""
+    from sellerhub.handlers import WEBHOOK_HANDLERS
+
+    return WEBHOOK_HANDLERS
 
 
 async def receive(
@@ -71,7 +81,12 @@ async def receive(
     return True
 
 
-async def drain(sessionmaker: async_sessionmaker[AsyncSession], *, limit: int = 200) -> int:
+async def drain(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    *,
+    limit: int = 200,
+    handlers: Handlers | None = None,
+) -> int:
     """Process fresh events (never attempted) in arrival order, one transaction per
     organization of the batch (a session serves one tenant); returns how many this drain
     took (events another drain held are left to it). Several workers can drain at once: the
@@ -81,6 +96,7 @@ async def drain(sessionmaker: async_sessionmaker[AsyncSession], *, limit: int = 
     groups: dict[uuid.UUID | None, list[uuid.UUID]] = {}
     for event_id, organization_id in fresh:
         groups.setdefault(organization_id, []).append(event_id)
+    table = _handlers() if handlers is None else handlers
     taken = 0
     for organization_id, ids in groups.items():
         async with unit_of_work(sessionmaker) as session:
@@ -89,27 +105,29 @@ async def drain(sessionmaker: async_sessionmaker[AsyncSession], *, limit: int = 
             repo = WebhookEventRepository(session)
             events = await repo.lock_pending(ids)
             taken += len(events)
-            handled = [e.id for e in events if await _handle(session, e)]
+            handled = [e.id for e in events if await _handle(session, e, table)]
             await repo.mark_processed(handled)
     return taken
 
 
-async def process(session: AsyncSession, event_id: uuid.UUID) -> None:
+async def process(
+    session: AsyncSession, event_id: uuid.UUID, *, handlers: Handlers | None = None
+) -> None:
     """Handle one stored event; a no-op when it was handled already (at-least-once delivery)."""
     event = await WebhookEventRepository(session).get_for_update(event_id)
     if event is None or event.status != "pending":
         return
-    if await _handle(session, event):
+    if await _handle(session, event, _handlers() if handlers is None else handlers):
         event.attempts += 1
         event.status = "processed"
         event.processed_at = utcnow()
 
 
-async def _handle(session: AsyncSession, event: WebhookEvent) -> bool:
+async def _handle(session: AsyncSession, event: WebhookEvent, handlers: Handlers) -> bool:
     """Run the event's handler in a savepoint. True when it succeeded (the caller marks it
     processed); otherwise the failure is recorded on the event: failed at once for an unusable
     payload, else left pending for the re-drive and failed after ``MAX_ATTEMPTS``."""
-    handler = HANDLERS.get((event.source, event.topic))
+    handler = handlers.get((event.source, event.topic))
     if handler is None:  # stored for the record; nothing to do with it
         event.last_error = f"no handler for {event.source} {event.topic}"
         return True
@@ -218,10 +236,10 @@ async def redrive(session: AsyncSession, *, older_than: timedelta, limit: int = 
     return len(ids)
 
 
-# --- Shopify lifecycle and compliance topics (providers.md §4.2) ---------------------------
+# --- Shopify lifecycle and compliance topics (providers.md §4.2); listed in sellerhub.handlers
 
 
-async def _shopify_uninstalled(session: AsyncSession, event: WebhookEvent) -> None:
+async def shopify_uninstalled(session: AsyncSession, event: WebhookEvent) -> None:
     """``app/uninstalled``: the shop removed the app — disconnect and wipe its secrets."""
     connection = await find_for_webhook(session, provider="shopify", account=event.account)
     if connection is None:
@@ -237,7 +255,7 @@ async def _shopify_uninstalled(session: AsyncSession, event: WebhookEvent) -> No
     )
 
 
-async def _shopify_customers_redact(session: AsyncSession, event: WebhookEvent) -> None:
+async def shopify_customers_redact(session: AsyncSession, event: WebhookEvent) -> None:
     customer = event.payload.get("customer") or {}
     await WebhookEventRepository(session).redact_customer(
         "shopify",
@@ -248,12 +266,12 @@ async def _shopify_customers_redact(session: AsyncSession, event: WebhookEvent) 
     event.payload = {"redacted": True, "customer_id": customer.get("id")}
 
 
-async def _shopify_shop_redact(session: AsyncSession, event: WebhookEvent) -> None:
+async def shopify_shop_redact(session: AsyncSession, event: WebhookEvent) -> None:
     await WebhookEventRepository(session).redact_account("shopify", event.account or "")
     event.payload = {"redacted": True, "shop_domain": event.account}
 
 
-async def _shopify_data_request(session: AsyncSession, event: WebhookEvent) -> None:
+async def shopify_data_request(session: AsyncSession, event: WebhookEvent) -> None:
     """The shop owner must hand the customer's data over; record the request for them."""
     if event.organization_id is None:
         return
@@ -267,13 +285,3 @@ async def _shopify_data_request(session: AsyncSession, event: WebhookEvent) -> N
         target_id=str(event.id),
         data={"shop": event.account, "customer": (event.payload.get("customer") or {}).get("id")},
     )
-
-
-HANDLERS.update(
-    {
-        ("shopify", "app/uninstalled"): _shopify_uninstalled,
-        ("shopify", "customers/redact"): _shopify_customers_redact,
-        ("shopify", "shop/redact"): _shopify_shop_redact,
-        ("shopify", "customers/data_request"): _shopify_data_request,
-    }
-)

@@ -8,7 +8,6 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-import sellerhub.commerce.orders.service  # noqa: F401 - registers the order handlers
 from sellerhub.jobs.app import kick, resources, task
 from sellerhub.webhooks import service
 

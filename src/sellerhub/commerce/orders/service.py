@@ -12,7 +12,6 @@ from sellerhub.commerce.orders import mapping
 from sellerhub.commerce.orders.repository import OrderRepository
 from sellerhub.db.tenancy import set_tenant
 from sellerhub.webhooks.models import WebhookEvent
-from sellerhub.webhooks.service import HANDLERS
 
 
 async def apply(
@@ -51,13 +50,3 @@ async def _from_woocommerce(session: AsyncSession, event: WebhookEvent) -> None:
         event.connection_id,
         mapping.woocommerce(event.payload),
     )
-
-
-HANDLERS.update(
-    {
-        ("shopify", "orders/create"): _from_shopify,
-        ("shopify", "orders/updated"): _from_shopify,
-        ("woocommerce", "order.created"): _from_woocommerce,
-        ("woocommerce", "order.updated"): _from_woocommerce,
-    }
-)

@@ -15,6 +15,9 @@ from sellerhub.core.errors import DomainError, UpstreamUnavailable
 from sellerhub.core.logging import get_logger
 
 log = get_logger(__name__)
+# The one redirect URI registered at Amazon, shared by Login with Amazon, SP-API and Ads consent
+# (the state's purpose says which flow a callback belongs to).
+CALLBACK_PATH = "/api/auth/amazon/callback"
 
 
 class AmazonRejected(DomainError):

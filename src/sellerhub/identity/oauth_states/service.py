@@ -1,8 +1,11 @@
-"""OAuth ``state`` handling shared by every Amazon flow (login now; SP-API and Ads consent use
-the same callback and are dispatched by the state's purpose).
+"""The OAuth ``state`` store of every consent flow (Login with Amazon, SP-API and Ads consent,
+the Shopify install, the WooCommerce key grant): begin, bind to the browser, consume. The
+state's purpose says which flow it belongs to.
 
 A state is 256 random bits, stored only as a hash, single-use, valid for 10 minutes and bound to
-the browser that started the flow through the ``sh_oauth`` cookie (HttpOnly, SameSite=Lax).
+the browser that started the flow through a cookie (HttpOnly, SameSite=Lax; ``sh_oauth`` unless
+the flow names its own). Plain functions: the HTTP side (setting the cookie, error pages) is in
+``responses.py``.
 """
 
 from __future__ import annotations
@@ -15,41 +18,26 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
-from fastapi import Request, Response
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sellerhub.core.clock import utcnow
 from sellerhub.core.crypto import KeyRing
-from sellerhub.core.errors import ValidationFailed
 from sellerhub.core.redirects import safe_next
 from sellerhub.core.tokens import hash_token
 from sellerhub.db.encrypted import seal, unseal
-from sellerhub.identity.amazon.models import OAuthState
+from sellerhub.db.session import commit
+from sellerhub.identity.oauth_states.errors import (
+    StateExpired,
+    StateInvalid,
+    StateReplayed,
+    StateWrongBrowser,
+)
+from sellerhub.identity.oauth_states.models import OAuthState
+from sellerhub.identity.oauth_states.repository import OAuthStateRepository
 
 STATE_TTL = timedelta(minutes=10)
 BROWSER_COOKIE = "sh_oauth"
-
-
-class StateInvalid(ValidationFailed):
-    status = 400
-    code = "invalid-state"
-    title = "This sign-in link is not valid"
-
-
-class StateReplayed(StateInvalid):
-    code = "state-replayed"
-    title = "This sign-in link was already used"
-
-
-class StateExpired(StateInvalid):
-    code = "state-expired"
-    title = "This sign-in link has expired"
-
-
-class StateWrongBrowser(StateInvalid):
-    code = "state-browser-mismatch"
-    title = "This sign-in was started in another browser"
+COOKIE_PATH = "/api/auth"
 
 
 def pkce_pair() -> tuple[str, str]:
@@ -74,6 +62,18 @@ class ConsumedState:
     organization_id: uuid.UUID | None
     user_id: uuid.UUID | None
     subject: str | None = None
+
+
+@dataclass(frozen=True)
+class ConsentStart:
+    """A started consent flow: the state to send to the provider, and the browser-binding
+    cookie (name, value, path) the response that sends the browser there must carry."""
+
+    state: str
+    code_challenge: str
+    browser: str
+    cookie: str
+    path: str
 
 
 async def create_state(
@@ -103,8 +103,7 @@ async def create_state(
         expires_at=utcnow() + STATE_TTL,
     )
     seal(ring, row, "code_verifier", verifier)
-    session.add(row)
-    await session.flush()
+    await OAuthStateRepository(session).add(row)
     return StartedState(state=state, code_challenge=challenge)
 
 
@@ -121,9 +120,7 @@ async def consume_state(
     up too (the caller commits before answering): a leaked callback URL is worth nothing."""
     if not state or len(state) > 200:
         raise StateInvalid("the state parameter is missing or malformed")
-    row = await session.scalar(
-        select(OAuthState).where(OAuthState.state_hash == hash_token(state)).with_for_update()
-    )
+    row = await OAuthStateRepository(session).by_hash_for_update(hash_token(state))
     if row is None:
         raise StateInvalid("unknown state: start the sign-in again")
     if row.consumed_at is not None:
@@ -148,59 +145,44 @@ async def consume_state(
     )
 
 
+async def consume_committed(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    ring: KeyRing,
+    *,
+    state: str,
+    browser_token: str | None,
+    check_browser: bool = True,
+) -> ConsumedState:
+    """``consume_state`` in a transaction of its own, committed before the flow goes on (for
+    callback endpoints, a boundary): the state is used up whatever happens next, and also when
+    another browser presented it."""
+    async with sessionmaker() as session:
+        try:
+            consumed = await consume_state(
+                session,
+                ring,
+                state=state,
+                browser_token=browser_token,
+                check_browser=check_browser,
+            )
+        except StateWrongBrowser:
+            await commit(session)  # burn the state: it was presented by another browser
+            raise
+        await commit(session)
+    return consumed
+
+
 def browser_token(cookies: Mapping[str, str], name: str = BROWSER_COOKIE) -> str:
     """The browser-binding value of this flow: the existing cookie, or a new random one."""
     return cookies.get(name) or secrets.token_urlsafe(32)
 
 
-def bind_browser(
-    response: Response,
-    token: str,
-    *,
-    secure: bool,
-    name: str = BROWSER_COOKIE,
-    path: str = "/api/auth",
-) -> Response:
-    """Set the browser-binding cookie (HttpOnly, SameSite=Lax, lives as long as a state) on the
-    response that starts a flow, and keep that response out of caches."""
-    response.set_cookie(
-        name,
-        token,
-        max_age=int(STATE_TTL.total_seconds()),
-        httponly=True,
-        secure=secure,
-        samesite="lax",
-        path=path,
-    )
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
-@dataclass(frozen=True)
-class ConsentStart:
-    """A started consent flow: the state to send to the provider, and the browser-binding
-    cookie the response that sends the browser there must carry (``bind``)."""
-
-    state: str
-    code_challenge: str
-    browser: str
-    cookie: str
-    path: str
-
-    def bind(self, response: Response, request: Request) -> Response:
-        return bind_browser(
-            response,
-            self.browser,
-            secure=request.app.state.settings.cookie_secure,
-            name=self.cookie,
-            path=self.path,
-        )
-
-
-async def begin_consent(
-    request: Request,
+async def begin(
     session: AsyncSession,
+    ring: KeyRing,
     *,
+    cookies: Mapping[str, str],
+    allowed_origins: list[str],
     purpose: str,
     next_url: str | None,
     redirect_uri: str,
@@ -209,18 +191,17 @@ async def begin_consent(
     pkce: bool = True,
     subject: str | None = None,
     cookie: str = BROWSER_COOKIE,
-    path: str = "/api/auth",
+    path: str = COOKIE_PATH,
 ) -> ConsentStart:
     """The common start of every consent flow: ``next`` checked against the allow-list, the
-    browser's binding token (reused or new), a stored single-use state."""
-    settings = request.app.state.settings
-    browser = browser_token(request.cookies, cookie)
+    browser's binding token (reused from ``cookies`` or new), a stored single-use state."""
+    browser = browser_token(cookies, cookie)
     started = await create_state(
         session,
-        request.app.state.keyring,
+        ring,
         browser_token=browser,
         purpose=purpose,
-        next_url=safe_next(next_url, settings.auth_allowed_redirect_origins),
+        next_url=safe_next(next_url, allowed_origins),
         redirect_uri=redirect_uri,
         organization_id=organization_id,
         user_id=user_id,

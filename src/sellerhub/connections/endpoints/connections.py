@@ -7,17 +7,13 @@ from fastapi import APIRouter, Request, Response, status
 from fastapi.responses import JSONResponse
 
 from sellerhub.connections import client, service
-from sellerhub.connections.refresh import RefreshContext, access_token_for
+from sellerhub.connections.endpoints.context import refresh_context
+from sellerhub.connections.refresh import access_token_for
 from sellerhub.connections.schemas import CarrierCredentials, ConnectionOut, ConnectionTest
 from sellerhub.core.errors import DomainError, PayloadTooLarge
 from sellerhub.deps import AdminPrincipal, CurrentPrincipal, TenantSessionDep
 
 router = APIRouter(prefix="/api/v1", tags=["connections"])
-
-
-def refresh_context(request: Request) -> RefreshContext:
-    runtime = request.app.state.runtime
-    return RefreshContext(runtime.sessionmaker, runtime.keyring, runtime.settings, runtime.http)
 
 
 @router.get("/connections", response_model=list[ConnectionOut])

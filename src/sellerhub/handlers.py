@@ -1,0 +1,24 @@
+"""Which function handles each stored webhook event, by (source, topic): the table the webhook
+processor (``webhooks/service.py``) dispatches through. A composition module, like ``api.py``
+and ``jobs/registry.py``: it imports the domains' handlers, and none of them registers itself.
+A new topic is handled by adding its row here."""
+
+from __future__ import annotations
+
+from sellerhub.commerce.orders.service import _from_shopify as order_from_shopify
+from sellerhub.commerce.orders.service import _from_woocommerce as order_from_woocommerce
+from sellerhub.webhooks import service as webhooks
+from sellerhub.webhooks.service import Handlers
+
+WEBHOOK_HANDLERS: Handlers = {
+    # Shopify app lifecycle and privacy compliance (providers.md §4.2)
+    ("shopify", "app/uninstalled"): webhooks.shopify_uninstalled,
+    ("shopify", "customers/redact"): webhooks.shopify_customers_redact,
+    ("shopify", "shop/redact"): webhooks.shopify_shop_redact,
+    ("shopify", "customers/data_request"): webhooks.shopify_data_request,
+    # Orders (commerce/orders)
+    ("shopify", "orders/create"): order_from_shopify,
+    ("shopify", "orders/updated"): order_from_shopify,
+    ("woocommerce", "order.created"): order_from_woocommerce,
+    ("woocommerce", "order.updated"): order_from_woocommerce,
+}
