@@ -171,10 +171,11 @@ async def test_manual_woocommerce_keys_get_webhooks_whose_deliveries_are_process
     the key grant does: the store's signed delivery is accepted, and the worker makes an order
     of it."""
     store = f"{live_server}/_emulators/woocommerce/stores/manual-hooks"
-    keys = httpx.post(
-        f"{live_server}/_emulators/woocommerce/_admin/keys",
-        json={"store": "manual-hooks", "permissions": "read_write"},
-        timeout=15,
+    control = httpx.AsyncClient(base_url=f"{live_server}/_emulators/woocommerce", timeout=15)
+    keys = (
+        await control.post(
+            "/_admin/keys", json={"store": "manual-hooks", "permissions": "read_write"}
+        )
     ).json()
     body = {
         "store_url": store,
@@ -195,11 +196,10 @@ async def test_manual_woocommerce_keys_get_webhooks_whose_deliveries_are_process
         ("order.created", address),
         ("order.updated", address),
     }
-    emitted = httpx.post(
-        f"{live_server}/_emulators/woocommerce/_admin/emit",
-        json={"store": "manual-hooks", "topic": "order.created"},
-        timeout=15,
+    emitted = (
+        await control.post("/_admin/emit", json={"store": "manual-hooks", "topic": "order.created"})
     ).json()
+    await control.aclose()
     assert emitted["deliveries"], emitted
     assert all(d["ok"] and d["status"] == 200 for d in emitted["deliveries"]), emitted
     # Replacing the keys keeps one set of webhooks (the store's are reused, not duplicated).
