@@ -13,9 +13,10 @@ from fastapi import APIRouter, Depends, FastAPI
 from sqlalchemy import text
 from starlette.requests import Request
 
-from sellerhub.core import problems, ratelimit
+from sellerhub.core import problems
 from sellerhub.core.clock import utcnow
 from sellerhub.core.errors import RateLimited
+from sellerhub.db import ratelimit
 from sellerhub.db.session import unit_of_work
 from sellerhub.runtime import Runtime
 

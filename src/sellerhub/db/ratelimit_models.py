@@ -9,7 +9,7 @@ from sellerhub.db.base import Base
 
 
 class RateLimitCounter(Base):
-    """Fixed-window counters shared by every process (``core.ratelimit``)."""
+    """Fixed-window counters shared by every process (``db.ratelimit``)."""
 
     __tablename__ = "rate_limit_counters"
 

@@ -8,10 +8,10 @@ from typing import Any
 from fastapi import APIRouter, Request, Response, status
 from fastapi.responses import JSONResponse
 
-from sellerhub.core import ratelimit
 from sellerhub.core.clock import utcnow
 from sellerhub.core.errors import DomainError
 from sellerhub.core.problems import problem
+from sellerhub.db import ratelimit
 from sellerhub.deps import SessionDep, SettingsDep
 from sellerhub.identity.accounts import service
 from sellerhub.identity.accounts.codes import Purpose

@@ -29,11 +29,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sellerhub.audit import service as audit
 from sellerhub.config import Settings
-from sellerhub.core import ratelimit
 from sellerhub.core.clock import utcnow
 from sellerhub.core.errors import Conflict, NotFound
 from sellerhub.core.logging import get_logger
 from sellerhub.core.passwords import hash_password, needs_rehash, verify_password
+from sellerhub.db import ratelimit
 from sellerhub.db.tenancy import system_context
 from sellerhub.identity import service as identity
 from sellerhub.identity.accounts import codes, messages, policy
