@@ -705,9 +705,9 @@ async def test_client_credentials_grant(
     assert claims["sub"] == "app:billing-svc" and claims["azp"] == "billing-svc"
     assert claims["perms"] == ["credits:consume", "credits:read"]
     assert "org" not in claims
-    # Not a user: the user endpoints refuse it (for now; see deps.current_principal).
+    # Not a user: the user endpoints refuse it (only endpoints naming a permission accept it).
     me = await client.get("/api/auth/me", headers=bearer(out["access_token"]))
-    assert me.status_code == 401
+    assert me.status_code == 403 and me.json()["code"] == "service-principal-refused"
 
     narrowed = await _token(
         client,

@@ -16,6 +16,7 @@ from sellerhub.db.reads import TenantReader
 from sellerhub.db.session import AFTER_COMMIT_KEY, commit, unit_of_work
 from sellerhub.db.tenancy import set_tenant
 from sellerhub.identity import service as identity
+from sellerhub.identity.apps import principals
 from sellerhub.identity.organizations.models import Role
 from sellerhub.identity.principal import Principal
 from sellerhub.identity.sessions.cookies import ACCESS_COOKIE, check_csrf
@@ -45,11 +46,13 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[AsyncSession, Depends(request_session, scope="function")]
 
 
-async def current_principal(request: Request) -> Principal:
+async def authenticate(request: Request, permission: str | None = None) -> Principal:
     """The caller. ``Authorization: Bearer`` carries an API key (``shk_…``, resolved through the
     per-process cache or a short transaction of its own) or an access JWT; browsers send the
-    ``sh_access`` cookie instead, and then unsafe methods must pass the CSRF check. A plain
-    function too, so hot dependencies can call it without another dependency level."""
+    ``sh_access`` cookie instead, and then unsafe methods must pass the CSRF check. A service
+    app's token (client credentials) is a caller only where ``permission`` is named: it must
+    carry it, and acts in the organization named by ``X-Sellerhub-Organization``
+    (``identity.apps.principals``); elsewhere it is refused (403)."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     token = token.strip()
@@ -64,7 +67,20 @@ async def current_principal(request: Request) -> Principal:
                     principal = await identity.authenticate_api_key(session, token)
         elif token.count(".") == 2:
             claims = await runtime.keystore.verify_or_reload(token, runtime.settings.jwt_audience)
-            principal = principal_from_claims(claims, via="bearer")
+            if not principals.is_service_token(claims):
+                principal = principal_from_claims(claims, via="bearer")
+            elif permission is None:
+                raise principals.ServicePrincipalRefused(
+                    "this endpoint is for users; a service token is accepted only where an "
+                    "endpoint names the permission it needs"
+                )
+            else:
+                principal = await principals.service_principal(
+                    runtime.sessionmaker,
+                    claims,
+                    permission,
+                    request.headers.get(principals.ORGANIZATION_HEADER),
+                )
         else:
             raise Unauthenticated("the bearer token is not a valid API key or access token")
     else:
@@ -74,8 +90,17 @@ async def current_principal(request: Request) -> Principal:
         check_csrf(request)
         claims = await runtime.keystore.verify_or_reload(cookie, runtime.settings.jwt_audience)
         principal = principal_from_claims(claims, via="session")
-    bind_context(organization_id=str(principal.organization_id), user_id=str(principal.user_id))
+    if isinstance(principal, principals.ServicePrincipal):
+        bind_context(organization_id=str(principal.organization_id), app_id=principal.app_id)
+    else:
+        bind_context(organization_id=str(principal.organization_id), user_id=str(principal.user_id))
     return principal
+
+
+async def current_principal(request: Request) -> Principal:
+    """The calling user (or an organization's API key); never a service app. A plain function
+    too, so hot dependencies can call it without another dependency level."""
+    return await authenticate(request)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
@@ -114,6 +139,41 @@ def require_platform_admin() -> Callable[..., Coroutine[Any, Any, Principal]]:
         return principal
 
     return guard
+
+
+def require_permission(
+    permission: str, *, users: Role | None = Role.MEMBER
+) -> Callable[..., Coroutine[Any, Any, Principal]]:
+    """For endpoints that service apps may call: a service token must carry ``permission`` (and
+    act in an organization that allows its app); users (sessions, API keys) need at least the
+    role ``users``, or are refused when it is None (an endpoint for services only)."""
+
+    async def guard(request: Request) -> Principal:
+        principal = await authenticate(request, permission)
+        if isinstance(principal, principals.ServicePrincipal):
+            return principal
+        if users is None:
+            raise principals.PermissionMissing(f"this endpoint is for services with {permission}")
+        if not principal.has_role(users):
+            raise Forbidden(f"this needs the {users.value} role or higher")
+        return principal
+
+    return guard
+
+
+def tenant_session_for(
+    permission: str, *, users: Role | None = Role.MEMBER
+) -> Callable[..., Coroutine[Any, Any, AsyncSession]]:
+    """``require_permission``, and the request session scoped to the caller's organization (for
+    a service principal, the organization it was allowed to act in, and only that one)."""
+    guard = require_permission(permission, users=users)
+
+    # A default, not an annotation: annotations are strings here, and ``guard`` is local.
+    async def scoped(session: SessionDep, principal: Principal = Depends(guard)) -> AsyncSession:
+        set_tenant(session, principal.organization_id)
+        return session
+
+    return scoped
 
 
 AdminPrincipal = Annotated[Principal, Depends(require_role(Role.ADMIN))]

@@ -50,3 +50,12 @@ class AppSignupRepository:
         return await self.session.scalar(
             select(AppSignup).where(AppSignup.app_id == app_id, AppSignup.user_id == user_id)
         )
+
+    async def created_organization(self, app_id: str, organization_id: uuid.UUID) -> bool:
+        """Whether the app created this organization (a credit-only signup)."""
+        found = await self.session.scalar(
+            select(AppSignup.id)
+            .where(AppSignup.app_id == app_id, AppSignup.organization_id == organization_id)
+            .limit(1)
+        )
+        return found is not None
