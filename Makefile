@@ -23,6 +23,7 @@ run: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench migrations
 	$(BIN)/ruff format --check src tests bench migrations
+	$(BIN)/lint-imports  # the import contracts in .importlinter
 
 typecheck: $(STAMP)
 	$(BIN)/mypy src

@@ -24,9 +24,11 @@ from sellerhub.core.http import provider_client
 from sellerhub.db import reads
 from sellerhub.db.engine import Database, create_engine, with_connect_timeout
 from sellerhub.db.session import make_sessionmaker, unit_of_work
+from sellerhub.handlers import WEBHOOK_HANDLERS
 from sellerhub.identity.apikeys.cache import principal_cache
 from sellerhub.identity.jwt.service import KeyStore, ensure_signing_key
 from sellerhub.jobs import app as jobs
+from sellerhub.webhooks import service as webhooks
 
 POOL_RECONNECT_SECONDS = 5.0
 # The queue's connections serve background work (the worker's fetches, a request's kick after
@@ -96,7 +98,9 @@ class Runtime:
         return pool
 
     async def open_queue(self) -> None:
-        """Open the job queue on its own small pool, and give jobs their session factory."""
+        """Open the job queue on its own small pool, and give jobs their session factory and
+        the webhook handler table (composed in ``sellerhub.handlers``)."""
+        webhooks.use_handlers(WEBHOOK_HANDLERS)
         jobs.configure(
             jobs.JobResources(
                 sessionmaker=self.sessionmaker,

@@ -15,6 +15,7 @@ from sellerhub.connections.providers.base import ClientSecrets, RefreshFailed
 from sellerhub.connections.providers.registry import get_provider
 from sellerhub.connections.refresh import RefreshContext
 from sellerhub.connections.repository import ConnectionRepository
+from sellerhub.connections.repository import find_for_webhook as _find_for_webhook
 from sellerhub.connections.schemas import CarrierCredentials, ConnectionOut
 from sellerhub.core.clock import utcnow
 from sellerhub.core.errors import Conflict, NotFound, ValidationFailed
@@ -211,4 +212,18 @@ async def disconnect(session: AsyncSession, principal: Principal, connection_id:
         reason="disconnected by a user",
         actor_user_id=principal.user_id,
         data={"account": connection.external_account_id},
+    )
+
+
+async def find_for_webhook(
+    session: AsyncSession,
+    *,
+    provider: str,
+    connection_id: uuid.UUID | None = None,
+    account: str | None = None,
+) -> Connection | None:
+    """The active connection a webhook delivery belongs to, by id or by account (the webhook
+    domain's way in: it reads connections through this service, not their repository)."""
+    return await _find_for_webhook(
+        session, provider=provider, connection_id=connection_id, account=account
     )

@@ -17,13 +17,13 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from psycopg_pool import AsyncConnectionPool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sellerhub.connections import vault
-from sellerhub.connections.repository import find_for_webhook
+from sellerhub.connections.service import find_for_webhook
 from sellerhub.core.errors import (
     PROBLEM_CONTENT_TYPE,
     DomainError,
@@ -34,9 +34,11 @@ from sellerhub.core.errors import (
 from sellerhub.core.inputs import json_problem
 from sellerhub.core.logging import get_logger
 from sellerhub.core.problems import DATABASE_UNAVAILABLE
-from sellerhub.runtime import Runtime
 from sellerhub.webhooks import service
 from sellerhub.webhooks.verification import SignatureInvalid, verify_base64_hmac, verify_stripe
+
+if TYPE_CHECKING:  # the runtime composes this module; it is only handed in
+    from sellerhub.runtime import Runtime
 
 log = get_logger(__name__)
 _KEPT_HEADERS = (
@@ -263,7 +265,7 @@ async def stripe(runtime: Runtime, delivery: Delivery) -> dict[str, Any]:
 _PREFIX = "/webhooks/"
 _WOOCOMMERCE = "/webhooks/woocommerce/"
 
-Handler = Callable[[Runtime, Delivery], Awaitable[dict[str, Any]]]
+Handler = Callable[["Runtime", Delivery], Awaitable[dict[str, Any]]]
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sellerhub.audit import service as audit
 from sellerhub.connections import service as connections
-from sellerhub.connections.repository import find_for_webhook
+from sellerhub.connections.service import find_for_webhook
 from sellerhub.core.clock import utcnow
 from sellerhub.core.errors import Conflict, NotFound, ValidationFailed
 from sellerhub.core.ids import uuid7
@@ -37,13 +37,21 @@ Handler = Callable[[AsyncSession, WebhookEvent], Awaitable[None]]
 Handlers = Mapping[tuple[str, str], Handler]
 
 
-def _handlers() -> Handlers:
-    """The application's table, looked up when events are processed: the composition layer
-    (``sellerhub.handlers``) imports the domains' handlers, so importing it here at module
-    level would make this module depend on them."""
-    from sellerhub.handlers import WEBHOOK_HANDLERS
+_composed: Handlers | None = None
 
-    return WEBHOOK_HANDLERS
+
+def use_handlers(table: Handlers) -> None:
+    """The composition root (``Runtime.open_queue``, from ``sellerhub.handlers``) hands this
+    module the application's ``(source, topic) → handler`` table: the domains that handle events
+    are above this one, so it never imports them (nor the table)."""
+    global _composed
+    _composed = table
+
+
+def _handlers() -> Handlers:
+    if _composed is None:
+        raise RuntimeError("no webhook handler table: the runtime composes it when it opens")
+    return _composed
 
 
 async def receive(
