@@ -154,6 +154,12 @@ async def test_removed_member_cannot_refresh(
         await conn.execute(text("DELETE FROM memberships"))
     response = await client.post("/api/auth/refresh", json={"refresh_token": issued.refresh_token})
     assert response.status_code == 401
+    # The family is revoked for good (committed with the 401), as an app's is.
+    async with runtime.engine.connect() as conn:
+        live = await conn.scalar(
+            text("SELECT count(*) FROM refresh_tokens WHERE revoked_at IS NULL")
+        )
+    assert live == 0
 
 
 def _tamper(token: str) -> str:

@@ -13,7 +13,7 @@ from sellerhub.config import Settings
 from sellerhub.core.errors import Forbidden, Unauthenticated
 from sellerhub.core.logging import bind_context
 from sellerhub.db.reads import TenantReader
-from sellerhub.db.session import AFTER_COMMIT_KEY, commit, unit_of_work
+from sellerhub.db.session import finish, unit_of_work
 from sellerhub.db.tenancy import set_tenant
 from sellerhub.identity import service as identity
 from sellerhub.identity.apps import principals
@@ -30,15 +30,14 @@ async def get_settings(request: Request) -> Settings:
 
 async def request_session(request: Request) -> AsyncIterator[AsyncSession]:
     """One transaction per request, committed before the response is sent; rolled back when
-    the endpoint raises."""
+    the endpoint raises, unless the error keeps its writes (``db.session.finish``)."""
     async with request.app.state.sessionmaker() as session:
         try:
             yield session
-        except BaseException:
-            await session.rollback()
-            session.info.pop(AFTER_COMMIT_KEY, None)
+        except BaseException as exc:
+            await finish(session, exc)
             raise
-        await commit(session)
+        await finish(session, None)
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

@@ -189,7 +189,9 @@ async def refresh_session(
             "this refresh token was already used; every session of this sign-in was revoked"
         ) from None
     except RefreshRefused as exc:
-        raise Unauthenticated(_REFUSED[exc.refusal]) from None
+        # A lost membership revoked the family: that revocation is committed with the 401.
+        revoked = exc.refusal is Refusal.NOT_MEMBER
+        raise Unauthenticated(_REFUSED[exc.refusal], keep_writes=revoked) from None
     token = rotated.token
     return await _new_link(
         session,
