@@ -185,8 +185,8 @@ async def test_bad_expired_or_disabled_service_tokens_are_401(
 async def test_users_on_permission_endpoints(
     client: httpx.AsyncClient,
     tenant: Tenant,
-    world: World,
-    test_routes: None,  # noqa: F811
+    world: World,  # noqa: F811 - the fixture
+    test_routes: None,
 ) -> None:
     """Users keep their roles there (a member may consume), and an endpoint for services only
     refuses them."""
