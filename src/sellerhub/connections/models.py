@@ -8,7 +8,7 @@ from sqlalchemy import CheckConstraint, Index, String, Text, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from sellerhub.db.base import Base, IdMixin, TenantScoped, TimestampMixin
+from sellerhub.db.base import Base, EnumText, IdMixin, TenantScoped, TimestampMixin
 from sellerhub.db.encrypted import register_encrypted
 
 
@@ -56,7 +56,9 @@ class Connection(IdMixin, TimestampMixin, TenantScoped, Base):
     environment: Mapped[str] = mapped_column(String(20), default=Environment.PRODUCTION.value)
     display_name: Mapped[str] = mapped_column(String(200), default="")
     scopes: Mapped[list[str]] = mapped_column(JSONB, default=list)
-    status: Mapped[str] = mapped_column(String(20), default=ConnectionStatus.CONNECTED.value)
+    status: Mapped[ConnectionStatus] = mapped_column(
+        EnumText(ConnectionStatus, 20), default=ConnectionStatus.CONNECTED
+    )
     status_reason: Mapped[str | None] = mapped_column(String(500), default=None)
     client_id: Mapped[str | None] = mapped_column(String(300), default=None)
     client_secret: Mapped[str | None] = mapped_column(Text, default=None)  # encrypted

@@ -216,7 +216,7 @@ async def _refresh_locked(
             connection.last_refreshed_at = utcnow()
             connection.refresh_failures = 0
             connection.next_refresh_at = None
-            connection.status = ConnectionStatus.CONNECTED.value
+            connection.status = ConnectionStatus.CONNECTED
             connection.status_reason = None
             await audit.record(
                 session,
@@ -242,13 +242,13 @@ async def _record_failure(
     connection.refresh_failures += 1
     too_many = connection.refresh_failures >= ctx.settings.connection_max_refresh_failures
     if exc.permanent or too_many:
-        connection.status = ConnectionStatus.NEEDS_REAUTH.value
+        connection.status = ConnectionStatus.NEEDS_REAUTH
         connection.status_reason = (
             exc.reason if exc.permanent else f"{exc.reason} ({connection.refresh_failures} times)"
         )
         connection.next_refresh_at = None
     else:
-        connection.status = ConnectionStatus.ERROR.value
+        connection.status = ConnectionStatus.ERROR
         connection.status_reason = exc.reason
         connection.next_refresh_at = utcnow() + backoff(connection.refresh_failures)
     await audit.record(

@@ -75,7 +75,7 @@ async def activate(
         )
         connection.ensure_id()
         repo.add(connection)
-    connection.status = ConnectionStatus.CONNECTED.value
+    connection.status = ConnectionStatus.CONNECTED
     connection.status_reason = None
     connection.refresh_failures = 0
     connection.next_refresh_at = None
@@ -117,7 +117,7 @@ async def mark_disconnected(
     """Stop using the connection: secrets wiped, cached token dropped, audited."""
     vault.wipe(connection)
     refresh.forget(connection.id)
-    connection.status = ConnectionStatus.DISCONNECTED.value
+    connection.status = ConnectionStatus.DISCONNECTED
     connection.status_reason = reason
     connection.disconnected_at = utcnow()
     await audit.record(

@@ -2,13 +2,20 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint, func, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from sellerhub.db.base import Base, IdMixin
+from sellerhub.db.base import Base, EnumText, IdMixin
+
+
+class EventStatus(StrEnum):
+    PENDING = "pending"  # stored; not processed yet (or retrying)
+    PROCESSED = "processed"
+    FAILED = "failed"  # a payload that cannot be used, or MAX_ATTEMPTS reached
 
 
 class WebhookEvent(IdMixin, Base):
@@ -39,7 +46,9 @@ class WebhookEvent(IdMixin, Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
     headers: Mapped[dict[str, str]] = mapped_column(JSONB, default=dict)
     received_at: Mapped[datetime] = mapped_column(server_default=func.now())
-    status: Mapped[str] = mapped_column(String(20), default="pending")
+    status: Mapped[EventStatus] = mapped_column(
+        EnumText(EventStatus, 20), default=EventStatus.PENDING
+    )
     attempts: Mapped[int] = mapped_column(default=0)
     processed_at: Mapped[datetime | None] = mapped_column(default=None)
     last_error: Mapped[str | None] = mapped_column(String(500), default=None)

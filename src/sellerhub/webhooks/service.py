@@ -25,7 +25,7 @@ from sellerhub.core.logging import get_logger
 from sellerhub.db.session import unit_of_work
 from sellerhub.db.tenancy import set_tenant
 from sellerhub.jobs.app import enqueue, kick
-from sellerhub.webhooks.models import WebhookEvent
+from sellerhub.webhooks.models import EventStatus, WebhookEvent
 from sellerhub.webhooks.repository import WebhookEventRepository, insert_committed
 
 log = get_logger(__name__)
@@ -127,7 +127,7 @@ async def process(
         return
     if await _handle(session, event, _handlers() if handlers is None else handlers):
         event.attempts += 1
-        event.status = "processed"
+        event.status = EventStatus.PROCESSED
         event.processed_at = utcnow()
 
 
@@ -149,7 +149,7 @@ async def _handle(session: AsyncSession, event: WebhookEvent, handlers: Handlers
         # The payload itself is unusable: retrying the same bytes cannot succeed.
         event.attempts += 1
         event.last_error = f"invalid payload: {reason}"[:500]
-        event.status = "failed"
+        event.status = EventStatus.FAILED
         log.warning("webhook.payload_invalid", event_id=str(event.id), reason=reason)
         return False
     except Exception as exc:
@@ -177,7 +177,7 @@ def _retry_later(event: WebhookEvent, exc: Exception) -> bool:
     event.attempts += 1
     event.last_error = f"{type(exc).__name__}: handler failed"[:500]
     if event.attempts >= MAX_ATTEMPTS:
-        event.status = "failed"
+        event.status = EventStatus.FAILED
     log.warning("webhook.handler_failed", event_id=str(event.id), attempts=event.attempts)
     return False
 
@@ -220,7 +220,7 @@ async def retry(
         raise NotFound("no such webhook event")
     if event.status != "failed":
         raise Conflict(f"only a failed event can be retried; this one is {event.status}")
-    event.status = "pending"
+    event.status = EventStatus.PENDING
     await enqueue(session, PROCESS_TASK, {"event_id": str(event.id)})
     await audit.record(
         session,

@@ -176,7 +176,7 @@ async def _finish(ctx: FlowContext, consumed: ConsumedState, shop: str, code: st
             display_name=shop,
         )
         if failed:
-            connection.status = ConnectionStatus.ERROR.value
+            connection.status = ConnectionStatus.ERROR
             connection.status_reason = f"webhook subscriptions failed for {', '.join(failed)}"
         connection.details = {"shop": shop, "webhooks_failed": failed}
         vault.store_tokens(ctx.keyring, connection, grant)

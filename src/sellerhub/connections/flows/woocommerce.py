@@ -149,7 +149,7 @@ def store_keys(ring: KeyRing, connection: Connection, key: str, secret: str) -> 
 def webhooks_outcome(connection: Connection, failed: list[str]) -> None:
     """The connection's status after its webhooks were created (``error`` naming the failed
     topics: the store's events would not reach us)."""
-    connection.status = ConnectionStatus.ERROR.value if failed else ConnectionStatus.CONNECTED.value
+    connection.status = ConnectionStatus.ERROR if failed else ConnectionStatus.CONNECTED
     connection.status_reason = (
         f"webhook creation failed for {', '.join(failed)}" if failed else None
     )
@@ -251,7 +251,7 @@ async def receive_keys(ctx: FlowContext, *, user_id: str, key: str, secret: str)
         if checked is None:
             return
         if not ok:
-            checked.status = ConnectionStatus.ERROR.value
+            checked.status = ConnectionStatus.ERROR
             checked.status_reason = "the store refused the new keys on a REST call"
         else:
             webhooks_outcome(checked, failed)
