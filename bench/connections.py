@@ -144,12 +144,12 @@ async def _proactive(database_url: str, emulators: str, organization_id: uuid.UU
 
     settings = Settings(
         env=Environment.TEST,
-        database_url=database_url,  # type: ignore[arg-type]
-        encryption_keys=run_secrets()["SELLERHUB_ENCRYPTION_KEYS"],  # type: ignore[arg-type]
+        database_url=database_url,
+        encryption_keys=run_secrets()["SELLERHUB_ENCRYPTION_KEYS"],
         fedex_api_url=f"{emulators}/fedex",
         database_pool_size=20,
         log_level="WARNING",
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
     )
     runtime = Runtime.create(settings)
     try:

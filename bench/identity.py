@@ -74,10 +74,10 @@ async def _issue_token(database_url: str, issuer: str) -> tuple[str, Any]:
 
     settings = Settings(
         env=Environment.TEST,
-        database_url=database_url,  # type: ignore[arg-type]
-        encryption_keys=run_secrets()["SELLERHUB_ENCRYPTION_KEYS"],  # type: ignore[arg-type]
+        database_url=database_url,
+        encryption_keys=run_secrets()["SELLERHUB_ENCRYPTION_KEYS"],
         public_url=issuer,
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
     )
     runtime = Runtime.create(settings)
     try:

@@ -167,11 +167,11 @@ def database_url(server_url: str) -> Iterator[str]:
 def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     built = Settings(
         env=Environment.TEST,
-        database_url=database_url,  # type: ignore[arg-type]
-        encryption_keys=generate_key_entry("test1"),  # type: ignore[arg-type]
+        database_url=database_url,
+        encryption_keys=generate_key_entry("test1"),
         data_dir=tmp_path_factory.mktemp("data"),
         log_level="WARNING",
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
     )
     for name, value in built:
         if name != "database_url" and hasattr(value, "get_secret_value"):

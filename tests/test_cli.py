@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from sellerhub.core.crypto import KeyRing
+from sellerhub.runtime import Runtime
 
 
 def _free_port() -> int:
@@ -119,7 +120,9 @@ def test_run_serves_then_stops_everything_and_reuses_data(tmp_path: Path) -> Non
     assert not _postgres_running(data_dir)
 
 
-async def test_keys_rotate_signing(runtime, client, database_url: str) -> None:
+async def test_keys_rotate_signing(
+    runtime: Runtime, client: httpx.AsyncClient, database_url: str
+) -> None:
     assert runtime.settings.encryption_keys is not None and runtime.keystore is not None
     env = {k: v for k, v in os.environ.items() if not k.startswith("SELLERHUB_")} | {
         "SELLERHUB_ENV": "test",

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -83,12 +84,12 @@ def test_production_refuses_unsafe_settings(override: dict[str, object], names: 
 
 
 def test_development_defaults_are_allowed() -> None:
-    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None)
     assert settings.env is Environment.DEVELOPMENT and settings.emulators_enabled
     settings.check()
 
 
-def test_cli_fails_fast_with_one_line(tmp_path) -> None:
+def test_cli_fails_fast_with_one_line(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SELLERHUB_")} | {
         "SELLERHUB_ENV": "production",
         "SELLERHUB_DATA_DIR": str(tmp_path),
@@ -109,7 +110,7 @@ def test_cli_fails_fast_with_one_line(tmp_path) -> None:
     ]
 
 
-def test_cli_rejects_malformed_setting(tmp_path) -> None:
+def test_cli_rejects_malformed_setting(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SELLERHUB_")} | {
         "SELLERHUB_PORT": "not-a-port"
     }
@@ -125,7 +126,7 @@ def test_cli_rejects_malformed_setting(tmp_path) -> None:
     assert proc.stderr.startswith("configuration error:") and "port" in proc.stderr
 
 
-def test_run_refuses_production(tmp_path) -> None:
+def test_run_refuses_production(tmp_path: Path) -> None:
     env = (
         {k: v for k, v in os.environ.items() if not k.startswith("SELLERHUB_")}
         | {

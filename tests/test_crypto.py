@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import os
 import stat
+import uuid
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -119,7 +121,7 @@ def test_error_messages_never_contain_key_material() -> None:
     assert key not in str(info.value)
 
 
-def test_dev_key_file_is_private_and_stable(tmp_path) -> None:
+def test_dev_key_file_is_private_and_stable(tmp_path: Path) -> None:
     first = load_or_create_dev_keys(tmp_path)
     mode = stat.S_IMODE((tmp_path / "encryption.keys").stat().st_mode)
     assert mode == 0o600
@@ -138,7 +140,9 @@ def test_dev_key_file_is_private_and_stable(tmp_path) -> None:
     row=st.uuids(),
     org=st.one_of(st.none(), st.uuids()),
 )
-def test_property_round_trip_and_binding(plaintext, table, column, row, org) -> None:
+def test_property_round_trip_and_binding(
+    plaintext: bytes, table: str, column: str, row: uuid.UUID, org: uuid.UUID | None
+) -> None:
     binding = Binding(table, column, str(row), str(org) if org else None)
     token = RING.encrypt(plaintext, binding)
     assert token.isascii() and token.startswith("v1.a1.")

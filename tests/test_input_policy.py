@@ -8,12 +8,14 @@ import base64
 import hashlib
 import hmac
 import json
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
+from starlette.types import Message, Receive, Scope, Send
 
 from sellerhub.core.inputs import InputPolicy, json_depth, json_problem, text_problem
 from sellerhub.runtime import Runtime
@@ -140,7 +142,7 @@ async def test_a_non_ascii_csrf_token_is_a_403(client: httpx.AsyncClient) -> Non
     client.cookies.set("sh_refresh", "some-refresh-token", path="/api/auth")
     client.cookies.set("sh_csrf", "abc")
     response = await client.post(
-        "/api/auth/refresh", headers={"X-CSRF-Token": "\u00e9t\u00e9".encode()}
+        "/api/auth/refresh", headers={b"X-CSRF-Token": "\u00e9t\u00e9".encode()}
     )
     assert _refused(response, 403)["code"] == "csrf-failed"
 
@@ -160,7 +162,7 @@ async def test_bodies_over_the_limit_are_413(
     )
     assert _refused(declared, 413)["code"] == "payload-too-large"
 
-    async def chunks():  # no Content-Length: counted while it arrives
+    async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: counted while it arrives
         for _ in range(limit // 65536 + 2):
             yield b"x" * 65536
 
@@ -174,17 +176,19 @@ async def test_bodies_over_the_limit_are_413(
 
 
 async def test_a_body_that_arrives_too_slowly_is_408() -> None:
-    async def app(scope, receive, send):  # pragma: no cover - never reached
+    async def app(
+        scope: Scope, receive: Receive, send: Send
+    ) -> None:  # pragma: no cover - never reached
         raise AssertionError("the app must not see a slow body")
 
     policy = InputPolicy(app, max_body_bytes=1024, body_timeout_seconds=0.2)
-    sent: list[dict[str, object]] = []
+    sent: list[Message] = []
 
-    async def receive():
+    async def receive() -> Message:
         await asyncio.sleep(0.1)
         return {"type": "http.request", "body": b"{", "more_body": True}  # never ends
 
-    async def send(message):
+    async def send(message: Message) -> None:
         sent.append(message)
 
     scope = {
@@ -196,7 +200,7 @@ async def test_a_body_that_arrives_too_slowly_is_408() -> None:
     }
     await policy(scope, receive, send)
     assert sent[0]["status"] == 408
-    assert json.loads(sent[1]["body"])["code"] == "request-timeout"  # type: ignore[arg-type]
+    assert json.loads(sent[1]["body"])["code"] == "request-timeout"
 
 
 async def test_405_names_the_allowed_methods(client: httpx.AsyncClient) -> None:

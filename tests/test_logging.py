@@ -5,15 +5,17 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 import structlog
-from fastapi import Request
+from fastapi import FastAPI, Request
 from pydantic import SecretStr
 
 from sellerhub.core.logging import REDACTED, bind_context, configure_logging, get_logger, redact
 from sellerhub.deps import CurrentPrincipal
+from sellerhub.runtime import Runtime
 from tests.conftest import Tenant, restore_suite_logging
 
 
@@ -105,7 +107,7 @@ def test_redact_keeps_ordinary_data() -> None:
 
 
 async def test_request_logs_carry_ids_and_no_api_key(
-    app, client: httpx.AsyncClient, tenant: Tenant, json_log: io.StringIO
+    app: FastAPI, client: httpx.AsyncClient, tenant: Tenant, json_log: io.StringIO
 ) -> None:
     @app.get("/_test/log")
     async def logs_something(principal: CurrentPrincipal) -> dict[str, str]:
@@ -143,7 +145,7 @@ def any_log(request: pytest.FixtureRequest) -> Iterator[io.StringIO]:
 
 
 async def test_an_unhandled_error_logs_no_secret_and_no_locals(
-    app, client: httpx.AsyncClient, any_log: io.StringIO
+    app: FastAPI, client: httpx.AsyncClient, any_log: io.StringIO
 ) -> None:
     @app.post("/_test/boom")
     async def boom(request: Request) -> dict[str, str]:
@@ -194,7 +196,7 @@ def test_stdlib_exception_logs_are_plain_and_redacted(any_log: io.StringIO) -> N
     assert "locals" not in output
 
 
-async def test_database_errors_log_no_parameters(runtime, any_log: io.StringIO) -> None:
+async def test_database_errors_log_no_parameters(runtime: Runtime, any_log: io.StringIO) -> None:
     from sqlalchemy import text
 
     email, name = "param-leak-4411@example.com", "Param Leak Name"
@@ -237,7 +239,7 @@ def test_constraint_details_are_redacted() -> None:
     assert "someone@example.com" not in redact(text_)
 
 
-def test_the_suite_log_scan_finds_a_leak(tmp_path) -> None:
+def test_the_suite_log_scan_finds_a_leak(tmp_path: Path) -> None:
     from tests.conftest import leaked_secrets, remember_secret
 
     remember_secret("scan-me-fixture-secret")

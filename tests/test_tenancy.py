@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+from typing import cast
 
 import httpx
 import psycopg
 import pytest
-from sqlalchemy import delete, select, text, update
+from fastapi import FastAPI
+from sqlalchemy import Table, delete, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from structlog.testing import capture_logs
 
@@ -23,20 +26,20 @@ from sellerhub.runtime import Runtime
 from tests.conftest import Tenant
 
 
-async def test_query_without_scope_raises(session, tenant: Tenant) -> None:
+async def test_query_without_scope_raises(session: AsyncSession, tenant: Tenant) -> None:
     with pytest.raises(TenantScopeViolation, match="AuditEvent"):
         await session.execute(select(AuditEvent))
     with pytest.raises(TenantScopeViolation, match="Membership"):
         await session.scalar(select(Membership).where(Membership.user_id == tenant.user.id))
 
 
-async def test_bulk_update_without_scope_raises(session, tenant: Tenant) -> None:
+async def test_bulk_update_without_scope_raises(session: AsyncSession, tenant: Tenant) -> None:
     with pytest.raises(TenantScopeViolation):
         await session.execute(update(Membership).values(role="admin"))
 
 
 async def test_scoped_session_sees_only_its_rows(
-    session, tenant: Tenant, other_tenant: Tenant
+    session: AsyncSession, tenant: Tenant, other_tenant: Tenant
 ) -> None:
     set_tenant(session, tenant.organization.id)
     rows = (await session.execute(select(AuditEvent))).scalars().all()
@@ -80,27 +83,31 @@ async def test_scoped_bulk_update_touches_only_own_rows(
     assert (other_tenant.organization.id, "owner") in roles
 
 
-async def test_write_into_another_tenant_raises(session, tenant: Tenant, other_tenant) -> None:
+async def test_write_into_another_tenant_raises(
+    session: AsyncSession, tenant: Tenant, other_tenant: Tenant
+) -> None:
     set_tenant(session, tenant.organization.id)
     session.add(AuditEvent(organization_id=other_tenant.organization.id, action="X", data={}))
     with pytest.raises(TenantScopeViolation, match="another organization"):
         await session.flush()
 
 
-async def test_write_without_scope_raises(session, tenant: Tenant) -> None:
+async def test_write_without_scope_raises(session: AsyncSession, tenant: Tenant) -> None:
     session.add(AuditEvent(organization_id=tenant.organization.id, action="X", data={}))
     with pytest.raises(TenantScopeViolation, match="without an organization scope"):
         await session.flush()
 
 
-async def test_tenant_cannot_change(session, tenant: Tenant, other_tenant: Tenant) -> None:
+async def test_tenant_cannot_change(
+    session: AsyncSession, tenant: Tenant, other_tenant: Tenant
+) -> None:
     set_tenant(session, tenant.organization.id)
     with pytest.raises(TenantScopeViolation):
         set_tenant(session, other_tenant.organization.id)
 
 
 async def test_system_context_is_logged_and_unscoped(
-    session, tenant: Tenant, other_tenant: Tenant
+    session: AsyncSession, tenant: Tenant, other_tenant: Tenant
 ) -> None:
     with capture_logs() as logs, system_context(session, "test: cross-tenant report"):
         orgs = {r.organization_id for r in (await session.execute(select(AuditEvent))).scalars()}
@@ -132,7 +139,7 @@ async def test_crafted_id_from_another_org_is_404(
 
 
 async def test_tenant_violation_in_a_request_is_a_generic_500(
-    app, client: httpx.AsyncClient, caplog
+    app: FastAPI, client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
 ) -> None:
     @app.get("/_test/unscoped")
     async def unscoped(session: SessionDep) -> dict[str, int]:
@@ -150,12 +157,14 @@ async def test_tenant_violation_in_a_request_is_a_generic_500(
     assert "Traceback" not in response.text and "AuditEvent" not in response.text
 
 
-async def test_core_statements_on_tenant_tables_are_refused(session, tenant: Tenant) -> None:
+async def test_core_statements_on_tenant_tables_are_refused(
+    session: AsyncSession, tenant: Tenant
+) -> None:
     set_tenant(session, tenant.organization.id)
     with pytest.raises(TenantScopeViolation, match="audit_events"):
         await session.execute(select(AuditEvent.__table__))
     with pytest.raises(TenantScopeViolation, match="memberships"):
-        await session.execute(delete(Membership.__table__))
+        await session.execute(delete(cast(Table, Membership.__table__)))
     with pytest.raises(TenantScopeViolation, match="<text>"):
         await session.execute(text("SELECT * FROM audit_events"))
     # Core on platform tables is fine, and so is anything inside a system context.

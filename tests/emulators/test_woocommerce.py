@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Generator
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlsplit
 
@@ -76,7 +76,7 @@ class StoreKey(httpx.Auth):
     def basic(self) -> tuple[str, str]:
         return self.consumer_key, self.consumer_secret
 
-    def auth_flow(self, request: httpx.Request) -> Iterator[httpx.Request]:
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         if request.url.scheme == "https":
             credential = basic_credential(self.consumer_key, self.consumer_secret)
             request.headers["Authorization"] = f"Basic {credential}"

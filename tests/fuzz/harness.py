@@ -359,13 +359,13 @@ def main(extra: list[str]) -> int:
             data_dir.mkdir()
             settings = Settings(
                 env=Environment.TEST,
-                database_url=url,  # type: ignore[arg-type]
-                encryption_keys=keys,  # type: ignore[arg-type]
+                database_url=url,
+                encryption_keys=keys,
                 data_dir=data_dir,
                 public_url=base,
                 emulators=True,
                 log_level="WARNING",
-                _env_file=None,  # type: ignore[call-arg]
+                _env_file=None,
             )
             fixtures = asyncio.run(seed_database(settings))
             env = {k: v for k, v in os.environ.items() if not k.startswith("SELLERHUB_")} | {

@@ -11,6 +11,7 @@ Configuration comes from the ``SELLERHUB_*`` environment, as for ``sellerhub ser
 
 from __future__ import annotations
 
+import _socket
 import ipaddress
 import socket
 import sys
@@ -29,17 +30,17 @@ def _loopback(host: object) -> bool:
         return False
 
 
-def _check(sock: socket.socket, address: Any) -> None:
+def _check(sock: _socket.socket, address: Any) -> None:
     if sock.family in (socket.AF_INET, socket.AF_INET6) and not _loopback(address[0]):
         raise ConnectionRefusedError(f"fuzz network guard: {address[0]} is not loopback")
 
 
-def _guarded_connect(self: socket.socket, address: Any) -> None:
+def _guarded_connect(self: _socket.socket, address: Any) -> None:
     _check(self, address)
     _connect(self, address)
 
 
-def _guarded_connect_ex(self: socket.socket, address: Any) -> int:
+def _guarded_connect_ex(self: _socket.socket, address: Any) -> int:
     _check(self, address)
     return _connect_ex(self, address)
 
