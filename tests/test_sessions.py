@@ -18,9 +18,11 @@ from sqlalchemy import text
 from sellerhub.core.clock import utcnow
 from sellerhub.db.session import unit_of_work
 from sellerhub.identity.jwt.service import rotate_signing_key
+from sellerhub.identity.organizations.models import Role
 from sellerhub.identity.sessions import service as sessions
 from sellerhub.identity.sessions.cookies import ACCESS_COOKIE, CSRF_COOKIE, REFRESH_COOKIE
 from sellerhub.identity.sessions.endpoints import session_policy
+from sellerhub.identity.users.models import UserType
 from sellerhub.runtime import Runtime
 from tests.browser import Browser
 from tests.conftest import Tenant
@@ -179,11 +181,10 @@ async def test_bad_access_tokens_are_rejected(
         subject=str(tenant.user.id),
         audience="another-app",
         ttl=timedelta(minutes=5),
-        claims=sessions.access_claims(
-            tenant.organization.id, sessions.Role.OWNER, sessions.UserType.CUSTOMER
-        ),
+        claims=sessions.access_claims(tenant.organization.id, Role.OWNER, UserType.CUSTOMER),
     )
-    unsigned = jwt.encode({"sub": "x", "aud": "sellerhub"}, key=None, algorithm="none")
+    # PyJWT requires key=None for alg "none", which its annotation of ``key`` leaves out
+    unsigned = jwt.encode({"sub": "x", "aud": "sellerhub"}, key=None, algorithm="none")  # type: ignore[arg-type]
     hs256 = jwt.encode({"sub": "x", "aud": "sellerhub"}, key="k" * 32, algorithm="HS256")
     expired = runtime.keystore.sign(
         {
@@ -192,9 +193,7 @@ async def test_bad_access_tokens_are_rejected(
             "aud": "sellerhub",
             "iat": int(time.time()) - 3600,
             "exp": int(time.time()) - 600,
-            **sessions.access_claims(
-                tenant.organization.id, sessions.Role.OWNER, sessions.UserType.CUSTOMER
-            ),
+            **sessions.access_claims(tenant.organization.id, Role.OWNER, UserType.CUSTOMER),
         }
     )
     cases = {
@@ -321,7 +320,7 @@ async def test_roles_guard_endpoints(
 ) -> None:
     from tests.conftest import make_tenant
 
-    member = await make_tenant(runtime, "Members", role=sessions.Role.MEMBER)
+    member = await make_tenant(runtime, "Members", role=Role.MEMBER)
     issued = await _sign_in(runtime, member)
     headers = {"Authorization": f"Bearer {issued.access_token}"}
     denied = await client.post("/api/v1/api-keys", json={"name": "x"}, headers=headers)
