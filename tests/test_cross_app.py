@@ -17,6 +17,7 @@ import jwt
 import pytest
 from sqlalchemy import text
 
+from sellerhub.core.errors import Unauthenticated
 from sellerhub.db.session import unit_of_work
 from sellerhub.identity.apps.cache import AppRegistry, app_registry
 from sellerhub.identity.jwt.service import ALGORITHM, LEEWAY_SECONDS
@@ -243,7 +244,7 @@ async def test_auth_gives_an_app_scoped_token(
     # The app token is not a token of the sellerhub API, nor of another app.
     me = await client.get("/api/auth/me", headers=bearer(out["access_token"]))
     assert me.status_code == 401
-    with pytest.raises(sessions.Unauthenticated):
+    with pytest.raises(Unauthenticated):
         runtime.keystore.verify(out["access_token"], "adsight")
 
 

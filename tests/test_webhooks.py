@@ -298,7 +298,7 @@ async def test_group_commit_answers_each_delivery_and_isolates_a_bad_row(
     from sellerhub.core.ids import uuid7
     from sellerhub.webhooks.repository import insert_committed
 
-    def row(external_id: str, organization_id: object = None) -> dict:
+    def row(external_id: str, organization_id: object = None) -> dict[str, Any]:
         return {
             "id": uuid7(),
             "source": "shopify",
@@ -379,7 +379,7 @@ async def test_lane_keeps_request_context_and_answers_503_when_the_database_is_d
 ) -> None:
     import psycopg
 
-    from sellerhub.webhooks import ingress
+    from sellerhub.webhooks import service  # the module the ingress lane calls
 
     body = json.dumps({"id": 5005}).encode()
     ok = await client.post(
@@ -395,7 +395,7 @@ async def test_lane_keeps_request_context_and_answers_503_when_the_database_is_d
     async def down(*args: object, **kwargs: object) -> bool:
         raise psycopg.OperationalError("connection refused")
 
-    monkeypatch.setattr(ingress.service, "receive", down)
+    monkeypatch.setattr(service, "receive", down)
     refused = await client.post(
         "/webhooks/shopify", content=body, headers=_shopify_headers(body, event_id="ctx-2")
     )
@@ -419,10 +419,10 @@ async def test_the_inbox_writer_keeps_its_flush_alive_until_it_ends(
     started = asyncio.Event()
     seen: dict[str, weakref.ref[Any]] = {}
 
-    async def slow_insert(pool: object, values: dict) -> bool:
+    async def slow_insert(pool: object, values: dict[str, Any]) -> bool:
         statement: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         seen["statement"] = weakref.ref(statement)  # only this flush holds it
-        seen["flush"] = weakref.ref(asyncio.current_task())  # type: ignore[arg-type]
+        seen["flush"] = weakref.ref(asyncio.current_task())
         started.set()
         return await statement
 
@@ -448,7 +448,7 @@ async def test_the_inbox_writer_answers_every_caller_when_a_write_fails_unexpect
     batch instead of ending the flush with its callers still waiting."""
     from sellerhub.webhooks import repository
 
-    async def broken(pool: object, rows: list) -> set:
+    async def broken(pool: object, rows: list[dict[str, Any]]) -> set[uuid.UUID]:
         raise RuntimeError("unexpected")
 
     monkeypatch.setattr(repository, "_insert_many", broken)
