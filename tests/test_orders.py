@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import json
 import uuid
+from typing import Any
 
 import httpx
 import psycopg
@@ -35,7 +36,9 @@ SECRET = "shopify-emulator-secret"
 SHOP = "orders-shop.myshopify.com"
 
 
-def _order(order_id: int, updated: str, total: str = "25.50", status: str = "paid") -> dict:
+def _order(
+    order_id: int, updated: str, total: str = "25.50", status: str = "paid"
+) -> dict[str, Any]:
     return {
         "id": order_id,
         "name": f"#{order_id}",
@@ -85,7 +88,9 @@ async def shop(runtime: Runtime, tenant: Tenant) -> Tenant:
     return tenant
 
 
-async def _deliver(client: httpx.AsyncClient, order: dict, event_id: str) -> httpx.Response:
+async def _deliver(
+    client: httpx.AsyncClient, order: dict[str, Any], event_id: str
+) -> httpx.Response:
     body = json.dumps(order).encode()
     return await client.post("/webhooks/shopify", content=body, headers=_headers(body, event_id))
 
@@ -94,7 +99,7 @@ async def _work() -> None:
     await run_worker()
 
 
-async def _orders(client: httpx.AsyncClient, tenant: Tenant) -> list[dict]:
+async def _orders(client: httpx.AsyncClient, tenant: Tenant) -> list[dict[str, Any]]:
     response = await client.get("/api/v1/orders", headers=tenant.headers)
     assert response.status_code == 200, response.text
     OrderPage.model_validate(response.json())  # the answer is the documented one
@@ -216,7 +221,7 @@ async def test_concurrent_drains_share_the_work_and_process_each_event_once(
     assert orders == 300
 
 
-def _poison(kind: str, order: dict) -> dict:
+def _poison(kind: str, order: dict[str, Any]) -> dict[str, Any]:
     if kind == "huge-total":
         order["total_price"] = "1e308"
     elif kind == "negative-quantity":
@@ -334,7 +339,7 @@ async def _woo_store(runtime: Runtime, tenant: Tenant, url: str, secret: str) ->
     return connection.id
 
 
-def _woo_order(order_id: int, modified: str, total: str) -> dict:
+def _woo_order(order_id: int, modified: str, total: str) -> dict[str, Any]:
     return {
         "id": order_id,
         "number": str(order_id),
@@ -349,7 +354,11 @@ def _woo_order(order_id: int, modified: str, total: str) -> dict:
 
 
 async def _woo_deliver(
-    client: httpx.AsyncClient, connection_id: uuid.UUID, secret: str, order: dict, delivery: str
+    client: httpx.AsyncClient,
+    connection_id: uuid.UUID,
+    secret: str,
+    order: dict[str, Any],
+    delivery: str,
 ) -> None:
     body = json.dumps(order).encode()
     signature = base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest())
@@ -464,7 +473,9 @@ def test_the_migration_gives_every_order_its_store(server_url: str) -> None:
             assert any("belong to no connection" in str(e) for e in chain), chain
             conn.execute("DELETE FROM orders WHERE id = %s", (orphan,))
             upgrade(url)
-            owners = dict(conn.execute("SELECT id, connection_id FROM orders").fetchall())
+            owners: dict[uuid.UUID, uuid.UUID] = dict(
+                conn.execute("SELECT id, connection_id FROM orders").fetchall()
+            )
             assert owners == {unattached: new, attached: old}  # the active store first
             nullable = conn.execute(
                 "SELECT is_nullable FROM information_schema.columns"
