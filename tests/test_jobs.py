@@ -8,8 +8,10 @@ import sys
 import time
 import uuid
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
+from procrastinate.jobs import Job
 from procrastinate.periodic import PeriodicDeferrer
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -71,7 +73,7 @@ async def _jobs(runtime: Runtime) -> list[tuple[str, str, int]]:
                 "WHERE task_name LIKE 'tests.%' ORDER BY id"
             )
         )
-        return [tuple(r) for r in rows]  # type: ignore[misc]
+        return [tuple(r) for r in rows]
 
 
 async def test_enqueue_dispatches_after_commit(runtime: Runtime, tenant: Tenant) -> None:
@@ -106,7 +108,7 @@ async def test_rolled_back_write_enqueues_nothing(runtime: Runtime, tenant: Tena
 
 
 async def test_work_runs_even_if_the_process_dies_right_after_commit(
-    runtime: Runtime, tenant: Tenant, project_root
+    runtime: Runtime, tenant: Tenant, project_root: Path
 ) -> None:
     org = tenant.organization.id
     env = {
@@ -183,13 +185,20 @@ async def test_failures_retry_with_backoff(runtime: Runtime) -> None:
     assert (status, attempts) == ("todo", 1)
     assert 1 < delay <= 4.5  # exponential_wait=2: 2 ** (attempts + 1) = 4 seconds
     # Eight attempts in all, then the job fails for good.
-    assert jobs.DEFAULT_RETRY.get_retry_decision(exception=RuntimeError(), job=_Job(7))
-    assert jobs.DEFAULT_RETRY.get_retry_decision(exception=RuntimeError(), job=_Job(8)) is None
+    assert jobs.DEFAULT_RETRY.get_retry_decision(exception=RuntimeError(), job=_job(7))
+    assert jobs.DEFAULT_RETRY.get_retry_decision(exception=RuntimeError(), job=_job(8)) is None
 
 
-class _Job:
-    def __init__(self, attempts: int) -> None:
-        self.attempts = attempts
+def _job(attempts: int) -> Job:
+    """A job of tests.flaky that has been tried ``attempts`` times (all the retry rule reads)."""
+    return Job(
+        id=None,
+        queue="default",
+        lock=None,
+        queueing_lock=None,
+        task_name="tests.flaky",
+        attempts=attempts,
+    )
 
 
 async def test_periodic_redrive_is_registered_and_scheduled(runtime: Runtime) -> None:
@@ -234,7 +243,9 @@ async def test_jobs_go_to_the_queue_their_task_declares(runtime: Runtime, tenant
         "tests.on_queue_b": ("tests-b", "todo"),
     }
     async with runtime.engine.connect() as conn:
-        outbox = dict((await conn.execute(text("SELECT task_name, queue FROM job_outbox"))).all())
+        outbox: dict[str, str] = dict(
+            (await conn.execute(text("SELECT task_name, queue FROM job_outbox"))).all()
+        )
     assert outbox == {"tests.on_queue_a": "tests-a", "tests.on_queue_b": "tests-b"}
 
     async def worker(queue: str) -> None:
@@ -317,7 +328,7 @@ async def test_an_unknown_task_is_refused_when_requested(runtime: Runtime, tenan
     async with unit_of_work(runtime.sessionmaker) as session:
         assert await jobs.redrive_pending(session, timedelta(0)) == 2
     async with runtime.engine.connect() as conn:
-        rows = dict(
+        rows: dict[str, str] = dict(
             (
                 await conn.execute(
                     text("SELECT task_name, queue FROM job_outbox WHERE dispatched_at IS NOT NULL")

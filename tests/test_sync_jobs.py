@@ -11,6 +11,7 @@ import dataclasses
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -66,14 +67,14 @@ def _connect_shop(seller: Browser, shop: str) -> str:
     return str(connection["id"])
 
 
-def _jobs(seller: Browser, **params: str) -> list[dict]:
+def _jobs(seller: Browser, **params: str) -> list[dict[str, Any]]:
     answer = seller.client.get("/api/v1/sync-jobs", params=params)
     assert answer.status_code == 200, answer.text
     return list(answer.json()["items"])
 
 
-def _orders(seller: Browser, channel: str = "shopify") -> list[dict]:
-    found: list[dict] = []
+def _orders(seller: Browser, channel: str = "shopify") -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
     cursor = None
     while True:
         params = {"limit": "200", "channel": channel} | ({"cursor": cursor} if cursor else {})
@@ -84,7 +85,7 @@ def _orders(seller: Browser, channel: str = "shopify") -> list[dict]:
             return found
 
 
-def _emulator(live_server: str, path: str, body: dict | None = None) -> dict:
+def _emulator(live_server: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
     url = f"{live_server}/_emulators/shopify/_admin/{path}"
     answer = httpx.post(url, json=body, timeout=10) if body is not None else httpx.get(url)
     assert answer.status_code == 200, answer.text
