@@ -26,7 +26,7 @@ lint: $(STAMP)
 	$(BIN)/lint-imports  # the import contracts in .importlinter
 
 typecheck: $(STAMP)
-	$(BIN)/mypy src
+	$(BIN)/mypy src tests bench
 
 pytest: $(STAMP)
 	$(BIN)/pytest -q
