@@ -7,6 +7,7 @@ stack traces into ``detail``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 PROBLEM_BASE = "https://sellerhub.dev/problems/"
@@ -24,6 +25,9 @@ class DomainError(Exception):
     code: ClassVar[str] = "bad-request"
     title: ClassVar[str] = "Bad request"
     keep_writes: bool = False
+    # Set by an endpoint that must shape the error's response (clear cookies, say); the
+    # problem handler calls it on the response it builds.
+    on_response: Callable[[Any], None] | None = None
 
     def __init__(
         self, detail: str | None = None, *, keep_writes: bool | None = None, **extra: Any

@@ -68,9 +68,12 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
     if exc.status >= 500:
         log.warning("http.domain_error", code=exc.code, detail=exc.detail)
-    return JSONResponse(
+    response = JSONResponse(
         body, status_code=exc.status, media_type=PROBLEM_CONTENT_TYPE, headers=headers
     )
+    if exc.on_response is not None:
+        exc.on_response(response)
+    return response
 
 
 def _field_name(loc: tuple[Any, ...]) -> str:

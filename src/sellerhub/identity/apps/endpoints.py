@@ -22,13 +22,11 @@ from fastapi import APIRouter, Depends, Request, Response, status
 from fastapi.responses import JSONResponse
 
 from sellerhub.core.clock import utcnow
-from sellerhub.core.errors import PROBLEM_CONTENT_TYPE, DomainError, ValidationFailed
+from sellerhub.core.errors import ValidationFailed
 from sellerhub.deps import CurrentPrincipal, PlatformAdmin, SessionDep, TenantSessionDep
 from sellerhub.identity.apps import service, tokens
 from sellerhub.identity.apps.cache import AppSnapshot, app_registry
 from sellerhub.identity.apps.errors import (
-    AppRefreshReuseDetected,
-    InvalidAppRefreshToken,
     InvalidAppToken,
 )
 from sellerhub.identity.apps.oauth import oauth_router
@@ -80,18 +78,6 @@ def _pair(issued: tokens.IssuedAppToken) -> JSONResponse:
         app_id=issued.app_id,
     )
     return JSONResponse(body.model_dump(), headers=NO_STORE)
-
-
-def _problem(request: Request, error: DomainError) -> JSONResponse:
-    headers = dict(NO_STORE)
-    if error.status == 401:
-        headers["WWW-Authenticate"] = "Bearer"
-    return JSONResponse(
-        error.to_problem(request.url.path),
-        status_code=error.status,
-        media_type=PROBLEM_CONTENT_TYPE,
-        headers=headers,
-    )
 
 
 def _form_schema(model: Any) -> dict[str, Any]:
@@ -200,12 +186,9 @@ async def refresh_token(
     session's, is unknown here (401)."""
     app = await _calling_app(request, body.app_id, body.client_id, body.client_secret)
     runtime = request.app.state.runtime
-    try:
-        issued = await tokens.refresh_user_token(
-            session, runtime.keystore, policy_of(runtime.settings), app, body.refresh_token
-        )
-    except (AppRefreshReuseDetected, InvalidAppRefreshToken) as exc:
-        return _problem(request, exc)  # answered, not raised: a revocation is committed
+    issued = await tokens.refresh_user_token(  # a refusal that revokes keeps its writes
+        session, runtime.keystore, policy_of(runtime.settings), app, body.refresh_token
+    )
     return _pair(issued)
 
 

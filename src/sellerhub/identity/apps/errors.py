@@ -68,6 +68,7 @@ class InvalidAppRefreshToken(Unauthenticated):
 class AppRefreshReuseDetected(Unauthenticated):
     code = "refresh-token-reused"
     title = "Refresh token reuse detected"
+    keep_writes = True  # the family's revocation is committed with the 401
 
 
 class OAuthError(Exception):

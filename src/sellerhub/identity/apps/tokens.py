@@ -203,10 +203,10 @@ async def refresh_user_token(
     scope: list[str] | None = None,
 ) -> IssuedAppToken:
     """Rotate an app refresh token (only the app it was issued to may). A token presented a
-    second time revokes its whole family and raises ``AppRefreshReuseDetected``: the caller must
-    commit before answering. The permissions stay those granted, narrowed to the app's current
-    ones; ``scope`` (the OAuth refresh grant) narrows the new access token only, never the
-    refresh token (RFC 6749 §6)."""
+    second time revokes its whole family and raises ``AppRefreshReuseDetected``, which keeps its
+    writes (the revocation is committed with the 401). The permissions stay those granted,
+    narrowed to the app's current ones; ``scope`` (the OAuth refresh grant) narrows the new
+    access token only, never the refresh token (RFC 6749 §6)."""
     try:
         rotated = await refresh_tokens.rotate(
             session, AppRefreshToken, refresh_token, client_id=app.app_id
@@ -216,7 +216,9 @@ async def refresh_user_token(
             "this refresh token was already used; every token of this app sign-in was revoked"
         ) from None
     except RefreshRefused as exc:
-        raise InvalidAppRefreshToken(_REFUSED[exc.refusal]) from None
+        # A lost membership revoked the family: that revocation is committed with the 401.
+        revoked = exc.refusal is Refusal.NOT_MEMBER
+        raise InvalidAppRefreshToken(_REFUSED[exc.refusal], keep_writes=revoked) from None
     token, user, role = rotated.token, rotated.user, rotated.role
     granted = sorted(app.permissions.intersection(token.permissions))
     if scope is not None and not set(scope) <= set(granted):

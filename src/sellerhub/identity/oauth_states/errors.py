@@ -22,3 +22,4 @@ class StateExpired(StateInvalid):
 class StateWrongBrowser(StateInvalid):
     code = "state-browser-mismatch"
     title = "This sign-in was started in another browser"
+    keep_writes = True  # the state is burned: presented by another browser, it is not reusable

@@ -25,7 +25,7 @@ from sellerhub.core.crypto import KeyRing
 from sellerhub.core.redirects import safe_next
 from sellerhub.core.tokens import hash_token
 from sellerhub.db.encrypted import seal, unseal
-from sellerhub.db.session import commit
+from sellerhub.db.session import unit_of_work
 from sellerhub.identity.oauth_states.errors import (
     StateExpired,
     StateInvalid,
@@ -156,20 +156,14 @@ async def consume_committed(
     """``consume_state`` in a transaction of its own, committed before the flow goes on (for
     callback endpoints, a boundary): the state is used up whatever happens next, and also when
     another browser presented it."""
-    async with sessionmaker() as session:
-        try:
-            consumed = await consume_state(
-                session,
-                ring,
-                state=state,
-                browser_token=browser_token,
-                check_browser=check_browser,
-            )
-        except StateWrongBrowser:
-            await commit(session)  # burn the state: it was presented by another browser
-            raise
-        await commit(session)
-    return consumed
+    async with unit_of_work(sessionmaker) as session:  # StateWrongBrowser keeps its writes
+        return await consume_state(
+            session,
+            ring,
+            state=state,
+            browser_token=browser_token,
+            check_browser=check_browser,
+        )
 
 
 def browser_token(cookies: Mapping[str, str], name: str = BROWSER_COOKIE) -> str:

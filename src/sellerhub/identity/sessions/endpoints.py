@@ -64,12 +64,10 @@ async def refresh(
             request.headers.get("user-agent"),
         )
     except service.RefreshReuseDetected as exc:
-        # Answer without raising, so that the family's revocation is committed.
-        response = JSONResponse(
-            exc.to_problem(request.url.path), 401, media_type="application/problem+json"
-        )
-        clear_session_cookies(response, runtime.settings.cookie_secure)
-        return response
+        # The revocation is committed (the error keeps its writes); the browser's cookies go.
+        secure = runtime.settings.cookie_secure
+        exc.on_response = lambda response: clear_session_cookies(response, secure)
+        raise
     expires_in = int((issued.access_expires_at - utcnow()).total_seconds())
     if by_cookie:
         out = JSONResponse(TokenResponse(expires_in=expires_in).model_dump())

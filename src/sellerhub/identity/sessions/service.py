@@ -48,6 +48,7 @@ class IssuedSession:
 class RefreshReuseDetected(Unauthenticated):
     code = "refresh-token-reused"
     title = "Refresh token reuse detected"
+    keep_writes = True  # the family's revocation is committed with the 401
 
 
 def access_claims(organization_id: uuid.UUID, role: Role, user_type: UserType) -> dict[str, Any]:
@@ -180,8 +181,8 @@ async def refresh_session(
 ) -> IssuedSession:
     """Rotate (``refresh_tokens.rotate``): the presented token is used up and a successor is
     issued. A token presented a second time means it leaked: the whole family is revoked and
-    ``RefreshReuseDetected`` is raised — the caller must commit that revocation before
-    answering 401."""
+    ``RefreshReuseDetected`` is raised (it keeps its writes: the revocation is committed with
+    the 401)."""
     try:
         rotated = await refresh_tokens.rotate(session, RefreshToken, refresh_token)
     except RefreshReused:
