@@ -27,15 +27,16 @@ async def test_healthz_and_readyz(client: httpx.AsyncClient) -> None:
 
 
 async def test_readyz_names_what_is_down(app: FastAPI, client: httpx.AsyncClient) -> None:
-    good = app.state.engine
-    app.state.engine = create_async_engine(
+    runtime = app.state.runtime
+    good = runtime.engine
+    runtime.engine = create_async_engine(
         "postgresql+psycopg://nobody@127.0.0.1:1/none", pool_pre_ping=False
     )
     try:
         response = await client.get("/readyz")
     finally:
-        await app.state.engine.dispose()
-        app.state.engine = good
+        await runtime.engine.dispose()
+        runtime.engine = good
     assert response.status_code == 503
     body = response.json()
     assert body["down"] == ["database"]

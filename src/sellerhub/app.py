@@ -35,10 +35,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         if owned:
             configure_logging(settings.log_level, settings.json_logs)
             await rt.open()
-        app.state.runtime = rt
-        app.state.engine = rt.engine
-        app.state.sessionmaker = rt.sessionmaker
-        app.state.keyring = rt.keyring
+        app.state.runtime = rt  # read through deps.runtime_of, typed
         log.info("app.started", env=settings.env.value)
         if owned:
             # What startup built (models, routes, settings) lives as long as the process: keep

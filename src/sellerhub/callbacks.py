@@ -15,6 +15,7 @@ from sellerhub.connections.endpoints import amazon as amazon_consent
 from sellerhub.connections.flows import amazon_ads, amazon_sp
 from sellerhub.core.errors import DomainError, ValidationFailed
 from sellerhub.core.openapi import HTML_CONTENT as HTML
+from sellerhub.deps import runtime_of
 from sellerhub.identity.amazon import endpoints as amazon_login
 from sellerhub.identity.oauth_states.responses import error_response
 from sellerhub.identity.oauth_states.service import (
@@ -60,7 +61,7 @@ async def callback(
 ) -> Response:
     """Amazon's redirect back: Login with Amazon, or (by the state's purpose) SP-API / Ads
     consent. The state is used up first, in its own transaction, whatever happens next."""
-    runtime = request.app.state.runtime
+    runtime = runtime_of(request)
     try:
         consumed = await consume_committed(
             runtime.sessionmaker,

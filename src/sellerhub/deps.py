@@ -21,17 +21,30 @@ from sellerhub.identity.organizations.models import Role
 from sellerhub.identity.principal import Principal
 from sellerhub.identity.sessions.cookies import ACCESS_COOKIE, check_csrf
 from sellerhub.identity.sessions.service import principal_from_claims
+from sellerhub.runtime import Runtime
+
+
+def runtime_of(request: Request) -> Runtime:
+    """The process's runtime, typed. ``app.state`` holds it untyped; this is the one place that
+    reads it (``app.py`` puts it there at startup)."""
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+def settings_of(request: Request) -> Settings:
+    """The app's settings, typed (the runtime's own, once it is open)."""
+    settings: Settings = request.app.state.settings
+    return settings
 
 
 async def get_settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
+    return settings_of(request)
 
 
 async def request_session(request: Request) -> AsyncIterator[AsyncSession]:
     """One transaction per request, committed before the response is sent; rolled back when
     the endpoint raises, unless the error keeps its writes (``db.session.finish``)."""
-    async with request.app.state.sessionmaker() as session:
+    async with runtime_of(request).sessionmaker() as session:
         try:
             yield session
         except BaseException as exc:
@@ -41,6 +54,7 @@ async def request_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+RuntimeDep = Annotated[Runtime, Depends(runtime_of)]
 # scope="function": the commit runs before the response is sent, so a 2xx means committed.
 SessionDep = Annotated[AsyncSession, Depends(request_session, scope="function")]
 
@@ -55,14 +69,14 @@ async def authenticate(request: Request, permission: str | None = None) -> Princ
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     token = token.strip()
-    runtime = request.app.state.runtime
+    runtime = runtime_of(request)
     if header:
         if scheme.lower() != "bearer" or not token:
             raise Unauthenticated("send Authorization: Bearer <token>")
         if token.startswith(identity.API_KEY_PREFIX + "_"):
             principal = identity.cached_principal(token)
             if principal is None:
-                async with unit_of_work(request.app.state.sessionmaker) as session:
+                async with unit_of_work(runtime_of(request).sessionmaker) as session:
                     principal = await identity.authenticate_api_key(session, token)
         elif token.count(".") == 2:
             claims = await runtime.keystore.verify_or_reload(token, runtime.settings.jwt_audience)
@@ -115,7 +129,7 @@ async def tenant_reader(request: Request) -> TenantReader:
     """Read-only raw reads bound to the caller's organization (see ``db.reads``). Authenticates
     by itself: one dependency level less on the hottest endpoints."""
     principal = await current_principal(request)
-    return TenantReader(request.app.state.runtime.read_pool, principal.organization_id)
+    return TenantReader(runtime_of(request).reads, principal.organization_id)
 
 
 TenantSessionDep = Annotated[AsyncSession, Depends(tenant_session)]

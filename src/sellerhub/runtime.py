@@ -44,10 +44,10 @@ class Runtime:
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
     keyring: KeyRing
+    keystore: KeyStore  # built with the runtime, loaded by ``open``
     queue_pool: AsyncConnectionPool | None = field(default=None)
     read_pool: AsyncConnectionPool | None = field(default=None)
     ingress_pool: AsyncConnectionPool | None = field(default=None)
-    keystore: KeyStore | None = field(default=None)
     http: httpx.AsyncClient = field(default_factory=provider_client)
 
     @classmethod
@@ -64,14 +64,15 @@ class Runtime:
         keys = settings.encryption_keys.get_secret_value() if settings.encryption_keys else None
         keyring = keyring_from_settings(keys, settings.data_dir, settings.is_production)
         principal_cache.ttl_seconds = settings.auth_cache_seconds
-        return cls(settings, database, url, engine, make_sessionmaker(engine), keyring)
+        sessionmaker = make_sessionmaker(engine)
+        keystore = KeyStore(sessionmaker, keyring, issuer=settings.public_url)
+        return cls(settings, database, url, engine, sessionmaker, keyring, keystore)
 
     async def open(self) -> None:
         """Open the pools (tenant reads, job queue) and load the JWT signing keys, creating the
         first one on a new database."""
         async with unit_of_work(self.sessionmaker) as session:
             await ensure_signing_key(session, self.keyring)
-        self.keystore = KeyStore(self.sessionmaker, self.keyring, issuer=self.settings.public_url)
         await self.keystore.load()
         self.read_pool = self._bounded(
             reads.read_pool(self.url, self.settings.database_pool_size),
@@ -89,6 +90,13 @@ class Runtime:
         )
         await self.ingress_pool.open(wait=True, timeout=30)
         await self.open_queue()
+
+    @property
+    def reads(self) -> AsyncConnectionPool:
+        """The tenant-read pool; only while the runtime is open."""
+        if self.read_pool is None:
+            raise RuntimeError("the runtime is not open")
+        return self.read_pool
 
     @staticmethod
     def _bounded(pool: AsyncConnectionPool, wait_seconds: float) -> AsyncConnectionPool:

@@ -10,6 +10,7 @@ from sqlalchemy import text
 
 from sellerhub.core.metrics import render
 from sellerhub.db.migrations import head_revision
+from sellerhub.deps import runtime_of
 from sellerhub.jobs.app import queue_app
 
 router = APIRouter(tags=["operations"])
@@ -23,7 +24,7 @@ async def healthz() -> dict[str, str]:
 
 
 async def _check_database(request: Request) -> str | None:
-    async with request.app.state.engine.connect() as conn:
+    async with runtime_of(request).engine.connect() as conn:
         await conn.execute(text("SELECT 1"))
         current = (
             await conn.execute(text("SELECT version_num FROM alembic_version"))

@@ -11,7 +11,13 @@ from typing import Any, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
-from sellerhub.deps import AdminPrincipal, CurrentPrincipal, TenantSessionDep
+from sellerhub.deps import (
+    AdminPrincipal,
+    CurrentPrincipal,
+    TenantSessionDep,
+    runtime_of,
+    settings_of,
+)
 from sellerhub.webhooks import ingress, service
 from sellerhub.webhooks.schemas import WebhookEventOut, WebhookEventPage
 
@@ -25,7 +31,7 @@ _DELIVERY: dict[int | str, dict[str, Any]] = {
 
 
 async def _delivery(request: Request) -> ingress.Delivery:
-    limit = request.app.state.settings.webhook_max_body_bytes
+    limit = settings_of(request).webhook_max_body_bytes
     body = await ingress.read_body(request.receive, limit, request.headers.get("content-length"))
     return ingress.Delivery({k.lower(): v for k, v in request.headers.items()}, body)
 
@@ -34,7 +40,7 @@ async def _delivery(request: Request) -> ingress.Delivery:
 async def shopify(request: Request) -> JSONResponse:
     """Shopify deliveries, compliance topics included; the shop comes from
     ``X-Shopify-Shop-Domain``; ``X-Shopify-Hmac-Sha256`` over the raw body."""
-    answer = await ingress.shopify(request.app.state.runtime, await _delivery(request))
+    answer = await ingress.shopify(runtime_of(request), await _delivery(request))
     return JSONResponse(answer)
 
 
@@ -42,7 +48,7 @@ async def shopify(request: Request) -> JSONResponse:
 async def woocommerce(connection_id: uuid.UUID, request: Request) -> JSONResponse:
     """WooCommerce deliveries, signed with this connection's webhook secret
     (``X-WC-Webhook-Signature``); the ``webhook_id=<id>`` creation ping is answered 200."""
-    runtime = request.app.state.runtime
+    runtime = runtime_of(request)
     return JSONResponse(await ingress.woocommerce(runtime, connection_id, await _delivery(request)))
 
 
@@ -50,7 +56,7 @@ async def woocommerce(connection_id: uuid.UUID, request: Request) -> JSONRespons
 async def stripe(request: Request) -> JSONResponse:
     """Stripe events (``Stripe-Signature``, 300 s tolerance, any matching ``v1``). Handling
     comes with billing; events are stored and acknowledged now."""
-    answer = await ingress.stripe(request.app.state.runtime, await _delivery(request))
+    answer = await ingress.stripe(runtime_of(request), await _delivery(request))
     return JSONResponse(answer)
 
 

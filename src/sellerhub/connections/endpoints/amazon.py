@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from sellerhub.connections.endpoints.context import flow_context
 from sellerhub.connections.flows import amazon_ads, amazon_sp
 from sellerhub.core.errors import DomainError
-from sellerhub.deps import AdminPrincipal, SessionDep
+from sellerhub.deps import AdminPrincipal, SessionDep, runtime_of, settings_of
 from sellerhub.identity.oauth_states.responses import bind_browser, error_response
 from sellerhub.identity.oauth_states.schemas import AuthStart
 from sellerhub.identity.oauth_states.service import ConsumedState
@@ -30,10 +30,10 @@ async def authorize(
 ) -> Response:
     """The Seller Central consent URL for this organization (call with credentials: it sets
     the browser-binding cookie the callback checks)."""
-    settings = request.app.state.settings
+    settings = settings_of(request)
     url, started = await amazon_sp.begin(
         session,
-        request.app.state.keyring,
+        runtime_of(request).keyring,
         settings,
         cookies=request.cookies,
         region=region,
@@ -55,10 +55,10 @@ async def authorize_ads(
 ) -> Response:
     """The Login with Amazon consent URL for Amazon Ads in ``region`` (scope
     ``advertising::campaign_management``, PKCE S256)."""
-    settings = request.app.state.settings
+    settings = settings_of(request)
     url, started = await amazon_ads.begin(
         session,
-        request.app.state.keyring,
+        runtime_of(request).keyring,
         settings,
         cookies=request.cookies,
         region=region,

@@ -4,13 +4,14 @@ from fastapi import Request
 
 from sellerhub.connections.flows.base import FlowContext
 from sellerhub.connections.refresh import RefreshContext
+from sellerhub.deps import runtime_of
 
 
 def refresh_context(request: Request) -> RefreshContext:
-    runtime = request.app.state.runtime
+    runtime = runtime_of(request)
     return RefreshContext(runtime.sessionmaker, runtime.keyring, runtime.settings, runtime.http)
 
 
 def flow_context(request: Request) -> FlowContext:
-    runtime = request.app.state.runtime
+    runtime = runtime_of(request)
     return FlowContext(runtime.sessionmaker, runtime.keyring, runtime.settings, runtime.http)

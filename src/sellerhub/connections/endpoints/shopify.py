@@ -10,7 +10,7 @@ from sellerhub.connections.endpoints.context import flow_context
 from sellerhub.connections.flows import shopify
 from sellerhub.core.errors import DomainError
 from sellerhub.core.openapi import HTML_CONTENT as HTML
-from sellerhub.deps import AdminPrincipal, SessionDep
+from sellerhub.deps import AdminPrincipal, SessionDep, runtime_of, settings_of
 from sellerhub.identity.oauth_states.responses import bind_browser, error_response
 
 router = APIRouter(prefix=shopify.COOKIE_PATH, tags=["shopify"])
@@ -30,10 +30,10 @@ async def install(
     next: str | None = Query(None, description="where to land afterwards (allow-listed)"),
 ) -> Response:
     """Send the browser to the shop's app-install consent page."""
-    settings = request.app.state.settings
+    settings = settings_of(request)
     url, started = await shopify.begin(
         session,
-        request.app.state.keyring,
+        runtime_of(request).keyring,
         settings,
         cookies=request.cookies,
         shop=shop,

@@ -14,7 +14,7 @@ from sellerhub.connections.flows import woocommerce
 from sellerhub.connections.schemas import ConnectRequest, ConnectStart, GrantKeys
 from sellerhub.core.errors import ValidationFailed
 from sellerhub.core.openapi import HTML_CONTENT as HTML
-from sellerhub.deps import AdminPrincipal, SessionDep
+from sellerhub.deps import AdminPrincipal, SessionDep, runtime_of, settings_of
 from sellerhub.identity.oauth_states.responses import bind_browser, wants_html
 
 router = APIRouter(prefix=woocommerce.COOKIE_PATH, tags=["woocommerce"])
@@ -30,10 +30,10 @@ async def connect(
 ) -> Response:
     """Start the key grant: answers the store's authorization URL (303 to it for browsers that
     accept HTML)."""
-    settings = request.app.state.settings
+    settings = settings_of(request)
     auth_url, started = await woocommerce.begin(
         session,
-        request.app.state.keyring,
+        runtime_of(request).keyring,
         settings,
         cookies=request.cookies,
         store_url=body.store_url,

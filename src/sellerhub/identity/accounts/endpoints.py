@@ -12,7 +12,7 @@ from sellerhub.core.clock import utcnow
 from sellerhub.core.errors import DomainError
 from sellerhub.core.problems import problem
 from sellerhub.db import ratelimit
-from sellerhub.deps import SessionDep, SettingsDep
+from sellerhub.deps import SessionDep, SettingsDep, runtime_of
 from sellerhub.identity.accounts import service
 from sellerhub.identity.accounts.codes import Purpose
 from sellerhub.identity.accounts.errors import InvalidCode, InvalidCredentials
@@ -58,7 +58,7 @@ def _answer(request: Request, error: DomainError) -> JSONResponse:
 
 
 async def _enforce(request: Request, *limits: ratelimit.Limit) -> None:
-    await ratelimit.enforce(request.app.state.sessionmaker, *limits)
+    await ratelimit.enforce(runtime_of(request).sessionmaker, *limits)
 
 
 @router.post(
@@ -132,7 +132,7 @@ async def login(
         user = await service.authenticate(session, email=body.email, password=body.password)
     except InvalidCredentials as exc:
         return _answer(request, exc)
-    runtime = request.app.state.runtime
+    runtime = runtime_of(request)
     signed_in = await service.start_session(
         session,
         runtime.keystore,

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 
 from sellerhub.core.errors import DomainError, ValidationFailed
 from sellerhub.db.session import unit_of_work
-from sellerhub.deps import SessionDep
+from sellerhub.deps import SessionDep, runtime_of, settings_of
 from sellerhub.identity.amazon import client as lwa
 from sellerhub.identity.amazon import service
 from sellerhub.identity.amazon.client import CALLBACK_PATH
@@ -36,11 +36,11 @@ class AmazonDenied(DomainError):
 async def _start(
     request: Request, session: SessionDep, next_url: str | None
 ) -> tuple[str, ConsentStart]:
-    settings = request.app.state.settings
+    settings = settings_of(request)
     redirect_uri = settings.public_url + CALLBACK_PATH
     started = await oauth_states.begin(
         session,
-        request.app.state.keyring,
+        runtime_of(request).keyring,
         cookies=request.cookies,
         allowed_origins=settings.auth_allowed_redirect_origins,
         purpose=LOGIN,
@@ -69,7 +69,7 @@ async def start(
 ) -> Response:
     """Redirect the browser to Amazon's consent page."""
     url, started = await _start(request, session, next)
-    secure = request.app.state.settings.cookie_secure
+    secure = settings_of(request).cookie_secure
     return bind_browser(RedirectResponse(url, status_code=302), started, secure=secure)
 
 
@@ -83,7 +83,7 @@ async def login(
     browser-binding cookie is stored)."""
     url, started = await _start(request, session, next)
     body = AuthStart(auth_url=url, state=started.state).model_dump()
-    secure = request.app.state.settings.cookie_secure
+    secure = settings_of(request).cookie_secure
     return bind_browser(JSONResponse(body), started, secure=secure)
 
 
@@ -105,7 +105,7 @@ async def _finish_login(
     error: str | None,
     error_description: str | None,
 ) -> Response:
-    runtime = request.app.state.runtime
+    runtime = runtime_of(request)
     settings = runtime.settings
     if error:
         if error == "access_denied":

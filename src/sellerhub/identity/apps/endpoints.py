@@ -23,7 +23,14 @@ from fastapi.responses import JSONResponse
 
 from sellerhub.core.clock import utcnow
 from sellerhub.core.errors import ValidationFailed
-from sellerhub.deps import CurrentPrincipal, PlatformAdmin, SessionDep, TenantSessionDep
+from sellerhub.deps import (
+    CurrentPrincipal,
+    PlatformAdmin,
+    SessionDep,
+    TenantSessionDep,
+    runtime_of,
+    settings_of,
+)
 from sellerhub.identity.apps import service, tokens
 from sellerhub.identity.apps.cache import AppSnapshot, app_registry
 from sellerhub.identity.apps.errors import (
@@ -62,7 +69,7 @@ async def _calling_app(
     request: Request, app_id: str | None, client_id: str | None, secret: str | None
 ) -> AppSnapshot:
     credentials = client_credentials(request, app_id, client_id, secret)
-    app = await service.authenticate_client(request.app.state.runtime.sessionmaker, credentials)
+    app = await service.authenticate_client(runtime_of(request).sessionmaker, credentials)
     service.check_origin(app, request.headers.get("origin"))
     return app
 
@@ -115,7 +122,7 @@ async def validate_token(request: Request) -> Response:
         raise ValidationFailed(
             "token: is required", errors=[{"field": "token", "message": "is required"}]
         )
-    result = await tokens.introspect(request.app.state.runtime.keystore, app, token[:8192])
+    result = await tokens.introspect(runtime_of(request).keystore, app, token[:8192])
     return Response(json.dumps(result, separators=(",", ":")), media_type=JSON, headers=NO_STORE)
 
 
@@ -134,7 +141,7 @@ async def register_app(
     """Register an app (platform administrators). The client secret is in this response only;
     sellerhub keeps its hash. 409 when the app id is taken; 422 names each bad origin or URL."""
     registered = await service.register_app(
-        session, principal, body, policy_of(request.app.state.settings)
+        session, principal, body, policy_of(settings_of(request))
     )
     out = AppOut.model_validate(registered.app)
     return AppRegistered(
@@ -159,7 +166,7 @@ async def auth(
     """Exchange the signed-in user's session for a token of the app (audience = app id,
     permissions = requested ∩ the app's) and a refresh token bound to that app. A browser's
     Origin must be one of the app's origins (403)."""
-    runtime = request.app.state.runtime
+    runtime = runtime_of(request)
     app = await app_registry.get(runtime.sessionmaker, body.app_id)
     issued = await tokens.issue_user_token(
         session,
@@ -185,7 +192,7 @@ async def refresh_token(
     token of that app sign-in (401 ``refresh-token-reused``); another app's refresh token, or a
     session's, is unknown here (401)."""
     app = await _calling_app(request, body.app_id, body.client_id, body.client_secret)
-    runtime = request.app.state.runtime
+    runtime = runtime_of(request)
     issued = await tokens.refresh_user_token(  # a refusal that revokes keeps its writes
         session, runtime.keystore, policy_of(runtime.settings), app, body.refresh_token
     )
@@ -208,7 +215,7 @@ async def app_bearer(request: Request) -> AppBearer:
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
         raise InvalidAppToken("send Authorization: Bearer <app token>")
-    runtime = request.app.state.runtime
+    runtime = runtime_of(request)
     app, claims = await tokens.verify_app_token(runtime.sessionmaker, runtime.keystore, token)
     service.check_origin(app, request.headers.get("origin"))
     return AppBearer(app, claims)

@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse
 
 from sellerhub.core.clock import utcnow
 from sellerhub.db.session import unit_of_work
+from sellerhub.deps import runtime_of
 from sellerhub.identity.apps import service, tokens
 from sellerhub.identity.apps.cache import AppSnapshot
 from sellerhub.identity.apps.errors import (
@@ -112,7 +113,7 @@ async def token(request: Request) -> JSONResponse:
                 "unsupported_grant_type", "grant_type must be client_credentials or refresh_token"
             )
         credentials = _oauth_client(request, fields)
-        runtime = request.app.state.runtime
+        runtime = runtime_of(request)
         try:
             app = await service.authenticate_client(runtime.sessionmaker, credentials)
         except InvalidClient as exc:
@@ -139,7 +140,7 @@ async def _refresh_grant(
         raise OAuthError("invalid_request", "refresh_token is required")
     scope = fields.get("scope")
     requested = tokens.parse_scope(scope, KNOWN_PERMISSIONS) if scope else None
-    runtime = request.app.state.runtime
+    runtime = runtime_of(request)
     failure: OAuthError | None = None
     async with unit_of_work(runtime.sessionmaker) as session:
         try:

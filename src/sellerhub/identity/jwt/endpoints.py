@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from sellerhub.deps import runtime_of, settings_of
 from sellerhub.identity.jwt.service import ALGORITHM
 
 router = APIRouter(tags=["discovery"])
@@ -19,14 +20,14 @@ _CACHE = {"Cache-Control": "public, max-age=300"}
 )
 async def jwks(request: Request) -> JSONResponse:
     """Active and recently retired public keys (a retired key stays until its tokens expire)."""
-    keystore = request.app.state.runtime.keystore
+    keystore = runtime_of(request).keystore
     await keystore.refresh_if_stale()
     return JSONResponse(keystore.jwks(), headers=_CACHE)
 
 
 @router.get("/.well-known/openid-configuration")
 async def openid_configuration(request: Request) -> dict[str, Any]:
-    base = request.app.state.settings.public_url
+    base = settings_of(request).public_url
     return {
         "issuer": base,
         "jwks_uri": f"{base}/.well-known/jwks.json",

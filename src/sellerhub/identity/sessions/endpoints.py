@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse
 from sellerhub.config import Settings
 from sellerhub.core.clock import utcnow
 from sellerhub.core.errors import Unauthenticated
-from sellerhub.deps import CurrentPrincipal, SessionDep
+from sellerhub.deps import CurrentPrincipal, SessionDep, runtime_of
 from sellerhub.identity.sessions import service
 from sellerhub.identity.sessions.cookies import (
     REFRESH_COOKIE,
@@ -53,7 +53,7 @@ async def refresh(
 ) -> Response:
     """Rotate the refresh token and issue a new access token. Presenting an already used
     refresh token revokes every session of that sign-in (401 ``refresh-token-reused``)."""
-    runtime = request.app.state.runtime
+    runtime = runtime_of(request)
     token, by_cookie = _refresh_token_of(request, body)
     try:
         issued = await service.refresh_session(
@@ -92,7 +92,7 @@ async def logout(
 ) -> Response:
     """End this sign-in: its refresh-token family is revoked and the cookies cleared. Access
     tokens already issued expire on their own (at most 15 minutes)."""
-    runtime = request.app.state.runtime
+    runtime = runtime_of(request)
     try:
         token, _ = _refresh_token_of(request, body)
     except Unauthenticated:
