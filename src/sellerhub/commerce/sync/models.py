@@ -7,7 +7,7 @@ from enum import StrEnum
 from sqlalchemy import CheckConstraint, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from sellerhub.db.base import Base, IdMixin, TenantScoped, TimestampMixin
+from sellerhub.db.base import Base, EnumText, IdMixin, TenantScoped, TimestampMixin
 
 
 class SyncStatus(StrEnum):
@@ -56,7 +56,7 @@ class SyncJob(IdMixin, TimestampMixin, TenantScoped, Base):
     resource: Mapped[str] = mapped_column(String(20), default="orders")
     mode: Mapped[str] = mapped_column(String(20), default="full")
     since: Mapped[datetime | None] = mapped_column(default=None)
-    status: Mapped[str] = mapped_column(String(20), default=SyncStatus.QUEUED.value)
+    status: Mapped[SyncStatus] = mapped_column(EnumText(SyncStatus, 20), default=SyncStatus.QUEUED)
     cursor: Mapped[str | None] = mapped_column(String(2000), default=None)
     pages: Mapped[int] = mapped_column(default=0)
     fetched: Mapped[int] = mapped_column(default=0)

@@ -195,7 +195,7 @@ async def cancel(session: AsyncSession, job_id: uuid.UUID) -> SyncJob:
         raise NotFound("sync job not found")
     if job.status not in ACTIVE:
         raise Conflict(f"the sync job is {job.status} already")
-    job.status = SyncStatus.CANCELLED.value
+    job.status = SyncStatus.CANCELLED
     job.lease = None
     job.finished_at = utcnow()
     await session.flush()
@@ -215,7 +215,7 @@ async def resume(session: AsyncSession, organization_id: uuid.UUID, job_id: uuid
     if active is not None:
         raise SyncJobActive(f"sync job {active.id} of this connection is {active.status}")
     await connections.get_connection(session, job.connection_id)  # 404 once disconnected
-    job.status = SyncStatus.QUEUED.value
+    job.status = SyncStatus.QUEUED
     job.attempts = 0
     job.last_error = None
     job.finished_at = None
@@ -282,7 +282,7 @@ async def _claim(
             return None  # another run holds it
         if job.lease is not None:
             log.warning("sync.lease_taken_over", job_id=str(job.id))
-        job.status = SyncStatus.RUNNING.value
+        job.status = SyncStatus.RUNNING
         job.lease = lease
         job.heartbeat_at = now
         job.attempts += 1
@@ -333,7 +333,7 @@ async def _apply_page(
         job.heartbeat_at = utcnow()
         job.last_error = None
         if page.next_cursor is None:
-            job.status = SyncStatus.SUCCEEDED.value
+            job.status = SyncStatus.SUCCEEDED
             job.finished_at = utcnow()
             job.lease = None
             log.info("sync.finished", job_id=str(job.id), pages=job.pages, changed=job.changed)
@@ -366,7 +366,7 @@ async def _finish(
         job = await _owned(session, job_id, lease)
         if job is None:
             return None
-        job.status = status.value
+        job.status = status
         job.last_error = reason[:500]
         job.lease = None
         job.finished_at = utcnow()
@@ -392,11 +392,11 @@ async def _transient(
         job.lease = None
         job.heartbeat_at = utcnow()
         if job.attempts >= MAX_ATTEMPTS:
-            job.status = SyncStatus.FAILED.value
+            job.status = SyncStatus.FAILED
             job.finished_at = utcnow()
             log.warning("sync.failed", job_id=str(job.id), reason=reason[:200])
             return job.status
-        job.status = SyncStatus.QUEUED.value
+        job.status = SyncStatus.QUEUED
     log.info("sync.retrying", job_id=str(job_id), reason=reason[:200])
     raise UpstreamUnavailable(f"the sync will be retried: {reason}")
 
