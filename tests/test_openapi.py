@@ -165,13 +165,19 @@ def test_pages_for_browsers_are_declared_next_to_problems(document: dict[str, An
 
 
 def test_the_dependencies_the_document_is_derived_from_exist() -> None:
-    for name in openapi.USER_AUTH | openapi.APP_TOKEN_AUTH | openapi.DATABASE:
+    closures = {openapi.PERMISSION_GUARD}
+    for name in (openapi.USER_AUTH | openapi.APP_TOKEN_AUTH | openapi.DATABASE) - closures:
         module, _, attribute = name.partition(":")
         assert callable(getattr(importlib.import_module(module), attribute)), name
     from sellerhub import deps
 
-    guard = deps.require_role.__code__.co_consts  # the guard is a closure of require_role
-    assert any(getattr(c, "co_qualname", "") == "require_role.<locals>.guard" for c in guard)
+    # The guards are closures: their code objects are constants of the functions making them.
+    for maker, qualname in (
+        (deps.require_role, "require_role.<locals>.guard"),
+        (deps.require_permission, "require_permission.<locals>.guard"),
+    ):
+        consts = maker.__code__.co_consts
+        assert any(getattr(c, "co_qualname", "") == qualname for c in consts), qualname
 
 
 async def test_the_answers_are_the_documented_ones(

@@ -43,7 +43,11 @@ def _calls(dependant: Dependant) -> Iterator[Callable[..., Any]]:
 
 def _needs_caller(route: APIRoute) -> bool:
     authenticating = {deps.current_principal, deps.tenant_reader}
-    return any(call in authenticating for call in _calls(route.dependant))
+    return any(
+        call in authenticating
+        or getattr(call, "__qualname__", "").startswith("require_permission.")
+        for call in _calls(route.dependant)
+    )
 
 
 def _needed_role(route: APIRoute) -> Role | str | None:
@@ -55,6 +59,9 @@ def _needed_role(route: APIRoute) -> Role | str | None:
             needed.append(inspect.getclosurevars(call).nonlocals["minimum"])
         elif qualname.startswith("require_platform_admin."):
             needed.append(PLATFORM)
+        elif qualname.startswith("require_permission."):
+            users = inspect.getclosurevars(call).nonlocals["users"]
+            needed.append(users if users is not None else PLATFORM)
     if PLATFORM in needed:
         return PLATFORM
     roles = [r for r in needed if isinstance(r, Role)]

@@ -131,11 +131,17 @@ HEADERS: dict[int, dict[str, Any]] = {
 LOCATION = {"Location": {"description": "where to go next", "schema": {"type": "string"}}}
 
 # Dependencies that authenticate the caller, by ``module:qualified name``.
-USER_AUTH = frozenset({"sellerhub.deps:current_principal", "sellerhub.deps:tenant_reader"})
+# ``require_permission``'s guard authenticates by itself (a user, or a service token with the
+# permission) and refuses with 403 like the role guards.
+PERMISSION_GUARD = "sellerhub.deps:require_permission.<locals>.guard"
+USER_AUTH = frozenset(
+    {"sellerhub.deps:current_principal", "sellerhub.deps:tenant_reader", PERMISSION_GUARD}
+)
 ROLE_GUARDS = frozenset(
     {
         "sellerhub.deps:require_role.<locals>.guard",
         "sellerhub.deps:require_platform_admin.<locals>.guard",
+        PERMISSION_GUARD,
     }
 )
 APP_TOKEN_AUTH = frozenset({"sellerhub.identity.apps.endpoints:app_bearer"})
