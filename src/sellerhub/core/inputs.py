@@ -28,7 +28,7 @@ from urllib.parse import unquote_to_bytes
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from sellerhub.core.errors import PROBLEM_BASE, PROBLEM_CONTENT_TYPE
+from sellerhub.core.errors import PROBLEM_CONTENT_TYPE, DomainError, PayloadTooLarge
 
 MAX_JSON_DEPTH = 64
 
@@ -110,14 +110,24 @@ def _is_form(content_type: str) -> bool:
     return content_type.split(";", 1)[0].strip().lower() == "application/x-www-form-urlencoded"
 
 
-class InputRefused(Exception):
-    def __init__(self, status: int, code: str, title: str, detail: str) -> None:
-        super().__init__(detail)
-        self.status, self.code, self.title, self.detail = status, code, title, detail
+class InvalidInput(DomainError):
+    status = 400
+    code = "invalid-input"
+    title = "The request holds text that is not accepted"
 
 
-def _invalid(detail: str) -> InputRefused:
-    return InputRefused(400, "invalid-input", "The request holds text that is not accepted", detail)
+class RequestTimeout(DomainError):
+    status = 408
+    code = "request-timeout"
+    title = "The request body arrived too slowly"
+
+
+# The refusals of this module, answered here (before the app's exception handlers run).
+REFUSALS = (InvalidInput, PayloadTooLarge, RequestTimeout)
+
+
+def _invalid(detail: str) -> InvalidInput:
+    return InvalidInput(detail)
 
 
 def check_target(scope: Scope) -> None:
@@ -157,7 +167,7 @@ class InputPolicy:
                     raise _invalid(f"the JSON body {problem}")
             elif _is_form(content_type) and b"\x00" in unquote_to_bytes(body.replace(b"+", b" ")):
                 raise _invalid("a form field contains a NUL character (U+0000)")
-        except InputRefused as refused:
+        except REFUSALS as refused:
             await _refuse(refused, scope, receive, send)
             return
         await self.app(scope, _replay(body, receive), send)
@@ -182,22 +192,14 @@ class InputPolicy:
                     if not message.get("more_body", False):
                         break
         except TimeoutError:
-            raise InputRefused(
-                408,
-                "request-timeout",
-                "The request body arrived too slowly",
-                f"the body was not complete after {self.body_timeout_seconds:g} seconds",
+            raise RequestTimeout(
+                f"the body was not complete after {self.body_timeout_seconds:g} seconds"
             ) from None
         return b"".join(chunks)
 
 
-def _too_large(limit: int) -> InputRefused:
-    return InputRefused(
-        413,
-        "payload-too-large",
-        "The request body is too large",
-        f"request bodies are limited to {limit} bytes",
-    )
+def _too_large(limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(f"request bodies are limited to {limit} bytes")
 
 
 def _header(scope: Scope, name: bytes) -> str:
@@ -226,19 +228,14 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
-async def _refuse(refused: InputRefused, scope: Scope, receive: Receive, send: Send) -> None:
+async def _refuse(refused: DomainError, scope: Scope, receive: Receive, send: Send) -> None:
     from fastapi.responses import JSONResponse
 
-    body = {
-        "type": PROBLEM_BASE + refused.code,
-        "title": refused.title,
-        "status": refused.status,
-        "detail": refused.detail,
-        "code": refused.code,
-        "instance": scope["path"],
-    }
     headers = {"Connection": "close"} if refused.status in (408, 413) else None
     response = JSONResponse(
-        body, status_code=refused.status, media_type=PROBLEM_CONTENT_TYPE, headers=headers
+        refused.to_problem(scope["path"]),
+        status_code=refused.status,
+        media_type=PROBLEM_CONTENT_TYPE,
+        headers=headers,
     )
     await response(scope, receive, send)

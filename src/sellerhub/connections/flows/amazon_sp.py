@@ -17,7 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sellerhub.config import Settings
 from sellerhub.connections import vault
 from sellerhub.connections.errors import AmazonCheckFailed, AmazonConsentFailed
-from sellerhub.connections.flows.base import FlowContext, record_connect_failure
+from sellerhub.connections.flows.base import (
+    FlowContext,
+    begin_amazon_consent,
+    record_connect_failure,
+)
 from sellerhub.connections.models import Connection
 from sellerhub.connections.providers.amazon_spapi.adapter import AmazonSpApiProvider
 from sellerhub.connections.providers.base import RefreshFailed, TokenGrant
@@ -26,8 +30,6 @@ from sellerhub.core.crypto import KeyRing
 from sellerhub.core.errors import DomainError, ValidationFailed
 from sellerhub.db.session import unit_of_work
 from sellerhub.db.tenancy import set_tenant
-from sellerhub.identity.amazon.client import CALLBACK_PATH
-from sellerhub.identity.oauth_states import service as oauth_states
 from sellerhub.identity.oauth_states.service import ConsentStart, ConsumedState
 from sellerhub.jobs.app import enqueue
 
@@ -58,15 +60,13 @@ async def begin(
     user_id: uuid.UUID | None,
 ) -> tuple[str, ConsentStart]:
     """The Seller Central consent URL for this organization, and the started state."""
-    redirect_uri = settings.public_url + CALLBACK_PATH
-    started = await oauth_states.begin(
+    redirect_uri, started = await begin_amazon_consent(
         session,
         ring,
-        cookies=cookies,
-        allowed_origins=settings.auth_allowed_redirect_origins,
+        settings,
         purpose=f"{PURPOSE}:{region}",
+        cookies=cookies,
         next_url=next_url,
-        redirect_uri=redirect_uri,
         organization_id=organization_id,
         user_id=user_id,
         pkce=False,

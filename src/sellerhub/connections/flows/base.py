@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import httpx
@@ -12,7 +14,9 @@ from sellerhub.config import Settings
 from sellerhub.core.crypto import KeyRing
 from sellerhub.db.session import unit_of_work
 from sellerhub.db.tenancy import set_tenant
-from sellerhub.identity.oauth_states.service import ConsumedState
+from sellerhub.identity.amazon.client import CALLBACK_PATH
+from sellerhub.identity.oauth_states import service as oauth_states
+from sellerhub.identity.oauth_states.service import ConsentStart, ConsumedState
 
 
 @dataclass(frozen=True)
@@ -44,3 +48,33 @@ async def record_connect_failure(
             target_id=provider,
             data={"reason": reason},
         )
+
+
+async def begin_amazon_consent(
+    session: AsyncSession,
+    ring: KeyRing,
+    settings: Settings,
+    *,
+    purpose: str,
+    cookies: Mapping[str, str],
+    next_url: str | None,
+    organization_id: uuid.UUID,
+    user_id: uuid.UUID | None,
+    pkce: bool,
+) -> tuple[str, ConsentStart]:
+    """The start shared by the Amazon consents (SP-API, Ads): a state of ``purpose`` for the
+    one Amazon redirect URI; answers that URI and the started state."""
+    redirect_uri = settings.public_url + CALLBACK_PATH
+    started = await oauth_states.begin(
+        session,
+        ring,
+        cookies=cookies,
+        allowed_origins=settings.auth_allowed_redirect_origins,
+        purpose=purpose,
+        next_url=next_url,
+        redirect_uri=redirect_uri,
+        organization_id=organization_id,
+        user_id=user_id,
+        pkce=pkce,
+    )
+    return redirect_uri, started
