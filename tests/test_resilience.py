@@ -582,7 +582,7 @@ def test_run_restarts_a_child_that_died_and_stops_a_restarted_postgres(scratch: 
 
 
 def test_a_child_that_keeps_exiting_is_restarted_with_backoff_and_reported() -> None:
-    from sellerhub.cli import Child, Supervisor
+    from sellerhub.cli.processes import Child, Supervisor
 
     flaky = Child("flaky", [sys.executable, "-c", "raise SystemExit(3)"])
     steady = Child("steady", [sys.executable, "-c", "import time; time.sleep(60)"])

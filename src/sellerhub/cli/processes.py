@@ -1,9 +1,8 @@
-"""The ``sellerhub`` command: run | serve | worker | migrate | keys generate | keys rotate."""
+"""The process commands: migrate, serve, worker, run (development) and emulators."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 import subprocess
@@ -14,46 +13,23 @@ from typing import Annotated
 
 import typer
 
-from sellerhub.config import ConfigurationError, Settings, get_settings
-from sellerhub.core import crypto
-from sellerhub.core.logging import configure_logging, get_logger
+from sellerhub.cli.common import migrate_database, settings_or_exit
+from sellerhub.config import Settings, get_settings
+from sellerhub.core.logging import get_logger
 
 log = get_logger("sellerhub.cli")
-cli = typer.Typer(help="sellerhub: backend for e-commerce seller tools.", no_args_is_help=True)
-keys_cli = typer.Typer(help="Encryption key ring.", no_args_is_help=True)
-cli.add_typer(keys_cli, name="keys")
+group = typer.Typer()
 
 
-def _settings() -> Settings:
-    try:
-        settings = get_settings()
-        settings.check()
-    except ConfigurationError as exc:
-        typer.echo(f"configuration error: {exc}", err=True)
-        raise typer.Exit(2) from None
-    except ValueError as exc:  # pydantic validation of a setting
-        first = str(exc).splitlines()
-        typer.echo(f"configuration error: {' '.join(first[:3])}", err=True)
-        raise typer.Exit(2) from None
-    configure_logging(settings.log_level, settings.json_logs)
-    return settings
-
-
-def _migrate(url: str) -> None:
-    from sellerhub.db.migrations import upgrade
-
-    upgrade(url)
-
-
-@cli.command()
+@group.command()
 def migrate() -> None:
     """Bring the database (external, or the embedded one in the data dir) to the latest schema."""
     from sellerhub.db.engine import Database
 
-    settings = _settings()
+    settings = settings_or_exit()
     database = Database(settings)
     try:
-        _migrate(database.url())
+        migrate_database(database.url())
         typer.echo("database is at the latest migration")
     finally:
         database.close()
@@ -96,12 +72,12 @@ def _serve(settings: Settings, url: str) -> None:
         )
 
 
-@cli.command()
+@group.command()
 def serve() -> None:
     """Serve the HTTP API (granian or uvicorn per SELLERHUB_SERVER)."""
     from sellerhub.db.engine import Database
 
-    settings = _settings()
+    settings = settings_or_exit()
     database = Database(settings)
     try:
         _serve(settings, database.url())
@@ -155,11 +131,11 @@ async def _work(settings: Settings, wait: bool = True) -> None:
         await runtime.close()
 
 
-@cli.command()
+@group.command()
 def worker() -> None:
     """Run the job worker (periodic tasks included) until SIGINT/SIGTERM; it outlives database
     restarts (reconnects with backoff)."""
-    asyncio.run(_work(_settings()))
+    asyncio.run(_work(settings_or_exit()))
 
 
 def _seed(settings: Settings) -> None:
@@ -305,13 +281,13 @@ class Supervisor:
                 process.wait()
 
 
-@cli.command()
+@group.command()
 def run() -> None:
     """Development: embedded PostgreSQL + migrations + demo seed + API + worker; a child that
     exits is started again; Ctrl-C stops everything, PostgreSQL included."""
     from sellerhub.db.engine import Database
 
-    settings = _settings()
+    settings = settings_or_exit()
     if settings.is_production:
         typer.echo(
             "configuration error: `sellerhub run` is for development (it seeds demo data); "
@@ -326,7 +302,7 @@ def run() -> None:
         os.environ["SELLERHUB_DATABASE_URL"] = url  # the seed and the children use this server
         get_settings.cache_clear()
         settings = get_settings()
-        _migrate(url)
+        migrate_database(url)
         _seed(settings)
         exe = [sys.executable, "-m", "sellerhub"]
         supervisor = Supervisor(
@@ -351,13 +327,13 @@ def run() -> None:
         typer.echo("sellerhub stopped (PostgreSQL too)", err=True)
 
 
-@cli.command()
+@group.command()
 def emulators(
     host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8100,
 ) -> None:
     """Serve the provider emulators standalone (under /{provider}, e.g. /amazon/ap/oa)."""
-    settings = _settings()
+    settings = settings_or_exit()
     if settings.is_production:
         typer.echo("configuration error: emulators are not served in production", err=True)
         raise typer.Exit(2)
@@ -371,84 +347,3 @@ def emulators(
         access_log=False,
         log_config=None,
     )
-
-
-@keys_cli.command("generate")
-def keys_generate(
-    kid: Annotated[str | None, typer.Option(help="key id; random when omitted")] = None,
-) -> None:
-    """Print a new `kid:base64key` entry for SELLERHUB_ENCRYPTION_KEYS (put it first)."""
-    try:
-        typer.echo(crypto.generate_key_entry(kid))
-    except crypto.KeyRingError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-
-
-@keys_cli.command("rotate")
-def keys_rotate(
-    new_key: Annotated[
-        bool, typer.Option("--new-key", help="development: add a new active key to the data dir")
-    ] = False,
-    batch_size: Annotated[int, typer.Option(min=1, max=10_000)] = 500,
-) -> None:
-    """Re-encrypt every encrypted column under the active (first) key, in committed batches.
-    Resumable and safe while the service runs; run it after every process has the new ring."""
-    settings = _settings()
-    if new_key:
-        if settings.encryption_keys is not None:
-            typer.echo("error: --new-key manages the data dir key file only", err=True)
-            raise typer.Exit(2)
-        kid = crypto.prepend_dev_key(settings.data_dir)
-        typer.echo(f"new active key {kid} added to the development key ring")
-    import sellerhub.db.models  # noqa: F401 - every model registers its encrypted columns
-    from sellerhub.db.encrypted import rotate_all
-    from sellerhub.runtime import Runtime
-
-    async def go() -> None:
-        runtime = Runtime.create(settings)
-        try:
-            report = await rotate_all(runtime.sessionmaker, runtime.keyring, batch_size=batch_size)
-        finally:
-            await runtime.close()
-        typer.echo(
-            json.dumps(
-                {
-                    "active_kid": runtime.keyring.active_kid,
-                    "rotated": report.rotated,
-                    "remaining": report.remaining,
-                }
-            )
-        )
-        if report.remaining:
-            raise typer.Exit(1)
-
-    asyncio.run(go())
-
-
-@keys_cli.command("rotate-signing")
-def keys_rotate_signing() -> None:
-    """Add a new JWT signing key. It is published at once and signs after a short activation
-    delay; the old key signs until then and stays in the JWKS until its tokens have expired."""
-    settings = _settings()
-    from sellerhub.db.session import unit_of_work
-    from sellerhub.identity.jwt.service import ACTIVATION_DELAY, rotate_signing_key
-    from sellerhub.runtime import Runtime
-
-    async def go() -> str:
-        runtime = Runtime.create(settings)
-        try:
-            async with unit_of_work(runtime.sessionmaker) as session:
-                key = await rotate_signing_key(session, runtime.keyring)
-            return key.kid
-        finally:
-            await runtime.close()
-
-    kid = asyncio.run(go())
-    typer.echo(
-        json.dumps({"kid": kid, "signs_after_seconds": int(ACTIVATION_DELAY.total_seconds())})
-    )
-
-
-def main() -> None:
-    cli()

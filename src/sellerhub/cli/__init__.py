@@ -1,0 +1,16 @@
+"""The ``sellerhub`` command, composed here from one module per group (nothing registers itself
+on import): run | serve | worker | migrate | emulators | keys …"""
+
+from __future__ import annotations
+
+import typer
+
+from sellerhub.cli import keys, processes
+
+cli = typer.Typer(help="sellerhub: backend for e-commerce seller tools.", no_args_is_help=True)
+cli.add_typer(processes.group)  # top-level commands
+cli.add_typer(keys.group, name="keys")
+
+
+def main() -> None:
+    cli()
