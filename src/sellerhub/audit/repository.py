@@ -5,7 +5,7 @@ from typing import LiteralString
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sellerhub.audit.models import AuditEvent
+from sellerhub.audit.models import AuditEvent, PlatformAuditEvent
 from sellerhub.db.reads import TenantReader
 
 # One round trip; PostgreSQL renders the page as JSON (the AuditEventPage schema).
@@ -38,7 +38,7 @@ class AuditRepository:
     def __init__(self, session: AsyncSession | None = None) -> None:
         self.session = session
 
-    def add(self, event: AuditEvent) -> None:
+    def add(self, event: AuditEvent | PlatformAuditEvent) -> None:
         assert self.session is not None
         self.session.add(event)
 

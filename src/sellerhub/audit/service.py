@@ -8,7 +8,7 @@ from typing import Any
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sellerhub.audit.models import AuditEvent
+from sellerhub.audit.models import AuditEvent, PlatformAuditEvent
 from sellerhub.audit.repository import AuditRepository
 from sellerhub.core.errors import NotFound
 from sellerhub.core.logging import redact
@@ -30,6 +30,34 @@ async def record(
     request_id = structlog.contextvars.get_contextvars().get("request_id")
     event = AuditEvent(
         organization_id=organization_id,
+        action=action,
+        actor_user_id=actor_user_id,
+        actor_type=actor_type,
+        target_type=target_type,
+        target_id=target_id,
+        request_id=request_id,
+        data=redact(data or {}),
+    )
+    event.ensure_id()
+    AuditRepository(session).add(event)
+    await session.flush()
+    return event
+
+
+async def record_platform(
+    session: AsyncSession,
+    *,
+    action: str,
+    actor_user_id: uuid.UUID | None = None,
+    actor_type: str = "system",
+    target_type: str | None = None,
+    target_id: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> PlatformAuditEvent:
+    """Append an event of the platform itself (no organization owns it: signing keys, apps
+    managed by platform admins) in the caller's transaction; ``data`` is redacted."""
+    request_id = structlog.contextvars.get_contextvars().get("request_id")
+    event = PlatformAuditEvent(
         action=action,
         actor_user_id=actor_user_id,
         actor_type=actor_type,

@@ -1,6 +1,6 @@
 """Imports every model so that ``Base.metadata`` is complete (Alembic, tests)."""
 
-from sellerhub.audit.models import AuditEvent
+from sellerhub.audit.models import AuditEvent, PlatformAuditEvent
 from sellerhub.commerce.orders.models import Order, OrderLine
 from sellerhub.commerce.sync.models import SyncJob
 from sellerhub.connections.models import Connection
@@ -34,6 +34,7 @@ __all__ = [
     "Organization",
     "OutboundMail",
     "OutboxJob",
+    "PlatformAuditEvent",
     "RateLimitCounter",
     "RefreshToken",
     "SigningKey",

@@ -13,8 +13,10 @@ from sellerhub.db.encrypted import register_encrypted
 
 class SigningKey(IdMixin, Base):
     """A JWT signing key. The private key is encrypted at rest; the public JWK is published in
-    /.well-known/jwks.json until ``published_until`` (after retirement, as long as tokens it
-    signed can still be valid)."""
+    /.well-known/jwks.json from its creation until ``published_until`` (after retirement, as
+    long as tokens it signed can still be valid). It signs from ``activates_at`` until
+    ``retired_at``: times stored with the key, so every process picks the same key by the
+    clock, whenever it last reloaded."""
 
     __tablename__ = "signing_keys"
 
@@ -23,6 +25,7 @@ class SigningKey(IdMixin, Base):
     private_key: Mapped[str] = mapped_column(Text)  # v1.<kid>.<ciphertext> of the PEM
     public_jwk: Mapped[dict[str, Any]] = mapped_column(JSONB)
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    activates_at: Mapped[datetime] = mapped_column(server_default=func.now())
     retired_at: Mapped[datetime | None] = mapped_column(default=None)
     published_until: Mapped[datetime | None] = mapped_column(default=None)
 
