@@ -284,7 +284,32 @@ async def test_stats_fail_injection_and_reset(http: httpx.AsyncClient) -> None:
     unknown = await http.post(f"{ADMIN}/config", json={"fail": {"endpoint": "nope", "status": 500}})
     assert unknown.status_code == 422
     stats = (await http.get(f"{ADMIN}/stats")).json()["requests"]
-    assert stats == {"authorize": 1, "token": 2, "orders": 2, "webhooks": 0}
+    assert stats == {"authorize": 1, "token": 2, "orders": 2, "webhooks": 0, "shop": 0}
     assert (await http.post(f"{ADMIN}/reset")).json() == {"reset": True}
     assert (await http.get(orders_url(), headers=auth(access))).status_code == 401
     assert (await http.get(f"{ADMIN}/stats")).json()["requests"]["orders"] == 1
+
+
+async def test_shop_json_needs_a_valid_token_of_that_shop_and_no_scope(
+    http: httpx.AsyncClient,
+) -> None:
+    url = f"{base()}/admin/api/{VERSION}/shop.json"
+    access = await token(http, scope="read_products")  # no order scope: the shop is still readable
+    response = await http.get(url, headers=auth(access))
+    assert response.status_code == 200, response.text
+    shop = response.json()["shop"]
+    assert shop["myshopify_domain"] == SHOP and isinstance(shop["id"], int)
+    assert {"name", "email", "currency", "iana_timezone", "plan_name", "created_at"} <= set(shop)
+    assert response.headers["x-shopify-shop-api-call-limit"] == "1/40"
+    narrowed = await http.get(url, params={"fields": "id,name"}, headers=auth(access))
+    assert set(narrowed.json()["shop"]) == {"id", "name"}
+    other_url = f"{base(OTHER_SHOP)}/admin/api/{VERSION}/shop.json"
+    other = await http.get(other_url, headers=auth(access))
+    assert other.status_code == 401 and other.json() == INVALID
+    assert (await http.get(url)).json() == INVALID
+    assert (await http.post(f"{ADMIN}/revoke")).status_code == 200
+    revoked = await http.get(url, headers=auth(access))
+    assert revoked.status_code == 401 and revoked.json() == INVALID
+    await http.post(f"{ADMIN}/config", json={"fail": {"endpoint": "shop", "status": 503}})
+    failing = await http.get(url, headers=auth(await token(http)))
+    assert failing.status_code == 503 and failing.json() == {"errors": "Service Unavailable"}

@@ -1,10 +1,11 @@
 """Shopify emulator (providers.md §4): per-shop authorization-code grant (offline, online and
-expiring offline tokens with refresh), Admin REST orders and webhook subscriptions with a leaky
-bucket, signed webhook delivery on demand, and the control surface of api-contract.md §4.
+expiring offline tokens with refresh), Admin REST orders, the Shop resource and webhook
+subscriptions with a leaky bucket, signed webhook delivery on demand, and the control surface of
+api-contract.md §4.
 
 Shops are served by path: ``/shopify/{shop}/admin/...`` with ``{shop}`` a ``*.myshopify.com``
 hostname. Endpoint names for ``_admin`` ``stats``/``fail``/``rate_limit``: ``authorize``,
-``token``, ``orders``, ``webhooks``.
+``token``, ``orders``, ``webhooks``, ``shop``.
 """
 
 from sellerhub_emulators.shopify.constants import (

@@ -21,6 +21,7 @@ AUTHORIZE_PATH: Final = "/admin/oauth/authorize"
 ACCESS_TOKEN_PATH: Final = "/admin/oauth/access_token"  # noqa: S105 - a path
 ORDERS_PATH: Final = "/admin/api/{version}/orders.json"
 WEBHOOKS_PATH: Final = "/admin/api/{version}/webhooks.json"
+SHOP_PATH: Final = "/admin/api/{version}/shop.json"
 
 # The API version used for webhooks sent to ``addresses`` given to ``_admin/emit``.
 DEFAULT_API_VERSION: Final = "2025-10"
@@ -31,6 +32,7 @@ ENDPOINT_AUTHORIZE: Final = "authorize"
 ENDPOINT_TOKEN: Final = "token"  # noqa: S105 - an endpoint name
 ENDPOINT_ORDERS: Final = "orders"
 ENDPOINT_WEBHOOKS: Final = "webhooks"
+ENDPOINT_SHOP: Final = "shop"
 
 # Token shapes: ``shpat_`` offline, ``shpua_`` online (observed prefixes); ``shprt_`` for
 # refresh tokens is [unconfirmed].

@@ -2,6 +2,7 @@
 
 - ``GET /{shop}/admin/api/{version}/orders.json`` (+ ``orders/count.json``, ``orders/{id}.json``)
 - ``POST|GET /{shop}/admin/api/{version}/webhooks.json``, ``DELETE .../webhooks/{id}.json``
+- ``GET /{shop}/admin/api/{version}/shop.json`` (the Shop resource, no scope needed; see ``shop``)
 
 Every call needs ``X-Shopify-Access-Token`` (401 ``{"errors": "[API] Invalid API key or access
 token ..."}`` otherwise, also for a token of another shop) and passes the leaky bucket of its app
@@ -37,6 +38,7 @@ from sellerhub_emulators.shopify.orders import (
     now_stamp,
     validate,
 )
+from sellerhub_emulators.shopify.shop import shop_resource
 from sellerhub_emulators.shopify.signing import normalize_shop
 from sellerhub_emulators.shopify.state import ShopifyEmulator
 
@@ -223,6 +225,16 @@ def add_rest_routes(router: APIRouter, emulator: ShopifyEmulator) -> None:
             return JSONResponse({"order": _fields(found, request.query_params.get("fields"))})
 
         return await gate(c.ENDPOINT_ORDERS, shop, version, request, handle, scope="orders")
+
+    @router.get("/{shop}/admin/api/{version}/shop.json")
+    async def shop_json(shop: str, version: str, request: Request) -> Response:
+        """The shop the token belongs to (any valid token of the shop; no scope needed)."""
+
+        def handle(domain: str, _: TokenRecord) -> Response:
+            resource = shop_resource(emulator.shop(domain))
+            return JSONResponse({"shop": _fields(resource, request.query_params.get("fields"))})
+
+        return await gate(c.ENDPOINT_SHOP, shop, version, request, handle)
 
     @router.post("/{shop}/admin/api/{version}/webhooks.json")
     async def create_webhook(shop: str, version: str, request: Request) -> Response:

@@ -89,6 +89,7 @@ class ShopifyEmulator(EmulatorState):
                 c.ENDPOINT_TOKEN: errors.token_fault,
                 c.ENDPOINT_ORDERS: errors.rest_fault,
                 c.ENDPOINT_WEBHOOKS: errors.rest_fault,
+                c.ENDPOINT_SHOP: errors.rest_fault,
             },
             clock=clock,
         )
