@@ -50,6 +50,7 @@ TABLES = [
     "mail_outbox",
     "rate_limit_counters",
     "audit_events",
+    "platform_audit_events",
     "api_keys",
     "refresh_tokens",
     "memberships",

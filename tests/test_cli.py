@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import text
 
 from sellerhub.core.crypto import KeyRing
 from sellerhub.runtime import Runtime
@@ -141,7 +142,25 @@ async def test_keys_rotate_signing(
     out, _ = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode == 0
     result = json.loads(out.decode().strip().splitlines()[-1])
-    assert result["signs_after_seconds"] == 90
+    assert result["signs_after_seconds"] == 425  # 300 s JWKS max-age + 2 x 60 s reloads + 5 s
+    async with runtime.engine.connect() as conn:
+        activates_at = (
+            await conn.execute(
+                text("SELECT activates_at FROM signing_keys WHERE kid = :kid"),
+                {"kid": result["kid"]},
+            )
+        ).scalar_one()
+        audited = (
+            await conn.execute(
+                text(
+                    "SELECT actor_type, data->>'reason' FROM platform_audit_events"
+                    " WHERE action = 'signing_key.rotated' AND target_id = :kid"
+                ),
+                {"kid": result["kid"]},
+            )
+        ).all()
+    assert activates_at.isoformat() == result["activates_at"]
+    assert audited == [("system", "cli")]
     await runtime.keystore.load()
     kids = [k["kid"] for k in (await client.get("/.well-known/jwks.json")).json()["keys"]]
     assert result["kid"] in kids and len(kids) >= 2

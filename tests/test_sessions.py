@@ -225,12 +225,14 @@ async def test_signing_key_rotation(
     assert new_key.kid in kids
     during = await _sign_in(runtime, tenant)
     assert jwt.get_unverified_header(during.access_token)["kid"] == old_kid
+    assert new_key.activates_at - utcnow() > keystore.timings.jwks_max_age  # caches refetched
     async with runtime.engine.begin() as conn:  # let the activation delay pass
         await conn.execute(
             text(
-                "UPDATE signing_keys SET created_at = created_at - interval '2 minutes', "
-                "retired_at = retired_at - interval '2 minutes'"
-            )
+                "UPDATE signing_keys SET activates_at = activates_at - :shift, "
+                "retired_at = retired_at - :shift"
+            ),
+            {"shift": keystore.timings.activation_delay + timedelta(seconds=1)},
         )
     await keystore.load()
     after = await _sign_in(runtime, tenant)

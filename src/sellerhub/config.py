@@ -64,6 +64,11 @@ class Settings(BaseSettings):
         default=None, alias="SELLERHUB_COOKIE_SECURE", description="default: on unless development"
     )
     jwt_audience: str = "sellerhub"
+    # Signing keys (identity.jwt): how long verifiers may cache the JWKS, how often each process
+    # reloads the keys, and how often the worker rotates the signing key (0: never).
+    jwks_max_age_seconds: int = Field(default=300, ge=0, le=86_400)
+    signing_key_reload_seconds: float = Field(default=60.0, ge=0.5, le=300)
+    signing_key_rotation_days: int = Field(default=30, ge=0, le=365)
     access_token_ttl_seconds: int = Field(default=900, ge=30, le=900)
     refresh_token_ttl_days: int = Field(default=30, ge=1, le=365)
     auth_allowed_redirect_origins: list[str] = Field(default_factory=list)

@@ -9,6 +9,7 @@ backoff, so that the next request after the database is back reconnects at once.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -26,7 +27,7 @@ from sellerhub.db.engine import Database, create_engine, with_connect_timeout
 from sellerhub.db.session import make_sessionmaker, unit_of_work
 from sellerhub.handlers import WEBHOOK_HANDLERS
 from sellerhub.identity.apikeys.cache import principal_cache
-from sellerhub.identity.jwt.service import KeyStore, ensure_signing_key
+from sellerhub.identity.jwt.service import KeyStore, KeyTimings, ensure_signing_key
 from sellerhub.jobs import app as jobs
 from sellerhub.webhooks import service as webhooks
 
@@ -49,6 +50,7 @@ class Runtime:
     read_pool: AsyncConnectionPool | None = field(default=None)
     ingress_pool: AsyncConnectionPool | None = field(default=None)
     http: httpx.AsyncClient = field(default_factory=provider_client)
+    key_reloads: asyncio.Task[None] | None = field(default=None)
 
     @classmethod
     def create(cls, settings: Settings) -> Runtime:
@@ -65,7 +67,9 @@ class Runtime:
         keyring = keyring_from_settings(keys, settings.data_dir, settings.is_production)
         principal_cache.ttl_seconds = settings.auth_cache_seconds
         sessionmaker = make_sessionmaker(engine)
-        keystore = KeyStore(sessionmaker, keyring, issuer=settings.public_url)
+        keystore = KeyStore(
+            sessionmaker, keyring, issuer=settings.public_url, timings=KeyTimings.of(settings)
+        )
         return cls(settings, database, url, engine, sessionmaker, keyring, keystore)
 
     async def open(self) -> None:
@@ -74,6 +78,7 @@ class Runtime:
         async with unit_of_work(self.sessionmaker) as session:
             await ensure_signing_key(session, self.keyring)
         await self.keystore.load()
+        self.key_reloads = asyncio.create_task(self.keystore.keep_fresh(), name="signing-keys")
         self.read_pool = self._bounded(
             reads.read_pool(self.url, self.settings.database_pool_size),
             self.settings.database_timeout_seconds,
@@ -152,6 +157,9 @@ class Runtime:
                 pass
 
     async def close(self) -> None:
+        if self.key_reloads is not None:
+            self.key_reloads.cancel()
+            self.key_reloads = None
         await self.http.aclose()
         if self.read_pool is not None:
             await self.read_pool.close()

@@ -69,23 +69,32 @@ def keys_rotate(
 
 @group.command("rotate-signing")
 def keys_rotate_signing() -> None:
-    """Add a new JWT signing key. It is published at once and signs after a short activation
-    delay; the old key signs until then and stays in the JWKS until its tokens have expired."""
+    """Add a new JWT signing key. Every process publishes it at once; it signs from its stored
+    activation time (the JWKS cache lifetime plus two reloads later) and the key it replaces
+    stays in the JWKS until its tokens have expired. Audited."""
     settings = settings_or_exit()
     from sellerhub.db.session import unit_of_work
-    from sellerhub.identity.jwt.service import ACTIVATION_DELAY, rotate_signing_key
+    from sellerhub.identity.jwt.service import KeyTimings, rotate_signing_key
     from sellerhub.runtime import Runtime
 
-    async def go() -> str:
+    timings = KeyTimings.of(settings)
+
+    async def go() -> tuple[str, str]:
         runtime = Runtime.create(settings)
         try:
             async with unit_of_work(runtime.sessionmaker) as session:
-                key = await rotate_signing_key(session, runtime.keyring)
-            return key.kid
+                key = await rotate_signing_key(session, runtime.keyring, timings, reason="cli")
+            return key.kid, key.activates_at.isoformat()
         finally:
             await runtime.close()
 
-    kid = asyncio.run(go())
+    kid, activates_at = asyncio.run(go())
     typer.echo(
-        json.dumps({"kid": kid, "signs_after_seconds": int(ACTIVATION_DELAY.total_seconds())})
+        json.dumps(
+            {
+                "kid": kid,
+                "activates_at": activates_at,
+                "signs_after_seconds": int(timings.activation_delay.total_seconds()),
+            }
+        )
     )

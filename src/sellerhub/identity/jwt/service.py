@@ -4,14 +4,21 @@ Access tokens are ES256 (ECDSA P-256) JWTs with a ``kid`` header, verifiable by 
 JWKS client against ``/.well-known/jwks.json``. ES256 rather than EdDSA: every JOSE library
 supports it, and OpenSSL verifies P-256 about 1.25 times as fast as Ed25519 here (``make bench``:
 ``identity.jwt.es256_vs_eddsa_raw_verify``).
-Private keys live encrypted in ``signing_keys``;
-each process keeps the signing key and the published public keys in a ``KeyStore``, reloaded
-periodically and whenever a token names an unknown ``kid`` (so a rotation by another process is
-picked up without restarts).
+
+Private keys live encrypted in ``signing_keys``. Rotation is by the clock, the same in every
+process: a new key is published at once (the JWKS reads the table, at most a second old) and
+signs from its stored ``activates_at``, ``KeyTimings.activation_delay`` later — longer than a
+verifier may cache the JWKS (``Cache-Control: max-age``) and than a process's view of the keys
+may age — and the key it replaces stops signing at that same instant and stays published until
+every token it signed has expired. Each process reloads its view every
+``signing_key_reload_seconds`` (``KeyStore.keep_fresh``) and signs only while its view is young
+enough to know every key that could have activated since (else 503, never a token under a
+retired key).
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import json
@@ -28,9 +35,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import Algorithm, ECAlgorithm, OKPAlgorithm
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from sellerhub.audit import service as audit
+from sellerhub.config import Settings
 from sellerhub.core.clock import utcnow
 from sellerhub.core.crypto import KeyRing
-from sellerhub.core.errors import Unauthenticated
+from sellerhub.core.errors import DomainError, Unauthenticated
 from sellerhub.core.inputs import json_problem
 from sellerhub.core.logging import get_logger
 from sellerhub.db.encrypted import seal, unseal
@@ -43,12 +52,47 @@ ALGORITHM = "ES256"
 MAX_ACCESS_TOKEN_TTL = timedelta(minutes=15)
 LEEWAY_SECONDS = 30
 # A retired key stays published this long after it stops signing: every token it signed
-# has expired by then (plus clock leeway).
+# has expired by then (its lifetime, the verifiers' leeway, and minutes to spare).
 PUBLISH_AFTER_RETIREMENT = MAX_ACCESS_TOKEN_TTL + timedelta(minutes=5)
-# A new key is published at once but signs only after this delay, longer than every process's
-# reload interval: by then every JWKS served anywhere already contains it.
-ACTIVATION_DELAY = timedelta(seconds=90)
-RELOAD_SECONDS = 60.0
+# How far apart the clocks of two processes may be (NTP keeps them within milliseconds).
+CLOCK_SKEW = timedelta(seconds=5)
+# The JWKS a process serves is read from the table at most this long before.
+JWKS_FRESH_SECONDS = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class KeyTimings:
+    """The times a rotation rests on (settings ``SELLERHUB_JWKS_MAX_AGE_SECONDS`` and
+    ``SELLERHUB_SIGNING_KEY_RELOAD_SECONDS``; every process should share them)."""
+
+    jwks_max_age: timedelta = timedelta(seconds=300)
+    reload_interval: timedelta = timedelta(seconds=60)
+
+    @classmethod
+    def of(cls, settings: Settings) -> KeyTimings:
+        return cls(
+            jwks_max_age=timedelta(seconds=settings.jwks_max_age_seconds),
+            reload_interval=timedelta(seconds=settings.signing_key_reload_seconds),
+        )
+
+    @property
+    def activation_delay(self) -> timedelta:
+        """From publication to first signature: a verifier that cached the JWKS just before
+        the key appeared has fetched it again (max-age), and every process has reloaded twice
+        (a missed reload costs nothing), with the clock skew to spare. 7 min 5 s by default."""
+        return self.jwks_max_age + 2 * self.reload_interval + CLOCK_SKEW
+
+    @property
+    def view_lifetime(self) -> timedelta:
+        """How long a process may sign from one load: any key it has not seen was published
+        after that load, so it activates at least ``activation_delay`` later."""
+        return self.activation_delay - CLOCK_SKEW
+
+
+class SigningKeysUnavailable(DomainError):
+    status = 503
+    code = "signing-keys-unavailable"
+    title = "The signing keys could not be loaded"
 
 
 def _b64url(data: bytes) -> str:
@@ -74,44 +118,102 @@ def _new_key_material() -> tuple[str, str, dict[str, Any]]:
     return kid, pem, public_jwk
 
 
-async def create_signing_key(session: AsyncSession, ring: KeyRing) -> SigningKey:
+async def create_signing_key(
+    session: AsyncSession, ring: KeyRing, activates_at: datetime | None = None
+) -> SigningKey:
     kid, pem, public_jwk = _new_key_material()
-    key = SigningKey(kid=kid, algorithm=ALGORITHM, public_jwk=public_jwk, private_key="")
+    key = SigningKey(
+        kid=kid,
+        algorithm=ALGORITHM,
+        public_jwk=public_jwk,
+        private_key="",
+        activates_at=activates_at or utcnow(),
+    )
     seal(ring, key, "private_key", pem)
     SigningKeyRepository(session).add(key)
     await session.flush()
-    log.info("signing_key.created", kid=kid)
+    log.info("signing_key.created", kid=kid, activates_at=str(key.activates_at))
     return key
 
 
 async def ensure_signing_key(session: AsyncSession, ring: KeyRing) -> None:
-    """Create the first signing key if there is none (idempotent under concurrency)."""
-    if not await SigningKeyRepository(session).active_for_update():
+    """Create the first signing key, active at once, if there is none (idempotent under
+    concurrency: the key table's lock)."""
+    repository = SigningKeyRepository(session)
+    await repository.lock()
+    if not await repository.unretired():
         await create_signing_key(session, ring)
 
 
-async def rotate_signing_key(session: AsyncSession, ring: KeyRing) -> SigningKey:
-    """Add a new key: published now, signing after ``ACTIVATION_DELAY``; the old ones sign
-    until then and stay published until every token they signed has expired."""
-    now = utcnow()
-    for old in await SigningKeyRepository(session).active_for_update():
-        old.retired_at = now + ACTIVATION_DELAY
+async def rotate_signing_key(
+    session: AsyncSession,
+    ring: KeyRing,
+    timings: KeyTimings | None = None,
+    *,
+    reason: str = "requested",
+    actor_user_id: uuid.UUID | None = None,
+) -> SigningKey:
+    """Add a new key, published now and signing from ``activates_at`` = now + the activation
+    delay; every key signing until then retires at that instant and stays published until its
+    last token has expired. Audited (``signing_key.rotated``)."""
+    timings = timings or KeyTimings()
+    repository = SigningKeyRepository(session)
+    await repository.lock()
+    activates_at = utcnow() + timings.activation_delay
+    retired = []
+    for old in await repository.unretired():
+        old.retired_at = max(activates_at, old.activates_at)
         old.published_until = old.retired_at + PUBLISH_AFTER_RETIREMENT
-        log.info("signing_key.retired", kid=old.kid, published_until=str(old.published_until))
-    return await create_signing_key(session, ring)
-
-
-def _signing_key(keys: Sequence[SigningKey], now: datetime) -> SigningKey | None:
-    """The newest unretired key past its activation delay; when none is that old yet (a fresh
-    install, or a rotation right after one) the oldest unretired key."""
-    usable = sorted(
-        (k for k in keys if k.retired_at is None or k.retired_at > now),
-        key=lambda k: (k.created_at, str(k.id)),
+        retired.append(old.kid)
+        log.info("signing_key.retiring", kid=old.kid, published_until=str(old.published_until))
+    key = await create_signing_key(session, ring, activates_at)
+    await audit.record_platform(
+        session,
+        action="signing_key.rotated",
+        actor_user_id=actor_user_id,
+        actor_type="user" if actor_user_id else "system",
+        target_type="signing_key",
+        target_id=key.kid,
+        data={
+            "reason": reason,
+            "activates_at": activates_at.isoformat(),
+            "retires": retired,
+            "activation_delay_seconds": int(timings.activation_delay.total_seconds()),
+        },
     )
-    activated = [k for k in usable if k.created_at <= now - ACTIVATION_DELAY]
-    if activated:
-        return activated[-1]
-    return usable[0] if usable else None
+    return key
+
+
+async def rotate_if_due(
+    session: AsyncSession, ring: KeyRing, timings: KeyTimings, every: timedelta
+) -> SigningKey | None:
+    """The scheduled rotation: a new key when the newest one is ``every`` old (one rotation
+    however many workers run this at once: the key table's lock)."""
+    repository = SigningKeyRepository(session)
+    await repository.lock()
+    newest = await repository.newest()
+    if newest is not None and newest.created_at > utcnow() - every:
+        return None
+    return await rotate_signing_key(session, ring, timings, reason="scheduled")
+
+
+def _signing_key(keys: Sequence[_Candidate], now: datetime) -> _Candidate | None:
+    """The key that signs at ``now``: the latest activated one not yet retired."""
+    current = [
+        k for k in keys if k.activates_at <= now and (k.retired_at is None or now < k.retired_at)
+    ]
+    return max(current, key=lambda k: k.activates_at) if current else None
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    """A key that signs now or will: its times and its private key."""
+
+    kid: str
+    algorithm: str
+    activates_at: datetime
+    retired_at: datetime | None
+    private: Any
 
 
 _VERIFIERS: dict[str, Algorithm] = {
@@ -159,48 +261,104 @@ def _audiences(value: Any) -> set[str]:
 
 @dataclass
 class KeyStore:
-    """The process's view of the signing keys."""
+    """The process's view of the signing keys (see the module docstring)."""
 
     sessionmaker: async_sessionmaker[AsyncSession]
     keyring: KeyRing
     issuer: str
-    refresh_seconds: float = RELOAD_SECONDS
-    _signing: tuple[str, str, Any] | None = None  # (kid, algorithm, private key)
+    timings: KeyTimings = field(default_factory=KeyTimings)
+    _candidates: list[_Candidate] = field(default_factory=list)
     _public: dict[str, tuple[str, Any]] = field(default_factory=dict)  # kid -> (alg, key)
     _jwks: dict[str, Any] = field(default_factory=lambda: {"keys": []})
-    _loaded_at: float = 0.0
+    _loaded_at: float = float("-inf")  # monotonic
+    _view_time: datetime | None = None  # wall clock of the last successful load
     _last_forced: float = 0.0
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def load(self) -> None:
-        now = utcnow()
-        async with self.sessionmaker() as session:
-            keys = await SigningKeyRepository(session).published(now)
+        started = time.monotonic()
+        async with self._lock:
+            if self._loaded_at >= started:  # another caller loaded while this one waited
+                return
+            view_time = utcnow()
+            async with self.sessionmaker() as session:
+                keys = await SigningKeyRepository(session).published(view_time)
             public = {
                 k.kid: (k.algorithm, _VERIFIERS[k.algorithm].from_jwk(k.public_jwk))
                 for k in keys
                 if k.algorithm in _VERIFIERS
             }
-            chosen = _signing_key(keys, now)
-            signing: tuple[str, str, Any] | None = None
-            if chosen is not None:
-                pem = unseal(self.keyring, chosen, "private_key") or ""
-                private = serialization.load_pem_private_key(pem.encode(), password=None)
-                signing = (chosen.kid, chosen.algorithm, private)
+            known = {c.kid: c.private for c in self._candidates}
+            candidates = []
+            for k in keys:
+                if (k.retired_at is not None and k.retired_at <= view_time) or (
+                    k.algorithm not in _VERIFIERS
+                ):
+                    continue
+                private = known.get(k.kid)
+                if private is None:  # unsealed once per key and process
+                    pem = unseal(self.keyring, k, "private_key") or ""
+                    private = serialization.load_pem_private_key(pem.encode(), password=None)
+                candidates.append(
+                    _Candidate(k.kid, k.algorithm, k.activates_at, k.retired_at, private)
+                )
             jwks = {"keys": [dict(k.public_jwk) for k in keys]}
-        self._signing, self._public, self._jwks = signing, public, jwks
-        self._loaded_at = time.monotonic()
+            self._candidates, self._public, self._jwks = candidates, public, jwks
+            self._view_time, self._loaded_at = view_time, time.monotonic()
+
+    async def keep_fresh(self) -> None:
+        """Reload every ``reload_interval`` for as long as the process runs (a failed reload is
+        logged and tried again; signing stops only once the view is too old to be right)."""
+        interval = self.timings.reload_interval.total_seconds()
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.load()
+            except Exception as exc:  # the loop outlives a database outage
+                log.warning("signing_keys.reload_failed", error=type(exc).__name__)
 
     async def refresh_if_stale(self) -> None:
-        if time.monotonic() - self._loaded_at > self.refresh_seconds:
+        if time.monotonic() - self._loaded_at > self.timings.reload_interval.total_seconds():
             await self.load()
+
+    async def published_jwks(self) -> dict[str, Any]:
+        """The JWKS as the table has it now (read at most ``JWKS_FRESH_SECONDS`` before): a key
+        is published by every process the moment it is created. While the database cannot be
+        read, the last view is served as long as it is still right (``view_lifetime``)."""
+        if time.monotonic() - self._loaded_at > JWKS_FRESH_SECONDS:
+            try:
+                await self.load()
+            except Exception:
+                if not self._view_is_current():
+                    raise
+                log.warning("signing_keys.jwks_from_last_view")
+        return self._jwks
 
     def jwks(self) -> dict[str, Any]:
         return self._jwks
 
+    def _view_is_current(self) -> bool:
+        return self._view_time is not None and (
+            utcnow() - self._view_time < self.timings.view_lifetime
+        )
+
+    def signing_kid(self) -> str:
+        """The kid that signs now; ``SigningKeysUnavailable`` when this process's view of the
+        keys is too old to know (its reloads failed for the whole ``view_lifetime``)."""
+        return self._signer()[0]
+
+    def _signer(self) -> tuple[str, str, Any]:
+        if not self._view_is_current():
+            raise SigningKeysUnavailable(
+                "the signing keys could not be reloaded from the database; try again shortly"
+            )
+        chosen = _signing_key(self._candidates, utcnow())
+        if chosen is None:
+            raise SigningKeysUnavailable("no signing key is active (run `sellerhub migrate`)")
+        return chosen.kid, chosen.algorithm, chosen.private
+
     def sign(self, claims: dict[str, Any]) -> str:
-        if self._signing is None:
-            raise RuntimeError("no active signing key (run migrations and start the app)")
-        kid, algorithm, private = self._signing
+        kid, algorithm, private = self._signer()
         return jwt.encode(claims, private, algorithm=algorithm, headers={"kid": kid})
 
     def issue(
