@@ -53,6 +53,7 @@ TABLES = [
     "platform_audit_events",
     "api_keys",
     "refresh_tokens",
+    "revoked_families",
     "memberships",
     "users",
     "organizations",

@@ -296,7 +296,12 @@ async def test_auth_refusals(
     disabled = await client.post(
         "/api/cross-app/auth", json={"app_id": "adsight"}, headers=world.user_headers
     )
-    assert disabled.status_code == 404
+    # A disabled app is named as such (it exists: the admin who disabled it knows it does).
+    assert disabled.status_code == 403 and disabled.json()["code"] == "app-disabled"
+    unknown = await client.post(
+        "/api/cross-app/auth", json={"app_id": "no-such-app"}, headers=world.user_headers
+    )
+    assert unknown.status_code == 404 and unknown.json()["code"] == "app-not-found"
 
 
 async def test_auth_with_the_session_cookie_needs_csrf(

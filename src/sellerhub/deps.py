@@ -20,7 +20,7 @@ from sellerhub.identity.apps import principals
 from sellerhub.identity.organizations.models import Role
 from sellerhub.identity.principal import Principal
 from sellerhub.identity.sessions.cookies import ACCESS_COOKIE, check_csrf
-from sellerhub.identity.sessions.service import principal_from_claims
+from sellerhub.identity.sessions.service import session_principal
 from sellerhub.runtime import Runtime
 
 
@@ -81,7 +81,7 @@ async def authenticate(request: Request, permission: str | None = None) -> Princ
         elif token.count(".") == 2:
             claims = await runtime.keystore.verify_or_reload(token, runtime.settings.jwt_audience)
             if not principals.is_service_token(claims):
-                principal = principal_from_claims(claims, via="bearer")
+                principal = await session_principal(runtime.sessionmaker, claims, via="bearer")
             elif permission is None:
                 raise principals.ServicePrincipalRefused(
                     "this endpoint is for users; a service token is accepted only where an "
@@ -102,7 +102,7 @@ async def authenticate(request: Request, permission: str | None = None) -> Princ
             raise Unauthenticated("sign in, or send Authorization: Bearer <token>")
         check_csrf(request)
         claims = await runtime.keystore.verify_or_reload(cookie, runtime.settings.jwt_audience)
-        principal = principal_from_claims(claims, via="session")
+        principal = await session_principal(runtime.sessionmaker, claims, via="session")
     if isinstance(principal, principals.ServicePrincipal):
         bind_context(organization_id=str(principal.organization_id), app_id=principal.app_id)
     else:

@@ -12,6 +12,7 @@ from sellerhub.identity.apps.models import App, AppRefreshToken, AppSignup
 from sellerhub.identity.jwt.models import SigningKey
 from sellerhub.identity.oauth_states.models import OAuthState
 from sellerhub.identity.organizations.models import Membership, Organization
+from sellerhub.identity.refresh_tokens.models import RevokedFamily
 from sellerhub.identity.sessions.models import RefreshToken
 from sellerhub.identity.users.models import User
 from sellerhub.jobs.models import OutboxJob
@@ -37,6 +38,7 @@ __all__ = [
     "PlatformAuditEvent",
     "RateLimitCounter",
     "RefreshToken",
+    "RevokedFamily",
     "SigningKey",
     "SyncJob",
     "User",

@@ -4,9 +4,11 @@ Authenticating an app (client credentials), checking an app token's audience and
 would each cost a database round trip per request; instead each process keeps a snapshot of an
 app for ``SELLERHUB_APP_CACHE_SECONDS`` (unknown app ids too, so guessing ids is not a database
 load) and the union of the browser apps' origins for as long. Registration updates the
-registering process at once; other processes see a new or disabled app within the TTL. For as
-long, and never past its expiry, a token that introspection found valid is remembered, so its
-signature is not verified again on every request of the app.
+registering (or changing: disable, enable, origins, secret rotation) process at once; other
+processes see a new, changed or disabled app within the TTL (a secret just rotated is looked up
+again at once when a presented secret matches no cached hash: ``service.authenticate_client``).
+For as long, and never past its expiry, a token that introspection found valid is remembered, so
+its signature is not verified again on every request of the app.
 """
 
 from __future__ import annotations
@@ -39,9 +41,14 @@ class AppSnapshot:
     allowed_origins: frozenset[str]
     secret_hash: str
     enabled: bool
+    # The secret replaced by the last rotation and the end of its grace (wall clock, epoch s).
+    previous_secret_hash: str | None = None
+    previous_secret_until: float = 0.0
+    loaded_at: float = 0.0  # monotonic
 
     @classmethod
     def of(cls, app: App) -> AppSnapshot:
+        until = app.previous_secret_expires_at
         return cls(
             id=app.id,
             app_id=app.app_id,
@@ -51,7 +58,17 @@ class AppSnapshot:
             allowed_origins=frozenset(app.allowed_origins),
             secret_hash=app.client_secret_hash,
             enabled=app.disabled_at is None,
+            previous_secret_hash=app.previous_secret_hash if until is not None else None,
+            previous_secret_until=until.timestamp() if until is not None else 0.0,
+            loaded_at=time.monotonic(),
         )
+
+    def secret_hashes(self) -> tuple[str, str | None]:
+        """The hashes a presented secret may match now: the current one, and the one replaced
+        by the last rotation while its grace period lasts."""
+        if self.previous_secret_hash is not None and self.previous_secret_until > time.time():
+            return self.secret_hash, self.previous_secret_hash
+        return self.secret_hash, None
 
 
 class AppRegistry:
@@ -65,11 +82,12 @@ class AppRegistry:
         self._verified: OrderedDict[str, tuple[float, dict[str, Any]]] = OrderedDict()
 
     async def get(
-        self, sessionmaker: async_sessionmaker[AsyncSession], app_id: str
+        self, sessionmaker: async_sessionmaker[AsyncSession], app_id: str, *, fresh: bool = False
     ) -> AppSnapshot | None:
-        """The app (enabled or not), from the cache or the database; None when unknown."""
+        """The app (enabled or not), from the cache or the database (``fresh``: always the
+        database); None when unknown."""
         entry = self._apps.get(app_id)
-        if entry is not None and entry[0] > time.monotonic():
+        if not fresh and entry is not None and entry[0] > time.monotonic():
             return entry[1]
         async with sessionmaker() as session:
             app = await AppRepository(session).by_app_id(app_id)

@@ -3,7 +3,9 @@
 ``requests``.
 
 Who authenticates how:
-- ``register``: a platform admin (session or bearer, like every user endpoint);
+- ``register`` and the management of apps (``/apps``: list, show, change origins and redirect
+  URLs, disable, enable, rotate the secret): a platform admin (session or bearer, like every
+  user endpoint);
 - ``auth``: the signed-in user (session cookie + CSRF, or bearer);
 - ``validate-token``, ``refresh-token``, ``signup``, ``/oauth/token``: the app itself, with its
   client credentials: HTTP Basic ``app_id:client_secret`` or the ``app_id`` (or ``client_id``)
@@ -16,9 +18,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi import APIRouter, Depends, Path, Request, Response, status
 from fastapi.responses import JSONResponse
 
 from sellerhub.core.clock import utcnow
@@ -36,6 +39,7 @@ from sellerhub.identity.apps.cache import AppSnapshot, app_registry
 from sellerhub.identity.apps.errors import (
     InvalidAppToken,
 )
+from sellerhub.identity.apps.models import App
 from sellerhub.identity.apps.oauth import oauth_router
 from sellerhub.identity.apps.requests import (
     FORM,
@@ -47,13 +51,17 @@ from sellerhub.identity.apps.requests import (
 )
 from sellerhub.identity.apps.schemas import (
     AppAuthRequest,
+    AppList,
     AppOut,
     AppRefreshRequest,
     AppRegistered,
     AppRegistration,
+    AppSecretRotated,
+    AppSecretRotation,
     AppSignupRequest,
     AppSignupResult,
     AppTokenPair,
+    AppUpdate,
     AppUser,
     AppUserOrganization,
     IntrospectionRequest,
@@ -105,7 +113,9 @@ def _form_schema(model: Any) -> dict[str, Any]:
     response_model=IntrospectionResponse,
     openapi_extra=_form_schema(IntrospectionRequest),
     responses={
-        403: {"description": "the browser's Origin is not one of the app's"},
+        403: {
+            "description": "the browser's Origin is not one of the app's, or the app is disabled"
+        },
         503: {"description": "the database is unavailable"},
     },
 )
@@ -122,7 +132,14 @@ async def validate_token(request: Request) -> Response:
         raise ValidationFailed(
             "token: is required", errors=[{"field": "token", "message": "is required"}]
         )
-    result = await tokens.introspect(runtime_of(request).keystore, app, token[:8192])
+    runtime = runtime_of(request)
+    result = await tokens.introspect(
+        runtime.sessionmaker,
+        runtime.keystore,
+        app,
+        token[:8192],
+        runtime.settings.jwt_audience,
+    )
     return Response(json.dumps(result, separators=(",", ":")), media_type=JSON, headers=NO_STORE)
 
 
@@ -149,6 +166,82 @@ async def register_app(
     )
 
 
+# --- management (platform admins) --------------------------------------------------------------
+
+AppIdPath = Annotated[str, Path(min_length=1, max_length=64, description="the app id")]
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "no app has this id"}}
+
+
+def _app_out(app: App) -> AppOut:
+    return AppOut.model_validate(app)
+
+
+@router.get("/apps", response_model=AppList)
+async def list_apps(session: SessionDep, principal: PlatformAdmin) -> AppList:
+    """Every registered app, enabled or not, by app id (platform administrators). Secrets are
+    never shown again."""
+    return AppList(items=[_app_out(a) for a in await service.list_apps(session)])
+
+
+@router.get("/apps/{app_id}", response_model=AppOut, responses=_NOT_FOUND)
+async def show_app(app_id: AppIdPath, session: SessionDep, principal: PlatformAdmin) -> AppOut:
+    """One app (platform administrators)."""
+    return _app_out(await service.get_app(session, app_id))
+
+
+@router.patch("/apps/{app_id}", response_model=AppOut, responses=_NOT_FOUND)
+async def update_app(
+    request: Request,
+    app_id: AppIdPath,
+    body: AppUpdate,
+    session: SessionDep,
+    principal: PlatformAdmin,
+) -> AppOut:
+    """Change the name, allowed origins or redirect URLs (each list replaces the app's; omitted
+    fields are kept). 422 names each bad origin or URL, and refuses origins or redirect URLs
+    for a service app. Other processes see the change within ``SELLERHUB_APP_CACHE_SECONDS``."""
+    app = await service.update_app(
+        session, service.Actor.of(principal), app_id, body, policy_of(settings_of(request))
+    )
+    return _app_out(app)
+
+
+@router.post("/apps/{app_id}/disable", response_model=AppOut, responses=_NOT_FOUND)
+async def disable_app(app_id: AppIdPath, session: SessionDep, principal: PlatformAdmin) -> AppOut:
+    """Disable the app: its client credentials (403 ``app-disabled``), its tokens, its
+    introspection and its users' sign-ins to it are refused — at once in this process, within
+    ``SELLERHUB_APP_CACHE_SECONDS`` in the others. Its users' app sign-ins are kept: enabling
+    it again restores them. Idempotent."""
+    app = await service.set_enabled(session, service.Actor.of(principal), app_id, False)
+    return _app_out(app)
+
+
+@router.post("/apps/{app_id}/enable", response_model=AppOut, responses=_NOT_FOUND)
+async def enable_app(app_id: AppIdPath, session: SessionDep, principal: PlatformAdmin) -> AppOut:
+    """Enable a disabled app again. Idempotent."""
+    app = await service.set_enabled(session, service.Actor.of(principal), app_id, True)
+    return _app_out(app)
+
+
+@router.post("/apps/{app_id}/rotate-secret", response_model=AppSecretRotated, responses=_NOT_FOUND)
+async def rotate_secret(
+    app_id: AppIdPath,
+    session: SessionDep,
+    principal: PlatformAdmin,
+    body: AppSecretRotation | None = None,
+) -> AppSecretRotated:
+    """A new client secret, in this response only. The old secret stays valid for
+    ``grace_seconds`` (default 24 h, at most 30 days; 0 refuses it at once — in other processes
+    within ``SELLERHUB_APP_CACHE_SECONDS``); a secret replaced by an earlier rotation ends
+    now."""
+    grace = timedelta(seconds=(body or AppSecretRotation()).grace_seconds)
+    rotated = await service.rotate_secret(session, service.Actor.of(principal), app_id, grace)
+    out = _app_out(rotated.app)
+    return AppSecretRotated(
+        **out.model_dump(), client_id=rotated.app.app_id, client_secret=rotated.secret
+    )
+
+
 # --- app-scoped user tokens --------------------------------------------------------------------
 
 
@@ -156,8 +249,11 @@ async def register_app(
     "/auth",
     response_model=AppTokenPair,
     responses={
-        403: {"description": "the Origin, the app's kind or the permissions do not allow it"},
-        404: {"description": "no enabled app has this id"},
+        403: {
+            "description": "the Origin, the app's kind or the permissions do not allow it, or "
+            "the app is disabled (``app-disabled``)"
+        },
+        404: {"description": "no app has this id"},
     },
 )
 async def auth(
@@ -183,7 +279,9 @@ async def auth(
 @router.post(
     "/refresh-token",
     response_model=AppTokenPair,
-    responses={403: {"description": "the browser's Origin is not one of the app's"}},
+    responses={
+        403: {"description": "the browser's Origin is not one of the app's, or the app is disabled"}
+    },
 )
 async def refresh_token(
     request: Request, body: AppRefreshRequest, session: SessionDep
@@ -268,7 +366,10 @@ async def user(bearer: AppBearerDep, session: SessionDep) -> AppUser:
     status_code=status.HTTP_201_CREATED,
     responses={
         200: {"model": AppSignupResult, "description": "this app had created it before"},
-        403: {"description": "the Origin is not the app's, or the app lacks users:create"},
+        403: {
+            "description": "the Origin is not the app's, the app lacks users:create, or it is "
+            "disabled"
+        },
         409: {"description": "the email belongs to an account the app did not create"},
     },
 )

@@ -23,6 +23,11 @@ class AccountExists(Conflict):
     title = "An account with this email already exists"
 
 
+class AppDisabled(Forbidden):
+    code = "app-disabled"
+    title = "The app is disabled"
+
+
 class InvalidClient(Unauthenticated):
     code = "invalid-client"
     title = "App authentication failed"

@@ -43,6 +43,10 @@ class App(IdMixin, Base):
         CheckConstraint("jsonb_typeof(allowed_origins) = 'array'", name="allowed_origins_array"),
         CheckConstraint("jsonb_typeof(redirect_urls) = 'array'", name="redirect_urls_array"),
         CheckConstraint("jsonb_typeof(permissions) = 'array'", name="permissions_array"),
+        CheckConstraint(
+            "(previous_secret_hash IS NULL) = (previous_secret_expires_at IS NULL)",
+            name="previous_secret_pair",
+        ),
     )
 
     app_id: Mapped[str] = mapped_column(String(64), unique=True)
@@ -52,11 +56,16 @@ class App(IdMixin, Base):
     redirect_urls: Mapped[list[str]] = mapped_column(JSONB, default=list)
     permissions: Mapped[list[str]] = mapped_column(JSONB, default=list)
     client_secret_hash: Mapped[str] = mapped_column(String(64))
+    # The secret replaced by the last rotation, accepted until ``previous_secret_expires_at``.
+    previous_secret_hash: Mapped[str | None] = mapped_column(String(64), default=None)
+    previous_secret_expires_at: Mapped[datetime | None] = mapped_column(default=None)
+    secret_rotated_at: Mapped[datetime | None] = mapped_column(default=None)
     created_by_user_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), default=None
     )
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     disabled_at: Mapped[datetime | None] = mapped_column(default=None)
+    updated_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class AppRefreshToken(RefreshTokenColumns, Base):

@@ -13,6 +13,7 @@ from sellerhub.identity.apps import service, tokens
 from sellerhub.identity.apps.cache import AppSnapshot
 from sellerhub.identity.apps.errors import (
     AmbiguousClientAuthentication,
+    AppDisabled,
     AppRefreshReuseDetected,
     InvalidAppRefreshToken,
     InvalidClient,
@@ -118,6 +119,8 @@ async def token(request: Request) -> JSONResponse:
             app = await service.authenticate_client(runtime.sessionmaker, credentials)
         except InvalidClient as exc:
             raise OAuthError("invalid_client", exc.detail, 401) from None
+        except AppDisabled as exc:  # the right credentials of a disabled app
+            raise OAuthError("unauthorized_client", exc.detail) from None
         policy = policy_of(runtime.settings)
         if grant_type == "client_credentials":
             issued = tokens.issue_service_token(runtime.keystore, policy, app, fields.get("scope"))

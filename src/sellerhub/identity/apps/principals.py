@@ -83,8 +83,10 @@ async def service_principal(
     if claims.get("azp") != app_id:
         raise Unauthenticated("the service token is not valid")
     app = await app_registry.get(sessionmaker, app_id)
-    if app is None or not app.enabled or app.kind is not AppKind.SERVICE:
-        raise Unauthenticated("the service token's app is unknown or disabled")
+    if app is None or app.kind is not AppKind.SERVICE:
+        raise Unauthenticated("the service token's app is unknown")
+    if not app.enabled:
+        raise Unauthenticated(f"the service token's app {app_id} is disabled")
     perms = claims.get("perms")
     granted = app.permissions.intersection(perms if isinstance(perms, list) else [])
     if permission not in granted:

@@ -23,6 +23,13 @@ class AppRepository:
     async def by_app_id(self, app_id: str) -> App | None:
         return await self.session.scalar(select(App).where(App.app_id == app_id))
 
+    async def by_app_id_for_update(self, app_id: str) -> App | None:
+        """The app, its row locked until the end of the transaction (changes serialize)."""
+        return await self.session.scalar(select(App).where(App.app_id == app_id).with_for_update())
+
+    async def all(self) -> Sequence[App]:
+        return (await self.session.scalars(select(App).order_by(App.app_id))).all()
+
     async def browser_origins(self) -> Sequence[list[str]]:
         """The allowed origins of every enabled browser app (for CORS)."""
         rows = await self.session.scalars(

@@ -47,12 +47,56 @@ class AppOut(BaseModel):
     redirect_urls: list[str]
     permissions: list[str]
     created_at: datetime
-    disabled_at: datetime | None
+    disabled_at: datetime | None = Field(
+        None, description="set while the app is disabled: everything it does is refused"
+    )
+    updated_at: datetime | None = None
+    secret_rotated_at: datetime | None = None
+    previous_secret_expires_at: datetime | None = Field(
+        None, description="the secret replaced by the last rotation is accepted until then"
+    )
 
 
 class AppRegistered(AppOut):
     client_id: str = Field(description="the app id, for OAuth client libraries")
     client_secret: str = Field(description="shown only in this response; stored hashed")
+
+
+# --- management --------------------------------------------------------------------------------
+
+
+class AppList(BaseModel):
+    items: list[AppOut]
+
+
+class AppUpdate(BaseModel):
+    """What a platform admin may change; each list given replaces the app's (omitted: kept)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(None, min_length=1, max_length=200)
+    allowed_origins: list[str] | None = Field(
+        None, max_length=20, description="exact origins https://host[:port]; browser apps only"
+    )
+    redirect_urls: list[str] | None = Field(
+        None, max_length=20, description="absolute https URLs; browser apps only"
+    )
+
+
+class AppSecretRotation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    grace_seconds: int = Field(
+        86_400,
+        ge=0,
+        le=30 * 86_400,
+        description="how long the old secret stays valid (default 24 h; 0: refused at once)",
+    )
+
+
+class AppSecretRotated(AppOut):
+    client_id: str
+    client_secret: str = Field(description="the new secret, shown only in this response")
 
 
 # --- user tokens -------------------------------------------------------------------------------

@@ -1,19 +1,23 @@
-"""Business rules of the cross-app API about apps themselves: registration, client
+"""Business rules of the cross-app API about apps themselves: registration, management
+(list, change origins and redirect URLs, disable and enable, rotate the secret), client
 authentication, origins and credit-only signups. Tokens are in ``tokens``; the service principal
 (a service token presented to our API) in ``principals``."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+import time
+import uuid
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sellerhub.audit import service as audit
 from sellerhub.config import Settings
+from sellerhub.core.clock import utcnow
 from sellerhub.core.errors import Conflict, ValidationFailed
 from sellerhub.core.logging import get_logger
 from sellerhub.core.tokens import hash_token, new_token, same_hash
@@ -24,6 +28,8 @@ from sellerhub.identity.apps.cache import AppSnapshot, app_registry
 from sellerhub.identity.apps.errors import (
     AccountExists,
     AppAlreadyRegistered,
+    AppDisabled,
+    AppNotFound,
     AppPermissionMissing,
     InvalidClient,
     OriginNotAllowed,
@@ -38,7 +44,7 @@ from sellerhub.identity.apps.repository import (
     AppRepository,
     AppSignupRepository,
 )
-from sellerhub.identity.apps.schemas import AppRegistration
+from sellerhub.identity.apps.schemas import AppRegistration, AppUpdate
 from sellerhub.identity.apps.validation import normalize_origin, normalize_redirect_url
 from sellerhub.identity.principal import Principal
 from sellerhub.identity.users.repository import UserRepository
@@ -49,6 +55,11 @@ CLIENT_SECRET_PREFIX = "sha"  # noqa: S105 - a prefix, not a secret
 # Compared against when the app is unknown, so a miss costs the same as a wrong secret.
 _NO_SUCH_APP_HASH = hash_token("sellerhub: no such app")
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s.]+(\.[^@\s.]+)+$")
+# A presented secret that matches no hash of a cached app older than this re-reads the app once
+# (its secret may have been rotated in another process); at most one read per second per app.
+_RELOAD_AFTER_SECONDS = 1.0
+DEFAULT_SECRET_GRACE = timedelta(hours=24)
+MAX_SECRET_GRACE = timedelta(days=30)
 
 
 @dataclass(frozen=True)
@@ -167,6 +178,14 @@ async def register_app(
             "permissions": app.permissions,
         },
     )
+    _publish(session, app)
+    log.info("app.registered", app_id=app.app_id, kind=app.kind)
+    return RegisteredApp(app=app, secret=secret)
+
+
+def _publish(session: AsyncSession, app: App) -> None:
+    """After the commit, this process's registry holds the app as committed (other processes
+    within ``SELLERHUB_APP_CACHE_SECONDS``)."""
     snapshot = AppSnapshot.of(app)
 
     async def publish() -> None:
@@ -174,29 +193,202 @@ async def register_app(
         app_registry.put(snapshot.app_id, snapshot)
 
     after_commit(session, publish)
-    log.info("app.registered", app_id=app.app_id, kind=app.kind)
-    return RegisteredApp(app=app, secret=secret)
+
+
+# --- management (platform admins: API and CLI) --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who changes an app, for the platform audit trail: a platform admin (API) or the CLI."""
+
+    user_id: uuid.UUID | None
+    actor_type: str  # "user" | "cli"
+
+    @classmethod
+    def of(cls, principal: Principal) -> Actor:
+        return cls(principal.user_id, "user")
+
+
+CLI = Actor(None, "cli")
+
+
+async def list_apps(session: AsyncSession) -> Sequence[App]:
+    return await AppRepository(session).all()
+
+
+async def get_app(session: AsyncSession, app_id: str, *, for_update: bool = False) -> App:
+    repo = AppRepository(session)
+    app = await (repo.by_app_id_for_update(app_id) if for_update else repo.by_app_id(app_id))
+    if app is None:
+        raise AppNotFound(f"no app has the id {app_id[:64]!r}")
+    return app
+
+
+async def _audit(
+    session: AsyncSession, actor: Actor, action: str, app: App, data: dict[str, object]
+) -> None:
+    await audit.record_platform(
+        session,
+        action=action,
+        actor_user_id=actor.user_id,
+        actor_type=actor.actor_type,
+        target_type="app",
+        target_id=app.app_id,
+        data=data,
+    )
+
+
+async def update_app(
+    session: AsyncSession, actor: Actor, app_id: str, data: AppUpdate, policy: AppTokenPolicy
+) -> App:
+    """Change an app's name, allowed origins or redirect URLs (each replaced as a whole when
+    given), checked like a registration; audited ``APP_UPDATED`` with the before and after."""
+    errors: list[dict[str, str]] = []
+    local = policy.allow_local_http
+    origins = (
+        None
+        if data.allowed_origins is None
+        else _normalized(data.allowed_origins, "allowed_origins", normalize_origin, errors, local)
+    )
+    redirects = (
+        None
+        if data.redirect_urls is None
+        else _normalized(data.redirect_urls, "redirect_urls", normalize_redirect_url, errors, local)
+    )
+    app = await get_app(session, app_id, for_update=True)
+    if app.kind == AppKind.SERVICE.value and (origins or redirects):
+        errors.append(
+            {
+                "field": "allowed_origins" if origins else "redirect_urls",
+                "message": "a service app is called server to server: it has no allowed "
+                "origins or redirect URLs",
+            }
+        )
+    if errors:
+        raise ValidationFailed(
+            "; ".join(f"{e['field']}: {e['message']}" for e in errors), errors=errors
+        )
+    changes: dict[str, object] = {}
+    if data.name is not None and data.name.strip() and data.name.strip() != app.name:
+        changes["name"] = {"from": app.name, "to": data.name.strip()}
+        app.name = data.name.strip()
+    if origins is not None and origins != app.allowed_origins:
+        changes["allowed_origins"] = {"from": app.allowed_origins, "to": origins}
+        app.allowed_origins = origins
+    if redirects is not None and redirects != app.redirect_urls:
+        changes["redirect_urls"] = {"from": app.redirect_urls, "to": redirects}
+        app.redirect_urls = redirects
+    if changes:
+        app.updated_at = utcnow()
+        await session.flush()
+        await _audit(session, actor, "APP_UPDATED", app, changes)
+        _publish(session, app)
+        log.info("app.updated", app_id=app.app_id, fields=sorted(changes))
+    return app
+
+
+async def set_enabled(session: AsyncSession, actor: Actor, app_id: str, enabled: bool) -> App:
+    """Disable an app (its client credentials, tokens, introspection and sign-ins are refused;
+    its users' app sign-ins are kept, so enabling it again restores them) or enable it again.
+    Idempotent: a second disable keeps the first time; audited ``APP_DISABLED`` /
+    ``APP_ENABLED`` when the state changes."""
+    app = await get_app(session, app_id, for_update=True)
+    if enabled == (app.disabled_at is None):
+        return app
+    now = utcnow()
+    app.disabled_at = None if enabled else now
+    app.updated_at = now
+    await session.flush()
+    await _audit(session, actor, "APP_ENABLED" if enabled else "APP_DISABLED", app, {})
+    _publish(session, app)
+    log.info("app.enabled" if enabled else "app.disabled", app_id=app.app_id)
+    return app
+
+
+@dataclass(frozen=True)
+class RotatedSecret:
+    app: App
+    secret: str  # shown once
+    previous_valid_until: datetime | None  # None: the old secret was refused at once
+
+
+async def rotate_secret(
+    session: AsyncSession, actor: Actor, app_id: str, grace: timedelta = DEFAULT_SECRET_GRACE
+) -> RotatedSecret:
+    """A new client secret (returned once, stored hashed). The old one stays valid for
+    ``grace`` (0: refused at once); the secret an earlier rotation replaced ends now (one
+    previous secret at a time). Rotations of one app serialize on its row. Audited
+    ``APP_SECRET_ROTATED`` (with the grace, never a secret)."""
+    if grace < timedelta(0) or grace > MAX_SECRET_GRACE:
+        raise ValidationFailed(
+            "grace_seconds: must be between 0 and 30 days",
+            errors=[{"field": "grace_seconds", "message": "must be between 0 and 2592000"}],
+        )
+    app = await get_app(session, app_id, for_update=True)
+    now = utcnow()
+    secret = new_token(CLIENT_SECRET_PREFIX)
+    until = now + grace if grace > timedelta(0) else None
+    app.previous_secret_hash = app.client_secret_hash if until is not None else None
+    app.previous_secret_expires_at = until
+    app.client_secret_hash = hash_token(secret)
+    app.secret_rotated_at = now
+    app.updated_at = now
+    await session.flush()
+    await _audit(
+        session,
+        actor,
+        "APP_SECRET_ROTATED",
+        app,
+        {"grace_seconds": int(grace.total_seconds())},
+    )
+    _publish(session, app)
+    log.info("app.secret_rotated", app_id=app.app_id, grace_seconds=int(grace.total_seconds()))
+    return RotatedSecret(app, secret, until)
 
 
 # --- client authentication ---------------------------------------------------------------------
+
+
+def _secret_matches(app: AppSnapshot | None, presented_hash: str) -> bool:
+    """Constant time against both slots (dummies when the app is unknown or has no previous
+    secret), so the answer's timing says nothing about which matched."""
+    current, previous = app.secret_hashes() if app is not None else (_NO_SUCH_APP_HASH, None)
+    first = same_hash(presented_hash, current)
+    second = same_hash(presented_hash, previous or _NO_SUCH_APP_HASH)
+    return app is not None and (first or (previous is not None and second))
 
 
 async def authenticate_client(
     sessionmaker: async_sessionmaker[AsyncSession], credentials: ClientCredentials | None
 ) -> AppSnapshot:
     """The enabled app these credentials belong to. The secret's hash is compared in constant
-    time, against a dummy for unknown apps; the app comes from the per-process cache."""
+    time with the app's current secret and, during its grace period, the one the last rotation
+    replaced (against dummies for unknown apps); the app comes from the per-process cache, read
+    again once when the secret matches neither (rotated in another process). A disabled app
+    with the right secret is told so (403 ``app-disabled``)."""
     if credentials is None:
         raise InvalidClient(
             "authenticate the app: HTTP Basic app_id:client_secret, or the app_id and "
             "client_secret fields"
         )
     app = await app_registry.get(sessionmaker, credentials.app_id)
-    usable = app is not None and app.enabled
-    expected = app.secret_hash if app is not None and usable else _NO_SUCH_APP_HASH
-    matches = same_hash(hash_token(credentials.secret), expected)
-    if app is None or not usable or not matches:
-        raise InvalidClient("the app id or client secret is wrong, or the app is disabled")
+    presented = hash_token(credentials.secret)
+    matches = _secret_matches(app, presented)
+    if (
+        app is not None
+        and not matches
+        and time.monotonic() - app.loaded_at >= _RELOAD_AFTER_SECONDS
+    ):
+        app = await app_registry.get(sessionmaker, credentials.app_id, fresh=True)
+        matches = _secret_matches(app, presented)
+    if app is None or not matches:
+        raise InvalidClient("the app id or client secret is wrong")
+    if not app.enabled:
+        raise AppDisabled(
+            f"the app {app.app_id} is disabled by a platform administrator: its credentials, "
+            "tokens and sign-ins are refused until it is enabled again"
+        )
     return app
 
 

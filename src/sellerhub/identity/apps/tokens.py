@@ -17,6 +17,7 @@ from sellerhub.core.ids import uuid7
 from sellerhub.core.logging import get_logger
 from sellerhub.identity.apps.cache import AppSnapshot, app_registry
 from sellerhub.identity.apps.errors import (
+    AppDisabled,
     AppKindNotAllowed,
     AppNotFound,
     AppPermissionMissing,
@@ -152,8 +153,10 @@ async def issue_user_token(
 ) -> IssuedAppToken:
     """An app-scoped token pair for the signed-in user: audience = the app id, permissions =
     requested ∩ the app's. Starts a new refresh-token family."""
-    if app is None or not app.enabled:
-        raise AppNotFound("no enabled app has this id")
+    if app is None:
+        raise AppNotFound("no app has this id")
+    if not app.enabled:
+        raise AppDisabled(f"the app {app.app_id} is disabled by a platform administrator")
     if app.kind is not AppKind.BROWSER:
         raise AppKindNotAllowed("a service app gets its own tokens at /oauth/token")
     check_origin(app, origin)
@@ -240,23 +243,61 @@ async def refresh_user_token(
 _INACTIVE: dict[str, Any] = {"active": False}
 
 
-async def introspect(keystore: KeyStore, app: AppSnapshot, token: str) -> dict[str, Any]:
-    """RFC 7662 for the calling app: active only for a valid user token of *this* app. Verified
-    with the process's keys alone (no database round trip); a token verified in the last few
-    seconds is not verified again (see ``AppRegistry.verified_claims``)."""
+def _issued_to(app: AppSnapshot, claims: dict[str, Any], api_audience: str) -> bool:
+    """Whether verified ``claims`` are a token issued to ``app``: a user token of a browser
+    app (audience the app, ``org``), or a service app's own client-credentials token (subject
+    ``app:<app id>``, audience our API)."""
+    if claims.get("azp") != app.app_id:
+        return False
+    if app.kind is AppKind.SERVICE:
+        return (
+            claims.get("sub") == SERVICE_SUBJECT_PREFIX + app.app_id
+            and claims.get("aud") == api_audience
+        )
+    return claims.get("aud") == app.app_id and isinstance(claims.get("org"), str)
+
+
+async def introspect(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    keystore: KeyStore,
+    app: AppSnapshot,
+    token: str,
+    api_audience: str,
+) -> dict[str, Any]:
+    """RFC 7662 for the calling app: active only for a valid token issued to *this* app — a
+    user token of a browser app whose sign-in was not revoked (``refresh_tokens.revocations``),
+    or a service app's own service token. Verified with the process's keys; a token verified
+    in the last few seconds is not verified again (see ``AppRegistry.verified_claims``), and
+    the revoked sign-ins are a per-process set: no database round trip on the hot path."""
     claims = app_registry.verified_claims(token)
     if claims is None:
+        audience = api_audience if app.kind is AppKind.SERVICE else app.app_id
         try:
-            claims = await keystore.verify_or_reload(token, app.app_id)
+            claims = await keystore.verify_or_reload(token, audience)
         except Unauthenticated:
             return _INACTIVE
-        if claims.get("azp") != app.app_id or not isinstance(claims.get("org"), str):
+        if not _issued_to(app, claims, api_audience):
             return _INACTIVE
         app_registry.remember_verified(token, claims)
-    elif claims["aud"] != app.app_id:  # verified before, for the app it was issued to
+    elif not _issued_to(app, claims, api_audience):  # verified before, for another app
         return _INACTIVE
     perms = claims.get("perms")
     perms = perms if isinstance(perms, list) else []
+    if app.kind is AppKind.SERVICE:
+        granted = sorted(app.permissions.intersection(str(p) for p in perms))
+        return {
+            "active": True,
+            "sub": claims["sub"],
+            "perms": granted,
+            "scope": " ".join(granted),
+            "client_id": app.app_id,
+            "aud": api_audience,
+            "iss": claims["iss"],
+            "exp": claims["exp"],
+            "iat": claims["iat"],
+        }
+    if not await refresh_tokens.access_token_live(sessionmaker, claims):
+        return _INACTIVE
     return {
         "active": True,
         "sub": claims["sub"],
@@ -278,7 +319,7 @@ async def verify_app_token(
 ) -> tuple[AppSnapshot, dict[str, Any]]:
     """The app and claims of a user token presented as ``Bearer`` to the cross-app API (and,
     later, the credit API). The app is read from ``azp`` and must be enabled; the token must then
-    verify with that app as its audience."""
+    verify with that app as its audience, and its sign-in must not have been revoked."""
     try:
         unverified = unverified_claims(token)
     except Unauthenticated:
@@ -287,14 +328,18 @@ async def verify_app_token(
     if not isinstance(app_id, str) or unverified.get("aud") != app_id:
         raise InvalidAppToken("the bearer token is not an app token")
     app = await app_registry.get(sessionmaker, app_id)
-    if app is None or not app.enabled or app.kind is not AppKind.BROWSER:
-        raise InvalidAppToken("the token's app is unknown or disabled")
+    if app is None or app.kind is not AppKind.BROWSER:
+        raise InvalidAppToken("the token's app is unknown")
+    if not app.enabled:
+        raise InvalidAppToken(f"the token's app {app_id} is disabled")
     try:
         claims = await keystore.verify_or_reload(token, app_id)
     except Unauthenticated as exc:
         raise InvalidAppToken(exc.detail) from None
     if claims.get("azp") != app_id or not isinstance(claims.get("org"), str):
         raise InvalidAppToken("the bearer token is not an app token")
+    if not await refresh_tokens.access_token_live(sessionmaker, claims):
+        raise InvalidAppToken("this app sign-in has ended; sign in to the app again")
     return app, claims
 
 

@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 from sqlalchemy import ForeignKey, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from sellerhub.db.base import IdMixin
+from sellerhub.db.base import Base, IdMixin
 
 # Every concrete refresh-token model, in definition order.
 REFRESH_TOKEN_MODELS: list[type[RefreshTokenColumns]] = []
@@ -53,3 +53,17 @@ class RefreshTokenColumns(IdMixin):
     def audit_target(self) -> tuple[str, str, dict[str, Any] | None]:
         """(target type, target id, data) of this family in audit events."""
         return "session", str(self.family_id), None
+
+
+class RevokedFamily(Base):
+    """A family (one sign-in, the ``sid`` of its access tokens) revoked before its access tokens
+    lapsed: sign-out, reuse, a lost membership, sign-out everywhere. Every process polls the
+    recent rows (``revocations``) and refuses those tokens; a row is useless once every access
+    token of the family has expired, and the ``refresh_tokens.prune_revocations`` job deletes
+    it. Identity table, no tenant: read before any tenant is known."""
+
+    __tablename__ = "revoked_families"
+
+    family_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    revoked_at: Mapped[datetime] = mapped_column(index=True)

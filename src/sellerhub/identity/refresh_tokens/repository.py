@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Generic, TypeVar
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sellerhub.identity.refresh_tokens.models import RefreshTokenColumns
+from sellerhub.identity.refresh_tokens.models import RefreshTokenColumns, RevokedFamily
 
 T = TypeVar("T", bound=RefreshTokenColumns)
 
@@ -35,6 +37,7 @@ class RefreshTokenRepository(Generic[T]):
             .where(model.family_id == family_id, model.revoked_at.is_(None))
             .values(revoked_at=now)
         )
+        await RevokedFamilyRepository(self.session).add(model.kind, [family_id], now)
 
     async def revoke_user(self, user_id: uuid.UUID, now: datetime) -> set[uuid.UUID]:
         """Revoke every live link of the user's families; the families that had one."""
@@ -45,4 +48,34 @@ class RefreshTokenRepository(Generic[T]):
             .values(revoked_at=now)
             .returning(model.family_id)
         )
-        return set(rows.all())
+        families = set(rows.all())
+        await RevokedFamilyRepository(self.session).add(model.kind, families, now)
+        return families
+
+
+class RevokedFamilyRepository:
+    """The recently revoked families (``RevokedFamily``), polled by every process."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, kind: str, family_ids: Iterable[uuid.UUID], now: datetime) -> None:
+        rows = [{"family_id": f, "kind": kind, "revoked_at": now} for f in family_ids]
+        if rows:
+            await self.session.execute(
+                insert(RevokedFamily)
+                .values(rows)
+                .on_conflict_do_nothing(index_elements=["family_id"])
+            )
+
+    async def revoked_since(self, since: datetime) -> Sequence[uuid.UUID]:
+        rows = await self.session.scalars(
+            select(RevokedFamily.family_id).where(RevokedFamily.revoked_at >= since)
+        )
+        return rows.all()
+
+    async def prune(self, before: datetime) -> int:
+        result = await self.session.execute(
+            delete(RevokedFamily).where(RevokedFamily.revoked_at < before)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)

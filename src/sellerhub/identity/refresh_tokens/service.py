@@ -13,26 +13,42 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import sellerhub.db.models  # noqa: F401 - every kind's model registered for end_all_for_user
 from sellerhub.audit import service as audit
 from sellerhub.core.clock import utcnow
 from sellerhub.core.logging import get_logger
 from sellerhub.core.tokens import hash_token, new_token
+from sellerhub.db.session import after_commit
 from sellerhub.db.tenancy import set_tenant
 from sellerhub.identity.organizations.models import Role
 from sellerhub.identity.organizations.repository import OrganizationRepository
 from sellerhub.identity.refresh_tokens.models import REFRESH_TOKEN_MODELS, RefreshTokenColumns
-from sellerhub.identity.refresh_tokens.repository import RefreshTokenRepository
+from sellerhub.identity.refresh_tokens.repository import (
+    RefreshTokenRepository,
+    RevokedFamilyRepository,
+)
+from sellerhub.identity.refresh_tokens.revocations import HORIZON, revocations
 from sellerhub.identity.users.models import User
 from sellerhub.identity.users.repository import UserRepository
 
 log = get_logger(__name__)
 
 T = TypeVar("T", bound=RefreshTokenColumns)
+
+
+def _refuse_access_tokens(session: AsyncSession, family_ids: set[uuid.UUID]) -> None:
+    """Once the revocation commits, this process refuses the families' access tokens at once
+    (the others within their poll period: ``revocations``)."""
+
+    async def publish() -> None:
+        revocations.add(family_ids)
+
+    if family_ids:
+        after_commit(session, publish)
 
 
 class Refusal(StrEnum):
@@ -112,6 +128,7 @@ async def rotate(
         raise RefreshRefused(Refusal.ENDED)
     if token.used_at is not None:
         await repo.revoke_family(token.family_id, now)
+        _refuse_access_tokens(session, {token.family_id})
         set_tenant(session, token.organization_id)
         target_type, target_id, data = token.audit_target()
         await audit.record(
@@ -131,6 +148,7 @@ async def rotate(
     found = await member(session, token.user_id, token.organization_id)
     if found is None:
         await repo.revoke_family(token.family_id, now)
+        _refuse_access_tokens(session, {token.family_id})
         raise RefreshRefused(Refusal.NOT_MEMBER)
     token.used_at = now
     user, role = found
@@ -145,6 +163,7 @@ async def end_family(session: AsyncSession, model: type[T], presented: str) -> T
     if token is None or token.revoked_at is not None:
         return None
     await repo.revoke_family(token.family_id, utcnow())
+    _refuse_access_tokens(session, {token.family_id})
     return token
 
 
@@ -164,11 +183,27 @@ class EndedFamilies:
 
 async def end_all_for_user(session: AsyncSession, user_id: uuid.UUID, reason: str) -> EndedFamilies:
     """Sign the user out everywhere: every live refresh token of every kind (sessions and apps
-    alike) is revoked. Access tokens already issued lapse within their lifetime."""
+    alike) is revoked, and the access tokens of those families are refused (``revocations``)."""
     now = utcnow()
     ended: dict[str, int] = {}
     for model in REFRESH_TOKEN_MODELS:
         families = await RefreshTokenRepository(session, model).revoke_user(user_id, now)
         ended[model.kind] = ended.get(model.kind, 0) + len(families)
+        _refuse_access_tokens(session, families)
     log.info("refresh_token.user_signed_out", user_id=str(user_id), reason=reason, **ended)
     return EndedFamilies(ended)
+
+
+async def prune_revocations(session: AsyncSession) -> int:
+    """Forget revoked families whose access tokens have all expired (the job)."""
+    pruned = await RevokedFamilyRepository(session).prune(utcnow() - HORIZON)
+    log.info("refresh_token.revocations_pruned", pruned=pruned)
+    return pruned
+
+
+async def access_token_live(
+    sessionmaker: async_sessionmaker[AsyncSession], claims: dict[str, Any]
+) -> bool:
+    """Whether a verified user access token's sign-in (``sid``) still stands; the check of
+    every place that accepts users' access tokens (``revocations``: per process, bounded)."""
+    return await revocations.check(sessionmaker, claims)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sellerhub.audit import service as audit
 from sellerhub.core.errors import Unauthenticated
@@ -66,6 +66,18 @@ def principal_from_claims(claims: dict[str, Any], via: str) -> Principal:
         )
     except (KeyError, IndexError, ValueError, TypeError):
         raise Unauthenticated("the access token lacks sellerhub claims") from None
+
+
+async def session_principal(
+    sessionmaker: async_sessionmaker[AsyncSession], claims: dict[str, Any], via: str
+) -> Principal:
+    """The principal of a verified access token, unless its sign-in (``sid``) was revoked:
+    sign-out, refresh-token reuse, sign-out everywhere (``refresh_tokens.revocations``: at once
+    in the revoking process, within its poll period in the others)."""
+    principal = principal_from_claims(claims, via)
+    if not await refresh_tokens.access_token_live(sessionmaker, claims):
+        raise Unauthenticated("this sign-in has ended; sign in again")
+    return principal
 
 
 def _issue(
