@@ -15,9 +15,12 @@ from hypothesis import strategies as st
 from sellerhub.core.crypto import (
     Binding,
     DecryptionError,
+    EnvKeySource,
+    FileKeySource,
     KeyRing,
     KeyRingError,
     generate_key_entry,
+    keyring_from_settings,
     kid_of,
     load_or_create_dev_keys,
     prepend_dev_key,
@@ -158,3 +161,102 @@ def test_uuid7_is_monotonic_and_well_formed() -> None:
     ids = [uuid7() for _ in range(5000)]
     assert ids == sorted(ids) and len(set(ids)) == len(ids)
     assert all(i.version == 7 and i.variant == "specified in RFC 4122" for i in ids[:10])
+
+
+# --- a key ring read from a file: reloaded in place, bounded, shared by every holder ------------
+
+
+def _write_ring(path: Path, *entries: str) -> None:
+    path.write_text("\n".join(entries) + "\n")
+
+
+def test_a_file_ring_reloads_on_an_unknown_kid_and_every_holder_sees_it(tmp_path: Path) -> None:
+    path = tmp_path / "ring.keys"
+    old, new = generate_key_entry("old"), generate_key_entry("new")
+    _write_ring(path, old)
+    ring = KeyRing.from_source(FileKeySource(path))
+    holders = [ring, ring]  # runtime, jobs, key store: one object, never a copy
+    _write_ring(path, new, old)  # another process (keys rotate --new-key) changed the file
+    token = KeyRing.parse(f"{new},{old}").encrypt_str("secret", HERE)
+    assert kid_of(token) == "new"
+    assert holders[0].decrypt_str(token, HERE) == "secret"  # reloaded, then decrypted
+    assert holders[1].active_kid == "new" and holders[1].kids == ["new", "old"]
+    assert kid_of(holders[1].encrypt_str("x", HERE)) == "new"
+    assert ring.version == 1 and ring.error is None
+
+
+def test_reload_on_unknown_kid_is_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "ring.keys"
+    _write_ring(path, generate_key_entry("a1"))
+    source = FileKeySource(path)
+    reads: list[int] = []
+    original = FileKeySource.read
+
+    def counting(self: FileKeySource) -> str:
+        reads.append(1)
+        return original(self)
+
+    ring = KeyRing.from_source(source)
+    monkeypatch.setattr(FileKeySource, "read", counting)
+    stranger = KeyRing.parse(generate_key_entry("zz")).encrypt_str("secret", HERE)
+    for _ in range(50):  # an unchanged file is read again at most once per interval
+        with pytest.raises(DecryptionError, match="not in the key ring"):
+            ring.decrypt_str(stranger, HERE)
+    assert reads == []  # read when the ring was made, less than an interval ago
+    monkeypatch.setattr(KeyRing, "RELOAD_INTERVAL_SECONDS", 0.0)
+    with pytest.raises(DecryptionError, match="not in the key ring"):
+        ring.decrypt_str(stranger, HERE)
+    assert len(reads) == 1
+
+
+def test_a_changed_file_is_read_at_once_even_right_after_a_read(tmp_path: Path) -> None:
+    path = tmp_path / "ring.keys"
+    old, new = generate_key_entry("old"), generate_key_entry("new")
+    _write_ring(path, old)
+    ring = KeyRing.from_source(FileKeySource(path))
+    stranger = KeyRing.parse(new).encrypt_str("secret", HERE)
+    with pytest.raises(DecryptionError):
+        ring.decrypt_str(stranger, HERE)  # a read just now, the file without the key
+    prepended = tmp_path / "ring.tmp"
+    _write_ring(prepended, new, old)
+    prepended.replace(path)  # written the way prepend_key writes: a new file renamed over it
+    assert ring.decrypt_str(stranger, HERE) == "secret"
+
+
+def test_an_unreadable_file_keeps_the_keys_and_says_why(tmp_path: Path) -> None:
+    path = tmp_path / "ring.keys"
+    entry = generate_key_entry("a1")
+    _write_ring(path, entry)
+    ring = KeyRing.from_source(FileKeySource(path))
+    token = ring.encrypt_str("secret", HERE)
+    path.write_text("a1:not base64!\n")
+    assert ring.reload() is False
+    assert ring.error is not None and "not valid base64" in ring.error
+    assert entry.split(":", 1)[1] not in ring.error
+    assert ring.decrypt_str(token, HERE) == "secret"  # still serving with what it held
+    path.unlink()
+    ring.reload()
+    assert ring.error is not None and "cannot be read (FileNotFoundError)" in ring.error
+    _write_ring(path, entry)
+    ring.reload()
+    assert ring.error is None and ring.kids == ["a1"]
+
+
+def test_an_environment_ring_is_not_reloaded() -> None:
+    ring = KeyRing.from_source(EnvKeySource(generate_key_entry("a1")))
+    assert not ring.reloadable and ring.reload(force=True) is False
+    stranger = KeyRing.parse(generate_key_entry("zz")).encrypt_str("secret", HERE)
+    with pytest.raises(DecryptionError, match="not in the key ring"):
+        ring.decrypt_str(stranger, HERE)
+    assert repr(ring.source) == "EnvKeySource(reloadable=False)"  # the keys stay out of reprs
+
+
+def test_the_process_ring_is_one_object_per_source(tmp_path: Path) -> None:
+    first = keyring_from_settings(None, tmp_path, production=False)
+    prepend_dev_key(tmp_path)
+    again = keyring_from_settings(None, tmp_path, production=False)
+    assert again is first and len(first.kids) == 2
+    with pytest.raises(KeyRingError, match="not both"):
+        keyring_from_settings(generate_key_entry("a1"), tmp_path, False, tmp_path / "f")
+    with pytest.raises(KeyRingError, match="not set"):
+        keyring_from_settings(None, tmp_path, production=True)
