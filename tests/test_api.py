@@ -23,7 +23,7 @@ async def test_healthz_and_readyz(client: httpx.AsyncClient) -> None:
     assert (await client.get("/healthz")).json() == {"status": "ok"}
     ready = await client.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json()["checks"] == {"database": "ok", "job_queue": "ok"}
+    assert ready.json()["checks"] == {"database": "ok", "job_queue": "ok", "key_ring": "ok"}
 
 
 async def test_readyz_names_what_is_down(app: FastAPI, client: httpx.AsyncClient) -> None:

@@ -93,7 +93,7 @@ def test_run_serves_then_stops_everything_and_reuses_data(tmp_path: Path) -> Non
     proc = _start(data_dir, port)
     try:
         ready = _wait_ready(url, proc)
-        assert ready.json()["checks"] == {"database": "ok", "job_queue": "ok"}
+        assert ready.json()["checks"] == {"database": "ok", "job_queue": "ok", "key_ring": "ok"}
         key = (data_dir / "demo-api-key").read_text().strip()
         org = httpx.get(
             url + "/api/v1/organizations/current", headers={"Authorization": f"Bearer {key}"}

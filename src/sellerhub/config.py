@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     web_workers: int = Field(default=1, ge=1, le=64)
     secret_key: SecretStr = SecretStr(DEFAULT_SECRET_KEY)
     encryption_keys: SecretStr | None = None
+    # A key-ring file instead (same entries, one a line): read again by running processes when
+    # it changes, so a new key reaches them without a restart (docs/configuration.md).
+    encryption_keys_file: Path | None = None
     emulators: bool | None = None
     log_level: str = "INFO"
     log_json: bool | None = None
@@ -273,8 +276,16 @@ class Settings(BaseSettings):
             found.append(
                 "SELLERHUB_SECRET_KEY is the development default or shorter than 32 characters"
             )
-        if self.encryption_keys is None or not self.encryption_keys.get_secret_value().strip():
+        keys_set = self.encryption_keys is not None and bool(
+            self.encryption_keys.get_secret_value().strip()
+        )
+        if not keys_set and self.encryption_keys_file is None:
             found.append("SELLERHUB_ENCRYPTION_KEYS is not set (production needs a key ring)")
+        if keys_set and self.encryption_keys_file is not None:
+            found.append(
+                "SELLERHUB_ENCRYPTION_KEYS and SELLERHUB_ENCRYPTION_KEYS_FILE are both set: "
+                "choose one"
+            )
         if self.emulators_enabled:
             found.append("SELLERHUB_EMULATORS must be false in production")
         if not self.cookie_secure:

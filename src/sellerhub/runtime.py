@@ -24,6 +24,7 @@ from sellerhub.core.crypto import KeyRing, keyring_from_settings
 from sellerhub.core.http import provider_client
 from sellerhub.db import reads
 from sellerhub.db.engine import Database, create_engine, with_connect_timeout
+from sellerhub.db.keyring import HolderHeartbeat
 from sellerhub.db.session import make_sessionmaker, unit_of_work
 from sellerhub.handlers import WEBHOOK_HANDLERS
 from sellerhub.identity.apikeys.cache import principal_cache
@@ -51,6 +52,9 @@ class Runtime:
     ingress_pool: AsyncConnectionPool | None = field(default=None)
     http: httpx.AsyncClient = field(default_factory=provider_client)
     key_reloads: asyncio.Task[None] | None = field(default=None)
+    # This process's record of the encryption keys it holds (db.keyring), while open.
+    key_holder: HolderHeartbeat | None = field(default=None)
+    key_holder_task: asyncio.Task[None] | None = field(default=None)
 
     @classmethod
     def create(cls, settings: Settings) -> Runtime:
@@ -64,7 +68,9 @@ class Runtime:
             wait_seconds=settings.database_timeout_seconds,
         )
         keys = settings.encryption_keys.get_secret_value() if settings.encryption_keys else None
-        keyring = keyring_from_settings(keys, settings.data_dir, settings.is_production)
+        keyring = keyring_from_settings(
+            keys, settings.data_dir, settings.is_production, settings.encryption_keys_file
+        )
         principal_cache.ttl_seconds = settings.auth_cache_seconds
         sessionmaker = make_sessionmaker(engine)
         keystore = KeyStore(
@@ -78,6 +84,9 @@ class Runtime:
         async with unit_of_work(self.sessionmaker) as session:
             await ensure_signing_key(session, self.keyring)
         await self.keystore.load()
+        self.key_holder = HolderHeartbeat(self.engine, self.keyring)
+        await self.key_holder.beat()
+        self.key_holder_task = asyncio.create_task(self.key_holder.run(), name="key-ring-holder")
         self.key_reloads = asyncio.create_task(self.keystore.keep_fresh(), name="signing-keys")
         self.read_pool = self._bounded(
             reads.read_pool(self.url, self.settings.database_pool_size),
@@ -157,6 +166,12 @@ class Runtime:
                 pass
 
     async def close(self) -> None:
+        if self.key_holder_task is not None:
+            self.key_holder_task.cancel()
+            self.key_holder_task = None
+        if self.key_holder is not None:
+            await self.key_holder.leave()
+            self.key_holder = None
         if self.key_reloads is not None:
             self.key_reloads.cancel()
             self.key_reloads = None

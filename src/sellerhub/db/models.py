@@ -4,6 +4,7 @@ from sellerhub.audit.models import AuditEvent, PlatformAuditEvent
 from sellerhub.commerce.orders.models import Order, OrderLine
 from sellerhub.commerce.sync.models import SyncJob
 from sellerhub.connections.models import Connection
+from sellerhub.db.keyring_models import KeyRingHolder
 from sellerhub.db.ratelimit_models import RateLimitCounter
 from sellerhub.identity.accounts.models import EmailCode
 from sellerhub.identity.amazon.models import AmazonLogin
@@ -28,6 +29,7 @@ __all__ = [
     "AuditEvent",
     "Connection",
     "EmailCode",
+    "KeyRingHolder",
     "Membership",
     "OAuthState",
     "Order",

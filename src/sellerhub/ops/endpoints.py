@@ -1,4 +1,5 @@
-"""Operations: liveness, readiness (database, migrations, job queue) and Prometheus metrics."""
+"""Operations: liveness, readiness (database, migrations, job queue, key ring) and Prometheus
+metrics."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from sellerhub.core.metrics import render
+from sellerhub.db.keyring import ring_problem
 from sellerhub.db.migrations import head_revision
 from sellerhub.deps import runtime_of
 from sellerhub.jobs.app import queue_app
@@ -32,6 +34,11 @@ async def _check_database(request: Request) -> str | None:
     if current != head_revision():
         return f"migrations not at head (database {current}, code {head_revision()})"
     return None
+
+
+async def _check_key_ring(request: Request) -> str | None:
+    runtime = runtime_of(request)
+    return await ring_problem(runtime.engine, runtime.keyring)
 
 
 async def _check_queue() -> str | None:
@@ -65,9 +72,14 @@ async def _check_queue() -> str | None:
     },
 )
 async def readyz(request: Request) -> JSONResponse:
-    """Ready to serve: database reachable, migrations at head, job queue reachable."""
+    """Ready to serve: database reachable, migrations at head, job queue reachable, and the
+    encryption key ring readable and holding every key the stored secrets are sealed under."""
     checks: dict[str, str] = {}
-    for name, check in (("database", _check_database(request)), ("job_queue", _check_queue())):
+    for name, check in (
+        ("database", _check_database(request)),
+        ("job_queue", _check_queue()),
+        ("key_ring", _check_key_ring(request)),
+    ):
         try:
             failure = await asyncio.wait_for(check, _CHECK_TIMEOUT)
         except Exception as exc:
