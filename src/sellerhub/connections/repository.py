@@ -45,6 +45,13 @@ class ConnectionRepository:
             stmt = stmt.where(Connection.status != ConnectionStatus.DISCONNECTED.value)
         return (await self.session.execute(stmt)).scalars().all()
 
+    async def organization_of(self, connection_id: uuid.UUID) -> uuid.UUID | None:
+        """The organization a connection belongs to, whichever it is: for an operator's check
+        of a connection named by id only (``sellerhub connections check``)."""
+        stmt = select(Connection.organization_id).where(Connection.id == connection_id)
+        with system_context(self.session, "operator check: find a connection's organization"):
+            return await self.session.scalar(stmt)
+
     async def due_for_refresh(
         self, *, before: datetime, now: datetime, limit: int
     ) -> list[tuple[uuid.UUID, uuid.UUID]]:

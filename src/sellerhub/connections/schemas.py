@@ -37,9 +37,22 @@ class ConnectionOut(BaseModel):
 
 
 class ConnectionTest(BaseModel):
-    ok: bool
-    status: str
-    detail: str
+    """The answer of a live check (``connections/flows/check.py``)."""
+
+    ok: bool = Field(description="the provider accepted the connection's token just now")
+    status: str = Field(
+        description="the connection's status after the check: connected, error, needs_reauth"
+    )
+    result: Literal["accepted", "refused", "unavailable", "failed", "not_checked"] = Field(
+        description="accepted; refused (now needs_reauth); unavailable (provider down or "
+        "throttling: nothing changed, try again); failed (another answer: nothing changed); "
+        "not_checked (already needs_reauth: connect again)"
+    )
+    detail: str = Field(description="what happened, in words")
+    provider_status: int | None = Field(
+        description="the provider's HTTP status for the check's read, when it answered"
+    )
+    checked_at: datetime
 
 
 # --- connect flows -------------------------------------------------------------------------

@@ -8,9 +8,9 @@ from fastapi.responses import JSONResponse
 
 from sellerhub.connections import client, service
 from sellerhub.connections.endpoints.context import refresh_context
-from sellerhub.connections.refresh import access_token_for
+from sellerhub.connections.flows import check
 from sellerhub.connections.schemas import CarrierCredentials, ConnectionOut, ConnectionTest
-from sellerhub.core.errors import DomainError, PayloadTooLarge
+from sellerhub.core.errors import PayloadTooLarge
 from sellerhub.deps import AdminPrincipal, CurrentPrincipal, TenantSessionDep
 
 router = APIRouter(prefix="/api/v1", tags=["connections"])
@@ -43,17 +43,24 @@ async def disconnect(
 async def test_connection(
     connection_id: uuid.UUID, request: Request, principal: CurrentPrincipal
 ) -> ConnectionTest:
-    """Live check: make sure the connection has a valid access token (refreshing it if due)."""
-    try:
-        fresh = await access_token_for(
-            refresh_context(request), principal.organization_id, connection_id
-        )
-    except DomainError as exc:
-        if exc.status == 404:
-            raise
-        return ConnectionTest(ok=False, status=exc.code, detail=exc.detail)
-    detail = "token refreshed" if fresh.refreshed else "token valid"
-    return ConnectionTest(ok=True, status="connected", detail=detail)
+    """Live check: one cheap authenticated read at the provider with the connection's token
+    (refreshed first when due). Refused → the connection moves to ``needs_reauth`` with the
+    reason; provider down or throttling → ``ok`` false, nothing changed. Always 200 for a
+    connection of the organization (404 otherwise)."""
+    outcome = await check.check_connection(
+        refresh_context(request),
+        principal.organization_id,
+        connection_id,
+        actor_user_id=principal.user_id,
+    )
+    return ConnectionTest(
+        ok=outcome.ok,
+        status=outcome.status,
+        result=outcome.result.value,
+        detail=outcome.detail,
+        provider_status=outcome.provider_status,
+        checked_at=outcome.checked_at,
+    )
 
 
 @router.post(
