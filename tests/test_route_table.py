@@ -31,7 +31,7 @@ from tests.conftest import Tenant, make_tenant
 
 PLATFORM = "platform-admin"
 # Values for path parameters that are not ids.
-PLAIN_PARAMS = {"carrier": "fedex", "path": "orders"}
+PLAIN_PARAMS = {"carrier": "fedex", "path": "orders", "app_id": "no-such-app"}
 
 
 def _calls(dependant: Dependant) -> Iterator[Callable[..., Any]]:

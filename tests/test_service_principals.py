@@ -197,3 +197,83 @@ async def test_users_on_permission_endpoints(
     assert refused.status_code == 403 and refused.json()["code"] == "permission-missing"
     anonymous = await client.post("/_test/consume")
     assert anonymous.status_code == 401
+
+
+async def test_validate_token_by_the_app_that_owns_a_service_token(
+    client: httpx.AsyncClient,
+    runtime: Runtime,
+    world: World,  # noqa: F811
+    billing: RegisteredApp,
+) -> None:
+    """A service app introspecting its own client-credentials token gets it as active (what it
+    may do, for whom it was issued); any other app gets ``{"active": false}``; a disabled app
+    gets nothing at all."""
+    token = await _service_token(client, billing, scope="credits:consume credits:read")
+    own = await client.post(
+        "/api/cross-app/validate-token", json={"token": token}, headers=billing.basic
+    )
+    assert own.status_code == 200, own.text
+    body = own.json()
+    assert body["active"] is True
+    assert body["sub"] == "app:billing-svc" and body["client_id"] == "billing-svc"
+    assert body["aud"] == runtime.settings.jwt_audience
+    assert body["perms"] == ["credits:consume", "credits:read"]
+    assert body["scope"] == "credits:consume credits:read"
+    assert "org" not in body and "roles" not in body
+
+    other = await register(
+        client,
+        world.admin_headers,
+        "ledger-svc",
+        kind="service",
+        allowed_origins=[],
+        permissions=["credits:consume"],
+    )
+    for headers in (other.basic, world.reimb.basic):  # another service app, a browser app
+        response = await client.post(
+            "/api/cross-app/validate-token", json={"token": token}, headers=headers
+        )
+        assert response.status_code == 200 and response.json() == {"active": False}
+    # A browser app's user token is not a service app's either.
+    user_token = (
+        await client.post(
+            "/api/cross-app/auth", json={"app_id": "amzreimb"}, headers=world.user_headers
+        )
+    ).json()["access_token"]
+    response = await client.post(
+        "/api/cross-app/validate-token", json={"token": user_token}, headers=billing.basic
+    )
+    assert response.json() == {"active": False}
+
+    # The app's permissions shrink: introspection reports what the token can still do.
+    async with runtime.engine.begin() as conn:
+        await conn.execute(
+            text("UPDATE apps SET permissions = '[\"credits:read\"]' WHERE app_id = 'billing-svc'")
+        )
+    app_registry.clear()
+    narrowed = await client.post(
+        "/api/cross-app/validate-token", json={"token": token}, headers=billing.basic
+    )
+    assert narrowed.json()["perms"] == ["credits:read"]
+
+
+async def test_a_service_token_of_a_disabled_app_is_refused(
+    client: httpx.AsyncClient,
+    world: World,  # noqa: F811
+    billing: RegisteredApp,
+    test_routes: None,
+) -> None:
+    token = await _service_token(client, billing)
+    mine = await _created_organization(client, billing)
+    ok = await client.post("/_test/consume", headers={**bearer(token), ORG: mine})
+    assert ok.status_code == 200
+    disabled = await client.post(
+        "/api/cross-app/apps/billing-svc/disable", headers=world.admin_headers
+    )
+    assert disabled.status_code == 200
+    refused = await client.post("/_test/consume", headers={**bearer(token), ORG: mine})
+    assert refused.status_code == 401 and "disabled" in refused.json()["detail"]
+    introspected = await client.post(
+        "/api/cross-app/validate-token", json={"token": token}, headers=billing.basic
+    )
+    assert introspected.status_code == 403 and introspected.json()["code"] == "app-disabled"

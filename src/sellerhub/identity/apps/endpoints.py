@@ -231,9 +231,10 @@ async def rotate_secret(
     body: AppSecretRotation | None = None,
 ) -> AppSecretRotated:
     """A new client secret, in this response only. The old secret stays valid for
-    ``grace_seconds`` (default 24 h, at most 30 days; 0 refuses it at once — in other processes
-    within ``SELLERHUB_APP_CACHE_SECONDS``); a secret replaced by an earlier rotation ends
-    now."""
+    ``grace_seconds`` (default 24 h, at most 30 days; 0 refuses every older secret at once — in
+    other processes within ``SELLERHUB_APP_CACHE_SECONDS``). One previous secret at a time:
+    rotating again during a grace keeps that grace (for the secret the clients still use) and
+    ends the secret the earlier rotation showed at once."""
     grace = timedelta(seconds=(body or AppSecretRotation()).grace_seconds)
     rotated = await service.rotate_secret(session, service.Actor.of(principal), app_id, grace)
     out = _app_out(rotated.app)

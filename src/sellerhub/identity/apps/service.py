@@ -200,17 +200,19 @@ def _publish(session: AsyncSession, app: App) -> None:
 
 @dataclass(frozen=True)
 class Actor:
-    """Who changes an app, for the platform audit trail: a platform admin (API) or the CLI."""
+    """Who changes an app, for the platform audit trail: a platform admin (API) or the CLI
+    (an operator on the server: ``system``, ``via`` cli)."""
 
     user_id: uuid.UUID | None
-    actor_type: str  # "user" | "cli"
+    actor_type: str  # "user" | "system"
+    via: str  # "api" | "cli"
 
     @classmethod
     def of(cls, principal: Principal) -> Actor:
-        return cls(principal.user_id, "user")
+        return cls(principal.user_id, "user", "api")
 
 
-CLI = Actor(None, "cli")
+CLI = Actor(None, "system", "cli")
 
 
 async def list_apps(session: AsyncSession) -> Sequence[App]:
@@ -235,7 +237,7 @@ async def _audit(
         actor_type=actor.actor_type,
         target_type="app",
         target_id=app.app_id,
-        data=data,
+        data={**data, "via": actor.via},
     )
 
 
@@ -310,16 +312,18 @@ async def set_enabled(session: AsyncSession, actor: Actor, app_id: str, enabled:
 class RotatedSecret:
     app: App
     secret: str  # shown once
-    previous_valid_until: datetime | None  # None: the old secret was refused at once
+    previous_valid_until: datetime | None  # None: no older secret is accepted any more
 
 
 async def rotate_secret(
     session: AsyncSession, actor: Actor, app_id: str, grace: timedelta = DEFAULT_SECRET_GRACE
 ) -> RotatedSecret:
     """A new client secret (returned once, stored hashed). The old one stays valid for
-    ``grace`` (0: refused at once); the secret an earlier rotation replaced ends now (one
-    previous secret at a time). Rotations of one app serialize on its row. Audited
-    ``APP_SECRET_ROTATED`` (with the grace, never a secret)."""
+    ``grace`` (0: refused at once, and so is any secret still in an earlier grace). One
+    previous secret at a time: rotating again while an earlier grace runs keeps that grace
+    (the secret the clients still use stays valid until its end, not longer) and ends the
+    secret being replaced, shown by that earlier rotation, at once. Rotations of one app
+    serialize on its row. Audited ``APP_SECRET_ROTATED`` (with the grace, never a secret)."""
     if grace < timedelta(0) or grace > MAX_SECRET_GRACE:
         raise ValidationFailed(
             "grace_seconds: must be between 0 and 30 days",
@@ -328,9 +332,15 @@ async def rotate_secret(
     app = await get_app(session, app_id, for_update=True)
     now = utcnow()
     secret = new_token(CLIENT_SECRET_PREFIX)
-    until = now + grace if grace > timedelta(0) else None
-    app.previous_secret_hash = app.client_secret_hash if until is not None else None
-    app.previous_secret_expires_at = until
+    running = app.previous_secret_expires_at is not None and app.previous_secret_expires_at > now
+    if grace <= timedelta(0):
+        app.previous_secret_hash, app.previous_secret_expires_at = None, None
+    elif not running:
+        app.previous_secret_hash, app.previous_secret_expires_at = (
+            app.client_secret_hash,
+            now + grace,
+        )
+    until = app.previous_secret_expires_at
     app.client_secret_hash = hash_token(secret)
     app.secret_rotated_at = now
     app.updated_at = now
@@ -340,7 +350,10 @@ async def rotate_secret(
         actor,
         "APP_SECRET_ROTATED",
         app,
-        {"grace_seconds": int(grace.total_seconds())},
+        {
+            "grace_seconds": int(grace.total_seconds()),
+            "previous_valid_until": until.isoformat() if until else None,
+        },
     )
     _publish(session, app)
     log.info("app.secret_rotated", app_id=app.app_id, grace_seconds=int(grace.total_seconds()))
