@@ -62,7 +62,8 @@ SessionDep = Annotated[AsyncSession, Depends(request_session, scope="function")]
 async def authenticate(request: Request, permission: str | None = None) -> Principal:
     """The caller. ``Authorization: Bearer`` carries an API key (``shk_…``, resolved through the
     per-process cache or a short transaction of its own) or an access JWT; browsers send the
-    ``sh_access`` cookie instead, and then unsafe methods must pass the CSRF check. A service
+    ``sh_access`` cookie instead, and then unsafe methods must pass the CSRF check. An access
+    token whose sign-in was revoked is refused (``sessions.service.session_principal``). A service
     app's token (client credentials) is a caller only where ``permission`` is named: it must
     carry it, and acts in the organization named by ``X-Sellerhub-Organization``
     (``identity.apps.principals``); elsewhere it is refused (403)."""

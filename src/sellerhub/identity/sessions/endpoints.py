@@ -91,7 +91,8 @@ async def logout(
     request: Request, session: SessionDep, body: RefreshRequest | None = None
 ) -> Response:
     """End this sign-in: its refresh-token family is revoked and the cookies cleared. Access
-    tokens already issued expire on their own (at most 15 minutes)."""
+    tokens already issued are refused from now on in this process and within 2 s in the others
+    (``refresh_tokens.revocations``)."""
     runtime = runtime_of(request)
     try:
         token, _ = _refresh_token_of(request, body)
