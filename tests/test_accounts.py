@@ -420,6 +420,137 @@ async def test_verify_rate_limit_per_account_and_ip(
         assert r.status_code == 429
 
 
+def _wrong(code: str) -> str:
+    return f"{(int(code) + 1) % 1_000_000:06d}"
+
+
+async def test_mistyped_five_times_then_a_new_code_works(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    """The code dies after five wrong tries and the account's check counter is full; asking
+    for a new code gives the account a fresh set of tries for it, at once."""
+    email = _email()
+    await _signup(client, email)
+    first = await _code(client, email)
+    for _ in range(5):
+        r = await client.post(
+            "/api/auth/verify-email", json={"email": email, "code": _wrong(first)}
+        )
+        assert r.status_code == 400
+    blocked = await client.post("/api/auth/verify-email", json={"email": email, "code": first})
+    assert blocked.status_code == 429
+    assert blocked.json()["detail"].endswith("or ask for a new code")
+    resent = await client.post("/api/auth/resend-verification", json={"email": email})
+    assert resent.status_code == 202
+    new = await _code(client, email)
+    async with client_from(app, "10.77.0.1") as elsewhere:  # nothing to do with the IP
+        verified = await elsewhere.post(
+            "/api/auth/verify-email", json={"email": email, "code": new}
+        )
+    assert verified.status_code == 200, verified.text
+    assert verified.json()["status"] == "email_verified"
+
+
+async def test_mistyped_reset_code_five_times_then_a_new_one_works(
+    client: httpx.AsyncClient,
+) -> None:
+    email = _email()
+    await _signup(client, email)
+    await client.post("/api/auth/password-reset/request", json={"email": email})
+    first = await _code(client, email)
+    for _ in range(5):
+        r = await client.post(
+            "/api/auth/password-reset/confirm",
+            json={"email": email, "code": _wrong(first), "new_password": "brand new pass 7"},
+        )
+        assert r.status_code == 400
+    again = await client.post("/api/auth/password-reset/request", json={"email": email})
+    assert again.status_code == 202
+    new = await _code(client, email)
+    done = await client.post(
+        "/api/auth/password-reset/confirm",
+        json={"email": email, "code": new, "new_password": "brand new pass 7"},
+    )
+    assert done.status_code == 200, done.text
+    assert (await _login(client, email, "brand new pass 7")).status_code == 200
+
+
+async def test_a_request_that_issues_no_code_gives_no_new_tries(
+    client: httpx.AsyncClient, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Codes issued per address are bounded (the mail quota); once it is spent, asking again
+    issues nothing, and the dead code stays dead: the tries belong to the code, not to the
+    request. An address without an account answers the same at every step."""
+    monkeypatch.setattr(settings, "ratelimit_mail_per_address", 2)
+    monkeypatch.setattr(settings, "ratelimit_code_per_ip", 100)  # one client tries both
+    email, ghost = _email(), _email()
+    await _signup(client, email)
+    answers: dict[str, list[tuple[int, bytes]]] = {email: [], ghost: []}
+    for _round in range(4):  # 1 code at signup + 2 within the quota, then none
+        for address in (email, ghost):
+            code = await _code(client, email)
+            for _ in range(5):
+                r = await client.post(
+                    "/api/auth/verify-email", json={"email": address, "code": _wrong(code)}
+                )
+                answers[address].append((r.status_code, r.content))
+            r = await client.post("/api/auth/resend-verification", json={"email": address})
+            answers[address].append((r.status_code, r.content))
+    assert answers[email] == answers[ghost]
+    assert {status for status, _ in answers[email]} == {400, 202}
+    codes = [CODE_RE.search(m["body_text"]) for m in await _mails(client, email)]
+    assert all(codes) and len(codes) == 1 + 2
+    newest = await _code(client, email)
+    dead = await client.post("/api/auth/verify-email", json={"email": email, "code": newest})
+    assert dead.status_code == 400 and dead.json()["code"] == "invalid-code"
+
+
+LIMITED_ROUTES = [
+    ("/api/auth/signup", {"password": PASSWORD}, "ratelimit_signup_per_ip", 201),
+    ("/api/auth/verify-email", {"code": "000000"}, "ratelimit_code_per_ip", 400),
+    ("/api/auth/login", {"password": PASSWORD}, "ratelimit_login_per_ip", 401),
+    ("/api/auth/resend-verification", {}, "ratelimit_signup_per_ip", 202),
+    ("/api/auth/password-reset/request", {}, "ratelimit_signup_per_ip", 202),
+    (
+        "/api/auth/password-reset/confirm",
+        {"code": "000000", "new_password": "brand new pass 7"},
+        "ratelimit_code_per_ip",
+        400,
+    ),
+]
+
+
+@pytest.mark.parametrize(("path", "body", "setting", "first_status"), LIMITED_ROUTES)
+async def test_every_limited_route_says_when_to_retry(
+    app: FastAPI,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    path: str,
+    body: dict[str, str],
+    setting: str,
+    first_status: int,
+) -> None:
+    monkeypatch.setattr(settings, setting, 1)
+    window = {
+        "ratelimit_signup_per_ip": settings.ratelimit_signup_window_seconds,
+        "ratelimit_code_per_ip": settings.ratelimit_code_window_seconds,
+        "ratelimit_login_per_ip": settings.ratelimit_login_window_seconds,
+    }[setting]
+    async with client_from(app, "198.51.100.20") as c:
+        first = await c.post(path, json={"email": _email(), **body})
+        assert first.status_code == first_status, first.text
+        blocked = await c.post(path, json={"email": _email(), **body})
+    assert blocked.status_code == 429, blocked.text
+    assert blocked.headers["content-type"] == "application/problem+json"
+    problem = blocked.json()
+    assert problem["code"] == "rate-limited"
+    retry_after = int(blocked.headers["retry-after"])
+    assert window - 60 < retry_after <= window
+    assert problem["retry_after"] == retry_after
+    words = "1 hour" if window == 3600 else "15 minutes"
+    assert problem["detail"].startswith(f"too many attempts; try again in {words}")
+
+
 async def test_signup_and_reset_request_rate_limit_per_ip(
     app: FastAPI, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:

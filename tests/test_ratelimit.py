@@ -132,7 +132,38 @@ def test_client_address_without_a_peer() -> None:
     assert ratelimit.client_address(_request(None)) == "unknown"
 
 
-async def test_retry_after_route_adds_the_header_and_keeps_the_rollback() -> None:
+@pytest.mark.parametrize(
+    ("seconds", "words"),
+    [
+        (1, "1 second"),
+        (40, "40 seconds"),
+        (59, "59 seconds"),
+        (60, "1 minute"),
+        (61, "2 minutes"),  # rounded up: never earlier than the real wait
+        (840, "14 minutes"),
+        (900, "15 minutes"),
+        (3599, "1 hour"),
+        (3600, "1 hour"),
+        (3900, "1 hour 5 minutes"),
+        (7260, "2 hours 1 minute"),
+        (0, "1 second"),
+    ],
+)
+def test_describe_wait(seconds: int, words: str) -> None:
+    assert ratelimit.describe_wait(seconds) == words
+
+
+async def test_the_429_says_when_to_retry_in_words(runtime: Runtime) -> None:
+    limit = ratelimit.Limit("t:words", 1, timedelta(minutes=15), advice="or ask for a new code")
+    await ratelimit.enforce(runtime.sessionmaker, limit)
+    with pytest.raises(RateLimited) as info:
+        await ratelimit.enforce(runtime.sessionmaker, limit)
+    retry_after = info.value.extra["retry_after"]
+    assert 840 < retry_after <= 900
+    assert info.value.detail == "too many attempts; try again in 15 minutes or ask for a new code"
+
+
+async def test_every_429_carries_retry_after_and_keeps_the_rollback() -> None:
     seen: list[str] = []
 
     async def transaction() -> AsyncIterator[None]:
@@ -170,7 +201,7 @@ async def test_retry_after_route_adds_the_header_and_keeps_the_rollback() -> Non
         assert seen == ["rolled back"]  # the error still reached the transaction dependency
         ok = await client.get("/fine")
         assert ok.status_code == 200 and "retry-after" not in ok.headers
-        # Without the route class the problem body still says when to retry.
+        # The header does not depend on the route class (which only documents the 429).
         other = await client.get("/plain")
-        assert other.status_code == 429 and "retry-after" not in other.headers
+        assert other.status_code == 429 and other.headers["retry-after"] == "7"
         assert other.json()["retry_after"] == 7

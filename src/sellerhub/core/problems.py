@@ -71,6 +71,9 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     response = JSONResponse(
         body, status_code=exc.status, media_type=PROBLEM_CONTENT_TYPE, headers=headers
     )
+    retry_after = exc.extra.get("retry_after")
+    if isinstance(retry_after, int) and retry_after > 0:  # a 429 says when to retry, always
+        response.headers["Retry-After"] = str(retry_after)
     if exc.on_response is not None:
         exc.on_response(response)
     return response

@@ -6,8 +6,10 @@ hit in the current window, or starts a new window when the old one has passed. C
 on one key serialize on the row, so no two callers can both see "under the limit" for the last
 slot.
 
-* ``hit(executor, key, limit, window)`` counts and raises ``RateLimited`` (429, with
-  ``retry_after`` in the problem body) when the key is over its limit. It runs in the caller's
+* ``hit(executor, key, limit, window)`` counts and raises ``RateLimited`` when the key is over
+  its limit: a 429 whose problem body says when to retry in words ("try again in 14 minutes")
+  and in seconds (``retry_after``), and whose ``Retry-After`` header (added by the problem
+  handler to every error carrying ``retry_after``) says it again. It runs in the caller's
   transaction: if that transaction rolls back, the hit is forgotten.
 * ``enforce(sessionmaker, *limits)`` counts several limits in a short transaction of its own,
   committed before it raises: use it at a boundary (an endpoint) so that failed attempts stay
@@ -16,7 +18,7 @@ slot.
   a key (a successful login clears its account counter), ``prune`` deletes idle counters.
 
 Routers whose endpoints may raise ``RateLimited`` use ``route_class=RetryAfterRoute`` so that the
-429 answer also carries the ``Retry-After`` header.
+OpenAPI document declares the 429 and its ``Retry-After`` header.
 
 Keys are at most 200 characters; ``limit_key`` builds them and hashes the parts that could be
 long or personal (email addresses), so counters hold no personal data.
@@ -27,17 +29,15 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import math
-from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import cast
 
-from fastapi import Request, Response
+from fastapi import Request
 from fastapi.routing import APIRoute
 from sqlalchemy import Table, case, delete
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
-from starlette.types import Message, Receive, Scope, Send
 
 from sellerhub.core.clock import utcnow
 from sellerhub.core.errors import RateLimited
@@ -46,18 +46,19 @@ from sellerhub.db.session import unit_of_work
 
 Executor = AsyncSession | AsyncConnection
 MAX_KEY_LENGTH = 200
-_RETRY_AFTER_SCOPE_KEY = "sellerhub.retry_after"
 
 _table = cast(Table, RateLimitCounter.__table__)
 
 
 @dataclass(frozen=True)
 class Limit:
-    """At most ``limit`` hits on ``key`` per fixed window of ``window``."""
+    """At most ``limit`` hits on ``key`` per fixed window of ``window``. ``advice`` ends the
+    429's detail when this limit is the one that refused ("or ask for a new code")."""
 
     key: str
     limit: int
     window: timedelta
+    advice: str = ""
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,7 @@ class Usage:
     hits: int
     limit: int
     retry_after: int  # seconds until the current window ends (at least 1)
+    advice: str = ""
 
     @property
     def exceeded(self) -> bool:
@@ -126,9 +128,27 @@ async def count(
     return int(hits), _retry_after(window_start, window, now)
 
 
+def describe_wait(seconds: int) -> str:
+    """A wait in words, rounded up so that it is never shorter than the real one: "40 seconds",
+    "14 minutes", "1 hour", "1 hour 5 minutes"."""
+
+    def unit(n: int, name: str) -> str:
+        return f"{n} {name}" if n == 1 else f"{n} {name}s"
+
+    seconds = max(1, seconds)
+    if seconds < 60:
+        return unit(seconds, "second")
+    minutes = math.ceil(seconds / 60)
+    if minutes < 60:
+        return unit(minutes, "minute")
+    hours, minutes = divmod(minutes, 60)
+    return unit(hours, "hour") + (f" {unit(minutes, 'minute')}" if minutes else "")
+
+
 def _exceeded(usage: Usage) -> RateLimited:
+    advice = f" {usage.advice}" if usage.advice else ""
     return RateLimited(
-        f"too many attempts; try again in {usage.retry_after} seconds",
+        f"too many attempts; try again in {describe_wait(usage.retry_after)}{advice}",
         retry_after=usage.retry_after,
     )
 
@@ -159,7 +179,7 @@ async def enforce(sessionmaker: async_sessionmaker[AsyncSession], *limits: Limit
     async with unit_of_work(sessionmaker) as session:
         for limit in limits:
             hits, retry_after = await count(session, limit.key, limit.window)
-            usages.append(Usage(limit.key, hits, limit.limit, retry_after))
+            usages.append(Usage(limit.key, hits, limit.limit, retry_after, limit.advice))
     exceeded = [u for u in usages if u.exceeded]
     if exceeded:
         raise _exceeded(max(exceeded, key=lambda u: u.retry_after))
@@ -181,33 +201,7 @@ async def prune(executor: Executor, older_than: timedelta) -> int:
 
 
 class RetryAfterRoute(APIRoute):
-    """A route whose 429 answers carry ``Retry-After``. The ``RateLimited`` error still
-    propagates normally (the request's transaction rolls back, the problem handler renders
-    it); the route only notes its ``retry_after`` on the way out and adds the header to the
-    response start."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-
-        async def handle_request(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except RateLimited as exc:
-                retry_after = exc.extra.get("retry_after")
-                if isinstance(retry_after, int):
-                    request.scope[_RETRY_AFTER_SCOPE_KEY] = retry_after
-                raise
-
-        return handle_request
-
-    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        async def send_with_retry_after(message: Message) -> None:
-            if message["type"] == "http.response.start" and message["status"] == 429:
-                retry_after = scope.get(_RETRY_AFTER_SCOPE_KEY)
-                if retry_after is not None:
-                    headers = list(message.get("headers", []))
-                    headers.append((b"retry-after", str(retry_after).encode()))
-                    message["headers"] = headers
-            await send(message)
-
-        await super().handle(scope, receive, send_with_retry_after)
+    """A route that may answer 429 ``rate-limited``: the OpenAPI document declares the 429 and
+    its ``Retry-After`` header for the routes of this class (``core.openapi``). The header
+    itself does not depend on the route: the problem handler adds it to every error that
+    carries ``retry_after``."""

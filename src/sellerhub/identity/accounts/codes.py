@@ -4,7 +4,9 @@ Only an HMAC-SHA256 of the code is stored, keyed with the application secret and
 user and the purpose, so a database reader cannot use or brute-force the hashes offline, and a
 code of one user or purpose never matches another. A code expires after 15 minutes, dies after
 5 wrong attempts, is consumed by its first successful use, and issuing a new one discards the
-older ones of the same purpose.
+older ones of the same purpose. The guard against guessing is this per-code count; how many
+codes an address can be sent, and so the worst-case odds, is in ``service`` ("Guessing a
+code").
 """
 
 from __future__ import annotations

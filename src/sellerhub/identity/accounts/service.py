@@ -79,8 +79,36 @@ def login_account_key(email: str) -> str:
     return ratelimit.limit_key("login:account", normalize_email(email))
 
 
+# Guessing a code. The guard against brute force is per code: a code accepts at most
+# ``codes.MAX_ATTEMPTS`` (5) wrong tries and then dies. What bounds an attacker is therefore
+# the number of codes an address can be sent, and that is the mail quota: every code after the
+# one of signup is mailed by a resend or reset request only within ``_may_mail``
+# (``ratelimit_mail_per_address``, 5 mails per address per ``ratelimit_mail_window_seconds``,
+# one hour, shared by both purposes and by signup notices; over it, no code is issued). The
+# per-account code-check counter (``code_limits``) is reset by every resend or reset request,
+# so a user who mistyped a code five times and asked for a new one can enter it at once; it
+# adds no attempts on a code (the code's own count does not reset), and it is reset whether or
+# not the address has an account, so the limiter still answers the same for every address.
+#
+# Worst case with the defaults, for one account, against a uniformly random 6-digit code
+# (10**6 values): at most 5 guesses per code, so at most 5 / 10**6 per code; at most 5 codes
+# per hour (+1 at signup), so at most 25 guesses an hour; over any T hours at most 5 * (T + 1)
+# codes (fixed windows: two full quotas can meet at a window edge). That is at most
+# 25 / 10**6 = 0.0025 % an hour, 625 / 10**6 ~ 0.06 % (about 1 in 1600) a day, and
+# 18 025 / 10**6 ~ 1.8 % over 30 days of an attack that never stops, while the owner receives
+# every one of those 3 605 mails. The per-IP limits (``ratelimit_code_per_ip`` checks and
+# ``ratelimit_signup_per_ip`` requests per window) bound the attempts of one address across
+# many accounts; against one account they are looser than the mail quota. Raising
+# ``ratelimit_mail_per_address`` or ``codes.MAX_ATTEMPTS`` raises these odds proportionally.
+
+
+def code_account_key(purpose: Purpose, email: str) -> str:
+    return ratelimit.limit_key(f"code:{purpose.value}:account", normalize_email(email))
+
+
 def code_limits(settings: Settings, purpose: Purpose, email: str, ip: str) -> list[ratelimit.Limit]:
-    """Verify-email and reset-confirm: per account and per IP, each purpose its own bucket."""
+    """Verify-email and reset-confirm: per account and per IP, each purpose its own bucket.
+    The account's bucket starts again with every new code requested (see above)."""
     window = _window(settings.ratelimit_code_window_seconds)
     scope = f"code:{purpose.value}"
     return [
@@ -88,11 +116,19 @@ def code_limits(settings: Settings, purpose: Purpose, email: str, ip: str) -> li
             ratelimit.limit_key(f"{scope}:ip", ip), settings.ratelimit_code_per_ip, window
         ),
         ratelimit.Limit(
-            ratelimit.limit_key(f"{scope}:account", normalize_email(email)),
+            code_account_key(purpose, email),
             settings.ratelimit_code_per_account,
             window,
+            advice="or ask for a new code",
         ),
     ]
+
+
+async def _fresh_code_attempts(session: AsyncSession, purpose: Purpose, email: str) -> None:
+    """A request for a new code starts the address's code-check counter again, whether or not
+    a code is issued (no difference between addresses with and without an account). Harmless
+    without a new code: the old one keeps its own count of wrong tries."""
+    await ratelimit.reset(session, code_account_key(purpose, email))
 
 
 def ip_limit(settings: Settings, action: str, ip: str) -> ratelimit.Limit:
@@ -214,6 +250,7 @@ async def signup(
     policy.check(
         {"email": policy.email_problem(email), "password": policy.password_problem(password, email)}
     )
+    await _fresh_code_attempts(session, Purpose.VERIFY_EMAIL, email)
     # Hash first, on both paths: the same work whether or not the address is taken.
     password_hash = await asyncio.to_thread(hash_password, password)
     users = UserRepository(session)
@@ -265,6 +302,7 @@ async def _mail_code(
 async def resend_verification(session: AsyncSession, settings: Settings, email: str) -> None:
     """A new verification code for an unverified account (older ones stop working); nothing
     for unknown, verified or disabled accounts — the answer is the same."""
+    await _fresh_code_attempts(session, Purpose.VERIFY_EMAIL, email)
     user = await UserRepository(session).by_email(email)
     if user is None or not user.is_active or user.email_verified_at is not None:
         return
@@ -370,6 +408,7 @@ async def start_session(
 
 async def request_password_reset(session: AsyncSession, settings: Settings, email: str) -> None:
     """Mail a reset code if an active account has this address; nothing otherwise."""
+    await _fresh_code_attempts(session, Purpose.RESET_PASSWORD, email)
     user = await UserRepository(session).by_email(email)
     if user is None or not user.is_active:
         return
