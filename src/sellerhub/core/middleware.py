@@ -24,7 +24,15 @@ _SECURITY_HEADERS = [
 ]
 
 
-def _route_template(scope: Scope) -> str:
+def _route_template(scope: Scope, root_path: str) -> str:
+    """The metrics label of a request: its route's template. A request served by a mounted app
+    (the emulators at ``/_emulators`` in development) is labelled with the mount's path alone,
+    matched or not: it never counts under one of the product's routes (a mounted app's route
+    templates can equal the product's, as the FedEx emulator's ``/oauth/token`` does) and adds
+    no label per route of the mounted app."""
+    mounted = str(scope.get("root_path", ""))
+    if mounted != root_path and mounted.startswith(root_path):
+        return mounted[len(root_path) :]
     route: Any = scope.get("route")
     path = getattr(route, "path", None)
     return str(path) if path else "unmatched"
@@ -42,6 +50,7 @@ class RequestContextMiddleware:
             "latin-1"
         )
         request_id = incoming if _REQUEST_ID_RE.match(incoming) else uuid.uuid4().hex
+        root_path = str(scope.get("root_path", ""))  # a mount below us extends it
         clear_context()
         bind_context(request_id=request_id)
         started = time.perf_counter()
@@ -66,7 +75,7 @@ class RequestContextMiddleware:
                 raise  # too late for a problem document; the server closes the connection
             await problems.unexpected(Request(scope), exc)(scope, receive, send_with_headers)
         finally:
-            route = _route_template(scope)
+            route = _route_template(scope, root_path)
             method = scope.get("method", "GET")
             HTTP_REQUESTS.labels(method, route, str(status_code)).inc()
             HTTP_LATENCY.labels(method, route).observe(time.perf_counter() - started)
