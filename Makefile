@@ -29,6 +29,8 @@ typecheck: $(STAMP)
 	$(BIN)/mypy src tests bench
 
 pytest: $(STAMP)
+	@command -v chromium >/dev/null || (apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >&2  # tests/web
 	$(BIN)/pytest -q
 
 test: lint typecheck pytest

@@ -86,9 +86,12 @@ def test_deny_ends_on_a_clear_page(browser: Browser) -> None:
     back = browser.submit(page, DENY, follow=False)
     assert "error=access_denied" in back.headers["location"]
     result = browser.get(back.headers["location"], follow=False)
-    assert result.status_code == 400
-    assert "Sign-in cancelled" in result.text and "denied permission on Amazon" in result.text
+    assert result.status_code == 303  # back to the sign-in page, which says why in words
+    assert result.headers["location"] == "/login?failed=amazon-denied"
     assert "sh_access" not in " ".join(result.headers.get_list("set-cookie"))
+    login = browser.get(result.headers["location"], follow=False)
+    assert login.status_code == 200
+    assert "Sign-in cancelled" in login.text and "denied permission on Amazon" in login.text
 
 
 def test_replayed_state_is_refused(browser: Browser) -> None:

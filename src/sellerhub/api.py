@@ -21,6 +21,7 @@ from sellerhub.identity.jwt.endpoints import router as discovery_router
 from sellerhub.identity.sessions.endpoints import router as sessions_router
 from sellerhub.mail.endpoints import router as mail_router
 from sellerhub.ops.endpoints import router as ops_router
+from sellerhub.web.pages import ROUTERS as WEB_PAGES
 from sellerhub.webhooks.endpoints import events_router as webhook_events_router
 from sellerhub.webhooks.endpoints import router as webhooks_router
 
@@ -44,5 +45,6 @@ ROUTERS: list[APIRouter] = [
     orders_router,
     sync_jobs_router,
     webhook_events_router,
+    *WEB_PAGES,  # the web UI's pages (sellerhub.web), HTML for people
     webhooks_router,  # last: deliveries are served before routing (webhooks.ingress.IngressLane)
 ]

@@ -18,6 +18,7 @@ from sellerhub.core.logging import configure_logging, get_logger
 from sellerhub.core.middleware import RequestContextMiddleware
 from sellerhub.identity.apps.cache import app_registry, registered_origins
 from sellerhub.runtime import Runtime
+from sellerhub.web import install as web
 from sellerhub.webhooks.ingress import IngressLane
 
 log = get_logger(__name__)
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.state.settings = settings
     problems.install(app)
     openapi.install(app)  # the document declares every status and content type (core.openapi)
+    web.install(app)  # the web UI's static files (its pages are routers in api.py)
     # The input policy (sizes, NUL, surrogates, nesting) for every request but webhook deliveries.
     app.add_middleware(
         InputPolicy,

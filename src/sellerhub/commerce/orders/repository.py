@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from typing import Any, LiteralString
 
-from sqlalchemy import bindparam, delete, func, insert, literal_column
+from sqlalchemy import bindparam, delete, func, insert, literal_column, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -64,6 +64,10 @@ _UPSERT = _upsert_statement()
 class OrderRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+
+    async def count(self) -> int:
+        """Orders of the session's organization (scoped centrally, ``db.tenancy``)."""
+        return int((await self.session.execute(select(func.count(Order.id)))).scalar_one())
 
     async def upsert(
         self,

@@ -14,6 +14,11 @@ from sellerhub.db.tenancy import set_tenant
 from sellerhub.webhooks.models import WebhookEvent
 
 
+async def count(session: AsyncSession) -> int:
+    """How many orders the session's organization has (all stores)."""
+    return await OrderRepository(session).count()
+
+
 async def apply(
     session: AsyncSession,
     organization_id: uuid.UUID,

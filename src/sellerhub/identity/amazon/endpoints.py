@@ -16,7 +16,7 @@ from sellerhub.identity.amazon import client as lwa
 from sellerhub.identity.amazon import service
 from sellerhub.identity.amazon.client import CALLBACK_PATH
 from sellerhub.identity.oauth_states import service as oauth_states
-from sellerhub.identity.oauth_states.responses import bind_browser, error_response
+from sellerhub.identity.oauth_states.responses import bind_browser, error_response, wants_html
 from sellerhub.identity.oauth_states.schemas import AuthStart
 from sellerhub.identity.oauth_states.service import BROWSER_COOKIE, ConsentStart, ConsumedState
 from sellerhub.identity.sessions import service as sessions
@@ -95,6 +95,9 @@ async def finish_login(request: Request, consumed: ConsumedState) -> Response:
             request, consumed, query.get("code"), query.get("error"), query.get("error_description")
         )
     except DomainError as exc:
+        if wants_html(request):  # a browser: back to the sign-in page, the reason in words
+            reason = "amazon-denied" if isinstance(exc, AmazonDenied) else "amazon-failed"
+            return RedirectResponse(f"/login?failed={reason}", status_code=303)
         return error_response(request, exc)
 
 

@@ -1,0 +1,49 @@
+"""The dashboard: one card per capability with its state and the next thing to do."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from sellerhub.commerce.orders import service as orders
+from sellerhub.commerce.sync import service as sync
+from sellerhub.connections import service as connections
+from sellerhub.db.session import unit_of_work
+from sellerhub.db.tenancy import set_tenant
+from sellerhub.deps import runtime_of
+from sellerhub.web.routing import WebRoute
+from sellerhub.web.session import require_viewer
+from sellerhub.web.templating import render
+
+router = APIRouter(include_in_schema=False, route_class=WebRoute)
+
+CHANNELS = ("amazon_sp", "amazon_ads", "shopify", "woocommerce")
+CARRIERS = ("fedex", "dhl")
+
+
+@router.get("/")
+async def dashboard(request: Request) -> Response:
+    viewer = await require_viewer(request)
+    async with unit_of_work(runtime_of(request).sessionmaker) as session:
+        set_tenant(session, viewer.principal.organization_id)
+        rows = [connections.describe(c) for c in await connections.list_connections(session)]
+        order_count = await orders.count(session)
+        jobs, _ = await sync.list_jobs(
+            session, limit=1, before=None, connection_id=None, status=None
+        )
+    live = [c for c in rows if c.status != "disconnected"]
+    return render(
+        request,
+        "dashboard.html",
+        {
+            "viewer": viewer,
+            "nav": "/",
+            "connections": live,
+            "channels": [c for c in live if c.provider in CHANNELS],
+            "carriers": [c for c in live if c.provider in CARRIERS],
+            "attention": [c for c in live if c.status in ("needs_reauth", "error")],
+            "has_amazon": any(c.provider == "amazon_sp" for c in live),
+            "order_count": order_count,
+            "last_sync": sync.describe(jobs[0]) if jobs else None,
+        },
+    )
