@@ -160,6 +160,20 @@ def _seed(settings: Settings) -> None:
     if result.api_key:
         write_demo_key(settings.data_dir, result.api_key)
     api_key = result.api_key or read_demo_key(settings.data_dir)
+    typer.echo(
+        banner(
+            settings,
+            email=result.email,
+            organization_slug=result.organization_slug,
+            api_key=api_key,
+        )
+    )
+
+
+def banner(settings: Settings, *, email: str, organization_slug: str, api_key: str | None) -> str:
+    """What ``sellerhub run`` prints once the demo is seeded: where things are."""
+    from sellerhub.mail.endpoints import DEV_MAILBOX_PATH
+
     password = settings.seed_admin_password.get_secret_value()
     if settings.is_production:
         password = "(SELLERHUB_SEED_ADMIN_PASSWORD)"  # noqa: S105 - a hint, not a password
@@ -169,17 +183,22 @@ def _seed(settings: Settings) -> None:
         f"  sellerhub is starting on {url}",
         f"  API docs:       {url}/docs",
         f"  readiness:      {url}/readyz",
-        f"  demo admin:     {result.email} / {password} (platform admin, owner)",
-        f"  organization:   {result.organization_slug}",
+        f"  demo admin:     {email} / {password} (platform admin, owner)",
+        f"  organization:   {organization_slug}",
         f"  sign in:        {url}/api/auth/amazon/start?next=/api/auth/me"
         + ("  (Login with Amazon emulator)" if settings.emulators_enabled else ""),
     ]
+    if not settings.is_production:  # the dev mailbox is not served in production
+        lines.append(
+            f"  dev mailbox:    {url}{DEV_MAILBOX_PATH}  (mail sent, codes included; "
+            "from this machine only)"
+        )
     if api_key:
         lines.append(
             f"  try it:         curl -H 'Authorization: Bearer {api_key}' "
             f"{url}/api/v1/organizations/current"
         )
-    typer.echo("\n".join([*lines, ""]))
+    return "\n".join([*lines, ""])
 
 
 @dataclass

@@ -11,10 +11,12 @@ from sellerhub.mail import service
 from sellerhub.mail.schemas import OutboundMailOut, OutboundMailPage
 
 router = APIRouter(prefix="/api/v1/dev", tags=["development"])
+_MAILBOX = "/mail"
+DEV_MAILBOX_PATH = router.prefix + _MAILBOX  # printed by ``sellerhub run``
 
 
 @router.get(
-    "/mail",
+    _MAILBOX,
     response_model=OutboundMailPage,
     responses={
         404: {"description": "there is no dev mailbox here (production, or not from loopback)"}
