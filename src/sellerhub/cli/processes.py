@@ -185,8 +185,9 @@ def banner(settings: Settings, *, email: str, organization_slug: str, api_key: s
         f"  readiness:      {url}/readyz",
         f"  demo admin:     {email} / {password} (platform admin, owner)",
         f"  organization:   {organization_slug}",
-        f"  sign in:        {url}/api/auth/amazon/start?next=/api/auth/me"
-        + ("  (Login with Amazon emulator)" if settings.emulators_enabled else ""),
+        f"  web UI:         {url}/  (sign in with Login with Amazon"
+        + (", the emulator's)" if settings.emulators_enabled else ")")
+        + " or the demo admin's email and password)",
     ]
     if not settings.is_production:  # the dev mailbox is not served in production
         lines.append(
