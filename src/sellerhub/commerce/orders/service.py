@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sellerhub.commerce.orders import mapping
 from sellerhub.commerce.orders.repository import OrderRepository
+from sellerhub.db.reads import TenantReader
 from sellerhub.db.tenancy import set_tenant
 from sellerhub.webhooks.models import WebhookEvent
 
@@ -17,6 +18,22 @@ from sellerhub.webhooks.models import WebhookEvent
 async def count(session: AsyncSession) -> int:
     """How many orders the session's organization has (all stores)."""
     return await OrderRepository(session).count()
+
+
+async def page_json(
+    reader: TenantReader,
+    *,
+    limit: int,
+    before: uuid.UUID | None,
+    channel: str | None,
+    status: str | None,
+) -> str:
+    """One page of the reader's organization's orders, newest first, with their lines, as the
+    JSON ``GET /api/v1/orders`` answers (``OrderPage``), rendered by PostgreSQL in one round
+    trip."""
+    return await OrderRepository.page_json(
+        reader, limit=limit, before=before, channel=channel, status=status
+    )
 
 
 async def apply(
