@@ -3,5 +3,7 @@
 from fastapi import APIRouter
 
 from sellerhub.web.pages import auth, dashboard
+from sellerhub.web.pages import orders as orders_page
 
 ROUTERS: list[APIRouter] = [auth.router, dashboard.router]
+ROUTERS.append(orders_page.router)

@@ -1,0 +1,330 @@
+"""Orders and their sync jobs (issue 12, deliverable 5).
+
+``/orders`` lists the organization's orders, newest first, cursor-paged and filtered by channel
+and status, with each order's lines in a disclosure; totals are integer minor units shown with
+the currency's own decimals. The list is rendered from the same one-round-trip query the JSON
+API answers (``orders.service.page_json``: PostgreSQL builds the page and its lines), so the
+page costs little more than ``GET /api/v1/orders``.
+
+Above the list, the sync panel: start a full or incremental sync of a channel (owners and
+admins, as in the API; a member sees the button disabled with the reason), the latest jobs with
+their progress, polled by htmx every second while a job is active and no longer once it has
+finished; cancel (after a confirmation) and resume. A job that finishes while the page polls it
+asks the page to reload its list (``HX-Trigger: orders-changed``)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Any, Literal
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sellerhub.commerce import money
+from sellerhub.commerce.orders import service as orders
+from sellerhub.commerce.sync import service as sync
+from sellerhub.commerce.sync.models import ACTIVE
+from sellerhub.commerce.sync.schemas import SyncJobOut, SyncRequest
+from sellerhub.connections import service as connections
+from sellerhub.core.errors import NotFound, ValidationFailed
+from sellerhub.db.reads import TenantReader
+from sellerhub.db.session import unit_of_work
+from sellerhub.db.tenancy import set_tenant
+from sellerhub.deps import runtime_of
+from sellerhub.web.routing import WebRoute
+from sellerhub.web.session import Viewer, check_form_csrf, require_viewer
+from sellerhub.web.templating import render
+
+router = APIRouter(include_in_schema=False, route_class=WebRoute)
+
+PAGE_SIZE = 50
+MAX_PAGE_SIZE = 200
+RECENT_JOBS = 5
+# The channels an order can come from (the API's filter) and the ones that can sync.
+ORDER_CHANNELS = {"shopify": "Shopify", "woocommerce": "WooCommerce", "amazon": "Amazon"}
+SYNC_CHANNELS = sync.CHANNELS
+ADMIN_ONLY = "Only an owner or admin of the organization can start, cancel or resume a sync."
+
+JOB_WORDS = {
+    "queued": "Waiting to start",
+    "running": "Running",
+    "succeeded": "Finished",
+    "failed": "Failed",
+    "cancelled": "Cancelled",
+}
+# A transient failure is saved as the exception's class name when it had no words of its own.
+ERROR_WORDS = {
+    "ConnectError": "the store could not be reached",
+    "ConnectTimeout": "the store did not answer in time",
+    "ReadTimeout": "the store did not answer in time",
+    "WriteTimeout": "the store did not answer in time",
+    "PoolTimeout": "the store did not answer in time",
+    "RemoteProtocolError": "the store closed the connection",
+    "ReadError": "the connection to the store broke",
+    "ValueError": "the store sent an answer we could not read",
+}
+
+
+def format_money(minor: int, currency: str) -> str:
+    """``1999, "USD"`` → ``"USD 19.99"``; ``1500, "JPY"`` → ``"JPY 1,500"``; ``1250, "KWD"`` →
+    ``"KWD 1.250"``. Integer arithmetic only: the minor units are split at the currency's
+    exponent (ISO 4217), never divided as floats."""
+    code = currency.upper()
+    places = money.exponent(code)
+    whole, fraction = divmod(abs(int(minor)), 10**places)
+    text = f"{whole:,}" + (f".{fraction:0{places}d}" if places else "")
+    return f"{'-' if minor < 0 else ''}{code} {text}"
+
+
+def error_words(error: str | None) -> str:
+    if not error:
+        return ""
+    return ERROR_WORDS.get(error, error)
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    channel: str | None
+    status: str | None
+    cursor: uuid.UUID | None
+    limit: int
+
+    def query(self, **changes: Any) -> str:
+        """The query string of these filters with ``changes`` (None drops a key)."""
+        values: dict[str, Any] = {
+            "channel": self.channel,
+            "status": self.status,
+            "cursor": self.cursor,
+            "limit": None if self.limit == PAGE_SIZE else self.limit,
+        } | changes
+        return urlencode({k: str(v) for k, v in values.items() if v not in (None, "")})
+
+
+def _filters(request: Request) -> Filters:
+    """The list's filters from the query string, checked here so that a bad value reads as
+    words on the page (not a JSON validation error)."""
+    params = request.query_params
+    channel = params.get("channel") or None
+    if channel is not None and channel not in ORDER_CHANNELS:
+        raise ValidationFailed("channel: choose Shopify, WooCommerce or Amazon")
+    status = (params.get("status") or "").strip() or None
+    if status is not None and len(status) > 50:
+        raise ValidationFailed("status: at most 50 characters")
+    cursor = None
+    if params.get("cursor"):
+        try:
+            cursor = uuid.UUID(params["cursor"])
+        except ValueError:
+            raise ValidationFailed(
+                "the page link is not valid; start from the first page"
+            ) from None
+    limit = PAGE_SIZE
+    if params.get("limit"):
+        try:
+            limit = int(params["limit"])
+        except ValueError:
+            limit = 0
+        if not 1 <= limit <= MAX_PAGE_SIZE:
+            raise ValidationFailed(f"limit: a number from 1 to {MAX_PAGE_SIZE}")
+    return Filters(channel, status, cursor, limit)
+
+
+async def _orders_page(request: Request, viewer: Viewer, filters: Filters) -> dict[str, Any]:
+    reader = TenantReader(runtime_of(request).reads, viewer.principal.organization_id)
+    body = await orders.page_json(
+        reader,
+        limit=filters.limit,
+        before=filters.cursor,
+        channel=filters.channel,
+        status=filters.status,
+    )
+    page: dict[str, Any] = json.loads(body)
+    return page
+
+
+@dataclass(frozen=True, slots=True)
+class Store:
+    """A channel connection as the page names it."""
+
+    id: uuid.UUID
+    provider: str
+    name: str
+    status: str
+
+    @property
+    def label(self) -> str:
+        return f"{ORDER_CHANNELS.get(self.provider, self.provider)} · {self.name}"
+
+
+async def _stores(session: AsyncSession) -> dict[str, Store]:
+    """The organization's channel connections by id (disconnected ones too: their orders
+    stay)."""
+    return {
+        str(c.id): Store(c.id, c.provider, c.display_name or c.external_account_id, c.status)
+        for c in await connections.list_connections(session)
+        if c.provider in SYNC_CHANNELS
+    }
+
+
+async def _stores_and_jobs(
+    request: Request, viewer: Viewer
+) -> tuple[dict[str, Store], list[SyncJobOut]]:
+    async with unit_of_work(runtime_of(request).sessionmaker) as session:
+        set_tenant(session, viewer.principal.organization_id)
+        stores = await _stores(session)
+        jobs, _ = await sync.list_jobs(
+            session, limit=RECENT_JOBS, before=None, connection_id=None, status=None
+        )
+    return stores, [sync.describe(j) for j in jobs]
+
+
+def _context(viewer: Viewer, **values: Any) -> dict[str, Any]:
+    return {
+        "viewer": viewer,
+        "nav": "/orders",
+        "money": format_money,
+        "channel_words": ORDER_CHANNELS,
+        "job_words": JOB_WORDS,
+        "error_words": error_words,
+        "admin_only": ADMIN_ONLY,
+        **values,
+    }
+
+
+@router.get("/orders")
+async def orders_page(request: Request) -> Response:
+    viewer = await require_viewer(request)
+    filters = _filters(request)
+    page = await _orders_page(request, viewer, filters)
+    stores, jobs = await _stores_and_jobs(request, viewer)
+    return render(
+        request,
+        "orders.html",
+        _context(
+            viewer,
+            filters=filters,
+            page=page,
+            stores=stores,
+            syncable=[s for s in stores.values() if s.status != "disconnected"],
+            jobs=jobs,
+        ),
+    )
+
+
+@router.get("/orders/list")
+async def orders_list(request: Request) -> Response:
+    """The list alone (the page reloads it after a sync finished)."""
+    viewer = await require_viewer(request)
+    filters = _filters(request)
+    page = await _orders_page(request, viewer, filters)
+    async with unit_of_work(runtime_of(request).sessionmaker) as session:
+        set_tenant(session, viewer.principal.organization_id)
+        stores = await _stores(session)
+    return render(
+        request,
+        "partials/orders_list.html",
+        _context(viewer, filters=filters, page=page, stores=stores),
+    )
+
+
+def _job_id(value: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise NotFound("sync job not found") from None
+
+
+async def _jobs_fragment(request: Request, viewer: Viewer) -> Response:
+    stores, jobs = await _stores_and_jobs(request, viewer)
+    return render(request, "partials/sync_jobs.html", _context(viewer, stores=stores, jobs=jobs))
+
+
+@router.post("/orders/sync")
+async def start_sync(request: Request) -> Response:
+    """Start a full or incremental sync of a channel: the same service and rules as
+    ``POST /api/v1/sync-jobs`` (admins; 409 while one is active; 422 for a carrier)."""
+    viewer = await require_viewer(request)
+    check_form_csrf(request, viewer, None)
+    viewer.require_admin()
+    form = await request.form()
+    try:
+        connection_id = uuid.UUID(str(form.get("connection_id") or ""))
+    except ValueError:
+        raise ValidationFailed("channel: choose the store to sync") from None
+    mode: Literal["full", "incremental"]
+    match form.get("mode") or "full":
+        case "full":
+            mode = "full"
+        case "incremental":
+            mode = "incremental"
+        case _:
+            raise ValidationFailed("mode: choose a full or an incremental sync")
+    async with unit_of_work(runtime_of(request).sessionmaker) as session:
+        set_tenant(session, viewer.principal.organization_id)
+        await sync.request_sync(
+            session,
+            viewer.principal.organization_id,
+            SyncRequest(connection_id=connection_id, mode=mode),
+            requested_by=viewer.principal.user_id,
+        )
+    return await _jobs_fragment(request, viewer)
+
+
+async def _job_item(
+    request: Request, viewer: Viewer, job: SyncJobOut, *, headers: dict[str, str] | None = None
+) -> Response:
+    async with unit_of_work(runtime_of(request).sessionmaker) as session:
+        set_tenant(session, viewer.principal.organization_id)
+        stores = await _stores(session)
+    return render(
+        request,
+        "partials/sync_job.html",
+        _context(viewer, stores=stores, job=job),
+        headers=headers,
+    )
+
+
+@router.get("/orders/sync/{job_id}")
+async def sync_job_progress(request: Request, job_id: str) -> Response:
+    """The job's progress (polled every second while it is active). Answered for a finished
+    job, the fragment no longer polls, replaces the job's buttons and asks the page to reload
+    its orders."""
+    viewer = await require_viewer(request)
+    async with unit_of_work(runtime_of(request).sessionmaker) as session:
+        set_tenant(session, viewer.principal.organization_id)
+        job = sync.describe(await sync.get_job(session, _job_id(job_id)))
+    finished = job.status not in ACTIVE
+    return render(
+        request,
+        "partials/sync_progress.html",
+        _context(viewer, job=job, swap_actions=finished),
+        headers={"HX-Trigger": "orders-changed"} if finished else None,
+    )
+
+
+@router.post("/orders/sync/{job_id}/cancel")
+async def cancel_sync(request: Request, job_id: str) -> Response:
+    viewer = await require_viewer(request)
+    check_form_csrf(request, viewer, None)
+    viewer.require_admin()
+    async with unit_of_work(runtime_of(request).sessionmaker) as session:
+        set_tenant(session, viewer.principal.organization_id)
+        job = sync.describe(await sync.cancel(session, _job_id(job_id)))
+    return await _job_item(request, viewer, job, headers={"HX-Trigger": "orders-changed"})
+
+
+@router.post("/orders/sync/{job_id}/resume")
+async def resume_sync(request: Request, job_id: str) -> Response:
+    viewer = await require_viewer(request)
+    check_form_csrf(request, viewer, None)
+    viewer.require_admin()
+    async with unit_of_work(runtime_of(request).sessionmaker) as session:
+        set_tenant(session, viewer.principal.organization_id)
+        job = sync.describe(
+            await sync.resume(session, viewer.principal.organization_id, _job_id(job_id))
+        )
+    return await _job_item(request, viewer, job)
