@@ -177,3 +177,10 @@ async def current_organization(session: AsyncSession, principal: Principal) -> O
 
 async def members(session: AsyncSession) -> list[Membership]:
     return await OrganizationRepository(session).members()
+
+
+async def members_with_users(session: AsyncSession) -> list[tuple[Membership, User | None]]:
+    """The organization's memberships (oldest first) with each member's user, for pages that
+    name the members (the session must be scoped to the organization)."""
+    users = UserRepository(session)
+    return [(m, await users.get(m.user_id)) for m in await members(session)]

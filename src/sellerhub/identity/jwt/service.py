@@ -197,6 +197,52 @@ async def rotate_if_due(
     return await rotate_signing_key(session, ring, timings, reason="scheduled")
 
 
+@dataclass(frozen=True, slots=True)
+class KeyStatus:
+    """A published signing key as the platform admins see it: what it does at the moment of the
+    reading (``signing``, ``next`` — published, signing from ``activates_at`` —, or ``retired``
+    — published until ``published_until``, for the tokens it signed) and its stored times."""
+
+    kid: str
+    algorithm: str
+    state: str
+    created_at: datetime
+    activates_at: datetime
+    retired_at: datetime | None
+    published_until: datetime | None
+
+
+async def key_status(session: AsyncSession, now: datetime | None = None) -> list[KeyStatus]:
+    """Read-only: every published key with its state at ``now`` (by the stored times, as every
+    process chooses), newest first. No private key is read."""
+    now = now or utcnow()
+    keys = await SigningKeyRepository(session).published(now)
+    active = [
+        k for k in keys if k.activates_at <= now and (k.retired_at is None or now < k.retired_at)
+    ]
+    signing = max(active, key=lambda k: k.activates_at).kid if active else None
+    statuses = []
+    for k in keys:
+        if k.kid == signing:
+            state = "signing"
+        elif k.activates_at > now and (k.retired_at is None or k.retired_at > k.activates_at):
+            state = "next"
+        else:
+            state = "retired"
+        statuses.append(
+            KeyStatus(
+                kid=k.kid,
+                algorithm=k.algorithm,
+                state=state,
+                created_at=k.created_at,
+                activates_at=k.activates_at,
+                retired_at=k.retired_at,
+                published_until=k.published_until,
+            )
+        )
+    return statuses
+
+
 def _signing_key(keys: Sequence[_Candidate], now: datetime) -> _Candidate | None:
     """The key that signs at ``now``: the latest activated one not yet retired."""
     current = [
