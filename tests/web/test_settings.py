@@ -11,7 +11,8 @@ import json
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 import httpx
 from playwright.async_api import expect
@@ -30,6 +31,8 @@ from sellerhub.identity.organizations.models import Membership, Role
 from sellerhub.identity.principal import Principal
 from sellerhub.identity.users.models import User, UserType
 from sellerhub.runtime import Runtime
+from sellerhub.web.pages.settings import KEY_STATES
+from sellerhub.web.templating import environment
 from tests.conftest import remember_secret
 from tests.web.conftest import WebPage
 
@@ -440,3 +443,36 @@ async def test_key_status_names_what_each_key_does(runtime: Runtime) -> None:
     assert ours["test-next"].activates_at == rows["test-next"][0]
     assert ours["test-retired"].published_until == rows["test-retired"][2]
     assert [s.state for s in statuses].count("signing") == 1
+
+
+def test_the_signing_key_table_says_when_the_next_key_signs() -> None:
+    """The platform admins' table for a rotation in progress (one that the shared live server
+    must not go through): the next key with its activation time, the retiring one with the time
+    it stops being published."""
+    start = datetime(2030, 5, 1, 12, 0, tzinfo=UTC)
+    activates = start + timedelta(minutes=7, seconds=5)
+    keys = [
+        signing_keys.KeyStatus(
+            "kid-next", "ES256", "next", start, activates, retired_at=None, published_until=None
+        ),
+        signing_keys.KeyStatus(
+            "kid-now", "ES256", "signing", start - timedelta(days=30),
+            start - timedelta(days=30), retired_at=activates,
+            published_until=activates + timedelta(minutes=20),
+        ),
+    ]  # fmt: skip
+    viewer = SimpleNamespace(
+        csrf_token="token",
+        organization_name="Ops",
+        me=SimpleNamespace(user=SimpleNamespace(email="ops@example.com", name="")),
+    )
+    html = environment.get_template("settings_signing_keys.html").render(
+        request=None, viewer=viewer, nav="/settings", tabs=[], tab="", keys=keys,
+        key_states=KEY_STATES,
+    )  # fmt: skip
+    rows = re.findall(r'<tr class="key-(\w+)">(.*?)</tr>', html, flags=re.S)
+    assert [state for state, _ in rows] == ["next", "signing"]
+    assert "Next" in rows[0][1] and "signs from 2030-05-01 12:07:05 UTC" in rows[0][1]
+    assert "Signing now" in rows[1][1]
+    assert "2030-05-01 12:07:05 UTC" in rows[1][1]  # retires when the next key signs
+    assert "2030-05-01 12:27:05 UTC" in rows[1][1]  # and stays published 20 minutes more
