@@ -142,6 +142,14 @@ async def test_member_role_cannot_manage_keys(client: httpx.AsyncClient, runtime
     denied = await client.post("/api/v1/api-keys", json={"name": "x"}, headers=member.headers)
     assert denied.status_code == 403
     assert denied.json()["code"] == "forbidden" and "admin" in denied.json()["detail"]
+    # A member sees the keys (never a secret) but cannot revoke one.
+    listed = await client.get("/api/v1/api-keys", headers=member.headers)
+    assert listed.status_code == 200 and len(listed.json()) == 1
+    assert all("key" not in k and "secret" not in k for k in listed.json())
+    revoke = await client.delete(
+        f"/api/v1/api-keys/{listed.json()[0]['id']}", headers=member.headers
+    )
+    assert revoke.status_code == 403
 
 
 async def test_revoking_another_orgs_key_is_404(

@@ -119,7 +119,8 @@ def test_authenticated_operations_declare_401_403_and_their_security(
 
 
 def test_role_guarded_operations_declare_403(document: dict[str, Any]) -> None:
-    assert "403" in document["paths"]["/api/v1/api-keys"]["get"]["responses"]
+    assert "403" in document["paths"]["/api/v1/api-keys"]["post"]["responses"]
+    assert "403" in document["paths"]["/api/v1/api-keys/{key_id}"]["delete"]["responses"]
     assert "403" not in document["paths"]["/api/v1/orders"]["get"]["responses"]
 
 

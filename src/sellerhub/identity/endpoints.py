@@ -35,7 +35,9 @@ async def list_members(session: TenantSessionDep, principal: CurrentPrincipal) -
 
 
 @router.get("/api-keys", response_model=list[ApiKeyOut])
-async def list_api_keys(session: TenantSessionDep, principal: AdminPrincipal) -> list[ApiKeyOut]:
+async def list_api_keys(session: TenantSessionDep, principal: CurrentPrincipal) -> list[ApiKeyOut]:
+    """The organization's keys (name, prefix, last use; never the secret). Every member sees
+    them; creating and revoking need an owner or admin."""
     return [ApiKeyOut.model_validate(k) for k in await service.list_api_keys(session, principal)]
 
 
