@@ -182,5 +182,4 @@ async def members(session: AsyncSession) -> list[Membership]:
 async def members_with_users(session: AsyncSession) -> list[tuple[Membership, User | None]]:
     """The organization's memberships (oldest first) with each member's user, for pages that
     name the members (the session must be scoped to the organization)."""
-    users = UserRepository(session)
-    return [(m, await users.get(m.user_id)) for m in await members(session)]
+    return await OrganizationRepository(session).members_with_users()

@@ -6,6 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sellerhub.identity.organizations.models import Membership, Organization
+from sellerhub.identity.users.models import User
 
 
 class OrganizationRepository:
@@ -27,6 +28,15 @@ class OrganizationRepository:
     async def members(self) -> list[Membership]:
         rows = await self.session.execute(select(Membership).order_by(Membership.created_at))
         return list(rows.scalars())
+
+    async def members_with_users(self) -> list[tuple[Membership, User | None]]:
+        """Memberships (oldest first) with their users, in one statement."""
+        rows = await self.session.execute(
+            select(Membership, User)
+            .outerjoin(User, User.id == Membership.user_id)
+            .order_by(Membership.created_at)
+        )
+        return [(membership, user) for membership, user in rows.tuples()]
 
     def add(self, obj: Organization | Membership) -> None:
         self.session.add(obj)
