@@ -80,8 +80,11 @@ async def test_tokens_are_ciphertext(seller: Browser, live_server: str, runtime:
 
 def test_denied_consent_is_a_readable_error(seller: Browser, live_server: str) -> None:
     result = _connect_amazon(seller, live_server, DENY)
-    assert result.status_code == 400
-    assert "Amazon was not connected" in result.text
+    # A browser goes back to the connections page, which says why in its own words.
+    assert result.status_code == 303
+    assert result.headers["location"] == "/connections?failed=amazon-denied"
+    page = seller.get(result.headers["location"])
+    assert "Connection failed: you denied permission on Amazon" in page.text
     assert seller.client.get(live_server + "/api/v1/connections").json() == []
     events = seller.client.get(live_server + "/api/v1/audit-events").json()["items"]
     assert "CHANNEL_CONNECT_FAILED" in {e["action"] for e in events}

@@ -96,6 +96,26 @@ def test_replayed_state_is_refused(seller: Browser) -> None:
     assert replay.status_code == 400 and replay.json()["code"] == "state-replayed"
 
 
+def test_failed_callbacks_send_a_browser_to_the_connections_page(seller: Browser) -> None:
+    """Browsers (Accept: text/html) go back to /connections with a fixed code, never the
+    error's text; API clients keep problem+json."""
+    callback = _consent_callback(seller)
+    tampered = seller.get(callback.replace("code=", "code=x"), follow=False)
+    assert tampered.status_code == 303
+    assert tampered.headers["location"] == "/connections?failed=shopify-rejected"
+    assert seller.get(callback, follow=False).status_code == 302
+    replayed = seller.get(callback, follow=False)
+    assert replayed.headers["location"] == "/connections?failed=state-replayed"
+    page = seller.get(f"/api/v1/auth/shopify/install?shop={SHOP}")
+    denied = seller.submit(page, ("decision", "deny"), follow=False)
+    back = denied.headers["location"]
+    assert "error=access_denied" in back and "hmac=" not in back
+    browser = seller.get(back, follow=False)
+    assert browser.headers["location"] == "/connections?failed=shopify-denied"
+    api = seller.client.get(back, headers={"Accept": "application/json"})
+    assert api.status_code == 400 and api.json()["code"] == "shopify-consent-denied"
+
+
 async def test_expiring_token_is_refreshed_and_rotated_through_the_engine(
     seller: Browser, live_server: str, runtime: Runtime
 ) -> None:

@@ -28,7 +28,8 @@ def test_key_grant_journey(seller: Browser, live_server: str) -> None:
     assert back.status_code == 302, back.text
     assert "success=1" in back.headers["location"]
     done = seller.get(back.headers["location"], follow=False)
-    assert done.status_code == 200 and "WooCommerce connected" in done.text
+    assert done.status_code == 303
+    assert done.headers["location"] == "/connections?connected=woocommerce"
     (connection,) = [
         c
         for c in seller.client.get(live_server + "/api/v1/connections").json()
@@ -86,7 +87,12 @@ def test_denied_grant_ends_on_a_clear_page(seller: Browser, live_server: str) ->
     back = seller.submit(page, ("decision", "deny"), follow=False)
     assert "success=0" in back.headers["location"]
     result = seller.get(back.headers["location"], follow=False)
-    assert result.status_code == 400 and "not connected" in result.text
+    assert result.status_code == 303
+    assert result.headers["location"] == "/connections?failed=woocommerce-denied"
+    page = seller.get(result.headers["location"])
+    assert "the store did not grant access, so WooCommerce was not connected" in page.text
+    api = seller.client.get(back.headers["location"], headers={"Accept": "application/json"})
+    assert api.status_code == 422 and api.json()["code"] == "validation-failed"
 
 
 def test_private_store_url_refused_in_production_rules() -> None:

@@ -44,3 +44,9 @@ class ShopifyConnectFailed(DomainError):
     status = 400
     code = "shopify-connect-failed"
     title = "The shop was not connected"
+
+
+class ShopifyConsentDenied(DomainError):
+    status = 400
+    code = "shopify-consent-denied"
+    title = "The shop was not connected"

@@ -10,10 +10,11 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 
 from sellerhub.connections.endpoints.context import flow_context
+from sellerhub.connections.endpoints.failures import amazon_code, failed
 from sellerhub.connections.flows import amazon_ads, amazon_sp
 from sellerhub.core.errors import DomainError
 from sellerhub.deps import AdminPrincipal, SessionDep, runtime_of, settings_of
-from sellerhub.identity.oauth_states.responses import bind_browser, error_response
+from sellerhub.identity.oauth_states.responses import bind_browser
 from sellerhub.identity.oauth_states.schemas import AuthStart
 from sellerhub.identity.oauth_states.service import ConsumedState
 
@@ -74,8 +75,8 @@ async def spapi_callback(request: Request, consumed: ConsumedState) -> Response:
     """``/api/auth/amazon/callback`` for a state of purpose ``spapi:<region>``."""
     try:
         next_url = await amazon_sp.complete(flow_context(request), consumed, request.query_params)
-    except DomainError as exc:
-        return error_response(request, exc)
+    except DomainError as exc:  # a browser goes back to the connections page, in words
+        return failed(request, exc, amazon_code("amazon", exc, request.query_params))
     return RedirectResponse(next_url, status_code=302)
 
 
@@ -83,6 +84,6 @@ async def ads_callback(request: Request, consumed: ConsumedState) -> Response:
     """``/api/auth/amazon/callback`` for a state of purpose ``ads:<region>``."""
     try:
         next_url = await amazon_ads.complete(flow_context(request), consumed, request.query_params)
-    except DomainError as exc:
-        return error_response(request, exc)
+    except DomainError as exc:  # a browser goes back to the connections page, in words
+        return failed(request, exc, amazon_code("ads", exc, request.query_params))
     return RedirectResponse(next_url, status_code=302)

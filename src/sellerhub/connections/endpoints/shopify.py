@@ -7,11 +7,12 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
 from sellerhub.connections.endpoints.context import flow_context
+from sellerhub.connections.endpoints.failures import failed, shopify_code
 from sellerhub.connections.flows import shopify
 from sellerhub.core.errors import DomainError
 from sellerhub.core.openapi import HTML_CONTENT as HTML
 from sellerhub.deps import AdminPrincipal, SessionDep, runtime_of, settings_of
-from sellerhub.identity.oauth_states.responses import bind_browser, error_response
+from sellerhub.identity.oauth_states.responses import bind_browser
 
 router = APIRouter(prefix=shopify.COOKIE_PATH, tags=["shopify"])
 
@@ -50,15 +51,11 @@ async def install(
     status_code=302,
     response_class=RedirectResponse,
     responses={
-        # Browsers (Accept: text/html) get a page, everything else problem+json.
-        400: {
-            "description": "the shop, the state or Shopify's answer is not valid",
-            "content": HTML,
-        },
-        401: {
-            "description": "the HMAC, timestamp or shop of the callback is wrong",
-            "content": HTML,
-        },
+        # Browsers (Accept: text/html) go back to /connections?failed=<code> (303);
+        # everything else gets problem+json.
+        303: {"description": "a failure, for browsers: to the connections page"},
+        400: {"description": "the shop, the state or Shopify's answer is not valid"},
+        401: {"description": "the HMAC, timestamp or shop of the callback is wrong"},
         503: {"description": "the database is unavailable", "content": HTML},
     },
 )
@@ -69,8 +66,8 @@ async def callback(request: Request) -> Response:
             list(request.query_params.multi_items()),
             request.cookies.get(shopify.BROWSER_COOKIE),
         )
-    except DomainError as exc:
-        return error_response(request, exc)
+    except DomainError as exc:  # a browser goes back to the connections page, in words
+        return failed(request, exc, shopify_code(exc))
     response = RedirectResponse(next_url, status_code=302)
     response.delete_cookie(shopify.BROWSER_COOKIE, path=shopify.COOKIE_PATH)
     return response

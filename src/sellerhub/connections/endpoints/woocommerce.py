@@ -7,15 +7,15 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Query, Request, Response
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 
 from sellerhub.connections.endpoints.context import flow_context
+from sellerhub.connections.endpoints.failures import CONNECTIONS_PAGE
 from sellerhub.connections.flows import woocommerce
 from sellerhub.connections.schemas import ConnectRequest, ConnectStart, GrantKeys
 from sellerhub.core.errors import ValidationFailed
-from sellerhub.core.openapi import HTML_CONTENT as HTML
 from sellerhub.deps import AdminPrincipal, SessionDep, runtime_of, settings_of
-from sellerhub.identity.oauth_states.responses import bind_browser, wants_html
+from sellerhub.identity.oauth_states.responses import bind_browser, error_response, wants_html
 
 router = APIRouter(prefix=woocommerce.COOKIE_PATH, tags=["woocommerce"])
 
@@ -72,8 +72,11 @@ async def callback(keys: GrantKeys, request: Request) -> Response:
     "/return",
     response_model=None,
     responses={
-        200: {"description": "connected", "content": {"application/json": {}, **HTML}},
-        400: {"description": "not connected (a page, for browsers)", "content": HTML},
+        200: {"description": "connected", "content": {"application/json": {}}},
+        303: {
+            "description": "browsers (Accept: text/html): to the connections page, "
+            "?connected=woocommerce or ?failed=woocommerce-denied"
+        },
         422: {"description": "not connected: the store did not grant access"},
     },
 )
@@ -82,19 +85,17 @@ async def return_page(
     success: str = Query("0"),
     user_id: str = Query("", max_length=200),
 ) -> Response:
-    """Where the store sends the browser back: success, or ``success=0`` (denied or failed)."""
+    """Where the store sends the browser back: success, or ``success=0`` (denied or failed).
+    The keys, when granted, arrived at ``callback`` before: the connection's status (checked
+    keys, webhooks) is on the connections page a browser is sent to."""
     if success != "1":
         error = ValidationFailed("WooCommerce was not connected: the store did not grant access")
         if wants_html(request):
-            return HTMLResponse(
-                "<!doctype html><html><body><h1>WooCommerce was not connected</h1>"
-                "<p>The store did not grant access.</p></body></html>",
-                status_code=400,
+            return error_response(
+                request, error, browser_to=f"{CONNECTIONS_PAGE}?failed=woocommerce-denied"
             )
         raise error
-    body: dict[str, Any] = {"connected": True}
     if wants_html(request):
-        return HTMLResponse(
-            "<!doctype html><html><body><h1>WooCommerce connected</h1></body></html>"
-        )
+        return RedirectResponse(f"{CONNECTIONS_PAGE}?connected=woocommerce", status_code=303)
+    body: dict[str, Any] = {"connected": True}
     return JSONResponse(body)

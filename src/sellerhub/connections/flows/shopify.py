@@ -20,6 +20,7 @@ from sellerhub.connections.errors import (
     InvalidShop,
     ShopifyCallbackRejected,
     ShopifyConnectFailed,
+    ShopifyConsentDenied,
 )
 from sellerhub.connections.flows.base import FlowContext
 from sellerhub.connections.models import ConnectionStatus
@@ -118,7 +119,11 @@ def verify_callback(settings: Settings, params: Params) -> str:
 async def complete(ctx: FlowContext, params: Params, browser_token: str | None) -> str:
     """The callback, with its query parameters as they came and the browser's binding cookie;
     answers where to send the browser. The state is used up (committed) whatever happens
-    next."""
+    next. A refusal at the shop comes back unsigned (``error=access_denied``, no HMAC): it is
+    reported as such, and nothing is looked up or used up for it."""
+    query = dict(params)
+    if query.get("error") and not query.get("hmac"):
+        raise ShopifyConsentDenied("the app was not installed: the installation was cancelled")
     shop = verify_callback(ctx.settings, params)
     consumed = await oauth_states.consume_committed(
         ctx.sessionmaker,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import html
 
 from fastapi import Request, Response
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
 from sellerhub.core.errors import DomainError
 from sellerhub.identity.oauth_states.service import STATE_TTL, ConsentStart
@@ -32,8 +32,14 @@ def wants_html(request: Request) -> bool:
     return "text/html" in request.headers.get("accept", "")
 
 
-def error_response(request: Request, error: DomainError) -> Response:
-    """A clear page for browsers, problem+json for everything else."""
+def error_response(
+    request: Request, error: DomainError, *, browser_to: str | None = None
+) -> Response:
+    """problem+json for API clients; a browser (``Accept: text/html``) is sent to
+    ``browser_to`` (a page of this site that says what failed in its own fixed words: nothing
+    of the error's text travels in the URL), or shown a plain page when there is none."""
+    if wants_html(request) and browser_to is not None:
+        return RedirectResponse(browser_to, status_code=303, headers={"Cache-Control": "no-store"})
     if wants_html(request):
         body = (
             "<!doctype html><html><head><meta charset='utf-8'><title>sellerhub</title></head>"
