@@ -246,3 +246,28 @@ async def test_a_member_sees_why_buttons_are_off(web: WebPage, runtime: Runtime)
 def test_every_failure_code_has_words() -> None:
     assert set(FAILURES) == set(failures.CODES)
     assert all(text.startswith("Connection failed") for text in FAILURES.values())
+
+
+async def test_manual_keys_are_validated_in_words(web: WebPage) -> None:
+    await _sign_in(web)
+    form = web.page.locator("#manual-woocommerce form")
+    await form.get_by_label("Store address").fill("https://shop.example.com")
+    await form.get_by_label("Consumer key").fill("ck_not-a-key")
+    await form.get_by_label("Consumer secret").fill("cs_" + "0" * 40)
+    await form.get_by_role("button", name="Save WooCommerce keys").click()
+    await expect(web.page.locator("#manual-wc-consumer-key-error")).to_have_text(
+        "The consumer key is ck_ followed by 40 characters from 0-9 and a-f."
+    )
+    form = web.page.locator("#manual-woocommerce form")
+    await expect(form.get_by_label("Consumer key")).to_have_attribute("aria-invalid", "true")
+    await expect(form.get_by_label("Consumer secret")).to_have_value("")  # never sent back
+    await expect(form.get_by_label("Store address")).to_have_value("https://shop.example.com")
+    # An address that is no address: the rule in words, beside the field.
+    await form.get_by_label("Store address").fill("https://user:pw@shop.example.com")
+    await form.get_by_label("Consumer key").fill("ck_" + "a" * 40)
+    await form.get_by_label("Consumer secret").fill("cs_" + "b" * 40)
+    await form.get_by_role("button", name="Save WooCommerce keys").click()
+    await expect(web.page.locator("#manual-wc-store-url-error")).to_have_text(
+        "The store address must not contain credentials."
+    )
+    await expect(web.page.locator("article.connection")).to_have_count(0)
