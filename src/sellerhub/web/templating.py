@@ -41,14 +41,15 @@ environment = Environment(
 )
 environment.globals["htmx_file"] = HTMX_FILE
 # Words a seller reads, for the codes the API uses.
-environment.globals["labels"] = {
-    "amazon_sp": "Amazon Seller Central",
+PROVIDER_LABELS = {
+    "amazon_spapi": "Amazon Seller Central",
     "amazon_ads": "Amazon Ads",
     "shopify": "Shopify",
     "woocommerce": "WooCommerce",
     "fedex": "FedEx",
     "dhl": "DHL eCommerce",
 }
+environment.globals["labels"] = PROVIDER_LABELS
 environment.globals["status_words"] = {
     "connected": "Connected",
     "pending": "Pending",

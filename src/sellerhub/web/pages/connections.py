@@ -43,20 +43,13 @@ from sellerhub.deps import runtime_of
 from sellerhub.identity.oauth_states.responses import bind_browser
 from sellerhub.web.routing import WebRoute
 from sellerhub.web.session import Viewer, check_form_csrf, require_viewer
-from sellerhub.web.templating import render
+from sellerhub.web.templating import PROVIDER_LABELS, render
 
 router = APIRouter(include_in_schema=False, route_class=WebRoute)
 M = TypeVar("M", bound=BaseModel)
 
 PAGE = "/connections"
-PROVIDERS = {
-    "amazon_spapi": "Amazon Seller Central",
-    "amazon_ads": "Amazon Ads",
-    "shopify": "Shopify",
-    "woocommerce": "WooCommerce",
-    "fedex": "FedEx",
-    "dhl": "DHL eCommerce",
-}
+PROVIDERS = PROVIDER_LABELS
 REGIONS = (("na", "North America"), ("eu", "Europe"), ("fe", "Far East"))
 ADMIN_NEEDED = "Only an owner or admin of the organization can connect or disconnect accounts."
 

@@ -17,7 +17,7 @@ from sellerhub.web.templating import render
 
 router = APIRouter(include_in_schema=False, route_class=WebRoute)
 
-CHANNELS = ("amazon_sp", "amazon_ads", "shopify", "woocommerce")
+CHANNELS = ("amazon_spapi", "amazon_ads", "shopify", "woocommerce")
 CARRIERS = ("fedex", "dhl")
 
 
@@ -42,7 +42,7 @@ async def dashboard(request: Request) -> Response:
             "channels": [c for c in live if c.provider in CHANNELS],
             "carriers": [c for c in live if c.provider in CARRIERS],
             "attention": [c for c in live if c.status in ("needs_reauth", "error")],
-            "has_amazon": any(c.provider == "amazon_sp" for c in live),
+            "has_amazon": any(c.provider == "amazon_spapi" for c in live),
             "order_count": order_count,
             "last_sync": sync.describe(jobs[0]) if jobs else None,
         },

@@ -1,0 +1,55 @@
+"""The dashboard's cards read the connections by their providers' names (in-process; the
+browser journeys are in tests/web/)."""
+
+from __future__ import annotations
+
+import httpx
+
+from sellerhub.connections.models import Connection, ConnectionStatus
+from sellerhub.db.session import unit_of_work
+from sellerhub.db.tenancy import set_tenant
+from sellerhub.identity.sessions import service as sessions
+from sellerhub.identity.sessions.cookies import ACCESS_COOKIE, CSRF_COOKIE
+from sellerhub.identity.sessions.endpoints import session_policy
+from sellerhub.runtime import Runtime
+from tests.conftest import Tenant
+
+
+async def _signed_in(client: httpx.AsyncClient, runtime: Runtime, tenant: Tenant) -> None:
+    async with unit_of_work(runtime.sessionmaker) as session:
+        issued = await sessions.start_session(
+            session,
+            runtime.keystore,
+            session_policy(runtime.settings),
+            user_id=tenant.user.id,
+            organization_id=tenant.organization.id,
+            method="test",
+        )
+    client.cookies.set(ACCESS_COOKIE, issued.access_token)
+    client.cookies.set(CSRF_COOKIE, issued.csrf_token)
+
+
+async def test_an_amazon_connection_shows_on_the_dashboard(
+    client: httpx.AsyncClient, runtime: Runtime, tenant: Tenant
+) -> None:
+    await _signed_in(client, runtime, tenant)
+    before = await client.get("/")
+    assert before.status_code == 200 and "Connect your Amazon account" in before.text
+    async with unit_of_work(runtime.sessionmaker) as session:
+        set_tenant(session, tenant.organization.id)
+        connection = Connection(
+            organization_id=tenant.organization.id,
+            provider="amazon_spapi",
+            external_account_id="A1SELLER",
+            display_name="My EU store",
+            scopes=[],
+            details={},
+            status=ConnectionStatus.NEEDS_REAUTH,
+        )
+        connection.ensure_id()
+        session.add(connection)
+    after = await client.get("/")
+    assert "Connect your Amazon account" not in after.text
+    assert "Amazon Seller Central" in after.text and "My EU store" in after.text
+    assert "Needs re-auth" in after.text and "need your attention" not in after.text
+    assert "1 connection needs your attention" in after.text
