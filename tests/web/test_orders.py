@@ -347,3 +347,13 @@ async def test_a_member_sees_why_they_cannot_start_or_cancel_a_sync(
     missing = await web.page.request.get(f"{web.base}/orders/sync/{uuid.uuid4()}")
     assert missing.status == 404
     assert (await web.page.request.get(f"{web.base}/orders/sync/nope")).status == 404
+
+
+async def test_signed_out_the_orders_page_sends_to_sign_in(web: WebPage) -> None:
+    await web.go("/orders?status=paid")
+    await expect(web.page).to_have_url(re.compile(r"/login\?next=%2Forders%3Fstatus%3Dpaid$"))
+    polled = await web.page.request.get(
+        f"{web.base}/orders/sync/{uuid.uuid4()}", headers={"HX-Request": "true"}
+    )
+    assert polled.status == 204
+    assert polled.headers["hx-redirect"].startswith("/login?next=")

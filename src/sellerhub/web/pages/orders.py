@@ -14,6 +14,7 @@ asks the page to reload its list (``HX-Trigger: orders-changed``)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from dataclasses import dataclass
@@ -30,13 +31,14 @@ from sellerhub.commerce.sync import service as sync
 from sellerhub.commerce.sync.models import ACTIVE
 from sellerhub.commerce.sync.schemas import SyncJobOut, SyncRequest
 from sellerhub.connections import service as connections
-from sellerhub.core.errors import NotFound, ValidationFailed
+from sellerhub.core.errors import NotFound, Unauthenticated, ValidationFailed
 from sellerhub.db.reads import TenantReader
 from sellerhub.db.session import unit_of_work
 from sellerhub.db.tenancy import set_tenant
-from sellerhub.deps import runtime_of
+from sellerhub.deps import current_principal, runtime_of
+from sellerhub.identity.principal import Principal
 from sellerhub.web.routing import WebRoute
-from sellerhub.web.session import Viewer, check_form_csrf, require_viewer
+from sellerhub.web.session import SignInNeeded, Viewer, check_form_csrf, require_viewer
 from sellerhub.web.templating import render
 
 router = APIRouter(include_in_schema=False, route_class=WebRoute)
@@ -133,8 +135,62 @@ def _filters(request: Request) -> Filters:
     return Filters(channel, status, cursor, limit)
 
 
-async def _orders_page(request: Request, viewer: Viewer, filters: Filters) -> dict[str, Any]:
-    reader = TenantReader(runtime_of(request).reads, viewer.principal.organization_id)
+@dataclass(frozen=True, slots=True)
+class LineRow:
+    quantity: int
+    title: str
+    sku: str
+    price: str
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRow:
+    """An order as the list shows it, formatted here once so the template only places text."""
+
+    number: str
+    placed: str
+    channel: str
+    store: str
+    status: str
+    total: str
+    lines: list[LineRow]
+
+
+@dataclass(frozen=True, slots=True)
+class OrdersPage:
+    rows: list[OrderRow]
+    next_cursor: str | None
+
+
+def _row(item: dict[str, Any], stores: dict[str, Store]) -> OrderRow:
+    currency = item["currency"]
+    store = stores.get(item["connection_id"])
+    when = item["placed_at"] or item["updated_at"]
+    return OrderRow(
+        number=item["number"] or item["external_id"],
+        placed=when[:16].replace("T", " "),
+        channel=ORDER_CHANNELS.get(item["channel"], item["channel"]),
+        store=store.name if store else "",
+        status=item["status"].replace("_", " "),
+        total=format_money(item["total_minor"], currency),
+        lines=[
+            LineRow(
+                line["quantity"],
+                line["title"] or line["sku"] or "item",
+                line["sku"],
+                format_money(line["unit_price_minor"], currency),
+            )
+            for line in item["lines"]
+        ],
+    )
+
+
+async def _orders_json(
+    request: Request, organization_id: uuid.UUID, filters: Filters
+) -> dict[str, Any]:
+    """One page of orders from the query the JSON API answers with (PostgreSQL renders the
+    page and its lines in one round trip)."""
+    reader = TenantReader(runtime_of(request).reads, organization_id)
     body = await orders.page_json(
         reader,
         limit=filters.limit,
@@ -144,6 +200,10 @@ async def _orders_page(request: Request, viewer: Viewer, filters: Filters) -> di
     )
     page: dict[str, Any] = json.loads(body)
     return page
+
+
+def _orders_page(page: dict[str, Any], stores: dict[str, Store]) -> OrdersPage:
+    return OrdersPage([_row(item, stores) for item in page["items"]], page["next_cursor"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,16 +230,43 @@ async def _stores(session: AsyncSession) -> dict[str, Store]:
     }
 
 
+async def _stores_only(request: Request, organization_id: uuid.UUID) -> dict[str, Store]:
+    async with unit_of_work(runtime_of(request).sessionmaker) as session:
+        set_tenant(session, organization_id)
+        return await _stores(session)
+
+
 async def _stores_and_jobs(
-    request: Request, viewer: Viewer
+    request: Request, organization_id: uuid.UUID
 ) -> tuple[dict[str, Store], list[SyncJobOut]]:
     async with unit_of_work(runtime_of(request).sessionmaker) as session:
-        set_tenant(session, viewer.principal.organization_id)
+        set_tenant(session, organization_id)
         stores = await _stores(session)
         jobs, _ = await sync.list_jobs(
             session, limit=RECENT_JOBS, before=None, connection_id=None, status=None
         )
     return stores, [sync.describe(j) for j in jobs]
+
+
+async def _principal_of(request: Request) -> Principal:
+    """The organization of the request's verified session (cheap: the token's signature and
+    the in-memory revocation list), so that the page's reads can start while the viewer is
+    still being loaded; ``_same_organization`` then checks that both name the same one."""
+    try:
+        principal = await current_principal(request)
+    except Unauthenticated:
+        raise SignInNeeded from None
+    return principal
+
+
+def _same_session(viewer: Viewer, principal: Principal) -> None:
+    """The page shows only what the viewer's own session may read (a request that also sent an
+    Authorization header of someone else is sent to sign in)."""
+    if (viewer.principal.organization_id, viewer.principal.user_id) != (
+        principal.organization_id,
+        principal.user_id,
+    ):
+        raise SignInNeeded
 
 
 def _context(viewer: Viewer, **values: Any) -> dict[str, Any]:
@@ -197,17 +284,23 @@ def _context(viewer: Viewer, **values: Any) -> dict[str, Any]:
 
 @router.get("/orders")
 async def orders_page(request: Request) -> Response:
-    viewer = await require_viewer(request)
+    principal = await _principal_of(request)
+    organization_id = principal.organization_id
     filters = _filters(request)
-    page = await _orders_page(request, viewer, filters)
-    stores, jobs = await _stores_and_jobs(request, viewer)
+    # The viewer, the orders' one round trip and the sync panel, at the same time.
+    viewer, (stores, jobs), page = await asyncio.gather(
+        require_viewer(request),
+        _stores_and_jobs(request, organization_id),
+        _orders_json(request, organization_id, filters),
+    )
+    _same_session(viewer, principal)
     return render(
         request,
         "orders.html",
         _context(
             viewer,
             filters=filters,
-            page=page,
+            page=_orders_page(page, stores),
             stores=stores,
             syncable=[s for s in stores.values() if s.status != "disconnected"],
             jobs=jobs,
@@ -218,16 +311,19 @@ async def orders_page(request: Request) -> Response:
 @router.get("/orders/list")
 async def orders_list(request: Request) -> Response:
     """The list alone (the page reloads it after a sync finished)."""
-    viewer = await require_viewer(request)
+    principal = await _principal_of(request)
+    organization_id = principal.organization_id
     filters = _filters(request)
-    page = await _orders_page(request, viewer, filters)
-    async with unit_of_work(runtime_of(request).sessionmaker) as session:
-        set_tenant(session, viewer.principal.organization_id)
-        stores = await _stores(session)
+    viewer, stores, page = await asyncio.gather(
+        require_viewer(request),
+        _stores_only(request, organization_id),
+        _orders_json(request, organization_id, filters),
+    )
+    _same_session(viewer, principal)
     return render(
         request,
         "partials/orders_list.html",
-        _context(viewer, filters=filters, page=page, stores=stores),
+        _context(viewer, filters=filters, page=_orders_page(page, stores)),
     )
 
 
@@ -239,7 +335,7 @@ def _job_id(value: str) -> uuid.UUID:
 
 
 async def _jobs_fragment(request: Request, viewer: Viewer) -> Response:
-    stores, jobs = await _stores_and_jobs(request, viewer)
+    stores, jobs = await _stores_and_jobs(request, viewer.principal.organization_id)
     return render(request, "partials/sync_jobs.html", _context(viewer, stores=stores, jobs=jobs))
 
 
@@ -277,9 +373,7 @@ async def start_sync(request: Request) -> Response:
 async def _job_item(
     request: Request, viewer: Viewer, job: SyncJobOut, *, headers: dict[str, str] | None = None
 ) -> Response:
-    async with unit_of_work(runtime_of(request).sessionmaker) as session:
-        set_tenant(session, viewer.principal.organization_id)
-        stores = await _stores(session)
+    stores = await _stores_only(request, viewer.principal.organization_id)
     return render(
         request,
         "partials/sync_job.html",
