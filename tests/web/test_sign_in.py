@@ -59,3 +59,31 @@ async def test_wrong_password_is_shown_in_words(web: WebPage) -> None:
     await expect(error).to_be_visible()
     await expect(error).not_to_contain_text("{")
     await expect(web.page).to_have_url(re.compile(r"/login$"))
+
+
+async def test_pages_fit_a_phone_and_work_from_the_keyboard(web: WebPage) -> None:
+    """Readable on a phone (nothing wider than a 375 px screen) and usable without a mouse:
+    the sign-in form is reached and submitted from the keyboard."""
+    await web.page.set_viewport_size({"width": 375, "height": 740})
+    await _amazon_consent(web, "approve")
+    for path in ("/", "/connections", "/orders", "/settings", "/settings/api-keys"):
+        await web.go(path)
+        overflow = await web.page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 0, (path, overflow)
+    await web.page.get_by_role("button", name="Sign out").click()
+    await expect(web.page).to_have_url(re.compile(r"/login$"))
+    overflow = await web.page.evaluate(
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    assert overflow <= 0
+    await web.page.keyboard.press("Tab")  # the skip link comes first
+    focused = await web.page.evaluate("document.activeElement.textContent")
+    assert focused == "Skip to content"
+    await web.page.get_by_label("Email").focus()
+    await web.page.keyboard.type("nobody@example.com")
+    await web.page.keyboard.press("Tab")
+    await web.page.keyboard.type("not the password 1")
+    await web.page.keyboard.press("Enter")
+    await expect(web.page.locator("form [data-errors]")).to_be_visible()
