@@ -36,6 +36,15 @@ from tests.browser import Browser
 
 # Truncated after each test; signing_keys stay (every process caches the active key).
 TABLES = [
+    "inventory_import_errors",
+    "inventory_imports",
+    "reservation_lines",
+    "reservations",
+    "stock_movements",
+    "stock_levels",
+    "locations",
+    "product_listings",
+    "products",
     "sync_jobs",
     "order_lines",
     "orders",

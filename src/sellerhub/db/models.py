@@ -1,6 +1,16 @@
 """Imports every model so that ``Base.metadata`` is complete (Alembic, tests)."""
 
 from sellerhub.audit.models import AuditEvent, PlatformAuditEvent
+from sellerhub.commerce.catalog.models import Product, ProductListing
+from sellerhub.commerce.inventory.models import (
+    InventoryImport,
+    InventoryImportError,
+    Location,
+    Reservation,
+    ReservationLine,
+    StockLevel,
+    StockMovement,
+)
 from sellerhub.commerce.orders.models import Order, OrderLine
 from sellerhub.commerce.sync.models import SyncJob
 from sellerhub.connections.models import Connection
@@ -29,7 +39,10 @@ __all__ = [
     "AuditEvent",
     "Connection",
     "EmailCode",
+    "InventoryImport",
+    "InventoryImportError",
     "KeyRingHolder",
+    "Location",
     "Membership",
     "OAuthState",
     "Order",
@@ -38,10 +51,16 @@ __all__ = [
     "OutboundMail",
     "OutboxJob",
     "PlatformAuditEvent",
+    "Product",
+    "ProductListing",
     "RateLimitCounter",
     "RefreshToken",
+    "Reservation",
+    "ReservationLine",
     "RevokedFamily",
     "SigningKey",
+    "StockLevel",
+    "StockMovement",
     "SyncJob",
     "User",
     "WebhookEvent",

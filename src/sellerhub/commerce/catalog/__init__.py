@@ -1,0 +1,1 @@
+"""The catalog: an organization's products (SKUs) and where each is listed on its channels."""
