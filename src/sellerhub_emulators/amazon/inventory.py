@@ -1,9 +1,11 @@
 """FBA inventory of the emulated selling partners (providers.md §1.5, ``fbaInventory.json`` v1).
 
-Every (selling partner, marketplace) pair has a deterministic seeded inventory: 60-119 SKUs
-``EMU-0001``... whose ASIN, FNSKU and quantities derive from a SHA-256 of the selling partner id,
-the marketplace id and the item number (the same seller always gets the same inventory; another
-seller gets another one). ``lastUpdatedTime`` values are spread over the 30 days before the
+Every (selling partner, marketplace) pair has a deterministic seeded inventory: 150-399 SKUs
+``EMU-0001``... (hundreds per marketplace, so a sync pages several times per marketplace) whose
+quantities derive from a SHA-256 of the selling partner id, the marketplace id and the item
+number, and whose ASIN and FNSKU derive from the selling partner and the SKU only (the same
+product in every marketplace; the same seller always gets the same inventory, another seller
+another one). ``lastUpdatedTime`` values are spread over the 30 days before the
 emulator started. ``_admin/config`` ``inventory`` replaces the list of a pair with items given in
 the wire shape of ``InventorySummary`` (see ``InventoryItemSpec``).
 
@@ -32,8 +34,8 @@ from pydantic.alias_generators import to_camel
 
 from sellerhub_emulators.amazon import constants as c
 
-SEEDED_MIN_ITEMS = 60
-SEEDED_SPREAD = 60  # seeded pairs have SEEDED_MIN_ITEMS + (0..SEEDED_SPREAD-1) items
+SEEDED_MIN_ITEMS = 150
+SEEDED_SPREAD = 250  # seeded pairs have SEEDED_MIN_ITEMS + (0..SEEDED_SPREAD-1) items
 MAX_QUANTITY = 100_000_000
 RESEARCH_TERMS = (
     "researchingQuantityInShortTerm",

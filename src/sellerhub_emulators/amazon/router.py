@@ -8,6 +8,7 @@ from fastapi import APIRouter
 
 from sellerhub_emulators.amazon.ads import add_ads_routes
 from sellerhub_emulators.amazon.authorize import add_authorize_routes
+from sellerhub_emulators.amazon.inventory_admin import add_inventory_admin_routes
 from sellerhub_emulators.amazon.profile import add_profile_routes
 from sellerhub_emulators.amazon.seller_central import add_seller_central_routes
 from sellerhub_emulators.amazon.spapi import add_spapi_routes
@@ -24,5 +25,6 @@ def build_amazon_router(emulator: AmazonEmulator) -> APIRouter:
     add_seller_central_routes(router, emulator)
     add_spapi_routes(router, emulator)
     add_ads_routes(router, emulator)
+    add_inventory_admin_routes(router, emulator)
     router.include_router(build_admin_router(emulator))
     return router

@@ -28,7 +28,7 @@ from sellerhub_emulators.amazon import constants as c
 from sellerhub_emulators.amazon import spapi_errors as e
 from sellerhub_emulators.amazon.inventory import CursorKey, InventoryItem
 from sellerhub_emulators.amazon.marketplaces import MARKETPLACES
-from sellerhub_emulators.amazon.state import AmazonEmulator
+from sellerhub_emulators.amazon.state import AmazonEmulator, InventoryRequest
 from sellerhub_emulators.common.tokens import TokenKind, TokenStatus
 
 # startDateTime: "no earlier than 18 months prior to the date and time when you call the API".
@@ -180,16 +180,19 @@ def select(items: Sequence[InventoryItem], query: InventoryQuery) -> list[Invent
     return list(items)
 
 
+def page_offset(emulator: AmazonEmulator, grant: SellerGrant, query: InventoryQuery) -> int:
+    """Where the requested page starts: 0, or the offset its ``nextToken`` continues at."""
+    if query.next_token is None:
+        return 0
+    resolved = emulator.cursors.resolve(query.next_token, query.cursor_key(grant))
+    if isinstance(resolved, str):
+        raise InvalidInput(resolved)
+    return resolved
+
+
 def inventory_page(
-    emulator: AmazonEmulator, grant: SellerGrant, query: InventoryQuery
+    emulator: AmazonEmulator, grant: SellerGrant, query: InventoryQuery, offset: int
 ) -> dict[str, Any]:
-    key = query.cursor_key(grant)
-    offset = 0
-    if query.next_token is not None:
-        resolved = emulator.cursors.resolve(query.next_token, key)
-        if isinstance(resolved, str):
-            raise InvalidInput(resolved)
-        offset = resolved
     items = select(emulator.inventory_of(grant.selling_partner_id, query.marketplace_id), query)
     size = emulator.inventory_page_size
     page = items[offset : offset + size]
@@ -203,8 +206,33 @@ def inventory_page(
         }
     }
     if offset + size < len(items):
-        body["pagination"] = {"nextToken": emulator.cursors.issue(key, offset + size)}
+        body["pagination"] = {
+            "nextToken": emulator.cursors.issue(query.cursor_key(grant), offset + size)
+        }
     return body
+
+
+def _logged(
+    emulator: AmazonEmulator,
+    request: Request,
+    response: Response,
+    *,
+    seller: str | None = None,
+    page: int | None = None,
+) -> Response:
+    """Record the request in the emulator's inventory request log, then answer it."""
+    params = request.query_params
+    marketplaces = _list(params, "marketplaceIds")
+    emulator.log_inventory_request(
+        InventoryRequest(
+            selling_partner_id=seller,
+            marketplace_id=marketplaces[0] if marketplaces else None,
+            next_token=params.get("nextToken", "").strip() or None,
+            page=page,
+            status=response.status_code,
+        )
+    )
+    return response
 
 
 def add_spapi_routes(router: APIRouter, emulator: AmazonEmulator) -> None:
@@ -225,14 +253,23 @@ def add_spapi_routes(router: APIRouter, emulator: AmazonEmulator) -> None:
         """``getInventorySummaries`` (v1): one page of FBA inventory summaries."""
         blocked = await emulator.enter(c.ENDPOINT_INVENTORY_SUMMARIES)
         if blocked is not None:
-            return blocked
+            return _logged(emulator, request, blocked)
         grant = authenticate(emulator, request)
         if isinstance(grant, Response):
-            return grant
+            return _logged(emulator, request, grant)
+        seller = grant.selling_partner_id
         rate = emulator.rate_limit_of(c.ENDPOINT_INVENTORY_SUMMARIES)
         try:
             query = parse_inventory_query(request.query_params, grant, emulator.wall_now())
-            body = inventory_page(emulator, grant, query)
+            offset = page_offset(emulator, grant, query)
         except InvalidInput as exc:
-            return e.invalid_input(exc.message, rate_limit=rate)
-        return JSONResponse(body, headers=_headers(rate))
+            refused = e.invalid_input(exc.message, rate_limit=rate)
+            return _logged(emulator, request, refused, seller=seller)
+        number = offset // emulator.inventory_page_size + 1
+        fault = emulator.take_page_fault(seller, query.marketplace_id, number)
+        if fault is not None:
+            failed = e.spapi_fault(fault)
+            return _logged(emulator, request, failed, seller=seller, page=number)
+        body = inventory_page(emulator, grant, query, offset)
+        answer = JSONResponse(body, headers=_headers(rate))
+        return _logged(emulator, request, answer, seller=seller, page=number)

@@ -15,11 +15,20 @@ outstanding authorization codes, registered SP-API applications, FBA inventory, 
   the FBA inventory of those pairs (``inventory.InventoryItemSpec``: the wire shape, only
   ``sellerSku`` required).
 - ``inventory_page_size`` (1-50): summaries per page of ``getInventorySummaries``.
+- ``inventory_fail`` ``{"marketplace_id": "...", "page": n, "status": 503, "count": 1,
+  "selling_partner_id": "..." | null} | null``: the next ``count`` requests for page ``n``
+  (1-based, at the current page size) of that marketplace answer ``status`` in the SP-API error
+  shape, after authentication and the parameter checks, before the page is served (a 429 says
+  ``QuotaExceeded``). ``null`` clears every such rule, ``count: 0`` the one named.
 - ``ads_profiles`` ``[Profile, ...] | null``: the profiles every Ads token sees (``null``: the
   defaults).
 
 ``inventory_summaries`` starts with the documented usage plan as its rate limit (2/s, burst 2);
 ``rate_limit: null`` clears it with every other bucket and ``reset`` restores it.
+
+Every ``getInventorySummaries`` request is also logged with its marketplace, ``nextToken``, the
+page it asked for and the status it got (``_admin/inventory/requests``, see
+``inventory_admin``), so a test can count the requests per page token.
 """
 
 from __future__ import annotations
@@ -83,6 +92,51 @@ class SpApiAppSpec(BaseModel):
         return _printable_id(value, "client_id", 100)
 
 
+class InventoryFailSpec(BaseModel):
+    """The next ``count`` requests for ``page`` of a marketplace fail with ``status``."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    marketplace_id: str
+    page: int = Field(ge=1, le=100_000)
+    status: int = Field(ge=400, le=599)
+    count: int = Field(default=1, ge=0, le=1_000_000)
+    selling_partner_id: str | None = None
+
+    @field_validator("marketplace_id")
+    @classmethod
+    def _marketplace(cls, value: str) -> str:
+        if value not in MARKETPLACES:
+            raise ValueError(f"unknown marketplace id {value!r}")
+        return value
+
+
+PageFaultKey = tuple[str | None, str, int]  # (selling partner or any, marketplace, page)
+
+
+@dataclass(frozen=True, slots=True)
+class InventoryRequest:
+    """One ``getInventorySummaries`` request as the emulator saw it."""
+
+    selling_partner_id: str | None  # None when refused before authentication
+    marketplace_id: str | None
+    next_token: str | None
+    page: int | None  # 1-based; None when the token could not be resolved
+    status: int
+
+    def wire(self) -> dict[str, Any]:
+        return {
+            "selling_partner_id": self.selling_partner_id,
+            "marketplace_id": self.marketplace_id,
+            "next_token": self.next_token,
+            "page": self.page,
+            "status": self.status,
+        }
+
+
+MAX_LOGGED_REQUESTS = 10_000
+
+
 class AmazonConfigUpdate(ConfigUpdate):
     """The common keys plus ``clients``, ``spapi_apps``, ``inventory``,
     ``inventory_page_size`` and ``ads_profiles`` (see the module docstring)."""
@@ -93,6 +147,7 @@ class AmazonConfigUpdate(ConfigUpdate):
         default=None, max_length=100
     )
     inventory_page_size: int | None = Field(default=None, ge=1, le=c.INVENTORY_PAGE_SIZE)
+    inventory_fail: InventoryFailSpec | None = None
     ads_profiles: list[AdsProfileSpec] | None = Field(default=None, max_length=100)
 
     @field_validator("clients")
@@ -196,6 +251,8 @@ class AmazonEmulator(EmulatorState):
         self._inventory: dict[InventoryKey, list[InventoryItem]] = {}
         self._seeded: dict[InventoryKey, list[InventoryItem]] = {}
         self.inventory_page_size = c.INVENTORY_PAGE_SIZE
+        self._page_faults: dict[PageFaultKey, tuple[int, int]] = {}  # -> (status, remaining)
+        self._inventory_requests: list[InventoryRequest] = []
         self._ads_profiles: list[AdsProfileSpec] | None = None
         self._install_default_rate_limits()
 
@@ -244,6 +301,57 @@ class AmazonEmulator(EmulatorState):
                 self._seeded[key] = seeded
         return seeded
 
+    def set_inventory_items(
+        self, selling_partner_id: str, marketplace_id: str, specs: list[InventoryItemSpec]
+    ) -> int:
+        """Replace or add the given SKUs of a pair, keeping its other items (seeded or
+        configured). A replaced item keeps its ASIN, FNSKU and product name unless given; its
+        ``lastUpdatedTime`` becomes now unless given. Returns the pair's item count."""
+        current = {
+            item.seller_sku: item for item in self.inventory_of(selling_partner_id, marketplace_id)
+        }
+        now = self.wall_now()
+        for spec in specs:
+            old = current.get(spec.seller_sku)
+            if old is not None:
+                keep = {
+                    "asin": spec.asin or old.summary["asin"],
+                    "fn_sku": spec.fn_sku or old.summary["fnSku"],
+                    "product_name": spec.product_name or old.summary["productName"],
+                }
+                spec = spec.model_copy(update=keep)
+            current[spec.seller_sku] = item_from_spec(spec, now=now)
+        items = sorted(current.values(), key=lambda item: item.seller_sku)
+        with self._lock:
+            self._inventory[(selling_partner_id, marketplace_id)] = items
+        return len(items)
+
+    def take_page_fault(
+        self, selling_partner_id: str, marketplace_id: str, page: int
+    ) -> int | None:
+        """The status an ``inventory_fail`` rule answers for this page, if one is due."""
+        with self._lock:
+            for key in ((selling_partner_id, marketplace_id, page), (None, marketplace_id, page)):
+                rule = self._page_faults.get(key)
+                if rule is None:
+                    continue
+                status, remaining = rule
+                if remaining <= 1:
+                    del self._page_faults[key]
+                else:
+                    self._page_faults[key] = (status, remaining - 1)
+                return status
+        return None
+
+    def log_inventory_request(self, request: InventoryRequest) -> None:
+        with self._lock:
+            if len(self._inventory_requests) < MAX_LOGGED_REQUESTS:
+                self._inventory_requests.append(request)
+
+    def inventory_requests(self) -> list[InventoryRequest]:
+        with self._lock:
+            return list(self._inventory_requests)
+
     def ads_profiles(self) -> list[AdsProfileSpec]:
         with self._lock:
             configured = self._ads_profiles
@@ -275,6 +383,16 @@ class AmazonEmulator(EmulatorState):
                     self._inventory[(seller, marketplace_id)] = items
             if update.inventory_page_size is not None:
                 self.inventory_page_size = update.inventory_page_size
+            if "inventory_fail" in given:
+                fail = update.inventory_fail
+                if fail is None:
+                    self._page_faults.clear()
+                else:
+                    key = (fail.selling_partner_id, fail.marketplace_id, fail.page)
+                    if fail.count == 0:
+                        self._page_faults.pop(key, None)
+                    else:
+                        self._page_faults[key] = (fail.status, fail.count)
             if "ads_profiles" in given:
                 self._ads_profiles = (
                     list(update.ads_profiles) if update.ads_profiles is not None else None
@@ -292,6 +410,18 @@ class AmazonEmulator(EmulatorState):
                 inventory.setdefault(seller, {})[marketplace_id] = len(items)
             snapshot["inventory"] = inventory
             snapshot["inventory_page_size"] = self.inventory_page_size
+            snapshot["inventory_fail"] = [
+                {
+                    "selling_partner_id": seller,
+                    "marketplace_id": marketplace_id,
+                    "page": page,
+                    "status": status,
+                    "count": remaining,
+                }
+                for (seller, marketplace_id, page), (status, remaining) in sorted(
+                    self._page_faults.items(), key=lambda kv: (kv[0][0] or "", kv[0][1], kv[0][2])
+                )
+            ]
             snapshot["ads_profiles"] = (
                 None if self._ads_profiles is None else [p.profile_id for p in self._ads_profiles]
             )
@@ -314,5 +444,7 @@ class AmazonEmulator(EmulatorState):
             self._inventory.clear()
             self._seeded.clear()
             self.inventory_page_size = c.INVENTORY_PAGE_SIZE
+            self._page_faults.clear()
+            self._inventory_requests.clear()
             self._ads_profiles = None
         self._install_default_rate_limits()
