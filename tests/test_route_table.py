@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from sellerhub import deps
 from sellerhub.audit.models import AuditEvent
+from sellerhub.commerce.inventory.models import InventoryImport
 from sellerhub.commerce.sync.models import SyncJob
 from sellerhub.connections.models import Connection
 from sellerhub.db.session import unit_of_work
@@ -201,12 +202,24 @@ async def _webhook_event(runtime: Runtime, owner: Tenant) -> str:
     return str(event.id)
 
 
+async def _inventory_import(runtime: Runtime, owner: Tenant) -> str:
+    async with unit_of_work(runtime.sessionmaker) as session:
+        set_tenant(session, owner.organization.id)
+        item = InventoryImport(
+            organization_id=owner.organization.id, file_format="csv", status="rejected"
+        )
+        item.ensure_id()
+        session.add(item)
+    return str(item.id)
+
+
 # (path prefix, parameter) -> a row of the given organization; the longest prefix wins.
 ROWS: dict[tuple[str, str], RowFactory] = {
     ("/api/v1/audit-events/", "event_id"): _audit_event,
     ("/api/v1/api-keys/", "key_id"): _api_key,
     ("/api/v1/connections/", "connection_id"): _connection,
     ("/api/v1/sync-jobs/", "job_id"): _sync_job,
+    ("/api/v1/inventory/imports/", "import_id"): _inventory_import,
     ("/api/v1/webhook-events/", "event_id"): _webhook_event,
 }
 

@@ -5,6 +5,7 @@ from fastapi import APIRouter
 
 from sellerhub.audit.endpoints import router as audit_router
 from sellerhub.callbacks import router as amazon_callback_router
+from sellerhub.commerce.inventory.imports.endpoints import router as inventory_imports_router
 from sellerhub.commerce.orders.endpoints import router as orders_router
 from sellerhub.commerce.sync.endpoints import router as sync_jobs_router
 from sellerhub.connections.endpoints.amazon import router as amazon_consent_router
@@ -44,6 +45,7 @@ ROUTERS: list[APIRouter] = [
     woocommerce_grant_router,
     orders_router,
     sync_jobs_router,
+    inventory_imports_router,  # bulk imports; their uploads stream (app.py: InputPolicy)
     webhook_events_router,
     *WEB_PAGES,  # the web UI's pages (sellerhub.web), HTML for people
     webhooks_router,  # last: deliveries are served before routing (webhooks.ingress.IngressLane)

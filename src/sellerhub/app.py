@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from sellerhub import __version__
 from sellerhub.api import ROUTERS
+from sellerhub.commerce.inventory.imports.endpoints import STREAMED_PATHS
 from sellerhub.config import Settings, get_settings
 from sellerhub.core import openapi, problems
 from sellerhub.core.cors import CorsMiddleware
@@ -60,11 +61,13 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     problems.install(app)
     openapi.install(app)  # the document declares every status and content type (core.openapi)
     web.install(app)  # the web UI's static files (its pages are routers in api.py)
-    # The input policy (sizes, NUL, surrogates, nesting) for every request but webhook deliveries.
+    # The input policy (sizes, NUL, surrogates, nesting) for every request but webhook deliveries;
+    # bulk inventory uploads stream their bodies under their own limit (their route enforces it).
     app.add_middleware(
         InputPolicy,
         max_body_bytes=settings.max_body_bytes,
         body_timeout_seconds=settings.request_body_timeout_seconds,
+        streamed_paths=STREAMED_PATHS,
     )
     # CORS for registered apps' origins, inside the request context (ids, metrics, headers).
     app_registry.ttl_seconds = settings.app_cache_seconds

@@ -102,6 +102,11 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_048_576, ge=1024, le=26_214_400)
     request_body_timeout_seconds: float = Field(default=20.0, gt=0, le=600)
     request_header_timeout_seconds: float = Field(default=10.0, gt=0, le=600)
+    # Bulk inventory imports (commerce/inventory/imports) stream their body instead of going
+    # through the limit above: their own size limit (413 beyond it), and how many rows are
+    # applied while the upload waits (more answer 202 and continue in a job).
+    inventory_import_max_bytes: int = Field(default=104_857_600, ge=1024, le=2_147_483_648)
+    inventory_import_sync_rows: int = Field(default=5000, ge=0, le=1_000_000)
     fedex_api_url: str | None = None
     fedex_sandbox_api_url: str | None = None
     dhl_api_url: str | None = None

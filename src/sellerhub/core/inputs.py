@@ -143,12 +143,24 @@ def check_target(scope: Scope) -> None:
 
 class InputPolicy:
     """ASGI middleware enforcing the module's rules on every HTTP request it wraps (the webhook
-    ingress lane runs outside it, with its own size limit, and calls ``json_problem`` itself)."""
+    ingress lane runs outside it, with its own size limit, and calls ``json_problem`` itself).
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int, body_timeout_seconds: float) -> None:
+    ``streamed_paths``: POST routes that read their body in chunks as it arrives (bulk
+    inventory imports, up to ``SELLERHUB_INVENTORY_IMPORT_MAX_BYTES``), so the body is not
+    buffered here; the path and query rules still apply, and the route enforces its own size
+    and time limits and the text rules on what it parses."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_body_bytes: int,
+        body_timeout_seconds: float,
+        streamed_paths: frozenset[str] = frozenset(),
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.body_timeout_seconds = body_timeout_seconds
+        self.streamed_paths = streamed_paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -156,6 +168,9 @@ class InputPolicy:
             return
         try:
             check_target(scope)
+            if scope["method"] == "POST" and scope["path"] in self.streamed_paths:
+                await self.app(scope, receive, send)
+                return
             if not _may_have_body(scope):
                 await self.app(scope, receive, send)
                 return

@@ -173,6 +173,14 @@ class InventoryImport(IdMixin, TimestampMixin, TenantScoped, Base):
             "rows_read >= 0 AND rows_valid >= 0 AND rows_applied >= 0 AND error_count >= 0",
             name="counts",
         ),
+        # A retried upload with its Idempotency-Key answers the import the key first made.
+        Index(
+            "uq_inventory_imports_idempotency",
+            "organization_id",
+            "idempotency_key",
+            unique=True,
+            postgresql_where=text("idempotency_key IS NOT NULL"),
+        ),
     )
 
     status: Mapped[ImportStatus] = mapped_column(

@@ -1,0 +1,322 @@
+"""Every statement of bulk imports. The import rows go through the ORM (tenant-scoped as
+usual); the set-based work (``COPY`` into the staging table, validation, the upsert and its
+journal) is SQL sent on the session's own psycopg connection, inside its transaction. Those
+statements bind the organization themselves (``%(organization_id)s`` from the repository's
+organization, never a caller's parameter), as ``db.reads.TenantReader`` does; the staging
+table holds one import's rows, whose import the caller has already found in its organization."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from typing import Any, LiteralString
+
+import psycopg
+from psycopg import sql
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sellerhub.commerce.inventory.models import InventoryImport, InventoryImportError
+from sellerhub.core.errors import TenantScopeViolation
+
+STAGING_SCHEMA = "inventory_staging"
+RESOLVED = "inventory_import_resolved"
+
+# Each row of the upload with what it names resolved in the organization, its quantity read
+# as a number when it is one, and the first row of a duplicated SKU + location.
+_RESOLVE = """
+CREATE TEMP TABLE inventory_import_resolved ON COMMIT DROP AS
+WITH s AS (
+    SELECT row_number, btrim(sku) AS sku, btrim(location) AS location,
+           btrim(quantity) AS quantity, coalesce(nullif(lower(btrim(mode)), ''), 'set') AS mode
+    FROM {staging}
+), dup AS (
+    SELECT sku, location, min(row_number) AS first_row FROM s
+    WHERE sku <> '' AND location <> ''
+    GROUP BY sku, location HAVING count(*) > 1
+)
+SELECT s.row_number, s.sku, s.location, s.quantity, s.mode,
+       p.id AS product_id, p.archived_at IS NOT NULL AS product_archived,
+       l.id AS location_id, l.archived_at IS NOT NULL AS location_archived,
+       CASE WHEN s.quantity ~ '^[+-]?[0-9]{{1,12}}$' THEN s.quantity::bigint END AS qty,
+       dup.first_row
+FROM s
+LEFT JOIN products p ON p.organization_id = %(organization_id)s AND p.sku = s.sku
+LEFT JOIN locations l ON l.organization_id = %(organization_id)s AND l.code = s.location
+LEFT JOIN dup ON dup.sku = s.sku AND dup.location = s.location
+"""
+
+# The levels the import will change, locked in one fixed order (the order every writer of
+# levels uses), so what validation reads is what the upsert changes.
+_LOCK_LEVELS = """
+SELECT count(*) FROM (
+    SELECT 1 FROM stock_levels sl
+    JOIN inventory_import_resolved r
+      ON sl.product_id = r.product_id AND sl.location_id = r.location_id
+    WHERE sl.organization_id = %(organization_id)s
+    ORDER BY sl.product_id, sl.location_id
+    FOR NO KEY UPDATE OF sl
+) AS locked
+"""
+
+# One consolidated report: every problem of every row, one line per (row, column).
+_RECORD_ERRORS = """
+INSERT INTO inventory_import_errors
+    (organization_id, import_id, row_number, column_name, value, message)
+SELECT %(organization_id)s, %(import_id)s, r.row_number, e.column_name,
+       left(coalesce(e.value, ''), 200), left(e.message, 300)
+FROM inventory_import_resolved r
+LEFT JOIN stock_levels sl ON sl.organization_id = %(organization_id)s
+    AND sl.product_id = r.product_id AND sl.location_id = r.location_id
+CROSS JOIN LATERAL (VALUES
+    ('sku', r.sku, CASE
+        WHEN coalesce(r.sku, '') = '' THEN 'the SKU is missing'
+        WHEN r.product_id IS NULL THEN 'no product has this SKU'
+        WHEN r.product_archived THEN 'the product is archived' END),
+    ('location', r.location, CASE
+        WHEN coalesce(r.location, '') = '' THEN 'the location is missing'
+        WHEN r.location_id IS NULL THEN 'no location has this code'
+        WHEN r.location_archived THEN 'the location is archived' END),
+    ('quantity', r.quantity, CASE
+        WHEN coalesce(r.quantity, '') = '' THEN 'the quantity is missing'
+        WHEN r.qty IS NULL THEN 'the quantity is not a whole number'
+        WHEN r.mode = 'set' AND r.qty < 0 THEN 'a quantity to set cannot be negative'
+        WHEN r.mode = 'set' AND r.qty > 2147483647 THEN 'the quantity is too large'
+        WHEN r.mode = 'add' AND coalesce(sl.on_hand, 0) + r.qty < 0 THEN format(
+            'adding %%s would leave %%s on hand (there are %%s); on hand cannot be negative',
+            r.qty, coalesce(sl.on_hand, 0) + r.qty, coalesce(sl.on_hand, 0))
+        WHEN r.mode = 'add' AND coalesce(sl.on_hand, 0) + r.qty > 2147483647
+            THEN 'the resulting quantity is too large'
+        WHEN r.mode IN ('set', 'add') AND sl.reserved
+            > CASE WHEN r.mode = 'set' THEN r.qty ELSE sl.on_hand + r.qty END
+            THEN format('%%s units are reserved; on hand cannot drop below them to %%s',
+                        sl.reserved,
+                        CASE WHEN r.mode = 'set' THEN r.qty ELSE sl.on_hand + r.qty END)
+        END),
+    ('mode', r.mode, CASE WHEN r.mode NOT IN ('set', 'add')
+        THEN 'the mode must be set or add' END),
+    ('sku+location', r.sku || ' @ ' || r.location, CASE WHEN r.first_row IS NOT NULL
+        THEN format('this SKU and location appear more than once in the file (first on row %%s)',
+                    r.first_row) END)
+) AS e(column_name, value, message)
+WHERE e.message IS NOT NULL
+"""
+
+_COUNT_ERRORS = """
+SELECT count(*), count(DISTINCT row_number) FROM inventory_import_errors
+WHERE organization_id = %(organization_id)s AND import_id = %(import_id)s
+"""
+
+# The good rows in one upsert, journaled from what the upsert returns (quantities after) in
+# the same statement. A level that did not exist when the levels were locked but existed at
+# the upsert (another writer created it in between) is counted: the caller rolls back.
+_APPLY = """
+WITH good AS (
+    SELECT r.product_id, r.location_id, sl.on_hand AS before_on_hand,
+           CASE WHEN r.mode = 'set' THEN r.qty ELSE coalesce(sl.on_hand, 0) + r.qty END AS on_hand
+    FROM inventory_import_resolved r
+    LEFT JOIN stock_levels sl ON sl.organization_id = %(organization_id)s
+        AND sl.product_id = r.product_id AND sl.location_id = r.location_id
+    WHERE NOT EXISTS (
+        SELECT 1 FROM inventory_import_errors e
+        WHERE e.import_id = %(import_id)s AND e.row_number = r.row_number
+    )
+), up AS (
+    INSERT INTO stock_levels AS sl
+        (organization_id, product_id, location_id, on_hand, reserved, updated_at)
+    SELECT %(organization_id)s, product_id, location_id, on_hand, 0, now() FROM good
+    ON CONFLICT (organization_id, product_id, location_id)
+    DO UPDATE SET on_hand = excluded.on_hand, updated_at = excluded.updated_at
+    RETURNING sl.product_id, sl.location_id, sl.on_hand, sl.reserved, sl.xmax = 0 AS inserted
+), journal AS (
+    INSERT INTO stock_movements
+        (organization_id, product_id, location_id, delta_on_hand, delta_reserved,
+         on_hand_after, reserved_after, reason, source, idempotency_key)
+    SELECT %(organization_id)s, up.product_id, up.location_id,
+           up.on_hand - coalesce(good.before_on_hand, 0), 0, up.on_hand, up.reserved,
+           'import', %(source)s, %(source)s
+    FROM up JOIN good USING (product_id, location_id)
+    WHERE up.inserted OR up.on_hand <> good.before_on_hand
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM up),
+       (SELECT count(*) FROM up JOIN good USING (product_id, location_id)
+        WHERE NOT up.inserted AND good.before_on_hand IS NULL),
+       (SELECT count(*) FROM journal)
+"""
+
+_ERROR_PAGE = """
+SELECT row_number, column_name, value, message FROM inventory_import_errors
+WHERE organization_id = %(organization_id)s AND import_id = %(import_id)s
+  AND (row_number, column_name) > (%(after_row)s, %(after_column)s)
+ORDER BY row_number, column_name
+LIMIT %(limit)s
+"""
+
+
+def staging_table(import_id: uuid.UUID) -> sql.Composed:
+    return sql.SQL("{}.{}").format(
+        sql.Identifier(STAGING_SCHEMA), sql.Identifier(f"import_{import_id.hex}")
+    )
+
+
+class ImportRepository:
+    def __init__(self, session: AsyncSession, organization_id: uuid.UUID) -> None:
+        self.session = session
+        self.organization_id = organization_id
+
+    # --- the import rows (ORM) -------------------------------------------------------------
+
+    def add(self, item: InventoryImport) -> None:
+        self.session.add(item)
+
+    async def get(self, import_id: uuid.UUID, *, lock: bool = False) -> InventoryImport | None:
+        stmt = select(InventoryImport).where(InventoryImport.id == import_id)
+        return await self.session.scalar(stmt.with_for_update() if lock else stmt)
+
+    async def by_key(self, key: str) -> InventoryImport | None:
+        return await self.session.scalar(
+            select(InventoryImport).where(InventoryImport.idempotency_key == key)
+        )
+
+    async def first_errors(
+        self, import_id: uuid.UUID, limit: int
+    ) -> Sequence[InventoryImportError]:
+        rows = await self.session.scalars(
+            select(InventoryImportError)
+            .where(InventoryImportError.import_id == import_id)
+            .order_by(InventoryImportError.row_number, InventoryImportError.column_name)
+            .limit(limit)
+        )
+        return rows.all()
+
+    # --- raw statements on the session's connection ---------------------------------------
+
+    async def _connection(self) -> psycopg.AsyncConnection[Any]:
+        connection = await self.session.connection()
+        raw = await connection.get_raw_connection()
+        driver: psycopg.AsyncConnection[Any] = raw.driver_connection  # type: ignore[assignment]
+        return driver
+
+    def _params(self, statement: str, params: dict[str, Any]) -> dict[str, Any]:
+        if "%(organization_id)s" not in statement:
+            raise TenantScopeViolation("an import statement without %(organization_id)s")
+        return {**params, "organization_id": self.organization_id}
+
+    async def _one(self, statement: LiteralString, **params: Any) -> tuple[Any, ...]:
+        connection = await self._connection()
+        cursor = await connection.execute(statement, self._params(statement, params))
+        row = await cursor.fetchone()
+        assert row is not None
+        return tuple(row)
+
+    async def lock_key(self, key: str) -> None:
+        """Serialize uploads with the same Idempotency-Key in the organization, until the
+        transaction ends (a retry waits for the first, then finds it)."""
+        await self._one(
+            "SELECT pg_advisory_xact_lock(hashtextextended("
+            "'inventory-import:' || %(organization_id)s || ':' || %(key)s, 0))",
+            key=key,
+        )
+
+    async def lock_applying(self) -> None:
+        """One import applies at a time per organization (their levels may overlap)."""
+        await self._one(
+            "SELECT pg_advisory_xact_lock(hashtextextended("
+            "'inventory-import-apply:' || %(organization_id)s, 0))"
+        )
+
+    async def create_staging(self, import_id: uuid.UUID, ignored_columns: int) -> None:
+        connection = await self._connection()
+        ignored = [
+            sql.SQL("{} text").format(sql.Identifier(f"ignored_{n}"))
+            for n in range(1, ignored_columns + 1)
+        ]
+        columns = sql.SQL(", ").join(
+            [
+                sql.SQL("row_number bigint GENERATED ALWAYS AS IDENTITY"),
+                sql.SQL("sku text, location text, quantity text, mode text"),
+                *ignored,
+            ]
+        )
+        await connection.execute(
+            sql.SQL("CREATE UNLOGGED TABLE {} ({})").format(staging_table(import_id), columns)
+        )
+
+    async def drop_staging(self, import_id: uuid.UUID) -> None:
+        connection = await self._connection()
+        await connection.execute(
+            sql.SQL("DROP TABLE IF EXISTS {}").format(staging_table(import_id))
+        )
+
+    async def copy_csv(
+        self,
+        import_id: uuid.UUID,
+        columns: Sequence[str],
+        delimiter: str,
+        chunks: AsyncIterator[bytes],
+    ) -> int:
+        """The CSV bytes as they arrive, parsed by PostgreSQL; returns the rows copied."""
+        statement = sql.SQL(
+            "COPY {} ({}) FROM STDIN WITH (FORMAT csv, DELIMITER {}, ENCODING 'UTF8')"
+        ).format(
+            staging_table(import_id),
+            sql.SQL(", ").join(sql.Identifier(c) for c in columns),
+            sql.Literal(delimiter),
+        )
+        connection = await self._connection()
+        async with connection.cursor() as cursor:
+            async with cursor.copy(statement) as copy:
+                async for chunk in chunks:
+                    await copy.write(chunk)
+            return max(cursor.rowcount, 0)
+
+    async def copy_rows(
+        self, import_id: uuid.UUID, rows: AsyncIterator[tuple[str | None, ...]]
+    ) -> int:
+        statement = sql.SQL("COPY {} (sku, location, quantity, mode) FROM STDIN").format(
+            staging_table(import_id)
+        )
+        connection = await self._connection()
+        async with connection.cursor() as cursor:
+            async with cursor.copy(statement) as copy:
+                async for row in rows:
+                    await copy.write_row(row)
+            return max(cursor.rowcount, 0)
+
+    async def resolve(self, import_id: uuid.UUID) -> None:
+        connection = await self._connection()
+        statement = sql.SQL(_RESOLVE).format(staging=staging_table(import_id))
+        await connection.execute(statement, {"organization_id": self.organization_id})
+        await connection.execute(f"ANALYZE {RESOLVED}")
+
+    async def lock_levels(self) -> int:
+        (locked,) = await self._one(_LOCK_LEVELS)
+        return int(locked)
+
+    async def record_errors(self, import_id: uuid.UUID) -> tuple[int, int]:
+        """(error lines, rows with an error)."""
+        connection = await self._connection()
+        await connection.execute(
+            _RECORD_ERRORS, self._params(_RECORD_ERRORS, {"import_id": import_id})
+        )
+        errors, rows = await self._one(_COUNT_ERRORS, import_id=import_id)
+        return int(errors), int(rows)
+
+    async def apply(self, import_id: uuid.UUID, source: str) -> tuple[int, int, int]:
+        """(levels written, levels another writer created meanwhile, movements journaled)."""
+        applied, raced, journaled = await self._one(_APPLY, import_id=import_id, source=source)
+        return int(applied), int(raced), int(journaled)
+
+    async def error_page(
+        self, import_id: uuid.UUID, after: tuple[int, str], limit: int
+    ) -> list[tuple[int, str, str, str]]:
+        connection = await self._connection()
+        params = {
+            "import_id": import_id,
+            "after_row": after[0],
+            "after_column": after[1],
+            "limit": limit,
+        }
+        cursor = await connection.execute(_ERROR_PAGE, self._params(_ERROR_PAGE, params))
+        return [(int(r[0]), str(r[1]), str(r[2]), str(r[3])) for r in await cursor.fetchall()]
