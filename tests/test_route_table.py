@@ -19,7 +19,8 @@ from sqlalchemy import select
 
 from sellerhub import deps
 from sellerhub.audit.models import AuditEvent
-from sellerhub.commerce.inventory.models import InventoryImport
+from sellerhub.commerce.catalog.models import Product, ProductListing
+from sellerhub.commerce.inventory.models import InventoryImport, Location, Reservation
 from sellerhub.commerce.sync.models import SyncJob
 from sellerhub.connections.models import Connection
 from sellerhub.db.session import unit_of_work
@@ -84,10 +85,27 @@ def _path(route: APIRoute, ids: dict[str, str] | None = None) -> str:
     return route.path_format.format(**values)
 
 
+# Bodies for routes whose body has required fields (the body is validated before the row is
+# looked up, so an empty one would be a 422, not the 404 checked).
+BODIES: dict[tuple[str, str], dict[str, Any]] = {
+    ("POST", "/api/v1/products/{product_id}/listings"): {
+        "channel": "shopify",
+        "connection_id": str(uuid.uuid4()),
+        "external_id": "1",
+    },
+}
+
+
 async def _call(
-    client: httpx.AsyncClient, method: str, path: str, headers: dict[str, str]
+    client: httpx.AsyncClient,
+    method: str,
+    path: str,
+    headers: dict[str, str],
+    route: APIRoute | None = None,
 ) -> httpx.Response:
     body: dict[str, Any] | None = {} if method in ("POST", "PUT", "PATCH") else None
+    if route is not None and (method, route.path) in BODIES:
+        body = BODIES[(method, route.path)]
     return await client.request(method, path, json=body, headers=headers)
 
 
@@ -213,6 +231,56 @@ async def _inventory_import(runtime: Runtime, owner: Tenant) -> str:
     return str(item.id)
 
 
+async def _product(runtime: Runtime, owner: Tenant) -> str:
+    async with unit_of_work(runtime.sessionmaker) as session:
+        set_tenant(session, owner.organization.id)
+        product = Product(organization_id=owner.organization.id, sku=uuid.uuid4().hex)
+        product.ensure_id()
+        session.add(product)
+    return str(product.id)
+
+
+async def _listing(runtime: Runtime, owner: Tenant) -> str:
+    product_id = uuid.UUID(await _product(runtime, owner))
+    async with unit_of_work(runtime.sessionmaker) as session:
+        set_tenant(session, owner.organization.id)
+        listing = ProductListing(
+            organization_id=owner.organization.id,
+            product_id=product_id,
+            channel="shopify",
+            connection_id=uuid.uuid4(),
+            external_id=uuid.uuid4().hex,
+        )
+        listing.ensure_id()
+        session.add(listing)
+    return str(listing.id)
+
+
+async def _location(runtime: Runtime, owner: Tenant) -> str:
+    async with unit_of_work(runtime.sessionmaker) as session:
+        set_tenant(session, owner.organization.id)
+        location = Location(
+            organization_id=owner.organization.id, code=uuid.uuid4().hex, kind="warehouse"
+        )
+        location.ensure_id()
+        session.add(location)
+    return str(location.id)
+
+
+async def _reservation(runtime: Runtime, owner: Tenant) -> str:
+    async with unit_of_work(runtime.sessionmaker) as session:
+        set_tenant(session, owner.organization.id)
+        reservation = Reservation(
+            organization_id=owner.organization.id,
+            idempotency_key=uuid.uuid4().hex,
+            request_hash="0" * 64,
+            status="active",
+        )
+        reservation.ensure_id()
+        session.add(reservation)
+    return str(reservation.id)
+
+
 # (path prefix, parameter) -> a row of the given organization; the longest prefix wins.
 ROWS: dict[tuple[str, str], RowFactory] = {
     ("/api/v1/audit-events/", "event_id"): _audit_event,
@@ -220,6 +288,10 @@ ROWS: dict[tuple[str, str], RowFactory] = {
     ("/api/v1/connections/", "connection_id"): _connection,
     ("/api/v1/sync-jobs/", "job_id"): _sync_job,
     ("/api/v1/inventory/imports/", "import_id"): _inventory_import,
+    ("/api/v1/products/", "product_id"): _product,
+    ("/api/v1/products/", "listing_id"): _listing,
+    ("/api/v1/locations/", "location_id"): _location,
+    ("/api/v1/inventory/reservations/", "reservation_id"): _reservation,
     ("/api/v1/webhook-events/", "event_id"): _webhook_event,
 }
 
@@ -249,7 +321,7 @@ async def test_every_tenant_route_answers_404_for_another_organizations_row(
             ids[param] = await factory(runtime, other_tenant)
         if len(ids) != len(id_params):
             continue
-        response = await _call(client, method, _path(route, ids), tenant.headers)
+        response = await _call(client, method, _path(route, ids), tenant.headers, route)
         checked += 1
         if response.status_code != 404 or response.json().get("code") != "not-found":
             wrong.append(f"{method} {route.path}: {response.status_code} {response.text[:120]}")

@@ -5,6 +5,9 @@ from fastapi import APIRouter
 
 from sellerhub.audit.endpoints import router as audit_router
 from sellerhub.callbacks import router as amazon_callback_router
+from sellerhub.commerce.catalog.endpoints import router as products_router
+from sellerhub.commerce.inventory.endpoints import locations_router, product_levels_router
+from sellerhub.commerce.inventory.endpoints import router as inventory_router
 from sellerhub.commerce.inventory.imports.endpoints import router as inventory_imports_router
 from sellerhub.commerce.orders.endpoints import router as orders_router
 from sellerhub.commerce.sync.endpoints import router as sync_jobs_router
@@ -46,6 +49,10 @@ ROUTERS: list[APIRouter] = [
     orders_router,
     sync_jobs_router,
     inventory_imports_router,  # bulk imports; their uploads stream (app.py: InputPolicy)
+    products_router,
+    product_levels_router,
+    locations_router,
+    inventory_router,
     webhook_events_router,
     *WEB_PAGES,  # the web UI's pages (sellerhub.web), HTML for people
     webhooks_router,  # last: deliveries are served before routing (webhooks.ingress.IngressLane)

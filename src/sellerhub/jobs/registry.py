@@ -1,6 +1,7 @@
 """Every module that defines jobs, imported explicitly so the worker knows all task names.
 Add a domain's ``tasks`` module here when it gets one."""
 
+from sellerhub.commerce.inventory import tasks as inventory_tasks
 from sellerhub.commerce.inventory.imports import tasks as inventory_import_tasks
 from sellerhub.commerce.sync import tasks as sync_tasks
 from sellerhub.connections import tasks as connections_tasks
@@ -17,4 +18,5 @@ MODULES += [refresh_token_tasks]
 MODULES += [connections_tasks]
 MODULES += [webhooks_tasks]
 MODULES += [sync_tasks]
+MODULES += [inventory_tasks]
 MODULES += [inventory_import_tasks]

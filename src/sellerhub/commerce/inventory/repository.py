@@ -1,0 +1,530 @@
+"""Every SQL statement of the inventory.
+
+Stock moves through ONE primitive, ``StockRepository.change``: a single statement that updates
+the level under its conditions and appends the movement with the quantities after
+(``WITH changed AS (UPDATE stock_levels … RETURNING …) INSERT INTO stock_movements SELECT …
+FROM changed``), so a level never changes without its journal line, nor the other way round.
+Other writers of stock (bulk imports, the FBA sync) either call it or write the same pair
+set-based in one transaction; ``journal_mismatches`` checks that they did."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    Integer,
+    String,
+    Uuid,
+    bindparam,
+    func,
+    insert,
+    literal,
+    literal_column,
+    or_,
+    select,
+    text,
+    tuple_,
+    update,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sellerhub.commerce.catalog.models import Product
+from sellerhub.commerce.inventory.models import (
+    Location,
+    Reservation,
+    ReservationLine,
+    ReservationStatus,
+    StockLevel,
+    StockMovement,
+)
+from sellerhub.core.errors import TenantScopeViolation
+from sellerhub.db.tenancy import system_context, tenant_of
+
+
+@dataclass(frozen=True)
+class LevelChange:
+    """What ``StockRepository.change`` did: the movement's id and the level after it."""
+
+    movement_id: int
+    on_hand: int
+    reserved: int
+
+
+def _change_statement() -> Any:
+    """Built once. The level changes only when every condition holds — the row exists, the
+    result keeps ``reserved <= on_hand`` and ``reserved >= 0`` (so a reservation needs
+    ``on_hand - reserved >= q``) and, when ``expected`` is not negative, ``on_hand`` is still
+    ``expected`` — and the movement is inserted from the updated row in the same statement.
+    (Parameter names differ from column names: the ORM would read ``product_id`` as a
+    bulk UPDATE by primary key and SET it.)"""
+    d_on_hand = bindparam("d_on_hand", type_=Integer)
+    d_reserved = bindparam("d_reserved", type_=Integer)
+    expected = bindparam("expected", type_=Integer)
+    org = bindparam("org", type_=Uuid)
+    changed = (
+        update(StockLevel)
+        .where(
+            StockLevel.organization_id == org,
+            StockLevel.product_id == bindparam("pid", type_=Uuid),
+            StockLevel.location_id == bindparam("lid", type_=Uuid),
+            StockLevel.on_hand + d_on_hand >= StockLevel.reserved + d_reserved,
+            StockLevel.reserved + d_reserved >= literal_column("0"),
+            or_(expected < literal_column("0"), StockLevel.on_hand == expected),
+        )
+        .values(
+            on_hand=StockLevel.on_hand + d_on_hand,
+            reserved=StockLevel.reserved + d_reserved,
+            updated_at=func.now(),
+        )
+        .returning(
+            StockLevel.product_id, StockLevel.location_id, StockLevel.on_hand, StockLevel.reserved
+        )
+        .cte("changed")
+    )
+    columns = [
+        "organization_id",
+        "product_id",
+        "location_id",
+        "delta_on_hand",
+        "delta_reserved",
+        "on_hand_after",
+        "reserved_after",
+        "reason",
+        "source",
+        "idempotency_key",
+    ]
+    rows = select(
+        org,
+        changed.c.product_id,
+        changed.c.location_id,
+        d_on_hand,
+        d_reserved,
+        changed.c.on_hand,
+        changed.c.reserved,
+        bindparam("reason", type_=String),
+        bindparam("source", type_=String),
+        bindparam("key", type_=String),
+    )
+    return (
+        insert(StockMovement)
+        .from_select(columns, rows)
+        .returning(StockMovement.id, StockMovement.on_hand_after, StockMovement.reserved_after)
+        # One statement with its parameters, not the ORM's bulk INSERT of parameter rows.
+        .execution_options(dml_strategy="raw")
+    )
+
+
+_CHANGE = _change_statement()
+
+
+def _check_scope(session: AsyncSession, organization_id: uuid.UUID) -> None:
+    tenant = tenant_of(session)
+    if tenant is not None and tenant != organization_id:
+        raise TenantScopeViolation("stock is changed only in its organization's scope")
+
+
+class StockRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def change(
+        self,
+        *,
+        organization_id: uuid.UUID,
+        product_id: uuid.UUID,
+        location_id: uuid.UUID,
+        d_on_hand: int,
+        d_reserved: int,
+        reason: str,
+        source: str,
+        idempotency_key: str | None,
+        expected_on_hand: int | None = None,
+    ) -> LevelChange | None:
+        """THE primitive every stock change goes through: one statement that changes the
+        level of (product, location) by the deltas and appends its movement. None when the
+        level is missing or a condition failed (not enough available, ``expected_on_hand``
+        no longer true); then nothing was written. A second movement with the same
+        (idempotency key, level, reason) violates ``uq_stock_movements_idempotency`` and the
+        whole statement, level included, fails (``IntegrityError``)."""
+        _check_scope(self.session, organization_id)
+        row = (
+            await self.session.execute(
+                _CHANGE,
+                {
+                    "org": organization_id,
+                    "pid": product_id,
+                    "lid": location_id,
+                    "d_on_hand": d_on_hand,
+                    "d_reserved": d_reserved,
+                    "expected": -1 if expected_on_hand is None else expected_on_hand,
+                    "reason": reason,
+                    "source": source,
+                    "key": idempotency_key,
+                },
+            )
+        ).one_or_none()
+        return None if row is None else LevelChange(row[0], row[1], row[2])
+
+    async def ensure_level(
+        self, organization_id: uuid.UUID, product_id: uuid.UUID, location_id: uuid.UUID
+    ) -> None:
+        """Create the (product, location) level at 0 / 0 if it does not exist (no movement:
+        nothing moved)."""
+        _check_scope(self.session, organization_id)
+        await self.session.execute(
+            pg_insert(StockLevel)
+            .values(
+                organization_id=organization_id,
+                product_id=product_id,
+                location_id=location_id,
+                on_hand=0,
+                reserved=0,
+            )
+            .on_conflict_do_nothing()
+        )
+
+    async def level(
+        self, product_id: uuid.UUID, location_id: uuid.UUID, *, lock: bool = False
+    ) -> StockLevel | None:
+        stmt = select(StockLevel).where(
+            StockLevel.product_id == product_id, StockLevel.location_id == location_id
+        )
+        if lock:
+            stmt = stmt.with_for_update()
+        return await self.session.scalar(stmt.execution_options(populate_existing=True))
+
+    async def available(self, product_id: uuid.UUID, location_id: uuid.UUID) -> int:
+        value = await self.session.scalar(
+            select(StockLevel.on_hand - StockLevel.reserved).where(
+                StockLevel.product_id == product_id, StockLevel.location_id == location_id
+            )
+        )
+        return int(value or 0)
+
+    async def movement_by_key(
+        self, key: str, product_id: uuid.UUID, location_id: uuid.UUID, reason: str
+    ) -> StockMovement | None:
+        return await self.session.scalar(
+            select(StockMovement).where(
+                StockMovement.idempotency_key == key,
+                StockMovement.product_id == product_id,
+                StockMovement.location_id == location_id,
+                StockMovement.reason == reason,
+            )
+        )
+
+    async def levels_page(
+        self,
+        *,
+        limit: int,
+        after: tuple[uuid.UUID, uuid.UUID] | None,
+        location_id: uuid.UUID | None,
+        product_id: uuid.UUID | None,
+        below: int | None,
+    ) -> Sequence[tuple[StockLevel, str, str, str]]:
+        """(level, sku, title, location code) by (product id, location id), ``limit + 1``
+        rows; ``below``: only levels whose available quantity is under it (low stock)."""
+        stmt = (
+            select(StockLevel, Product.sku, Product.title, Location.code)
+            .join(Product, Product.id == StockLevel.product_id)
+            .join(Location, Location.id == StockLevel.location_id)
+            .order_by(StockLevel.product_id, StockLevel.location_id)
+            .limit(limit + 1)
+        )
+        if after is not None:
+            stmt = stmt.where(tuple_(StockLevel.product_id, StockLevel.location_id) > after)
+        if location_id is not None:
+            stmt = stmt.where(StockLevel.location_id == location_id)
+        if product_id is not None:
+            stmt = stmt.where(StockLevel.product_id == product_id)
+        if below is not None:
+            stmt = stmt.where(StockLevel.on_hand - StockLevel.reserved < below)
+        rows = await self.session.execute(stmt)
+        return [(level, sku, title, code) for level, sku, title, code in rows]
+
+    async def movements_page(
+        self,
+        *,
+        product_id: uuid.UUID,
+        location_id: uuid.UUID | None,
+        limit: int,
+        before: int | None,
+    ) -> Sequence[tuple[StockMovement, str]]:
+        """A product's movements, newest first, with the location's code; ``limit + 1``."""
+        stmt = (
+            select(StockMovement, Location.code)
+            .join(Location, Location.id == StockMovement.location_id)
+            .where(StockMovement.product_id == product_id)
+            .order_by(StockMovement.id.desc())
+            .limit(limit + 1)
+        )
+        if location_id is not None:
+            stmt = stmt.where(StockMovement.location_id == location_id)
+        if before is not None:
+            stmt = stmt.where(StockMovement.id < before)
+        rows = await self.session.execute(stmt)
+        return [(movement, code) for movement, code in rows]
+
+
+class LocationRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    def add(self, location: Location) -> None:
+        self.session.add(location)
+
+    async def get(self, location_id: uuid.UUID) -> Location | None:
+        return await self.session.scalar(select(Location).where(Location.id == location_id))
+
+    async def by_code(self, code: str) -> Location | None:
+        return await self.session.scalar(select(Location).where(Location.code == code))
+
+    async def codes_of(self, location_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, str]:
+        if not location_ids:
+            return {}
+        rows = await self.session.execute(
+            select(Location.id, Location.code).where(Location.id.in_(list(location_ids)))
+        )
+        return {lid: code for lid, code in rows}
+
+    async def page(
+        self, *, limit: int, after: uuid.UUID | None, archived: bool
+    ) -> Sequence[Location]:
+        stmt = select(Location).order_by(Location.id).limit(limit + 1)
+        if after is not None:
+            stmt = stmt.where(Location.id > after)
+        if not archived:
+            stmt = stmt.where(Location.archived_at.is_(None))
+        return (await self.session.execute(stmt)).scalars().all()
+
+    async def ensure(
+        self,
+        organization_id: uuid.UUID,
+        *,
+        location_id: uuid.UUID,
+        code: str,
+        name: str,
+        kind: str,
+        connection_id: uuid.UUID | None,
+    ) -> uuid.UUID:
+        """The id of the location with ``code``, created with these values if it is missing
+        (concurrent callers get the same row)."""
+        _check_scope(self.session, organization_id)
+        await self.session.execute(
+            pg_insert(Location)
+            .values(
+                id=location_id,
+                organization_id=organization_id,
+                code=code,
+                name=name,
+                kind=kind,
+                connection_id=connection_id,
+            )
+            .on_conflict_do_nothing(index_elements=["organization_id", "code"])
+        )
+        found = await self.session.scalar(select(Location.id).where(Location.code == code))
+        assert found is not None
+        return found
+
+
+async def resolve_lines(
+    session: AsyncSession, skus: Collection[str], codes: Collection[str]
+) -> tuple[dict[str, uuid.UUID], dict[str, uuid.UUID]]:
+    """SKU → product id (live products) and code → location id (live locations) of the
+    session's organization, in one round trip (a UNION of the two lookups). The automatic
+    tenant criteria do not reach into the arms of a UNION, so the organization is named here."""
+    organization_id = tenant_of(session)
+    if organization_id is None:
+        raise TenantScopeViolation("SKUs and locations are resolved in an organization's scope")
+    products = select(
+        literal("p", String).label("kind"), Product.sku.label("name"), Product.id
+    ).where(
+        Product.organization_id == organization_id,
+        Product.sku.in_(list(skus)),
+        Product.archived_at.is_(None),
+    )
+    locations = select(
+        literal("l", String).label("kind"), Location.code.label("name"), Location.id
+    ).where(
+        Location.organization_id == organization_id,
+        Location.code.in_(list(codes)),
+        Location.archived_at.is_(None),
+    )
+    rows = await session.execute(products.union_all(locations))
+    found: dict[str, dict[str, uuid.UUID]] = {"p": {}, "l": {}}
+    for kind, name, row_id in rows:
+        found[kind][name] = row_id
+    return found["p"], found["l"]
+
+
+class ReservationRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def insert(
+        self,
+        organization_id: uuid.UUID,
+        *,
+        reservation_id: uuid.UUID,
+        key: str,
+        request_hash: str,
+        source: str,
+        expires_at: datetime | None,
+        status: ReservationStatus = ReservationStatus.ACTIVE,
+    ) -> tuple[datetime, datetime] | None:
+        """Insert the reservation unless its idempotency key exists (then None: the caller
+        reads the existing one). A concurrent insert with the same key waits for the first
+        to commit, then finds it."""
+        _check_scope(self.session, organization_id)
+        row = (
+            await self.session.execute(
+                pg_insert(Reservation)
+                .values(
+                    id=reservation_id,
+                    organization_id=organization_id,
+                    idempotency_key=key,
+                    request_hash=request_hash,
+                    status=status.value,
+                    source=source,
+                    expires_at=expires_at,
+                )
+                .on_conflict_do_nothing(index_elements=["organization_id", "idempotency_key"])
+                .returning(Reservation.created_at, Reservation.updated_at)
+            )
+        ).one_or_none()
+        return None if row is None else (row[0], row[1])
+
+    async def insert_lines(self, organization_id: uuid.UUID, rows: list[dict[str, Any]]) -> None:
+        _check_scope(self.session, organization_id)
+        if rows:
+            await self.session.execute(
+                insert(ReservationLine), [{"organization_id": organization_id, **r} for r in rows]
+            )
+
+    async def get(self, reservation_id: uuid.UUID) -> Reservation | None:
+        return await self.session.scalar(
+            select(Reservation)
+            .where(Reservation.id == reservation_id)
+            .execution_options(populate_existing=True)
+        )
+
+    async def by_key(self, key: str) -> Reservation | None:
+        return await self.session.scalar(
+            select(Reservation)
+            .where(Reservation.idempotency_key == key)
+            .execution_options(populate_existing=True)
+        )
+
+    async def lines(self, reservation_id: uuid.UUID) -> Sequence[ReservationLine]:
+        """In the fixed lock order: by product id, then location id."""
+        return (
+            await self.session.scalars(
+                select(ReservationLine)
+                .where(ReservationLine.reservation_id == reservation_id)
+                .order_by(ReservationLine.product_id, ReservationLine.location_id)
+            )
+        ).all()
+
+    async def transition(
+        self,
+        organization_id: uuid.UUID,
+        reservation_id: uuid.UUID,
+        to: ReservationStatus,
+    ) -> bool:
+        """Active → ``to``, once: True for the one caller that moved it (the row lock makes a
+        concurrent second caller wait, then find it no longer active)."""
+        _check_scope(self.session, organization_id)
+        row = (
+            await self.session.execute(
+                update(Reservation)
+                .where(
+                    Reservation.organization_id == organization_id,
+                    Reservation.id == reservation_id,
+                    Reservation.status == ReservationStatus.ACTIVE.value,
+                )
+                .values(status=to.value, updated_at=func.now())
+                .returning(Reservation.id)
+                .execution_options(synchronize_session=False)
+            )
+        ).one_or_none()
+        return row is not None
+
+    async def due(self, now: datetime, limit: int) -> list[tuple[uuid.UUID, uuid.UUID]]:
+        """(organization id, reservation id) of active reservations past their expiry, any
+        organization; rows another expiry run holds are skipped."""
+        stmt = (
+            select(Reservation.organization_id, Reservation.id)
+            .where(
+                Reservation.status == ReservationStatus.ACTIVE.value,
+                Reservation.expires_at < now,
+            )
+            .order_by(Reservation.expires_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        with system_context(self.session, "inventory: expire reservations past their time"):
+            rows = (await self.session.execute(stmt)).all()
+        return [(org, rid) for org, rid in rows]
+
+
+# The journal replayed against the levels. Per level: the sum of the movements' deltas must
+# equal the level, and so must the last movement's quantities after; each movement's "after"
+# must be the previous one's plus its delta (the chain is unbroken).
+_VERIFY_SQL = """
+WITH moves AS (
+    SELECT organization_id, product_id, location_id, id, delta_on_hand, delta_reserved,
+           on_hand_after, reserved_after,
+           lag(on_hand_after, 1, 0) OVER w AS prev_on_hand,
+           lag(reserved_after, 1, 0) OVER w AS prev_reserved,
+           row_number() OVER (PARTITION BY organization_id, product_id, location_id
+                              ORDER BY id DESC) AS from_end
+    FROM stock_movements
+    WHERE CAST(:org AS uuid) IS NULL OR organization_id = CAST(:org AS uuid)
+    WINDOW w AS (PARTITION BY organization_id, product_id, location_id ORDER BY id)
+),
+journal AS (
+    SELECT organization_id, product_id, location_id,
+           sum(delta_on_hand) AS on_hand, sum(delta_reserved) AS reserved,
+           max(on_hand_after) FILTER (WHERE from_end = 1) AS last_on_hand,
+           max(reserved_after) FILTER (WHERE from_end = 1) AS last_reserved,
+           min(id) FILTER (WHERE prev_on_hand + delta_on_hand <> on_hand_after
+                            OR prev_reserved + delta_reserved <> reserved_after) AS broken_at
+    FROM moves GROUP BY organization_id, product_id, location_id
+),
+levels AS (
+    SELECT organization_id, product_id, location_id, on_hand, reserved FROM stock_levels
+    WHERE CAST(:org AS uuid) IS NULL OR organization_id = CAST(:org AS uuid)
+)
+SELECT coalesce(l.organization_id, j.organization_id) AS organization_id,
+       coalesce(l.product_id, j.product_id) AS product_id,
+       coalesce(l.location_id, j.location_id) AS location_id,
+       p.sku, loc.code AS location,
+       l.on_hand AS level_on_hand, l.reserved AS level_reserved,
+       j.on_hand AS journal_on_hand, j.reserved AS journal_reserved,
+       j.last_on_hand, j.last_reserved, j.broken_at
+FROM levels l
+FULL JOIN journal j USING (organization_id, product_id, location_id)
+LEFT JOIN products p ON p.id = coalesce(l.product_id, j.product_id)
+LEFT JOIN locations loc ON loc.id = coalesce(l.location_id, j.location_id)
+WHERE coalesce(l.on_hand, 0) <> coalesce(j.on_hand, 0)
+   OR coalesce(l.reserved, 0) <> coalesce(j.reserved, 0)
+   OR (j.last_on_hand IS NOT NULL AND (j.last_on_hand <> coalesce(l.on_hand, 0)
+                                       OR j.last_reserved <> coalesce(l.reserved, 0)))
+   OR j.broken_at IS NOT NULL
+ORDER BY 1, 4, 5
+"""
+
+
+async def journal_mismatches(
+    session: AsyncSession, organization_id: uuid.UUID | None
+) -> list[dict[str, Any]]:
+    """Every level the journal does not explain (one organization, or all): a system read,
+    since the check is the operator's (``sellerhub inventory verify``) or a periodic job's."""
+    with system_context(session, "inventory: replay the journal against the levels"):
+        rows = await session.execute(text(_VERIFY_SQL), {"org": organization_id})
+    return [dict(row._mapping) for row in rows]
