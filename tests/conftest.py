@@ -36,6 +36,8 @@ from tests.browser import Browser
 
 # Truncated after each test; signing_keys stay (every process caches the active key).
 TABLES = [
+    "fba_snapshot_items",
+    "fba_snapshots",
     "inventory_import_errors",
     "inventory_imports",
     "reservation_lines",

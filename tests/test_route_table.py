@@ -20,9 +20,11 @@ from sqlalchemy import select
 from sellerhub import deps
 from sellerhub.audit.models import AuditEvent
 from sellerhub.commerce.catalog.models import Product, ProductListing
+from sellerhub.commerce.inventory.fba.models import FbaSnapshot
 from sellerhub.commerce.inventory.models import InventoryImport, Location, Reservation
 from sellerhub.commerce.sync.models import SyncJob
 from sellerhub.connections.models import Connection
+from sellerhub.core.clock import utcnow
 from sellerhub.db.session import unit_of_work
 from sellerhub.db.tenancy import set_tenant
 from sellerhub.identity.apikeys.models import ApiKey
@@ -281,6 +283,21 @@ async def _reservation(runtime: Runtime, owner: Tenant) -> str:
     return str(reservation.id)
 
 
+async def _fba_snapshot(runtime: Runtime, owner: Tenant) -> str:
+    job_id = uuid.UUID(await _sync_job(runtime, owner))
+    async with unit_of_work(runtime.sessionmaker) as session:
+        set_tenant(session, owner.organization.id)
+        snapshot = FbaSnapshot(
+            organization_id=owner.organization.id,
+            connection_id=uuid.uuid4(),
+            sync_job_id=job_id,
+            taken_at=utcnow(),
+        )
+        snapshot.ensure_id()
+        session.add(snapshot)
+    return str(snapshot.id)
+
+
 # (path prefix, parameter) -> a row of the given organization; the longest prefix wins.
 ROWS: dict[tuple[str, str], RowFactory] = {
     ("/api/v1/audit-events/", "event_id"): _audit_event,
@@ -292,6 +309,7 @@ ROWS: dict[tuple[str, str], RowFactory] = {
     ("/api/v1/products/", "listing_id"): _listing,
     ("/api/v1/locations/", "location_id"): _location,
     ("/api/v1/inventory/reservations/", "reservation_id"): _reservation,
+    ("/api/v1/inventory/fba/snapshots/", "snapshot_id"): _fba_snapshot,
     ("/api/v1/webhook-events/", "event_id"): _webhook_event,
 }
 

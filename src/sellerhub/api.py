@@ -8,6 +8,7 @@ from sellerhub.callbacks import router as amazon_callback_router
 from sellerhub.commerce.catalog.endpoints import router as products_router
 from sellerhub.commerce.inventory.endpoints import locations_router, product_levels_router
 from sellerhub.commerce.inventory.endpoints import router as inventory_router
+from sellerhub.commerce.inventory.fba.endpoints import router as fba_snapshots_router
 from sellerhub.commerce.inventory.imports.endpoints import router as inventory_imports_router
 from sellerhub.commerce.orders.endpoints import router as orders_router
 from sellerhub.commerce.sync.endpoints import router as sync_jobs_router
@@ -48,6 +49,7 @@ ROUTERS: list[APIRouter] = [
     woocommerce_grant_router,
     orders_router,
     sync_jobs_router,
+    fba_snapshots_router,  # /api/v1/inventory/fba/…, before the inventory router
     inventory_imports_router,  # bulk imports; their uploads stream (app.py: InputPolicy)
     products_router,
     product_levels_router,

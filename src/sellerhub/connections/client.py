@@ -152,8 +152,12 @@ async def call(
     organization_id: uuid.UUID,
     connection_id: uuid.UUID,
     request: ProviderCall,
+    *,
+    quota: TokenBucket | None = None,
 ) -> httpx.Response:
-    """Send ``request`` to the connection's provider as that connection."""
+    """Send ``request`` to the connection's provider as that connection. ``quota``: the
+    operation's own rate limit (SP-API plans one per operation), waited on before every attempt,
+    retries included, since each attempt spends it at the provider."""
     fresh = await access_token_for(ctx, organization_id, connection_id)
     provider_name, details = fresh.provider, fresh.details
     provider = get_provider(provider_name)
@@ -167,6 +171,8 @@ async def call(
     attempt = 0
     while True:
         await bucket.acquire()
+        if quota is not None:
+            await quota.acquire()
         breaker.before_call()
         # The caller's (allow-listed) headers may choose e.g. the Ads profile; auth is ours.
         auth = provider.auth_headers(token, details)

@@ -2,6 +2,7 @@
 
 from sellerhub.audit.models import AuditEvent, PlatformAuditEvent
 from sellerhub.commerce.catalog.models import Product, ProductListing
+from sellerhub.commerce.inventory.fba.models import FbaSnapshot, FbaSnapshotItem
 from sellerhub.commerce.inventory.models import (
     InventoryImport,
     InventoryImportError,
@@ -39,6 +40,8 @@ __all__ = [
     "AuditEvent",
     "Connection",
     "EmailCode",
+    "FbaSnapshot",
+    "FbaSnapshotItem",
     "InventoryImport",
     "InventoryImportError",
     "KeyRingHolder",

@@ -2,6 +2,7 @@
 Add a domain's ``tasks`` module here when it gets one."""
 
 from sellerhub.commerce.inventory import tasks as inventory_tasks
+from sellerhub.commerce.inventory.fba import tasks as fba_tasks
 from sellerhub.commerce.inventory.imports import tasks as inventory_import_tasks
 from sellerhub.commerce.sync import tasks as sync_tasks
 from sellerhub.connections import tasks as connections_tasks
@@ -20,3 +21,4 @@ MODULES += [webhooks_tasks]
 MODULES += [sync_tasks]
 MODULES += [inventory_tasks]
 MODULES += [inventory_import_tasks]
+MODULES += [fba_tasks]

@@ -6,6 +6,8 @@
   [InventorySummary, ...]}`` → ``{"items": n}``: replace or add those SKUs of the pair and keep
   the others (seeded or configured); a replaced SKU keeps its ASIN, FNSKU and name unless given
   and its ``lastUpdatedTime`` becomes now. ``_admin/config`` ``inventory`` replaces a whole pair.
+- ``POST _admin/inventory/expire-tokens`` → ``{"expired": n}``: every ``nextToken`` issued so
+  far stops working now (as it would 30 s after its issue), the rest of the state stays.
 - ``GET  _admin/inventory/requests`` → ``{"requests": [{"selling_partner_id", "marketplace_id",
   "next_token", "page", "status"}, ...]}``: every ``getInventorySummaries`` request in order
   (the first 10,000 since the last reset), so a test can count the requests per page token.
@@ -86,6 +88,10 @@ def add_inventory_admin_routes(router: APIRouter, emulator: AmazonEmulator) -> N
             update.selling_partner_id, update.marketplace_id, update.items
         )
         return JSONResponse({"items": count})
+
+    @router.post("/_admin/inventory/expire-tokens", tags=tags)
+    async def expire_tokens() -> JSONResponse:
+        return JSONResponse({"expired": emulator.cursors.clear()})
 
     @router.get("/_admin/inventory/requests", tags=tags)
     async def requests() -> JSONResponse:

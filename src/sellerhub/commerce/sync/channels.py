@@ -1,8 +1,9 @@
 """The channels' order listings, one page at a time: Shopify (``orders.json`` with ``status=any``,
 ``Link`` cursor pagination, the ``X-Shopify-Shop-Api-Call-Limit`` bucket read after every page)
-and WooCommerce (``orders`` by ascending id, ``page``/``X-WP-TotalPages``). Each answer becomes a
-``Page``; a refusal for good raises ``SyncFailed``, a 429 ``Throttled``, a 5xx
-``UpstreamUnavailable``."""
+and WooCommerce (``orders`` by ascending id, ``page``/``X-WP-TotalPages``); and Amazon's FBA
+inventory (resource ``fba_inventory``: ``getInventorySummaries`` per marketplace, read by
+``commerce.inventory.fba``). Each answer becomes a ``Page``; a refusal for good raises
+``SyncFailed``, a 429 ``Throttled``, a 5xx ``UpstreamUnavailable``."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
+from sellerhub.commerce.inventory.fba import service as fba
+from sellerhub.commerce.inventory.fba.errors import InventoryRefused, InventoryThrottled
 from sellerhub.commerce.orders import mapping
 from sellerhub.connections import client
 from sellerhub.connections.refresh import RefreshContext
@@ -26,6 +29,9 @@ WOOCOMMERCE_PAGE = 100  # WooCommerce's per_page maximum
 CALL_LIMIT_HIGH = 0.75  # pause when the Shopify bucket is this full…
 CALL_LIMIT_TARGET = 0.5  # …until it has leaked down to this
 SHOPIFY_LEAK_PER_SECOND = 2.0  # providers.md §4.3, standard plan
+FBA_THROTTLE_WAIT = 2.0  # after the provider client's own backoff (0.5 + 1 + 2 s) ran out
+ORDERS = "orders"
+FBA_INVENTORY = "fba_inventory"
 
 
 class SyncFailed(Exception):
@@ -44,6 +50,7 @@ class Claimed:
     connection_id: uuid.UUID
     since: datetime | None
     cursor: str | None
+    resource: str = ORDERS
 
 
 @dataclass(frozen=True)
@@ -51,6 +58,11 @@ class Page:
     orders: list[dict[str, Any]]
     next_cursor: str | None
     pause: float = 0.0
+    inventory: fba.FetchedPage | None = None  # resource fba_inventory: the summaries read
+
+    @property
+    def fetched(self) -> int:
+        return len(self.inventory.summaries) if self.inventory is not None else len(self.orders)
 
 
 Fetcher = Callable[[RefreshContext, uuid.UUID, Claimed, str | None], Awaitable[Page]]
@@ -158,7 +170,27 @@ async def woocommerce_page(
     )
 
 
+async def fba_inventory_page(
+    ctx: RefreshContext, organization_id: uuid.UUID, job: Claimed, cursor: str | None
+) -> Page:
+    try:
+        found = await fba.fetch_page(ctx, organization_id, job.connection_id, cursor)
+    except InventoryThrottled:
+        raise Throttled(FBA_THROTTLE_WAIT) from None
+    except InventoryRefused as exc:
+        raise SyncFailed(str(exc)) from None
+    return Page(orders=[], next_cursor=found.next_cursor, inventory=found)
+
+
 FETCHERS: dict[str, Fetcher] = {"shopify": shopify_page, "woocommerce": woocommerce_page}
+RESOURCE_FETCHERS: dict[str, Fetcher] = {FBA_INVENTORY: fba_inventory_page}
+
+
+def fetcher(job: Claimed) -> Fetcher:
+    """The resource's own listing (FBA inventory), else the channel's orders."""
+    return RESOURCE_FETCHERS.get(job.resource) or FETCHERS[job.channel]
+
+
 MAPPERS: dict[str, Callable[[dict[str, Any]], mapping.NormalisedOrder]] = {
     "shopify": mapping.shopify,
     "woocommerce": mapping.woocommerce,

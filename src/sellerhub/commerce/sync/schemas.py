@@ -11,7 +11,11 @@ class SyncRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     connection_id: uuid.UUID
-    resource: Literal["orders"] = "orders"
+    resource: Literal["orders", "fba_inventory"] = Field(
+        "orders",
+        description="orders: a sales channel's orders (Shopify, WooCommerce); fba_inventory: an "
+        "Amazon SP-API connection's FBA inventory, every marketplace (always full)",
+    )
     mode: Literal["full", "incremental"] = Field(
         "full",
         description="full: every order; incremental: orders updated since `since` (default: "
@@ -29,9 +33,12 @@ class SyncJobOut(BaseModel):
     since: datetime | None
     status: str
     pages: int = Field(description="pages fetched and applied")
-    fetched: int = Field(description="orders read from the channel")
-    changed: int = Field(description="orders created or updated (older versions change nothing)")
-    skipped: int = Field(description="orders the channel sent in a shape we could not read")
+    fetched: int = Field(description="orders (or FBA inventory summaries) read from the channel")
+    changed: int = Field(
+        description="orders created or updated (older versions change nothing); for "
+        "fba_inventory, stock levels whose on_hand changed"
+    )
+    skipped: int = Field(description="records the channel sent in a shape we could not read")
     throttled: int = Field(description="times the channel asked us to slow down")
     attempts: int
     last_error: str | None

@@ -8,7 +8,12 @@ its orders (the ``updated_at`` guard keeps newer data) and save the next page's 
 stopped anywhere resumes from the last saved cursor, whether it is retried by the queue, taken
 over after its lease lapsed (the worker died) or resumed by a user after a failure. Shopify's
 ``X-Shopify-Shop-Api-Call-Limit`` is read after every page and the run pauses before the bucket
-fills, so the other callers of the same shop keep their share."""
+fills, so the other callers of the same shop keep their share.
+
+The same runner syncs a seller's Amazon FBA inventory (resource ``fba_inventory`` of an
+``amazon_spapi`` connection): ``channels.fba_inventory_page`` reads the pages and
+``commerce.inventory.fba.service.apply_page`` applies each (levels, journal, the run's snapshot)
+in the transaction that saves the next cursor; its docstring has the details."""
 
 from __future__ import annotations
 
@@ -22,6 +27,7 @@ import httpx
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sellerhub.commerce.inventory.fba import service as fba
 from sellerhub.commerce.orders import mapping
 from sellerhub.commerce.orders import service as orders
 from sellerhub.commerce.sync import channels
@@ -54,7 +60,9 @@ log = get_logger(__name__)
 RUN_TASK = "commerce.sync_run"
 REQUEST_TASK = "commerce.sync_request"  # by name from connections (no import across domains)
 CHANNELS = ("shopify", "woocommerce")
-RESOURCE = "orders"
+RESOURCE = channels.ORDERS
+FBA_RESOURCE = channels.FBA_INVENTORY
+FBA_PROVIDER = fba.PROVIDER
 LEASE = timedelta(minutes=5)  # a run silent for longer than this has died
 MAX_ATTEMPTS = 6  # runs that end in a transient failure before the job is marked failed
 MAX_THROTTLES_IN_A_ROW = 10
@@ -118,7 +126,9 @@ async def request_sync(
     """Create the job and request its run in the caller's transaction. 409 when the
     connection already has an active job; 422 for a connection that is not a channel."""
     connection = await connections.get_connection(session, data.connection_id)
-    if connection.provider not in CHANNELS:
+    if data.resource == FBA_RESOURCE:
+        await fba.check_connection(session, connection.id)
+    elif connection.provider not in CHANNELS:
         raise NotAChannel(f"a {connection.provider} connection has no orders to sync")
     if connection.status == ConnectionStatus.NEEDS_REAUTH.value:
         raise ConnectionNeedsReauth(
@@ -129,6 +139,8 @@ async def request_sync(
     if active is not None:
         raise SyncJobActive(f"sync job {active.id} is {active.status}; wait for it or cancel it")
     mode, since = data.mode, data.since
+    if data.resource == FBA_RESOURCE:  # the whole inventory every time: levels are absolute
+        mode, since = "full", None
     if mode == "incremental" and since is None:
         last = await repo.last_succeeded(connection.id, data.resource)
         if last is None or last.started_at is None:
@@ -152,7 +164,9 @@ async def request_sync(
         raise SyncJobActive("a sync of this connection was started at the same moment") from None
     await _request_run(session, organization_id, job.id)
     await session.refresh(job)
-    log.info("sync.requested", job_id=str(job.id), channel=job.channel, mode=mode)
+    log.info(
+        "sync.requested", job_id=str(job.id), channel=job.channel, resource=job.resource, mode=mode
+    )
     return job
 
 
@@ -245,7 +259,7 @@ async def run(ctx: RefreshContext, organization_id: uuid.UUID, job_id: uuid.UUID
     throttles = 0
     while True:
         try:
-            page = await channels.FETCHERS[claimed.channel](ctx, organization_id, claimed, cursor)
+            page = await channels.fetcher(claimed)(ctx, organization_id, claimed, cursor)
         except Throttled as exc:
             throttles += 1
             if throttles > MAX_THROTTLES_IN_A_ROW:
@@ -287,7 +301,7 @@ async def _claim(
         job.heartbeat_at = now
         job.attempts += 1
         job.started_at = job.started_at or now
-        return Claimed(job.channel, job.connection_id, job.since, job.cursor)
+        return Claimed(job.channel, job.connection_id, job.since, job.cursor, job.resource)
 
 
 async def _owned(session: AsyncSession, job_id: uuid.UUID, lease: uuid.UUID) -> SyncJob | None:
@@ -305,28 +319,41 @@ async def _apply_page(
     claimed: Claimed,
     page: Page,
 ) -> str:
-    """The page's orders and the next cursor, in one transaction. Returns the job's status."""
-    normalise: Callable[[dict[str, Any]], mapping.NormalisedOrder] = channels.MAPPERS[
-        claimed.channel
-    ]
+    """The page's orders (or FBA inventory) and the next cursor, in one transaction. Returns
+    the job's status."""
     async with unit_of_work(ctx.sessionmaker) as session:
         set_tenant(session, organization_id)
         job = await _owned(session, job_id, lease)
         if job is None:
             return SyncStatus.CANCELLED.value
         changed = skipped = 0
-        for raw in page.orders:
-            try:
-                order = normalise(raw)
-            except ValidationFailed:
-                skipped += 1
-                continue
-            if await orders.apply(
-                session, organization_id, claimed.channel, claimed.connection_id, order
-            ):
-                changed += 1
+        if page.inventory is not None:
+            applied = await fba.apply_page(
+                session,
+                organization_id,
+                sync_job_id=job.id,
+                connection_id=claimed.connection_id,
+                taken_at=job.started_at or utcnow(),
+                page_number=job.pages + 1,
+                page=page.inventory,
+            )
+            changed, skipped = applied.changed, applied.skipped
+        else:
+            normalise: Callable[[dict[str, Any]], mapping.NormalisedOrder] = channels.MAPPERS[
+                claimed.channel
+            ]
+            for raw in page.orders:
+                try:
+                    order = normalise(raw)
+                except ValidationFailed:
+                    skipped += 1
+                    continue
+                if await orders.apply(
+                    session, organization_id, claimed.channel, claimed.connection_id, order
+                ):
+                    changed += 1
         job.pages += 1
-        job.fetched += len(page.orders)
+        job.fetched += page.fetched
         job.changed += changed
         job.skipped += skipped
         job.cursor = page.next_cursor
@@ -402,6 +429,30 @@ async def _transient(
 
 
 # -- schedule ------------------------------------------------------------------------------
+
+
+async def schedule_fba(session: AsyncSession, *, limit: int = 500) -> int:
+    """The hourly pass of the FBA inventory: request a sync of every connected Amazon SP-API
+    connection without an active one. Returns how many were requested."""
+    due = await channels_to_sync(
+        session, channels=(FBA_PROVIDER,), resource=FBA_RESOURCE, limit=limit
+    )
+    for organization_id, connection_id in due:
+        await enqueue(
+            session,
+            REQUEST_TASK,
+            {
+                "organization_id": str(organization_id),
+                "connection_id": str(connection_id),
+                "resource": FBA_RESOURCE,
+            },
+        )
+    return len(due)
+
+
+async def last_fba_sync(session: AsyncSession, connection_id: uuid.UUID) -> SyncJob | None:
+    """The connection's newest FBA inventory sync that succeeded (None: never)."""
+    return await SyncJobRepository(session).last_succeeded(connection_id, FBA_RESOURCE)
 
 
 async def schedule(session: AsyncSession, *, limit: int = 500) -> tuple[int, int]:

@@ -33,13 +33,20 @@ async def run_sync(session: AsyncSession, organization_id: str, job_id: str) -> 
 
 @task(service.REQUEST_TASK, queue="sync")
 async def request_sync(
-    session: AsyncSession, organization_id: str, connection_id: str, mode: str = "full"
+    session: AsyncSession,
+    organization_id: str,
+    connection_id: str,
+    mode: str = "full",
+    resource: str = service.RESOURCE,
 ) -> None:
-    """A sync asked for by the system: after a channel connects (full) or by the schedule
-    (incremental). Nothing to do when a job is active or the connection is gone."""
+    """A sync asked for by the system: after a channel connects (full), by the schedule
+    (incremental), or an Amazon seller's FBA inventory (``resource``: after connect, at sign-in,
+    hourly). Nothing to do when a job is active or the connection is gone."""
     org = uuid.UUID(organization_id)
     set_tenant(session, org)
-    data = SyncRequest(connection_id=uuid.UUID(connection_id), mode=mode)
+    data = SyncRequest.model_validate(
+        {"connection_id": connection_id, "mode": mode, "resource": resource}
+    )
     try:
         await service.request_sync(session, org, data, requested_by=None)
     except DomainError as exc:

@@ -3,9 +3,12 @@
 &marketplaceIds=<id>[&nextToken=...]``, one marketplace per call.
 
 The documented usage plan is 2 requests per second with a burst of 2, per selling partner and
-application; calls wait on a token bucket of that size per connection before the provider
-client's own per-connection bucket, so a sync never spends the seller's quota faster than
-Amazon refills it. A 429 (``QuotaExceeded``, no ``Retry-After``) is retried by the provider
+application; every attempt (the provider client's 429 retries included) waits on a token bucket
+per connection for this operation, so a sync never spends the seller's quota faster than Amazon
+refills it.
+The bucket refills at 90 % of the documented rate: paced at exactly 2/s, a request that meets
+less network delay than the one before it reaches Amazon's bucket a little early and is
+throttled. A 429 (``QuotaExceeded``, no ``Retry-After``) is retried by the provider
 client after an exponential backoff; 5xx and other answers are returned for the caller to judge
 (``InventoryPage.parse`` reads a 200, ``error_text`` the ``ErrorList`` of the others). A
 ``nextToken`` expires 30 s after it was issued: an expired one answers 400 ``InvalidInput``."""
@@ -24,13 +27,16 @@ from sellerhub.connections.refresh import RefreshContext
 PATH = "fba/inventory/v1/summaries"
 RATE_PER_SECOND = 2.0  # fbaInventory.json usage plan
 BURST = 2.0
+PACE = 0.9  # of the documented rate (see above)
 
 _buckets: dict[uuid.UUID, client.TokenBucket] = {}
 
 
 def bucket_for(connection_id: uuid.UUID) -> client.TokenBucket:
     """The connection's ``getInventorySummaries`` quota (per selling partner and app)."""
-    return _buckets.setdefault(connection_id, client.TokenBucket(rate=RATE_PER_SECOND, burst=BURST))
+    return _buckets.setdefault(
+        connection_id, client.TokenBucket(rate=RATE_PER_SECOND * PACE, burst=BURST)
+    )
 
 
 class MalformedAnswer(ValueError):
@@ -90,7 +96,10 @@ async def get_inventory_summaries(
     ]
     if next_token:
         params.append(("nextToken", next_token))
-    await bucket_for(connection_id).acquire()
     return await client.call(
-        ctx, organization_id, connection_id, client.ProviderCall("GET", PATH, params)
+        ctx,
+        organization_id,
+        connection_id,
+        client.ProviderCall("GET", PATH, params),
+        quota=bucket_for(connection_id),
     )
