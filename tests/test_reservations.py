@@ -23,7 +23,7 @@ from sellerhub.db.session import unit_of_work
 from sellerhub.runtime import Runtime
 from tests.conftest import Tenant
 from tests.servers import free_port, server_env, serving
-from tests.test_inventory import adjust, location, product
+from tests.test_inventory import adjust, levels, location, product
 
 
 def _body(key: str, *lines: tuple[str, str, int], **extra: Any) -> dict[str, Any]:
@@ -297,3 +297,138 @@ async def test_mixed_reserve_commit_release_from_two_processes(
         "WARM": (40 - shipped["WARM"], held["WARM"]),
     }
     assert any(verb == "short" for verb, _ in outcomes)  # the stock did run out
+
+
+# --- channel orders drive the reservations -----------------------------------------------------
+
+
+async def _order_stock(
+    client: httpx.AsyncClient, runtime: Runtime, tenant: Tenant, on_hand: int
+) -> str:
+    """A connected shop, SKU-1 in the catalog (SKU-2 is not) with ``on_hand`` units at the
+    shop's channel location; returns the location's code."""
+    from tests.test_orders import SHOP, _connect_shop
+
+    await _connect_shop(runtime, tenant, SHOP)
+    async with runtime.engine.connect() as conn:
+        connection_id = await conn.scalar(text("SELECT id FROM connections"))
+    code = f"channel-{connection_id}"
+    made = await client.post(
+        "/api/v1/locations",
+        json={"code": code, "kind": "channel", "connection_id": str(connection_id)},
+        headers=tenant.headers,
+    )
+    assert made.status_code == 201, made.text
+    await product(client, tenant, "SKU-1")
+    assert (
+        await adjust(client, tenant, "SKU-1", code, mode="set", quantity=on_hand)
+    ).status_code == 200
+    return code
+
+
+async def _send(
+    client: httpx.AsyncClient, order_id: int, updated: str, event: str, **state: Any
+) -> None:
+    from tests.test_orders import _deliver, _order
+
+    order = _order(order_id, updated) | state  # lines: SKU-1 × 2, SKU-2 × 1
+    answer = await _deliver(client, order, event)
+    assert answer.status_code == 200
+
+
+async def _level(client: httpx.AsyncClient, tenant: Tenant) -> tuple[int, int]:
+    (level,) = await levels(client, tenant, "?sku=SKU-1")
+    return level.on_hand, level.reserved
+
+
+async def _audit(runtime: Runtime, action: str) -> list[str]:
+    async with runtime.engine.connect() as conn:
+        rows = await conn.execute(
+            text("SELECT data->>'reason' FROM audit_events WHERE action = :a"), {"a": action}
+        )
+    return [row[0] for row in rows]
+
+
+async def test_an_order_reserves_then_ships_once(
+    client: httpx.AsyncClient, runtime: Runtime, tenant: Tenant
+) -> None:
+    from tests.jobs_helpers import run_worker
+
+    await _order_stock(client, runtime, tenant, 10)
+    await _send(client, 801, "2026-11-20T10:00:00Z", "a1")
+    await _send(client, 801, "2026-11-20T10:00:00Z", "a1-again")  # the same version again
+    await run_worker()
+    assert await _level(client, tenant) == (10, 2)
+    # SKU-2 is not in the catalog: the order is kept, and the reason is on record.
+    orders = (await client.get("/api/v1/orders", headers=tenant.headers)).json()["items"]
+    assert [o["external_id"] for o in orders] == ["801"]
+    assert await _audit(runtime, "inventory.order_line_unreserved") == [
+        "no product has the SKU 'SKU-2'"
+    ]
+    await _send(client, 801, "2026-11-20T11:00:00Z", "a2", fulfillment_status="fulfilled")
+    await _send(client, 801, "2026-11-20T12:00:00Z", "a3", fulfillment_status="fulfilled")
+    await run_worker()
+    assert await _level(client, tenant) == (8, 0)
+    await _send(client, 801, "2026-11-20T13:00:00Z", "a4", cancelled_at="2026-11-20T13:00:00Z")
+    await run_worker()
+    assert await _level(client, tenant) == (8, 0)  # shipped units are not given back
+    assert await _agree(runtime, tenant) == {"SKU-1": (8, 0)}
+
+
+async def test_a_cancelled_order_releases(
+    client: httpx.AsyncClient, runtime: Runtime, tenant: Tenant
+) -> None:
+    from tests.jobs_helpers import run_worker
+
+    await _order_stock(client, runtime, tenant, 10)
+    await _send(client, 802, "2026-11-20T10:00:00Z", "b1")
+    await run_worker()
+    assert await _level(client, tenant) == (10, 2)
+    await _send(client, 802, "2026-11-20T11:00:00Z", "b2", cancelled_at="2026-11-20T11:00:00Z")
+    await run_worker()
+    assert await _level(client, tenant) == (10, 0)
+    assert await _agree(runtime, tenant) == {"SKU-1": (10, 0)}
+
+
+async def test_events_out_of_order_leave_stock_right(
+    client: httpx.AsyncClient, runtime: Runtime, tenant: Tenant
+) -> None:
+    from tests.jobs_helpers import run_worker
+
+    await _order_stock(client, runtime, tenant, 10)
+    # Order 803: the cancellation arrives first, then the creation (older): nothing is held.
+    await _send(client, 803, "2026-11-20T11:00:00Z", "c2", cancelled_at="2026-11-20T11:00:00Z")
+    await run_worker()
+    await _send(client, 803, "2026-11-20T10:00:00Z", "c1")
+    await run_worker()
+    assert await _level(client, tenant) == (10, 0)
+    # Order 804: the fulfilment arrives first: the units ship once, a late creation holds none.
+    await _send(client, 804, "2026-11-20T11:00:00Z", "d2", fulfillment_status="fulfilled")
+    await run_worker()
+    await _send(client, 804, "2026-11-20T10:00:00Z", "d1")
+    await _send(client, 804, "2026-11-20T12:00:00Z", "d3", fulfillment_status="fulfilled")
+    await run_worker()
+    assert await _level(client, tenant) == (8, 0)
+    assert await _agree(runtime, tenant) == {"SKU-1": (8, 0)}
+
+
+async def test_an_order_short_of_stock_is_kept(
+    client: httpx.AsyncClient, runtime: Runtime, tenant: Tenant
+) -> None:
+    from tests.jobs_helpers import run_worker
+
+    code = await _order_stock(client, runtime, tenant, 1)
+    await _send(client, 806, "2026-11-20T10:00:00Z", "e1")
+    await run_worker()
+    assert await _level(client, tenant) == (1, 0)
+    reasons = await _audit(runtime, "inventory.order_line_unreserved")
+    assert f"SKU-1 at {code}: 1 available, 2 requested" in reasons
+    await _send(client, 806, "2026-11-20T11:00:00Z", "e2", fulfillment_status="fulfilled")
+    await run_worker()
+    assert await _level(client, tenant) == (1, 0)  # never below zero
+    assert await _audit(runtime, "inventory.order_line_unshipped") == [
+        "SKU-1: fewer than 2 units available to ship"
+    ]
+    orders = (await client.get("/api/v1/orders", headers=tenant.headers)).json()["items"]
+    assert [o["external_id"] for o in orders] == ["806"]
+    assert await _agree(runtime, tenant) == {"SKU-1": (1, 0)}

@@ -5,8 +5,7 @@ A new topic is handled by adding its row here."""
 
 from __future__ import annotations
 
-from sellerhub.commerce.orders.service import _from_shopify as order_from_shopify
-from sellerhub.commerce.orders.service import _from_woocommerce as order_from_woocommerce
+from sellerhub.commerce.flows import order_from_shopify, order_from_woocommerce
 from sellerhub.webhooks import service as webhooks
 from sellerhub.webhooks.service import Handlers
 
@@ -16,7 +15,7 @@ WEBHOOK_HANDLERS: Handlers = {
     ("shopify", "customers/redact"): webhooks.shopify_customers_redact,
     ("shopify", "shop/redact"): webhooks.shopify_shop_redact,
     ("shopify", "customers/data_request"): webhooks.shopify_data_request,
-    # Orders (commerce/orders)
+    # Orders (commerce/orders), and the stock they reserve, ship or release (commerce/flows)
     ("shopify", "orders/create"): order_from_shopify,
     ("shopify", "orders/updated"): order_from_shopify,
     ("woocommerce", "order.created"): order_from_woocommerce,

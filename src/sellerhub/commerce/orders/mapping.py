@@ -31,6 +31,9 @@ class NormalisedOrder:
     placed_at: datetime | None
     updated_at: datetime
     lines: list[NormalisedLine] = field(default_factory=list)
+    # What the order means for stock (commerce.flows): "open" holds its units, "fulfilled"
+    # shipped them, "cancelled" gives them back.
+    stock: str = "open"
 
 
 # A payload that breaks one of these rules is unusable as it is: ``ValidationFailed`` marks its
@@ -110,6 +113,21 @@ def _lines(order: dict[str, Any]) -> list[dict[str, Any]]:
     return lines
 
 
+def _shopify_stock(order: dict[str, Any]) -> str:
+    if order.get("cancelled_at"):
+        return "cancelled"
+    return "fulfilled" if order.get("fulfillment_status") == "fulfilled" else "open"
+
+
+# WooCommerce statuses: completed = shipped; cancelled, refunded and failed give the units back.
+_WOO_STOCK = {
+    "completed": "fulfilled",
+    "cancelled": "cancelled",
+    "refunded": "cancelled",
+    "failed": "cancelled",
+}
+
+
 def shopify(order: dict[str, Any]) -> NormalisedOrder:
     currency = _currency(order.get("currency"))
     updated = _time(order.get("updated_at")) or _time(order.get("created_at"))
@@ -134,6 +152,7 @@ def shopify(order: dict[str, Any]) -> NormalisedOrder:
             )
             for line in _lines(order)
         ],
+        stock=_shopify_stock(order),
     )
 
 
@@ -161,4 +180,5 @@ def woocommerce(order: dict[str, Any]) -> NormalisedOrder:
             )
             for line in _lines(order)
         ],
+        stock=_WOO_STOCK.get(str(order.get("status") or ""), "open"),
     )

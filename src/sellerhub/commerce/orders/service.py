@@ -12,7 +12,6 @@ from sellerhub.commerce.orders import mapping
 from sellerhub.commerce.orders.repository import OrderRepository
 from sellerhub.db.reads import TenantReader
 from sellerhub.db.tenancy import set_tenant
-from sellerhub.webhooks.models import WebhookEvent
 
 
 async def count(session: AsyncSession) -> int:
@@ -45,30 +44,19 @@ async def apply(
 ) -> bool:
     """The order of the store ``connection_id``: True when it was created or updated; False
     for an older or equal version."""
+    return await upsert(session, organization_id, channel, connection_id, order) is not None
+
+
+async def upsert(
+    session: AsyncSession,
+    organization_id: uuid.UUID,
+    channel: str,
+    connection_id: uuid.UUID,
+    order: mapping.NormalisedOrder,
+) -> uuid.UUID | None:
+    """``apply``, answering the order's id when it was created or updated (None for an older
+    or equal version). The order's row stays locked to the end of the transaction, so what
+    follows from it (``commerce.flows``: the stock it reserves) is serialised per order."""
     set_tenant(session, organization_id)
-    changed = await OrderRepository(session).upsert(organization_id, channel, connection_id, order)
-    return changed is not None
+    return await OrderRepository(session).upsert(organization_id, channel, connection_id, order)
 
-
-async def _from_shopify(session: AsyncSession, event: WebhookEvent) -> None:
-    if event.organization_id is None or event.connection_id is None:
-        return  # a shop no organization has connected: stored, nothing to apply
-    await apply(
-        session,
-        event.organization_id,
-        "shopify",
-        event.connection_id,
-        mapping.shopify(event.payload),
-    )
-
-
-async def _from_woocommerce(session: AsyncSession, event: WebhookEvent) -> None:
-    if event.organization_id is None or event.connection_id is None:
-        return  # the delivery's connection was unknown: stored, nothing to apply
-    await apply(
-        session,
-        event.organization_id,
-        "woocommerce",
-        event.connection_id,
-        mapping.woocommerce(event.payload),
-    )

@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sellerhub.commerce.inventory.fba import service as fba
 from sellerhub.commerce.orders import mapping
-from sellerhub.commerce.orders import service as orders
+from sellerhub.commerce import flows
 from sellerhub.commerce.sync import channels
 from sellerhub.commerce.sync.channels import Claimed, Page, SyncFailed, Throttled
 from sellerhub.commerce.sync.models import ACTIVE, SyncJob, SyncStatus
@@ -348,7 +348,7 @@ async def _apply_page(
                 except ValidationFailed:
                     skipped += 1
                     continue
-                if await orders.apply(
+                if await flows.apply_order(
                     session, organization_id, claimed.channel, claimed.connection_id, order
                 ):
                     changed += 1
