@@ -9,10 +9,10 @@ import sys
 import time
 from types import FrameType
 
-from bench import connections, core, identity, inventory_import, web, webhooks
+from bench import connections, core, identity, inventory, inventory_import, web, webhooks
 from bench.harness import BenchError, LoadSpec, bench_database, log, require_wrk, work_dir
 
-BENCHES = ("core", "identity", "connections", "webhooks", "web", "inventory_import")
+BENCHES = ("core", "identity", "connections", "webhooks", "web", "inventory_import", "inventory")
 
 
 def _positive_int(text: str) -> int:
@@ -103,6 +103,8 @@ def main(argv: list[str] | None = None) -> int:
                 connections.run(database_url=url, work_dir=tmp)
             if "webhooks" in args.benches:
                 webhooks.run(database_url=url, work_dir=tmp, spec=spec)
+            if "inventory" in args.benches:
+                inventory.run(database_url=url, work_dir=tmp, spec=spec)
             if "inventory_import" in args.benches:
                 inventory_import.run(database_url=url, work_dir=tmp)
             if "web" in args.benches:
