@@ -65,7 +65,7 @@ async def test_follow_up_jobs_are_requested(
     _connect_amazon(seller, live_server)
     async with runtime.engine.connect() as conn:
         tasks = {name for (name,) in await conn.execute(text("SELECT task_name FROM job_outbox"))}
-    assert {"connections.first_inventory_sync", "connections.billing_onboarding"} <= tasks
+    assert {"commerce.fba_sync_after_connect", "connections.billing_onboarding"} <= tasks
 
 
 async def test_tokens_are_ciphertext(seller: Browser, live_server: str, runtime: Runtime) -> None:

@@ -74,15 +74,6 @@ async def _requested(
     )
 
 
-@task("connections.first_inventory_sync")
-async def first_inventory_sync(
-    session: AsyncSession, organization_id: str, connection_id: str
-) -> None:
-    """Hook run after a seller connects Amazon: the first FBA inventory sync. The inventory
-    capability replaces this body; until then the request is recorded in the audit trail."""
-    await _requested(session, organization_id, connection_id, "INVENTORY_SYNC_REQUESTED")
-
-
 @task("connections.billing_onboarding")
 async def billing_onboarding(
     session: AsyncSession, organization_id: str, connection_id: str

@@ -36,8 +36,9 @@ from sellerhub.jobs.app import enqueue
 PURPOSE = "spapi"
 REGIONS = ("na", "eu", "fe")
 PROVIDER = AmazonSpApiProvider()
-# Follow-up work after a seller connects Amazon (implemented by later capabilities).
-AFTER_CONNECT_JOBS = ("connections.first_inventory_sync", "connections.billing_onboarding")
+# Follow-up work after a seller connects Amazon, requested by name (connections does not import
+# commerce): the first FBA inventory sync (commerce.inventory.fba.tasks) and billing onboarding.
+AFTER_CONNECT_JOBS = ("commerce.fba_sync_after_connect", "connections.billing_onboarding")
 
 # Seller Central consent errors (providers.md §1.1), in words a seller understands.
 CONSENT_ERRORS = {

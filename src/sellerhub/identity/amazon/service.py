@@ -21,6 +21,11 @@ from sellerhub.identity.amazon.client import AmazonProfile, LwaTokens
 from sellerhub.identity.amazon.models import AmazonLogin
 from sellerhub.identity.users.models import User
 from sellerhub.identity.users.repository import UserRepository
+from sellerhub.jobs.app import enqueue
+
+# Requested by name (identity does not import commerce): syncs the FBA inventory of the
+# organization's Amazon sellers, if it has any (commerce.inventory.fba.tasks; seed 000 1.2.7).
+FBA_SYNC_AFTER_LOGIN = "commerce.fba_sync_after_login"
 
 
 class EmailAlreadyRegistered(Conflict):
@@ -114,4 +119,6 @@ async def complete_login(
         target_id=str(user.id),
         data={"amazon_user_id": profile.user_id, "new_user": created},
     )
+    if not created:  # a new organization has no connection yet
+        await enqueue(session, FBA_SYNC_AFTER_LOGIN, {"organization_id": str(organization_id)})
     return AmazonSignIn(user_id=user.id, organization_id=organization_id, created=created)
