@@ -27,9 +27,9 @@ import httpx
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sellerhub.commerce import flows
 from sellerhub.commerce.inventory.fba import service as fba
 from sellerhub.commerce.orders import mapping
-from sellerhub.commerce import flows
 from sellerhub.commerce.sync import channels
 from sellerhub.commerce.sync.channels import Claimed, Page, SyncFailed, Throttled
 from sellerhub.commerce.sync.models import ACTIVE, SyncJob, SyncStatus
