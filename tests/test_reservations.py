@@ -331,7 +331,7 @@ async def _send(
 ) -> None:
     from tests.test_orders import _deliver, _order
 
-    order = _order(order_id, updated) | state  # lines: SKU-1 × 2, SKU-2 × 1
+    order = _order(order_id, updated) | state  # lines: 2 of SKU-1, 1 of SKU-2
     answer = await _deliver(client, order, event)
     assert answer.status_code == 200
 

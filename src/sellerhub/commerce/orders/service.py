@@ -59,4 +59,3 @@ async def upsert(
     follows from it (``commerce.flows``: the stock it reserves) is serialised per order."""
     set_tenant(session, organization_id)
     return await OrderRepository(session).upsert(organization_id, channel, connection_id, order)
-
