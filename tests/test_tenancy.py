@@ -173,6 +173,26 @@ async def test_core_statements_on_tenant_tables_are_refused(
         await session.execute(text("SELECT count(*) FROM audit_events"))
 
 
+async def test_compound_statements_on_tenant_tables_are_refused(
+    session: AsyncSession, tenant: Tenant, other_tenant: Tenant
+) -> None:
+    """The automatic criteria do not reach into the arms of a UNION: one over tenant tables
+    would read every organization's rows, so it is refused, ORM entities or not (it was
+    answered with another organization's rows before)."""
+    set_tenant(session, tenant.organization.id)
+    orm = select(Membership.user_id).union_all(select(AuditEvent.actor_user_id))
+    with pytest.raises(TenantScopeViolation, match="UNION"):
+        await session.execute(orm)
+    core = select(AuditEvent.__table__.c.id).union(select(AuditEvent.__table__.c.id))
+    with pytest.raises(TenantScopeViolation, match="audit_events"):
+        await session.execute(core)
+    # Platform tables may be combined, and a system context may do anything (logged).
+    await session.execute(select(Organization.id).union(select(Organization.id)))
+    with system_context(session, "test: a maintenance union"):
+        rows = (await session.execute(orm)).all()
+    assert len(rows) >= 2
+
+
 async def test_tenant_reader_binds_the_organization(
     runtime: Runtime, tenant: Tenant, other_tenant: Tenant
 ) -> None:

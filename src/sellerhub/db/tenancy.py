@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Select, Table, TextClause, event
+from sqlalchemy import CompoundSelect, Select, Table, TextClause, event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 from sqlalchemy.sql.util import find_tables
@@ -82,7 +82,7 @@ def _core_tables(statement: Any) -> set[str]:
     """Tables named by a Core (non-ORM) statement; ``{"<text>"}`` for raw SQL text."""
     if isinstance(statement, TextClause):
         return {"<text>"}
-    if isinstance(statement, Select):
+    if isinstance(statement, Select | CompoundSelect):
         found = find_tables(statement, include_joins=True, include_aliases=True)
         return {t.name for t in found if isinstance(t, Table)}
     table = getattr(statement, "table", None)
@@ -100,6 +100,15 @@ def _tenant_tables() -> frozenset[str]:
 @event.listens_for(Session, "do_orm_execute")
 def _scope_orm_statement(state: ORMExecuteState) -> None:
     info = state.session.info
+    if isinstance(state.statement, CompoundSelect) and not info.get(SYSTEM_KEY):
+        # The loader criteria below do not reach into the arms of a UNION / INTERSECT /
+        # EXCEPT: such a statement on tenant tables would read every organization's rows.
+        touched = _core_tables(state.statement) & _tenant_tables()
+        if touched:
+            raise TenantScopeViolation(
+                f"UNION/INTERSECT/EXCEPT over tenant-owned {', '.join(sorted(touched))} cannot "
+                "be tenant-scoped; run one query per table"
+            )
     if not state.all_mappers:
         # Core statements get no automatic criteria, so they may not touch tenant tables (or be
         # raw text) outside a system context: use the ORM entities, or the TenantReader.

@@ -22,7 +22,6 @@ from sqlalchemy import (
     bindparam,
     func,
     insert,
-    literal,
     literal_column,
     or_,
     select,
@@ -336,30 +335,22 @@ async def resolve_lines(
     session: AsyncSession, skus: Collection[str], codes: Collection[str]
 ) -> tuple[dict[str, uuid.UUID], dict[str, uuid.UUID]]:
     """SKU → product id (live products) and code → location id (live locations) of the
-    session's organization, in one round trip (a UNION of the two lookups). The automatic
-    tenant criteria do not reach into the arms of a UNION, so the organization is named here."""
-    organization_id = tenant_of(session)
-    if organization_id is None:
-        raise TenantScopeViolation("SKUs and locations are resolved in an organization's scope")
-    products = select(
-        literal("p", String).label("kind"), Product.sku.label("name"), Product.id
-    ).where(
-        Product.organization_id == organization_id,
-        Product.sku.in_(list(skus)),
-        Product.archived_at.is_(None),
+    session's organization (two scoped queries: ``db.tenancy`` refuses a UNION over tenant
+    tables, whose arms its criteria do not reach)."""
+    products = await session.execute(
+        select(Product.sku, Product.id).where(
+            Product.sku.in_(list(skus)), Product.archived_at.is_(None)
+        )
     )
-    locations = select(
-        literal("l", String).label("kind"), Location.code.label("name"), Location.id
-    ).where(
-        Location.organization_id == organization_id,
-        Location.code.in_(list(codes)),
-        Location.archived_at.is_(None),
+    locations = await session.execute(
+        select(Location.code, Location.id).where(
+            Location.code.in_(list(codes)), Location.archived_at.is_(None)
+        )
     )
-    rows = await session.execute(products.union_all(locations))
-    found: dict[str, dict[str, uuid.UUID]] = {"p": {}, "l": {}}
-    for kind, name, row_id in rows:
-        found[kind][name] = row_id
-    return found["p"], found["l"]
+    return (
+        {sku: product_id for sku, product_id in products},
+        {code: location_id for code, location_id in locations},
+    )
 
 
 class ReservationRepository:

@@ -36,7 +36,7 @@ class OrganizationRepository:
             .outerjoin(User, User.id == Membership.user_id)
             .order_by(Membership.created_at)
         )
-        return [(membership, user) for membership, user in rows.tuples()]
+        return [(membership, user) for membership, user in rows]
 
     def add(self, obj: Organization | Membership) -> None:
         self.session.add(obj)
