@@ -246,6 +246,22 @@ class StockRepository:
         rows = await self.session.execute(stmt)
         return [(level, sku, title, code) for level, sku, title, code in rows]
 
+    async def summary(self, below: int) -> tuple[int, int, int]:
+        """(live products, units available over every level, levels whose available is under
+        ``below``) of the session's organization, in three small scoped queries."""
+        skus = await self.session.scalar(
+            select(func.count(Product.id)).where(Product.archived_at.is_(None))
+        )
+        available = await self.session.scalar(
+            select(func.coalesce(func.sum(StockLevel.on_hand - StockLevel.reserved), 0))
+        )
+        low = await self.session.scalar(
+            select(func.count(StockLevel.product_id)).where(
+                StockLevel.on_hand - StockLevel.reserved < below
+            )
+        )
+        return int(skus or 0), int(available or 0), int(low or 0)
+
     async def movements_page(
         self,
         *,

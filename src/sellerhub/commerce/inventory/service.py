@@ -297,6 +297,12 @@ async def levels_page(
     return items, next_cursor
 
 
+async def summary(session: AsyncSession, *, below: int) -> tuple[int, int, int]:
+    """The organization's stock at a glance: (live SKUs, units available, levels with fewer
+    than ``below`` available)."""
+    return await StockRepository(session).summary(below)
+
+
 async def movements_page(
     session: AsyncSession, *, sku: str, location: str | None, limit: int, before: int | None
 ) -> tuple[list[MovementOut], int | None]:

@@ -149,3 +149,82 @@
   };
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", ready); else ready();
 })();
+
+// --- Inventory import (/inventory/import) ---
+// The form with data-import-form sends the chosen File itself as the body of the API's import
+// route (the browser streams it from disk; no multipart, no copy in the page), with the
+// session's CSRF header and an Idempotency-Key per file chosen, so a second click cannot import
+// twice. The answer names the import; its progress and error report are then loaded and polled
+// by htmx from /inventory/import/<id>. Refusals (a member, a file too large, a file that cannot
+// be read) are shown in words under the form.
+(function () {
+  const csrf = () => {
+    const match = document.cookie.match(/(?:^|;\s*)sh_csrf=([^;]+)/);
+    return match ? decodeURIComponent(match[1]) : "";
+  };
+  const words = async (response) => {
+    try {
+      const body = await response.clone().json();
+      if (typeof body.detail === "string" && body.detail) return body.detail;
+    } catch (_) { /* not JSON */ }
+    if (response.status === 413) return "The file is too large to import.";
+    return response.status >= 500
+      ? "Something went wrong on our side. Please try again in a moment."
+      : "The file could not be imported (" + response.status + ").";
+  };
+  const newKey = () => (window.crypto && crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random());
+  const keys = new WeakMap();
+
+  document.addEventListener("change", (event) => {
+    const input = event.target;
+    if (input instanceof HTMLInputElement && input.type === "file" && input.closest("[data-import-form]")) {
+      keys.set(input, newKey());
+    }
+  });
+
+  document.addEventListener("submit", async (event) => {
+    const form = event.target;
+    if (!(form instanceof HTMLFormElement) || !form.hasAttribute("data-import-form")) return;
+    event.preventDefault();
+    const input = form.querySelector("input[type=file]");
+    const errors = form.querySelector("[data-errors]");
+    const uploading = form.querySelector("[data-uploading]");
+    const button = form.querySelector("[type=submit]");
+    const file = input && input.files && input.files[0];
+    const fail = (text) => { errors.textContent = text; errors.hidden = false; };
+    errors.hidden = true;
+    errors.textContent = "";
+    if (!file) { fail("Choose a file to import."); return; }
+    if (!keys.has(input)) keys.set(input, newKey());
+    const partial = form.querySelector("input[name=partial]");
+    const json = /\.json$/i.test(file.name) || file.type === "application/json";
+    const url = form.getAttribute("action") + "?partial=" + (partial && partial.checked ? "true" : "false");
+    button.disabled = true;
+    uploading.hidden = false;
+    try {
+      const response = await fetch(url, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: {
+          "Content-Type": json ? "application/json" : "text/csv",
+          "Accept": "application/json",
+          "X-CSRF-Token": csrf(),
+          "Idempotency-Key": keys.get(input),
+        },
+        body: file,
+      });
+      let body = null;
+      try { body = await response.clone().json(); } catch (_) { body = null; }
+      const id = body && (response.ok ? body.id : (body.import && body.import.id));
+      if (!id) { fail(await words(response)); return; }
+      window.history.replaceState(null, "", "/inventory/import?import=" + encodeURIComponent(id));
+      await htmx.ajax("GET", "/inventory/import/" + encodeURIComponent(id), { target: "#import-progress", swap: "innerHTML" });
+      keys.set(input, newKey());  // the next upload is a new import, even of the same file
+    } catch (_) {
+      fail("sellerhub could not be reached. Check your connection and try again.");
+    } finally {
+      button.disabled = false;
+      uploading.hidden = true;
+    }
+  });
+})();
