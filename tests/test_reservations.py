@@ -432,3 +432,95 @@ async def test_an_order_short_of_stock_is_kept(
     orders = (await client.get("/api/v1/orders", headers=tenant.headers)).json()["items"]
     assert [o["external_id"] for o in orders] == ["806"]
     assert await _agree(runtime, tenant) == {"SKU-1": (1, 0)}
+
+
+# --- the one-statement reservation: its edges ----------------------------------------------------
+
+
+async def test_refusals_name_the_line_and_write_nothing(
+    client: httpx.AsyncClient, runtime: Runtime, tenant: Tenant, other_tenant: Tenant
+) -> None:
+    await _seed(client, tenant, {"A": 5, "B": 5, "OLD": 5})
+    await _seed(client, other_tenant, {"THEIRS": 5})
+    await location(client, tenant, "attic")
+    theirs = await _reserve(client, tenant, "t1", ("A", "main", 1), ("THEIRS", "main", 1))
+    assert theirs.status_code == 404 and "'THEIRS'" in theirs.json()["detail"]
+    products = (await client.get("/api/v1/products?search=OLD", headers=tenant.headers)).json()
+    old = products["items"][0]["id"]
+    archived = await client.post(f"/api/v1/products/{old}/archive", headers=tenant.headers)
+    assert archived.status_code == 200, archived.text
+    gone = await _reserve(client, tenant, "t2", ("A", "main", 1), ("OLD", "main", 1))
+    assert gone.status_code == 409 and gone.json()["code"] == "archived"
+    assert "'OLD'" in gone.json()["detail"]
+    no_level = await _reserve(client, tenant, "t3", ("A", "main", 1), ("A", "attic", 1))
+    assert no_level.status_code == 409
+    assert no_level.json()["detail"] == "A at attic: 0 available, 1 requested"
+    zero = await _reserve(client, tenant, "t4", ("A", "main", 0))
+    assert zero.status_code == 422 and zero.json()["errors"][0]["field"] == "lines.0.quantity"
+    broken = await client.post(
+        "/api/v1/inventory/reservations", content=b"{not json", headers=tenant.headers
+    )
+    assert broken.status_code == 400 and broken.json()["code"] == "malformed-json"
+    anonymous = await client.post("/api/v1/inventory/reservations", json=_body("t5"))
+    assert anonymous.status_code == 401
+    # None of the refused keys was taken, and nothing moved.
+    assert await _agree(runtime, tenant) == {"A": (5, 0), "B": (5, 0), "OLD": (5, 0)}
+    assert await _agree(runtime, other_tenant) == {"THEIRS": (5, 0)}
+    for key in ("t1", "t2", "t3"):
+        made = await _reserve(client, tenant, key, ("B", "main", 1))
+        assert made.status_code == 201, made.text
+
+
+async def test_a_replay_answers_the_lines_as_asked(
+    client: httpx.AsyncClient, runtime: Runtime, tenant: Tenant
+) -> None:
+    await _seed(client, tenant, {"A": 5, "B": 5, "C": 5})
+    asked = (("C", "main", 1), ("A", "main", 2), ("B", "main", 3))
+    first = await _reserve(client, tenant, "many", *asked)
+    assert first.status_code == 201, first.text
+    assert [(x["sku"], x["quantity"]) for x in first.json()["lines"]] == [
+        ("C", 1),
+        ("A", 2),
+        ("B", 3),
+    ]
+    again = await _reserve(client, tenant, "many", *reversed(asked))  # the same lines
+    assert again.status_code == 200 and again.json() == first.json()
+    assert await _agree(runtime, tenant) == {"A": (5, 2), "B": (5, 3), "C": (5, 1)}
+
+
+async def test_racing_retries_of_the_last_unit_answer_the_same(
+    client: httpx.AsyncClient, runtime: Runtime, tenant: Tenant
+) -> None:
+    """Ten retries of one key race for the last unit: the one that reserves it answers 201
+    and the others, which find no unit left, answer that reservation (200), not a shortfall."""
+    await _seed(client, tenant, {"A": 1})
+    racing = await asyncio.gather(
+        *(_reserve(client, tenant, "last", ("A", "main", 1)) for _ in range(10))
+    )
+    assert sorted(r.status_code for r in racing) == [200] * 9 + [201], [r.text for r in racing]
+    assert len({r.json()["id"] for r in racing}) == 1
+    assert await _agree(runtime, tenant) == {"A": (1, 1)}
+
+
+async def test_a_unit_released_while_the_reservation_waits_is_reserved(
+    client: httpx.AsyncClient, runtime: Runtime, tenant: Tenant
+) -> None:
+    """The reservation's statement begins while another transaction holds the level and is
+    giving a unit back: the statement's snapshot still shows no unit available, the locked
+    row shows one. It must reserve it (run again on a fresh snapshot), neither refuse it nor
+    fail on the CHECK that the old version would break."""
+    from sellerhub.db.tenancy import set_tenant
+
+    await _seed(client, tenant, {"A": 1})
+    held = await _reserve(client, tenant, "held", ("A", "main", 1))
+    assert held.status_code == 201
+    async with unit_of_work(runtime.sessionmaker) as session:
+        set_tenant(session, tenant.organization.id)
+        released = await service.release_reservation(session, held.json()["id"])
+        assert released.status == "released"
+        waiting = asyncio.ensure_future(_reserve(client, tenant, "next", ("A", "main", 1)))
+        await asyncio.sleep(0.5)  # the statement has its snapshot and waits for the row
+        assert not waiting.done()
+    answer = await waiting
+    assert answer.status_code == 201, answer.text
+    assert await _agree(runtime, tenant) == {"A": (1, 1)}

@@ -50,6 +50,8 @@ class Runtime:
     queue_pool: AsyncConnectionPool | None = field(default=None)
     read_pool: AsyncConnectionPool | None = field(default=None)
     ingress_pool: AsyncConnectionPool | None = field(default=None)
+    # Autocommit connections for single-statement tenant writes (inventory reservations).
+    write_pool: AsyncConnectionPool | None = field(default=None)
     http: httpx.AsyncClient = field(default_factory=provider_client)
     key_reloads: asyncio.Task[None] | None = field(default=None)
     # This process's record of the encryption keys it holds (db.keyring), while open.
@@ -103,6 +105,16 @@ class Runtime:
             reconnect_timeout=POOL_RECONNECT_SECONDS,
         )
         await self.ingress_pool.open(wait=True, timeout=30)
+        self.write_pool = AsyncConnectionPool(
+            self.url,
+            min_size=1,
+            max_size=self.settings.database_pool_size,
+            kwargs={"autocommit": True, "options": "-c TimeZone=UTC"},
+            open=False,
+            timeout=self.settings.database_timeout_seconds,
+            reconnect_timeout=POOL_RECONNECT_SECONDS,
+        )
+        await self.write_pool.open(wait=True, timeout=30)
         await self.open_queue()
 
     @property
@@ -111,6 +123,13 @@ class Runtime:
         if self.read_pool is None:
             raise RuntimeError("the runtime is not open")
         return self.read_pool
+
+    @property
+    def writes(self) -> AsyncConnectionPool:
+        """The autocommit pool of single-statement tenant writes; only while open."""
+        if self.write_pool is None:
+            raise RuntimeError("the runtime is not open")
+        return self.write_pool
 
     @staticmethod
     def _bounded(pool: AsyncConnectionPool, wait_seconds: float) -> AsyncConnectionPool:
@@ -158,7 +177,7 @@ class Runtime:
         wait until the job queue's pool serves again. Raises while the database is still
         unreachable."""
         await self.engine.dispose()
-        for pool in (self.read_pool, self.ingress_pool, self.queue_pool):
+        for pool in (self.read_pool, self.ingress_pool, self.write_pool, self.queue_pool):
             if pool is not None:
                 await pool.check()
         if self.queue_pool is not None:
@@ -182,6 +201,9 @@ class Runtime:
         if self.ingress_pool is not None:
             await self.ingress_pool.close()
             self.ingress_pool = None
+        if self.write_pool is not None:
+            await self.write_pool.close()
+            self.write_pool = None
         if self.queue_pool is not None:
             await jobs.queue_app.close_async()
             self.queue_pool = None

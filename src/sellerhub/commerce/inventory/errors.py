@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sellerhub.core.errors import Conflict
+from sellerhub.core.errors import Conflict, DomainError
 
 
 class InsufficientStock(Conflict):
@@ -42,3 +42,12 @@ class LocationCodeTaken(Conflict):
 class Archived(Conflict):
     code = "archived"
     title = "The product or location is archived"
+
+
+class StockBusy(DomainError):
+    """A reservation's levels kept changing while it was taken (each attempt rolled back);
+    nothing was written. Retrying with the same idempotency key is safe."""
+
+    status = 503
+    code = "stock-busy"
+    title = "The stock is changing too fast; retry"

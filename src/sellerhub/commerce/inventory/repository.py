@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import psycopg
 from sqlalchemy import (
     Integer,
     String,
@@ -33,6 +34,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sellerhub.commerce.catalog.models import Product
+from sellerhub.commerce.inventory.errors import StockBusy
 from sellerhub.commerce.inventory.models import (
     Location,
     Reservation,
@@ -42,7 +44,10 @@ from sellerhub.commerce.inventory.models import (
     StockMovement,
 )
 from sellerhub.core.errors import TenantScopeViolation
+from sellerhub.core.logging import get_logger
 from sellerhub.db.tenancy import system_context, tenant_of
+
+log = get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -535,3 +540,257 @@ async def journal_mismatches(
     with system_context(session, "inventory: replay the journal against the levels"):
         rows = await session.execute(text(_VERIFY_SQL), {"org": organization_id})
     return [dict(row._mapping) for row in rows]
+
+
+# --- reservations in one round trip ----------------------------------------------------------
+#
+# A reservation is ONE statement, prepared once per connection: it resolves the SKUs and the
+# location codes, locks every level it needs in the fixed order (product id, then location id:
+# ``ORDER BY … FOR UPDATE``, so two reservations never wait on each other crosswise), checks
+# every line against what is available, and only when all of them fit inserts the reservation
+# (``ON CONFLICT`` on its key: a concurrent request with the same key waits for it), applies each
+# line's conditional ``UPDATE … WHERE on_hand - reserved >= q`` and appends the reservation's
+# lines and the journal's movements. Nothing is written unless every line fits; the last guard
+# (a division by zero) rolls the statement back should the updates ever not match the lines.
+# The condition is tested twice: on the LOCKED row (``locked``: the latest committed version,
+# which nobody else can change until this commits), which decides, and in the UPDATE itself.
+# Inside one statement the UPDATE's scan reads the statement's snapshot: a level changed by a
+# transaction that committed after this statement began is found in its older version, which
+# PostgreSQL re-reads at its latest only after testing the WHERE and the CHECKs on the old one
+# (a CHECK failed there although the latest version fitted: measured under the mixed
+# reserve/commit/release test). An old version that does not fit is skipped by the WHERE, the
+# guard rolls everything back, and ``TenantStock.reserve`` runs the statement again on a fresh
+# snapshot; the CHECKs on stock_levels stay the last word.
+RESERVE_SQL = """
+WITH asked AS (
+    SELECT t.n, t.sku, t.code, t.quantity, t.line_id
+    FROM unnest(%(skus)s::text[], %(codes)s::text[], %(quantities)s::int[],
+                %(line_ids)s::uuid[]) WITH ORDINALITY AS t(sku, code, quantity, line_id, n)
+),
+existing AS (
+    SELECT r.request_hash FROM reservations r
+    WHERE r.organization_id = %(organization_id)s AND r.idempotency_key = %(key)s
+),
+lines AS (
+    SELECT a.n, a.sku, a.code, a.quantity, a.line_id,
+           p.id AS product_id, p.archived_at IS NOT NULL AS product_archived,
+           l.id AS location_id, l.archived_at IS NOT NULL AS location_archived
+    FROM asked a
+    LEFT JOIN products p ON p.organization_id = %(organization_id)s AND p.sku = a.sku
+    LEFT JOIN locations l ON l.organization_id = %(organization_id)s AND l.code = a.code
+),
+usable AS (
+    SELECT NOT EXISTS (SELECT 1 FROM existing)
+           AND bool_and(product_id IS NOT NULL AND location_id IS NOT NULL
+                        AND NOT product_archived AND NOT location_archived) AS ok
+    FROM lines
+),
+locked AS (
+    SELECT s.product_id, s.location_id, s.on_hand, s.reserved
+    FROM stock_levels s
+    JOIN lines x ON x.product_id = s.product_id AND x.location_id = s.location_id
+    WHERE s.organization_id = %(organization_id)s AND (SELECT ok FROM usable)
+    ORDER BY s.product_id, s.location_id
+    FOR UPDATE OF s
+),
+short AS (
+    SELECT x.product_id, x.location_id, x.sku, x.code, x.quantity,
+           coalesce(k.on_hand - k.reserved, 0) AS available
+    FROM lines x
+    LEFT JOIN locked k ON k.product_id = x.product_id AND k.location_id = x.location_id
+    WHERE k.product_id IS NULL OR k.on_hand - k.reserved < x.quantity
+),
+made AS (
+    INSERT INTO reservations (id, organization_id, idempotency_key, request_hash, status,
+                              source, expires_at)
+    SELECT %(id)s::uuid, %(organization_id)s, %(key)s::text, %(request_hash)s::text, 'active',
+           %(source)s::text, %(expires_at)s::timestamptz
+    WHERE (SELECT ok FROM usable) AND NOT EXISTS (SELECT 1 FROM short)
+    ON CONFLICT (organization_id, idempotency_key) DO NOTHING
+    RETURNING id, created_at, updated_at
+),
+changed AS (
+    UPDATE stock_levels s
+    SET reserved = s.reserved + k.quantity, updated_at = now()
+    FROM (SELECT x.product_id, x.location_id, x.quantity
+          FROM lines x
+          JOIN locked k ON k.product_id = x.product_id AND k.location_id = x.location_id
+          WHERE k.on_hand - k.reserved >= x.quantity) k
+    WHERE s.organization_id = %(organization_id)s
+      AND s.product_id = k.product_id AND s.location_id = k.location_id
+      AND s.on_hand - s.reserved >= k.quantity
+      AND EXISTS (SELECT 1 FROM made)
+    RETURNING s.product_id, s.location_id, k.quantity, s.on_hand, s.reserved
+),
+journal AS (
+    INSERT INTO stock_movements (organization_id, product_id, location_id, delta_on_hand,
+                                 delta_reserved, on_hand_after, reserved_after, reason, source,
+                                 idempotency_key)
+    SELECT %(organization_id)s, c.product_id, c.location_id, 0, c.quantity, c.on_hand,
+           c.reserved, 'reserve', %(movement_source)s::text, %(key)s::text
+    FROM changed c ORDER BY c.product_id, c.location_id
+    RETURNING 1
+),
+kept AS (
+    INSERT INTO reservation_lines (id, organization_id, reservation_id, product_id,
+                                   location_id, quantity)
+    SELECT x.line_id, %(organization_id)s, m.id, x.product_id, x.location_id, x.quantity
+    FROM lines x CROSS JOIN made m
+    RETURNING 1
+),
+counts AS (
+    SELECT (SELECT count(*) FROM asked) AS asked, (SELECT count(*) FROM changed) AS changed,
+           (SELECT count(*) FROM journal) AS journaled, (SELECT count(*) FROM kept) AS kept
+)
+SELECT m.created_at, m.updated_at, e.request_hash, u.ok,
+       b.sku, b.code, b.product_id IS NOT NULL, b.product_archived,
+       b.location_id IS NOT NULL, b.location_archived,
+       f.sku, f.code, f.available,
+       CASE WHEN m.id IS NOT NULL
+                 AND NOT (c.changed = c.asked AND c.journaled = c.asked AND c.kept = c.asked)
+            THEN c.changed / 0 END AS guard
+FROM usable u
+CROSS JOIN counts c
+LEFT JOIN made m ON true
+LEFT JOIN existing e ON true
+LEFT JOIN LATERAL (
+    SELECT x.sku, x.code, x.product_id, x.product_archived, x.location_id, x.location_archived
+    FROM lines x
+    WHERE x.product_id IS NULL OR x.location_id IS NULL OR x.product_archived
+          OR x.location_archived
+    ORDER BY x.n LIMIT 1
+) b ON true
+LEFT JOIN LATERAL (
+    SELECT s.sku, s.code, s.available FROM short s
+    ORDER BY s.product_id, s.location_id LIMIT 1
+) f ON true
+"""
+
+# A reservation as it was made, by its key: the reservation's columns with each line's SKU,
+# location code and quantity, in the order they were asked (line ids are UUIDv7s made in that
+# order): what a replay answers.
+RESERVATION_BY_KEY_SQL = """
+SELECT r.id, r.request_hash, r.status, r.source, r.expires_at, r.created_at, r.updated_at,
+       p.sku, l.code, rl.quantity
+FROM reservations r
+LEFT JOIN reservation_lines rl
+       ON rl.organization_id = %(organization_id)s AND rl.reservation_id = r.id
+LEFT JOIN products p ON p.organization_id = %(organization_id)s AND p.id = rl.product_id
+LEFT JOIN locations l ON l.organization_id = %(organization_id)s AND l.id = rl.location_id
+WHERE r.organization_id = %(organization_id)s AND r.idempotency_key = %(key)s
+ORDER BY rl.id
+"""
+
+
+# Attempts of the reservation statement when levels keep changing under its scan (each one on a
+# fresh snapshot; in practice a second one succeeds).
+RESERVE_ATTEMPTS = 8
+
+
+@dataclass(frozen=True)
+class ReserveOutcome:
+    """What ``RESERVE_SQL`` did. ``made`` (created_at, updated_at) when the reservation was
+    inserted with all its lines; else the first reason it was not, in this order:
+    ``existing_hash`` (the key was taken before the statement began), ``unusable`` (the first
+    line naming a missing or archived SKU or location), ``short`` (the first line in the lock
+    order that does not fit: SKU, code, available). None of them: the key was taken by a
+    concurrent request while this one waited (read it again)."""
+
+    made: tuple[datetime, datetime] | None
+    existing_hash: str | None
+    unusable: tuple[str, str, bool, bool, bool, bool] | None
+    short: tuple[str, str, int] | None
+
+
+@dataclass(frozen=True)
+class StoredReservation:
+    id: uuid.UUID
+    request_hash: str
+    status: str
+    source: str
+    expires_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    lines: list[tuple[str, str, int]]  # (sku, location code, quantity), as they were asked
+
+
+class TenantStock:
+    """Reservation statements on a raw psycopg connection (a pooled autocommit one on the HTTP
+    hot path, or the session's own inside its transaction), bound to one organization: the
+    caller passes the principal's or the session's tenant, and the statements take
+    ``%(organization_id)s`` from here only. Statements are literal and prepared on first use."""
+
+    def __init__(
+        self, conn: Any, organization_id: uuid.UUID, *, in_transaction: bool = False
+    ) -> None:
+        self.conn = conn
+        self.organization_id = organization_id
+        self.in_transaction = in_transaction  # the session's connection, inside its transaction
+
+    async def reserve(
+        self,
+        *,
+        reservation_id: uuid.UUID,
+        key: str,
+        request_hash: str,
+        source: str,
+        expires_at: datetime | None,
+        lines: Sequence[tuple[str, str, int]],
+        line_ids: Sequence[uuid.UUID],
+    ) -> ReserveOutcome:
+        params = {
+            "organization_id": self.organization_id,
+            "id": reservation_id,
+            "key": key,
+            "request_hash": request_hash,
+            "source": source,
+            "movement_source": f"reservation:{reservation_id}",
+            "expires_at": expires_at,
+            "skus": [sku for sku, _, _ in lines],
+            "codes": [code for _, code, _ in lines],
+            "quantities": [quantity for _, _, quantity in lines],
+            "line_ids": list(line_ids),
+        }
+        for attempt in range(1, RESERVE_ATTEMPTS + 1):
+            try:
+                if self.in_transaction:  # a failed attempt undoes itself only
+                    async with self.conn.transaction():
+                        cursor = await self.conn.execute(RESERVE_SQL, params, prepare=True)
+                        row = await cursor.fetchone()
+                else:  # autocommit: the statement is its own transaction
+                    cursor = await self.conn.execute(RESERVE_SQL, params, prepare=True)
+                    row = await cursor.fetchone()
+                break
+            except psycopg.errors.DivisionByZero:  # the guard: a level changed under the scan
+                log.info("inventory.reserve_retried", attempt=attempt)
+                if attempt == RESERVE_ATTEMPTS:
+                    raise StockBusy("the stock changed while it was reserved; retry") from None
+        assert row is not None  # one row, always (``usable`` is an aggregate)
+        created, updated, existing_hash, _ok = row[0], row[1], row[2], row[3]
+        return ReserveOutcome(
+            made=None if created is None else (created, updated),
+            existing_hash=existing_hash,
+            unusable=None if row[4] is None else (row[4], row[5], *row[6:10]),
+            short=None if row[10] is None else (row[10], row[11], int(row[12])),
+        )
+
+    async def by_key(self, key: str) -> StoredReservation | None:
+        cursor = await self.conn.execute(
+            RESERVATION_BY_KEY_SQL,
+            {"organization_id": self.organization_id, "key": key},
+            prepare=True,
+        )
+        rows = await cursor.fetchall()
+        if not rows:
+            return None
+        first = rows[0]
+        return StoredReservation(
+            id=first[0],
+            request_hash=first[1],
+            status=first[2],
+            source=first[3],
+            expires_at=first[4],
+            created_at=first[5],
+            updated_at=first[6],
+            lines=[(r[7], r[8], r[9]) for r in rows if r[9] is not None],
+        )

@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import timedelta
 
+from psycopg_pool import AsyncConnectionPool
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -44,6 +45,8 @@ from sellerhub.commerce.inventory.repository import (
     LocationRepository,
     ReservationRepository,
     StockRepository,
+    StoredReservation,
+    TenantStock,
     journal_mismatches,
     resolve_lines,
 )
@@ -486,106 +489,119 @@ async def get_reservation(session: AsyncSession, reservation_id: uuid.UUID) -> R
     return reservation
 
 
-async def _existing(session: AsyncSession, key: str, digest: str) -> ReservationOut:
-    reservation = await ReservationRepository(session).by_key(key)
-    assert reservation is not None  # its insert conflicted on the key
-    if reservation.request_hash != digest:
+def _stored_out(found: StoredReservation, key: str, digest: str) -> ReservationOut:
+    if found.request_hash != digest:
         raise IdempotencyKeyReused(
             f"the idempotency key {key!r} names a reservation with other lines"
         )
-    return await describe_reservation(session, reservation)
+    return ReservationOut(
+        id=found.id,
+        idempotency_key=key,
+        status=found.status,
+        source=found.source,
+        expires_at=found.expires_at,
+        created_at=found.created_at,
+        updated_at=found.updated_at,
+        lines=[ReservationLineOut(sku=s, location=c, quantity=q) for s, c, q in found.lines],
+    )
+
+
+async def _session_stock(session: AsyncSession) -> TenantStock:
+    """The reservation statements on the session's own connection, inside its transaction
+    (and savepoint), bound to the session's tenant."""
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    return TenantStock(raw.driver_connection, _tenant(session), in_transaction=True)
 
 
 async def reserve(
     session: AsyncSession, body: ReservationIn, *, source: str = "api"
 ) -> tuple[ReservationOut, bool]:
-    """Reserve every line or none. Returns the reservation and whether it is new: the same
-    idempotency key with the same lines answers the reservation made the first time, with
-    other lines 409 ``idempotency-key-reused``. A line short of stock rolls back all of them
-    (409 ``insufficient-stock`` naming the SKU, the location and what is available)."""
-    organization_id = _tenant(session)
+    """Reserve every line or none, in the session's transaction (``reserve_lines``). The
+    session's caller commits."""
+    return await reserve_lines(await _session_stock(session), body, source=source)
+
+
+async def reserve_now(
+    pool: AsyncConnectionPool, organization_id: uuid.UUID, body: ReservationIn, *, source: str
+) -> tuple[ReservationOut, bool]:
+    """``reserve_lines`` on a pooled autocommit connection: the reservation is committed by
+    its one statement (the HTTP route). ``organization_id`` is the authenticated caller's."""
+    async with pool.connection() as conn:
+        return await reserve_lines(TenantStock(conn, organization_id), body, source=source)
+
+
+async def reserve_lines(
+    stock: TenantStock, body: ReservationIn, *, source: str
+) -> tuple[ReservationOut, bool]:
+    """Reserve every line or none, in one statement (``repository.RESERVE_SQL``). Returns the
+    reservation and whether it is new: the same idempotency key with the same lines answers
+    the reservation made the first time, with other lines 409 ``idempotency-key-reused``. A
+    line short of stock writes nothing (409 ``insufficient-stock`` naming the SKU, the
+    location and what is available; the key stays free)."""
     asked = [(line.sku, line.location, line.quantity) for line in body.lines]
     if len({(sku, code) for sku, code, _ in asked}) != len(asked):
         raise ValidationFailed("each (sku, location) may appear in one line only")
     digest = request_hash(asked)
-    products, locations = await resolve_lines(
-        session, {sku for sku, _, _ in asked}, {code for _, code, _ in asked}
-    )
     reservation_id = uuid7()
     expires_at = (
         None
         if body.expires_in_seconds is None
         else utcnow() + timedelta(seconds=body.expires_in_seconds)
     )
-    repo = ReservationRepository(session)
-    stamps = await repo.insert(
-        organization_id,
+    outcome = await stock.reserve(
         reservation_id=reservation_id,
         key=body.idempotency_key,
         request_hash=digest,
         source=source,
         expires_at=expires_at,
+        lines=asked,
+        line_ids=[uuid7() for _ in asked],
     )
-    if stamps is None:
-        return await _existing(session, body.idempotency_key, digest), False
-    for sku, code, _ in asked:
-        if sku not in products:
-            await catalog.by_sku(session, sku)  # 404 naming it
-            raise Archived(f"the product with the SKU {sku!r} is archived")
-        if code not in locations:
-            await location_by_code(session, code)
-            raise Archived(f"the location {code!r} is archived")
-    lines = sorted(
-        ((products[sku], locations[code], quantity, sku, code) for sku, code, quantity in asked),
-        key=lambda line: (line[0], line[1]),
-    )
-    await repo.insert_lines(
-        organization_id,
-        [
-            {
-                "id": uuid7(),
-                "reservation_id": reservation_id,
-                "product_id": p,
-                "location_id": loc,
-                "quantity": q,
-            }
-            for p, loc, q, _, _ in lines
-        ],
-    )
-    stock = StockRepository(session)
-    for product_id, location_id, quantity, sku, code in lines:  # the fixed lock order
-        changed = await stock.change(
-            organization_id=organization_id,
-            product_id=product_id,
-            location_id=location_id,
-            d_on_hand=0,
-            d_reserved=quantity,
-            reason=RESERVE,
-            source=f"reservation:{reservation_id}",
-            idempotency_key=body.idempotency_key,
+    if outcome.made is not None:
+        created_at, updated_at = outcome.made
+        return (
+            ReservationOut(
+                id=reservation_id,
+                idempotency_key=body.idempotency_key,
+                status=ReservationStatus.ACTIVE.value,
+                source=source,
+                expires_at=expires_at,
+                created_at=created_at,
+                updated_at=updated_at,
+                lines=[ReservationLineOut(sku=s, location=c, quantity=q) for s, c, q in asked],
+            ),
+            True,
         )
-        if changed is None:
-            available = await stock.available(product_id, location_id)
-            raise InsufficientStock(
-                f"{sku} at {code}: {available} available, {quantity} requested",
-                sku=sku,
-                location=code,
-                available=available,
-                requested=quantity,
-            )
-    return (
-        ReservationOut(
-            id=reservation_id,
-            idempotency_key=body.idempotency_key,
-            status=ReservationStatus.ACTIVE.value,
-            source=source,
-            expires_at=expires_at,
-            created_at=stamps[0],
-            updated_at=stamps[1],
-            lines=[ReservationLineOut(sku=s, location=c, quantity=q) for s, c, q in asked],
-        ),
-        True,
-    )
+    if outcome.existing_hash is None and outcome.unusable is None:
+        # Short, or the key was taken by a request that committed while this one waited: a
+        # reservation that exists now answers (the same key, the same answer).
+        found = await stock.by_key(body.idempotency_key)
+        if found is not None:
+            return _stored_out(found, body.idempotency_key, digest), False
+        assert outcome.short is not None  # nothing else stops a usable reservation
+        sku, code, available = outcome.short
+        quantity = next(q for s, c, q in asked if (s, c) == (sku, code))
+        raise InsufficientStock(
+            f"{sku} at {code}: {available} available, {quantity} requested",
+            sku=sku,
+            location=code,
+            available=available,
+            requested=quantity,
+        )
+    if outcome.existing_hash is not None:
+        found = await stock.by_key(body.idempotency_key)
+        assert found is not None  # reservations are never deleted
+        return _stored_out(found, body.idempotency_key, digest), False
+    assert outcome.unusable is not None
+    sku, code, product_found, product_archived, location_found, _ = outcome.unusable
+    if not product_found:
+        raise NotFound(f"no product has the SKU {sku!r}")
+    if product_archived:
+        raise Archived(f"the product with the SKU {sku!r} is archived")
+    if not location_found:
+        raise NotFound(f"no location has the code {code!r}")
+    raise Archived(f"the location {code!r} is archived")
 
 
 async def _close(
