@@ -86,6 +86,12 @@ async def _seed(url: str) -> tuple[uuid.UUID, str]:
             {"org": org.id},
         )
         conn.commit()
+        # Statistics, as autovacuum would gather them on a live database: without them the
+        # planner reaches levels and reservations through the organization-only indexes and
+        # discards hundreds of rows per statement (measured with EXPLAIN ANALYZE).
+        for table in ("products", "locations", "stock_levels", "stock_movements", "reservations"):
+            conn.execute(f"ANALYZE {table}")
+        conn.commit()
     return org.id, issued.secret
 
 
