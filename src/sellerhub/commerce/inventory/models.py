@@ -59,8 +59,17 @@ class StockLevel(TenantScoped, Base):
         Index("ix_stock_levels_org_location", "organization_id", "location_id"),
     )
 
-    product_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"))
-    location_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("locations.id", ondelete="CASCADE"))
+    # The organization keeps its foreign key (deleting one cascades to its levels) without an
+    # index of its own: the primary key starts with it. product_id and location_id have no
+    # foreign keys (migration 2026_12_01_import_write_cost: their per-row checks were most of a
+    # bulk import's time, and every writer takes the ids from the organization's products and
+    # locations); products and locations are archived, not deleted, and a trigger removes the
+    # levels of one deleted by hand.
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False
+    )
+    product_id: Mapped[uuid.UUID]
+    location_id: Mapped[uuid.UUID]
     on_hand: Mapped[int] = mapped_column(default=0)
     reserved: Mapped[int] = mapped_column(default=0)
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
@@ -79,6 +88,8 @@ class StockMovement(TenantScoped, Base):
     __table_args__ = (
         Index("ix_stock_movements_level", "organization_id", "product_id", "location_id", "id"),
         # One movement per (key, level, reason): a retried write with its key changes nothing.
+        # Not for imports: an import applies once by its own row (locked, its status checked),
+        # and an index entry per imported row was a third of the journal's insert cost.
         Index(
             "uq_stock_movements_idempotency",
             "organization_id",
@@ -87,12 +98,16 @@ class StockMovement(TenantScoped, Base):
             "location_id",
             "reason",
             unique=True,
-            postgresql_where=text("idempotency_key IS NOT NULL"),
+            postgresql_where=text("idempotency_key IS NOT NULL AND reason <> 'import'"),
         ),
         CheckConstraint("on_hand_after >= 0 AND reserved_after >= 0", name="after"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    # No foreign key (its CASCADE could never run: the journal refuses DELETE) and no index of
+    # its own (ix_stock_movements_level starts with it): a movement is written in the statement
+    # that writes its level, whose organization_id has the key.
+    organization_id: Mapped[uuid.UUID] = mapped_column(nullable=False)
     product_id: Mapped[uuid.UUID]
     location_id: Mapped[uuid.UUID]
     delta_on_hand: Mapped[int] = mapped_column(default=0)

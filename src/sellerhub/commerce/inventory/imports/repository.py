@@ -100,6 +100,14 @@ CROSS JOIN LATERAL (VALUES
                     r.first_row) END)
 ) AS e(column_name, value, message)
 WHERE e.message IS NOT NULL
+  -- Only rows that can hold a problem reach the five checks above (a superset of their
+  -- conditions: a good row has a product, a location, a whole quantity >= 0 within range, a
+  -- known mode, no duplicate, and no reserved units it could fall below).
+  AND (r.product_id IS NULL OR r.product_archived OR r.location_id IS NULL
+       OR r.location_archived OR r.qty IS NULL OR r.qty < 0 OR r.qty > 2147483647
+       OR r.mode NOT IN ('set', 'add') OR r.first_row IS NOT NULL
+       OR coalesce(r.sku, '') = '' OR coalesce(r.location, '') = ''
+       OR sl.reserved > 0 OR (r.mode = 'add' AND sl.on_hand + r.qty > 2147483647))
 """
 
 _COUNT_ERRORS = """
@@ -107,42 +115,69 @@ SELECT count(*), count(DISTINCT row_number) FROM inventory_import_errors
 WHERE organization_id = %(organization_id)s AND import_id = %(import_id)s
 """
 
-# The good rows in one upsert, journaled from what the upsert returns (quantities after) in
-# the same statement. A level that did not exist when the levels were locked but existed at
-# the upsert (another writer created it in between) is counted: the caller rolls back.
-_APPLY = """
-WITH good AS (
-    SELECT r.product_id, r.location_id, sl.on_hand AS before_on_hand,
-           CASE WHEN r.mode = 'set' THEN r.qty ELSE coalesce(sl.on_hand, 0) + r.qty END AS on_hand
-    FROM inventory_import_resolved r
-    LEFT JOIN stock_levels sl ON sl.organization_id = %(organization_id)s
-        AND sl.product_id = r.product_id AND sl.location_id = r.location_id
-    WHERE NOT EXISTS (
-        SELECT 1 FROM inventory_import_errors e
-        WHERE e.import_id = %(import_id)s AND e.row_number = r.row_number
-    )
-), up AS (
-    INSERT INTO stock_levels AS sl
+# The good rows with the level each had when the levels were locked, in primary-key order
+# (so the inserts below write the indexes in order).
+_GOOD = """
+CREATE TEMP TABLE inventory_import_good ON COMMIT DROP AS
+SELECT r.product_id, r.location_id, sl.on_hand AS before_on_hand,
+       CASE WHEN r.mode = 'set' THEN r.qty ELSE coalesce(sl.on_hand, 0) + r.qty END AS on_hand
+FROM inventory_import_resolved r
+LEFT JOIN stock_levels sl ON sl.organization_id = %(organization_id)s
+    AND sl.product_id = r.product_id AND sl.location_id = r.location_id
+WHERE NOT EXISTS (
+    SELECT 1 FROM inventory_import_errors e
+    WHERE e.organization_id = %(organization_id)s AND e.import_id = %(import_id)s
+      AND e.row_number = r.row_number
+)
+ORDER BY r.product_id, r.location_id
+"""
+
+# New levels: one INSERT of the levels and, in the same statement, of their movements (the
+# quantities after are the row's own: a new level holds what the import sets, nothing
+# reserved). A level that did not exist when the levels were locked but exists now (another
+# writer created it meanwhile) is skipped by the insert and counted: the caller rolls back.
+_INSERT_NEW = """
+WITH inserted AS (
+    INSERT INTO stock_levels
         (organization_id, product_id, location_id, on_hand, reserved, updated_at)
-    SELECT %(organization_id)s, product_id, location_id, on_hand, 0, now() FROM good
-    ON CONFLICT (organization_id, product_id, location_id)
-    DO UPDATE SET on_hand = excluded.on_hand, updated_at = excluded.updated_at
-    RETURNING sl.product_id, sl.location_id, sl.on_hand, sl.reserved, sl.xmax = 0 AS inserted
+    SELECT %(organization_id)s, product_id, location_id, on_hand, 0, now()
+    FROM inventory_import_good WHERE before_on_hand IS NULL
+    ON CONFLICT DO NOTHING
+    RETURNING 1
 ), journal AS (
     INSERT INTO stock_movements
         (organization_id, product_id, location_id, delta_on_hand, delta_reserved,
          on_hand_after, reserved_after, reason, source, idempotency_key)
-    SELECT %(organization_id)s, up.product_id, up.location_id,
-           up.on_hand - coalesce(good.before_on_hand, 0), 0, up.on_hand, up.reserved,
+    SELECT %(organization_id)s, product_id, location_id, on_hand, 0, on_hand, 0,
            'import', %(source)s, %(source)s
-    FROM up JOIN good USING (product_id, location_id)
-    WHERE up.inserted OR up.on_hand <> good.before_on_hand
+    FROM inventory_import_good WHERE before_on_hand IS NULL
     RETURNING 1
 )
-SELECT (SELECT count(*) FROM up),
-       (SELECT count(*) FROM up JOIN good USING (product_id, location_id)
-        WHERE NOT up.inserted AND good.before_on_hand IS NULL),
+SELECT (SELECT count(*) FROM inventory_import_good WHERE before_on_hand IS NULL),
+       (SELECT count(*) FROM inventory_import_good),
+       (SELECT count(*) FROM inserted),
        (SELECT count(*) FROM journal)
+"""
+
+# Existing levels (locked): those whose quantity changes, journaled from what the UPDATE
+# returns (quantities after) in the same statement.
+_UPDATE_EXISTING = """
+WITH updated AS (
+    UPDATE stock_levels sl SET on_hand = g.on_hand, updated_at = now()
+    FROM inventory_import_good g
+    WHERE sl.organization_id = %(organization_id)s AND sl.product_id = g.product_id
+      AND sl.location_id = g.location_id AND g.on_hand <> g.before_on_hand
+    RETURNING sl.product_id, sl.location_id, sl.on_hand, sl.reserved, g.before_on_hand
+), journal AS (
+    INSERT INTO stock_movements
+        (organization_id, product_id, location_id, delta_on_hand, delta_reserved,
+         on_hand_after, reserved_after, reason, source, idempotency_key)
+    SELECT %(organization_id)s, product_id, location_id, on_hand - before_on_hand, 0,
+           on_hand, reserved, 'import', %(source)s, %(source)s
+    FROM updated
+    RETURNING 1
+)
+SELECT count(*) FROM journal
 """
 
 _ERROR_PAGE = """
@@ -286,6 +321,9 @@ class ImportRepository:
 
     async def resolve(self, import_id: uuid.UUID) -> None:
         connection = await self._connection()
+        # The joins and the sort of a large import in memory rather than in temporary files
+        # (for this transaction only; one import applies at a time per organization).
+        await connection.execute("SET LOCAL work_mem = '64MB'")
         statement = sql.SQL(_RESOLVE).format(staging=staging_table(import_id))
         await connection.execute(statement, {"organization_id": self.organization_id})
         await connection.execute(f"ANALYZE {RESOLVED}")
@@ -304,9 +342,14 @@ class ImportRepository:
         return int(errors), int(rows)
 
     async def apply(self, import_id: uuid.UUID, source: str) -> tuple[int, int, int]:
-        """(levels written, levels another writer created meanwhile, movements journaled)."""
-        applied, raced, journaled = await self._one(_APPLY, import_id=import_id, source=source)
-        return int(applied), int(raced), int(journaled)
+        """(good rows applied, levels another writer created meanwhile, movements journaled)."""
+        connection = await self._connection()
+        await connection.execute(_GOOD, self._params(_GOOD, {"import_id": import_id}))
+        new, good, inserted, journaled = await self._one(_INSERT_NEW, source=source)
+        if inserted != new:
+            return int(good), int(new - inserted), int(journaled)
+        (changed,) = await self._one(_UPDATE_EXISTING, source=source)
+        return int(good), 0, int(journaled + changed)
 
     async def error_page(
         self, import_id: uuid.UUID, after: tuple[int, str], limit: int

@@ -245,6 +245,9 @@ async def run(
     run that failed left nothing but the staging table it starts from again)."""
     set_tenant(session, organization_id)
     repo = ImportRepository(session, organization_id)
+    # Read after taking the organization's apply lock: a second run of the same import waits
+    # for the first and finds it finished (the journal's key index does not cover imports).
+    await repo.lock_applying()
     item = await repo.get(import_id)
     if item is None or item.status in FINISHED:
         return
