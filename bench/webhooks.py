@@ -15,6 +15,11 @@ server in the same run:
    processes them; the worker is SIGKILLed in the middle of the run and started again. When
    every event is processed, the orders table must hold each distinct order exactly once:
    ``webhooks.orders.lost`` and ``webhooks.orders.duplicated`` must both be 0.
+4. Processing: the same order deliveries (one line each, its SKU in the catalog with units at
+   the shop's channel location) loaded with no worker running, then drained by one
+   ``sellerhub worker``: ``webhooks.orders.processed_per_s`` is the events processed per second
+   (over the span of their ``processed_at``), each order's line reserved, against the rate
+   ingress accepted them in this run as its baseline. Target ≥ 1,000/s.
 """
 
 from __future__ import annotations
@@ -58,6 +63,7 @@ DISTINCT_ORDERS = 5000
 KILL_AFTER = 3.0  # seconds into the exactly-once run
 RESTART_AFTER = 5.0
 DRAIN_TIMEOUT = 240.0
+TARGET_PROCESSED = 1000.0  # order events per second per worker, reservations included
 
 
 def _sign(secret: str, body: str) -> str:
@@ -272,6 +278,86 @@ def _exactly_once(
     )
 
 
+def _seed_stock(database_url: str) -> None:
+    """The bench shop's SKUs in the catalog with plenty of units at its channel location, so
+    every order line reserves."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("TRUNCATE reservations, reservation_lines, stock_movements, stock_levels")
+        conn.execute(
+            "INSERT INTO products (id, organization_id, sku, title, created_at, updated_at)"
+            " SELECT gen_random_uuid(), o.id, 'SKU-' || n, 'Mug', now(), now()"
+            " FROM organizations o, generate_series(0, 39) AS n WHERE o.name = 'Bench Shop'"
+            " ON CONFLICT DO NOTHING"
+        )
+        conn.execute(
+            "INSERT INTO locations (id, organization_id, code, name, kind, connection_id,"
+            " created_at, updated_at)"
+            " SELECT gen_random_uuid(), c.organization_id, 'channel-' || c.id, 'shop', 'channel',"
+            " c.id, now(), now() FROM connections c WHERE c.external_account_id = %s"
+            " ON CONFLICT DO NOTHING",
+            (SHOP,),
+        )
+        conn.execute(
+            "INSERT INTO stock_levels (organization_id, product_id, location_id, on_hand,"
+            " reserved, updated_at)"
+            " SELECT p.organization_id, p.id, l.id, 1000000, 0, now() FROM products p"
+            " JOIN locations l ON l.organization_id = p.organization_id AND l.kind = 'channel'"
+        )
+        conn.execute("ANALYZE")
+
+
+def _processing(
+    database_url: str, base_url: str, env: Mapping[str, str], work_dir: Path, spec: LoadSpec
+) -> None:
+    """Order events processed per second by one worker, reservations included, against the
+    rate at which ingress accepted the same deliveries in this run: the deliveries are loaded
+    first (no worker running), then one ``sellerhub worker`` drains them; its rate is the
+    events processed over the span of their ``processed_at``."""
+    secret = env["SELLERHUB_SHOPIFY_CLIENT_SECRET"]
+    script = _orders_script(work_dir / "orders-processing.lua", secret)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("TRUNCATE webhook_events, order_lines, orders")
+    _seed_stock(database_url)
+    accepted = load(base_url + "/webhooks/shopify", replace(spec, warmup=0), script=script)
+    events = _scalar(database_url, "SELECT count(*) FROM webhook_events")
+    worker = _start_worker(env, work_dir)
+    try:
+        deadline = time.monotonic() + DRAIN_TIMEOUT
+        while time.monotonic() < deadline:
+            pending = _scalar(
+                database_url, "SELECT count(*) FROM webhook_events WHERE status <> 'processed'"
+            )
+            if pending == 0:
+                break
+            time.sleep(0.5)
+    finally:
+        _kill(worker, signal.SIGINT)
+    if pending:
+        raise BenchError(f"{pending} order events still unprocessed after {DRAIN_TIMEOUT:.0f} s")
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT count(*), extract(epoch FROM max(processed_at) - min(processed_at))"
+            " FROM webhook_events"
+        ).fetchone()
+        orders, reserved = conn.execute(
+            "SELECT (SELECT count(*) FROM orders),"
+            " (SELECT count(*) FROM reservations WHERE status = 'active')"
+        ).fetchone() or (0, 0)
+    assert row is not None
+    processed, span = int(row[0]), float(row[1] or 0.0)
+    if reserved != orders:
+        raise BenchError(f"{orders} orders but {reserved} active reservations")
+    rate = processed / span if span > 0 else 0.0
+    emit(Figure("webhooks.orders.processed_per_s", rate, "events/s", accepted.rps))
+    emit(Figure("webhooks.orders.processed_events", processed, "events", events))
+    mark = "meets" if rate >= TARGET_PROCESSED else "MISSES"
+    log(
+        f"order events processed by one worker with their reservations: {rate:.0f}/s "
+        f"({processed} events, {orders} orders, each line reserved; {mark} target "
+        f"{TARGET_PROCESSED:.0f}/s) against ingress accepting {accepted.rps:.0f}/s"
+    )
+
+
 def run(*, database_url: str, work_dir: Path, spec: LoadSpec) -> None:
     port = free_port()
     env = production_env(
@@ -325,3 +411,4 @@ def run(*, database_url: str, work_dir: Path, spec: LoadSpec) -> None:
             f"{paced.rps:.0f} events/s p99 {paced.p99_ms:.1f} ms (target {TARGET_P99_MS:.0f})"
         )
         _exactly_once(database_url, server.base_url, env, work_dir, spec)
+        _processing(database_url, server.base_url, env, work_dir, spec)

@@ -5,9 +5,9 @@ A new topic is handled by adding its row here."""
 
 from __future__ import annotations
 
-from sellerhub.commerce.flows import order_from_shopify, order_from_woocommerce
+from sellerhub.commerce.flows import order_from_shopify, order_from_woocommerce, orders_from_events
 from sellerhub.webhooks import service as webhooks
-from sellerhub.webhooks.service import Handlers
+from sellerhub.webhooks.service import BatchHandlers, Handlers
 
 WEBHOOK_HANDLERS: Handlers = {
     # Shopify app lifecycle and privacy compliance (providers.md §4.2)
@@ -20,4 +20,13 @@ WEBHOOK_HANDLERS: Handlers = {
     ("shopify", "orders/updated"): order_from_shopify,
     ("woocommerce", "order.created"): order_from_woocommerce,
     ("woocommerce", "order.updated"): order_from_woocommerce,
+}
+
+# Topics the drain may handle several events of one organization at once (set-based writes;
+# a failing batch is handled again one event at a time with the table above).
+WEBHOOK_BATCH_HANDLERS: BatchHandlers = {
+    ("shopify", "orders/create"): orders_from_events,
+    ("shopify", "orders/updated"): orders_from_events,
+    ("woocommerce", "order.created"): orders_from_events,
+    ("woocommerce", "order.updated"): orders_from_events,
 }

@@ -26,7 +26,7 @@ from sellerhub.db import reads
 from sellerhub.db.engine import Database, create_engine, with_connect_timeout
 from sellerhub.db.keyring import HolderHeartbeat
 from sellerhub.db.session import make_sessionmaker, unit_of_work
-from sellerhub.handlers import WEBHOOK_HANDLERS
+from sellerhub.handlers import WEBHOOK_BATCH_HANDLERS, WEBHOOK_HANDLERS
 from sellerhub.identity.apikeys.cache import principal_cache
 from sellerhub.identity.jwt.service import KeyStore, KeyTimings, ensure_signing_key
 from sellerhub.jobs import app as jobs
@@ -141,7 +141,7 @@ class Runtime:
     async def open_queue(self) -> None:
         """Open the job queue on its own small pool, and give jobs their session factory and
         the webhook handler table (composed in ``sellerhub.handlers``)."""
-        webhooks.use_handlers(WEBHOOK_HANDLERS)
+        webhooks.use_handlers(WEBHOOK_HANDLERS, WEBHOOK_BATCH_HANDLERS)
         jobs.configure(
             jobs.JobResources(
                 sessionmaker=self.sessionmaker,

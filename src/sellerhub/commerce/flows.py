@@ -17,11 +17,13 @@ the order: the order is stored, and the reason is an audit event
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sellerhub.audit import service as audit
 from sellerhub.commerce.catalog import service as catalog
+from sellerhub.commerce.inventory import batch
 from sellerhub.commerce.inventory import service as inventory
 from sellerhub.commerce.inventory.models import ReservationStatus
 from sellerhub.commerce.inventory.schemas import ReservationIn, ReservationLineIn
@@ -215,6 +217,108 @@ class _Unshipped(Exception):
 
 def _digest(line: mapping.NormalisedLine, location_id: uuid.UUID) -> str:
     return inventory.request_hash([(line.sku, str(location_id), line.quantity)])
+
+
+# --- many orders at once (the webhook drain's batches) ---------------------------------------
+
+
+async def apply_orders(
+    session: AsyncSession,
+    organization_id: uuid.UUID,
+    items: Sequence[tuple[str, uuid.UUID, mapping.NormalisedOrder]],
+) -> int:
+    """``apply_order`` for a batch of (channel, connection, order) of one organization, with
+    set-based writes: the newest version of each order in the batch (by the provider's
+    ``updated_at``; of equal ones the first, as one at a time would keep it) upserted in one
+    statement, then the stock of every changed order's lines in one
+    ``inventory.batch.BatchStock.apply``. The outcome is the one applying the orders one at a
+    time would give for the same versions. Returns how many orders changed."""
+    newest: dict[tuple[uuid.UUID, str], tuple[str, uuid.UUID, mapping.NormalisedOrder]] = {}
+    for channel, connection_id, order in items:
+        seen = newest.get((connection_id, order.external_id))
+        if seen is None or order.updated_at > seen[2].updated_at:
+            newest[(connection_id, order.external_id)] = (channel, connection_id, order)
+    changed = await orders.upsert_many(session, organization_id, list(newest.values()))
+    followed = [
+        (changed[key], channel, connection_id, order)
+        for key, (channel, connection_id, order) in newest.items()
+        if key in changed
+    ]
+    wanted = [
+        (order_id, channel, connection_id, order, n, line)
+        for order_id, channel, connection_id, order in followed
+        for n, line in enumerate(order.lines)
+        if line.sku and line.quantity > 0
+    ]
+    if not wanted:
+        return len(changed)
+    locations: dict[uuid.UUID, uuid.UUID] = {}
+    for _, channel, connection_id, _, _, _ in wanted:
+        if connection_id not in locations:
+            locations[connection_id] = await inventory.channel_location(
+                session, organization_id, channel, connection_id
+            )
+    products = await catalog.ids_by_sku(session, {line.sku for *_, line in wanted})
+    requests: list[batch.OrderLineStock] = []
+    named: dict[str, tuple[uuid.UUID, mapping.NormalisedLine]] = {}
+    for order_id, _, connection_id, order, n, line in wanted:
+        key = line_key(order_id, line, n)
+        product_id = products.get(line.sku)
+        if product_id is None:
+            if order.stock == "open" and await inventory.reservation_by_key(session, key) is None:
+                reason = f"no product has the SKU {line.sku!r}"
+                await _note(session, organization_id, order_id, line, "unreserved", reason)
+            continue
+        location_id = locations[connection_id]
+        code = inventory.channel_location_code(connection_id)
+        action = {"fulfilled": batch.COMMIT, "cancelled": batch.RELEASE}.get(
+            order.stock, batch.RESERVE
+        )
+        digest = (
+            inventory.request_hash([(line.sku, code, line.quantity)])
+            if action == batch.RESERVE
+            else _digest(line, location_id)
+        )
+        named[key] = (order_id, line)
+        requests.append(
+            batch.OrderLineStock(
+                key=key,
+                action=action,
+                order_id=order_id,
+                product_id=product_id,
+                location_id=location_id,
+                quantity=line.quantity,
+                sku=line.sku,
+                code=code,
+                digest=digest,
+            )
+        )
+    for refusal in await batch.BatchStock(session, organization_id).apply(requests):
+        order_id, line = named[refusal.line.key]
+        await _note(session, organization_id, order_id, line, refusal.what, refusal.reason)
+    return len(changed)
+
+
+async def orders_from_events(session: AsyncSession, events: Sequence[WebhookEvent]) -> None:
+    """The batch handler of order topics (``handlers.WEBHOOK_BATCH_HANDLERS``): the events of
+    one organization, mapped and applied with ``apply_orders``. A payload that cannot be
+    mapped fails the batch; the drain then handles its events one at a time, so that event
+    fails alone."""
+    items: list[tuple[str, uuid.UUID, mapping.NormalisedOrder]] = []
+    organization_id: uuid.UUID | None = None
+    for event in events:
+        if event.organization_id is None or event.connection_id is None:
+            continue  # nothing to apply (as the one-event handlers)
+        if organization_id not in (None, event.organization_id):
+            raise ValueError("a batch of order events spans organizations")
+        organization_id = event.organization_id
+        mapper = _MAPPERS[event.source]
+        items.append((event.source, event.connection_id, mapper(event.payload)))
+    if organization_id is not None and items:
+        await apply_orders(session, organization_id, items)
+
+
+_MAPPERS = {"shopify": mapping.shopify, "woocommerce": mapping.woocommerce}
 
 
 # --- the webhook handlers (handlers.py) ------------------------------------------------------

@@ -35,17 +35,24 @@ DRAIN_TASK = "webhooks.drain"
 
 Handler = Callable[[AsyncSession, WebhookEvent], Awaitable[None]]
 Handlers = Mapping[tuple[str, str], Handler]
+# Handles several events of one organization at once (set-based writes); a batch that fails is
+# handled again one event at a time, so one bad event fails alone.
+BatchHandler = Callable[[AsyncSession, Sequence[WebhookEvent]], Awaitable[None]]
+BatchHandlers = Mapping[tuple[str, str], BatchHandler]
 
 
 _composed: Handlers | None = None
+_batches: BatchHandlers = {}
 
 
-def use_handlers(table: Handlers) -> None:
+def use_handlers(table: Handlers, batches: BatchHandlers | None = None) -> None:
     """The composition root (``Runtime.open_queue``, from ``sellerhub.handlers``) hands this
-    module the application's ``(source, topic) → handler`` table: the domains that handle events
-    are above this one, so it never imports them (nor the table)."""
-    global _composed
+    module the application's ``(source, topic) → handler`` table, and the batch handlers the
+    drain may use for some topics: the domains that handle events are above this one, so it
+    never imports them (nor the tables)."""
+    global _composed, _batches
     _composed = table
+    _batches = batches or {}
 
 
 def _handlers() -> Handlers:
@@ -94,6 +101,7 @@ async def drain(
     *,
     limit: int = 200,
     handlers: Handlers | None = None,
+    batches: BatchHandlers | None = None,
 ) -> int:
     """Process fresh events (never attempted) in arrival order, one transaction per
     organization of the batch (a session serves one tenant); returns how many this drain
@@ -105,6 +113,7 @@ async def drain(
     for event_id, organization_id in fresh:
         groups.setdefault(organization_id, []).append(event_id)
     table = _handlers() if handlers is None else handlers
+    batch_table = _batches if batches is None else batches
     taken = 0
     for organization_id, ids in groups.items():
         async with unit_of_work(sessionmaker) as session:
@@ -113,9 +122,43 @@ async def drain(
             repo = WebhookEventRepository(session)
             events = await repo.lock_pending(ids)
             taken += len(events)
-            handled = [e.id for e in events if await _handle(session, e, table)]
+            handled = await _handle_group(session, events, table, batch_table)
             await repo.mark_processed(handled)
     return taken
+
+
+async def _handle_group(
+    session: AsyncSession,
+    events: Sequence[WebhookEvent],
+    table: Handlers,
+    batches: BatchHandlers,
+) -> list[uuid.UUID]:
+    """The events of one organization, in the drain's transaction: those whose topic has a
+    batch handler together (in a savepoint), the rest one by one; the ids handled. A batch
+    whose handler fails is undone and its events handled one by one, in arrival order, so a
+    bad event fails alone (recorded on it) and the others are processed."""
+    grouped: dict[BatchHandler, list[WebhookEvent]] = {}
+    for event in events:
+        handler = batches.get((event.source, event.topic))
+        if handler is not None:
+            grouped.setdefault(handler, []).append(event)
+    handled: list[uuid.UUID] = []
+    done: set[uuid.UUID] = set()
+    for handler, group in grouped.items():
+        if len(group) < 2:
+            continue
+        try:
+            async with session.begin_nested():
+                await handler(session, group)
+        except Exception as exc:
+            log.info("webhook.batch_failed", events=len(group), error=type(exc).__name__)
+            continue
+        handled.extend(e.id for e in group)
+        done.update(e.id for e in group)
+    for event in events:
+        if event.id not in done and await _handle(session, event, table):
+            handled.append(event.id)
+    return handled
 
 
 async def process(

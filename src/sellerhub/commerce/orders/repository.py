@@ -125,6 +125,73 @@ class OrderRepository:
             )
         return order_id
 
+    async def upsert_many(
+        self,
+        organization_id: uuid.UUID,
+        orders: list[tuple[str, uuid.UUID, NormalisedOrder]],
+    ) -> dict[tuple[uuid.UUID, str], uuid.UUID]:
+        """``upsert`` for many orders of the organization in one statement (at most one
+        version per store and external id; rows taken in (store, external id) order, so two
+        batches lock shared orders in the same order), their lines replaced in one DELETE and
+        one INSERT. Returns the id of each order created or updated, by (connection, external
+        id); an older or equal version is absent, as with ``upsert``."""
+        if tenant_of(self.session) != organization_id:
+            raise TenantScopeViolation("orders are written only in their organization's scope")
+        if not orders:
+            return {}
+        ordered = sorted(orders, key=lambda item: (str(item[1]), item[2].external_id))
+        stmt = pg_insert(Order).values(
+            [
+                {
+                    "id": uuid7(),
+                    "organization_id": organization_id,
+                    "channel": channel,
+                    "connection_id": connection_id,
+                    "external_id": order.external_id,
+                    "number": order.number,
+                    "status": order.status,
+                    "currency": order.currency,
+                    "total_minor": order.total_minor,
+                    "customer_email": order.customer_email,
+                    "placed_at": order.placed_at,
+                    "provider_updated_at": order.updated_at,
+                }
+                for channel, connection_id, order in ordered
+            ]
+        )
+        upsert: Any = stmt.on_conflict_do_update(
+            index_elements=["organization_id", "connection_id", "external_id"],
+            set_={**{k: stmt.excluded[k] for k in _UPDATED}, "updated_at": func.now()},
+            where=Order.provider_updated_at < stmt.excluded.provider_updated_at,
+        ).returning(Order.id, Order.connection_id, Order.external_id, literal_column("xmax = 0"))
+        rows = (await self.session.execute(upsert)).all()
+        changed = {(row[1], row[2]): row[0] for row in rows}
+        updated = [row[0] for row in rows if not row[3]]
+        if updated:  # an update: the lines are replaced
+            await self.session.execute(
+                delete(OrderLine)
+                .where(OrderLine.order_id.in_(updated))
+                .execution_options(synchronize_session=False)
+            )
+        lines = [
+            {
+                "id": uuid7(),
+                "organization_id": organization_id,
+                "order_id": changed[(connection_id, order.external_id)],
+                "external_id": line.external_id,
+                "sku": line.sku,
+                "title": line.title,
+                "quantity": line.quantity,
+                "unit_price_minor": line.unit_price_minor,
+            }
+            for _, connection_id, order in ordered
+            if (connection_id, order.external_id) in changed
+            for line in order.lines
+        ]
+        if lines:
+            await self.session.execute(insert(OrderLine), lines)
+        return changed
+
     @staticmethod
     async def page_json(
         reader: TenantReader,

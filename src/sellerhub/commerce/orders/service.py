@@ -47,6 +47,18 @@ async def apply(
     return await upsert(session, organization_id, channel, connection_id, order) is not None
 
 
+async def upsert_many(
+    session: AsyncSession,
+    organization_id: uuid.UUID,
+    orders: list[tuple[str, uuid.UUID, mapping.NormalisedOrder]],
+) -> dict[tuple[uuid.UUID, str], uuid.UUID]:
+    """``upsert`` for a batch of (channel, connection, order), one version per store and
+    external id: the id of each order created or updated, by (connection, external id). The
+    rows stay locked to the end of the transaction, as with ``upsert``."""
+    set_tenant(session, organization_id)
+    return await OrderRepository(session).upsert_many(organization_id, orders)
+
+
 async def upsert(
     session: AsyncSession,
     organization_id: uuid.UUID,
