@@ -111,6 +111,7 @@ async def test_reset_returns_to_the_initial_state(http: httpx.AsyncClient) -> No
         },
         "inventory": {},
         "inventory_page_size": 50,
+        "inventory_fail": [],  # the failures injected per inventory page (inventory_admin)
         "ads_profiles": None,
     }
     assert (await profile(http, issued["access_token"])).status_code == 401
