@@ -214,6 +214,10 @@ def run(*, database_url: str, work_dir: Path) -> None:
     env = production_env(
         database_url=database_url, server="uvicorn", port=port, workers=1, data_dir=data_dir
     )
+    # The import's own log lines on stderr: inventory.import_received (seconds of COPY),
+    # inventory.import_started (since the import row was created: the job's pickup) and
+    # inventory.import_finished (seconds per phase).
+    env["SELLERHUB_LOG_LEVEL"] = "INFO"
     with running_server("uvicorn", env, port, cwd=work_dir) as server, _worker(env, work_dir):
         results: dict[str, float] = {}
         for name, rows in SIZES.items():

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -153,6 +154,7 @@ async def upload(
     repo.add(item)
     await session.flush()
     ignored = source.columns.count(None)
+    started = time.perf_counter()
     await repo.create_staging(item.id, ignored)
     try:
         if source.csv_body is not None:
@@ -169,7 +171,12 @@ async def upload(
         raise _copy_refused(exc) from None
     if item.rows_read == 0:
         raise MalformedImport("the file has no rows")
-    log.info("inventory.import_received", import_id=str(item.id), rows=item.rows_read)
+    log.info(
+        "inventory.import_received",
+        import_id=str(item.id),
+        rows=item.rows_read,
+        copy_s=round(time.perf_counter() - started, 3),
+    )
     if item.rows_read <= inline_rows:
         await process(repo, item)
     else:
@@ -178,6 +185,20 @@ async def upload(
             session, RUN_TASK, {"organization_id": str(organization_id), "import_id": str(item.id)}
         )
     return Uploaded(item, replayed=False)
+
+
+class _Phases:
+    """Seconds per phase of an import (logged with its outcome: where a large import's time
+    goes)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._mark = time.perf_counter()
+
+    def done(self, phase: str) -> None:
+        now = time.perf_counter()
+        self.seconds[phase] = round(now - self._mark, 3)
+        self._mark = now
 
 
 async def process(
@@ -189,31 +210,34 @@ async def process(
     transaction; the staging table is dropped with the import's final state. With
     ``progress``, the counts reached before applying are committed on their own for readers
     of the import (GET) while the apply runs."""
+    phases = _Phases()
     await repo.lock_applying()
+    phases.done("lock_s")
     await repo.resolve(item.id)
+    phases.done("resolve_s")
     await repo.lock_levels()
+    phases.done("lock_levels_s")
     errors, bad_rows = await repo.record_errors(item.id)
+    phases.done("validate_s")
     item.error_count, item.rows_valid = errors, item.rows_read - bad_rows
     if errors and not item.partial:
         item.status = ImportStatus.REJECTED
     else:
         if progress is not None:
             await _progress(progress, item, ImportStatus.APPLYING)
+            phases.done("progress_s")
         try:
-            applied, raced, _ = await repo.apply(item.id, f"import:{item.id}")
+            applied, _ = await repo.apply(item.id, f"import:{item.id}", phases.done)
         except psycopg.errors.IntegrityError:
             raise ImportConflict(
-                "stock levels changed while the import was applied; nothing was applied, retry"
+                "stock levels changed while the import was applied (a level was created or "
+                "changed by another writer); nothing was applied, retry"
             ) from None
-        if raced:
-            raise ImportConflict(
-                f"{raced} stock level(s) were created by another writer while the import was "
-                "applied; nothing was applied, retry"
-            )
         item.rows_applied = applied
         item.status = ImportStatus.SUCCEEDED
     item.finished_at = utcnow()
     await repo.drop_staging(item.id)
+    phases.done("drop_staging_s")
     log.info(
         "inventory.import_finished",
         import_id=str(item.id),
@@ -221,6 +245,7 @@ async def process(
         rows=item.rows_read,
         errors=errors,
         applied=item.rows_applied,
+        **phases.seconds,
     )
 
 
@@ -251,6 +276,11 @@ async def run(
     item = await repo.get(import_id)
     if item is None or item.status in FINISHED:
         return
+    log.info(
+        "inventory.import_started",
+        import_id=str(item.id),
+        since_created_s=round((utcnow() - item.created_at).total_seconds(), 3),
+    )
     await process(repo, item, progress=sessionmaker)
 
 
