@@ -53,3 +53,30 @@ async def test_an_amazon_connection_shows_on_the_dashboard(
     assert "Amazon Seller Central" in after.text and "My EU store" in after.text
     assert "Needs re-auth" in after.text and "need your attention" not in after.text
     assert "1 connection needs your attention" in after.text
+
+
+async def test_disconnected_connections_are_listed_with_a_way_back(
+    client: httpx.AsyncClient, runtime: Runtime, tenant: Tenant
+) -> None:
+    """Issue 12: every connection shows its badge, Disconnected too, with Reconnect (the same
+    consent again) and no Test or Disconnect."""
+    await _signed_in(client, runtime, tenant)
+    async with unit_of_work(runtime.sessionmaker) as session:
+        set_tenant(session, tenant.organization.id)
+        gone = Connection(
+            organization_id=tenant.organization.id,
+            provider="shopify",
+            external_account_id="gone-shop.myshopify.com",
+            scopes=[],
+            details={"shop": "gone-shop.myshopify.com"},
+            status=ConnectionStatus.DISCONNECTED,
+        )
+        gone.ensure_id()
+        session.add(gone)
+    page = await client.get("/connections")
+    assert page.status_code == 200
+    assert "<summary>Disconnected (1)</summary>" in page.text
+    card = page.text.split(f'id="connection-{gone.id}"', 1)[1].split("</article>", 1)[0]
+    assert '<span class="badge disconnected" data-status>Disconnected</span>' in card
+    assert 'hx-post="/connections/shopify"' in card and "Reconnect" in card
+    assert "/test" not in card and "hx-delete" not in card

@@ -185,10 +185,16 @@ async def test_disconnect_asks_first(web: WebPage) -> None:
     await card.get_by_role("button", name="Disconnect").click()
     await dialog.get_by_role("button", name="OK").click()
     await expect(card.locator("[data-status]")).to_have_text("Disconnected")
-    await expect(card.get_by_role("button")).to_have_count(0)
+    await expect(card.get_by_role("button")).to_have_count(0)  # no Test, no Disconnect
+    await expect(card.get_by_role("link", name="Enter new credentials")).to_be_visible()
     await web.go("/connections")
-    await expect(web.page.locator(".connections-list article.connection")).to_have_count(0)
     await expect(web.page.get_by_text("Nothing is connected yet.")).to_be_visible()
+    # It stays listed, folded away under "Disconnected", with its way back.
+    gone = web.page.locator("details.disconnected-list")
+    await expect(gone.locator("summary")).to_have_text("Disconnected (1)")
+    await gone.locator("summary").click()
+    await expect(gone.locator("[data-status]")).to_have_text("Disconnected")
+    await expect(gone.get_by_role("link", name="Enter new credentials")).to_be_visible()
 
 
 async def test_a_member_sees_why_buttons_are_off(web: WebPage, runtime: Runtime) -> None:

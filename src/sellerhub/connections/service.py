@@ -189,8 +189,12 @@ async def connect_carrier(
     return connection, created
 
 
-async def list_connections(session: AsyncSession) -> list[Connection]:
-    return list(await ConnectionRepository(session).all())
+async def list_connections(
+    session: AsyncSession, *, include_disconnected: bool = False
+) -> list[Connection]:
+    """The organization's connections, newest first; disconnected ones (their secrets wiped)
+    only when asked for."""
+    return list(await ConnectionRepository(session).all(include_disconnected=include_disconnected))
 
 
 async def get_connection(session: AsyncSession, connection_id: uuid.UUID) -> Connection:

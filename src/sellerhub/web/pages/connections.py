@@ -170,7 +170,9 @@ def _reason(c: ConnectionOut) -> str:
 
 
 def _reconnect(c: ConnectionOut) -> Reconnect | None:
-    if c.status != "needs_reauth":
+    """How to connect the account again: the same consent, or the form its credentials came
+    from — for a connection that needs re-authorization or was disconnected."""
+    if c.status not in ("needs_reauth", "disconnected"):
         return None
     details, source = c.details, str(c.details.get("source", ""))
     region = str(details.get("region") or "na")
@@ -211,7 +213,10 @@ async def connections_page(request: Request) -> Response:
     viewer = await require_viewer(request)
     async with unit_of_work(runtime_of(request).sessionmaker) as session:
         set_tenant(session, viewer.principal.organization_id)
-        rows = [connections.describe(c) for c in await connections.list_connections(session)]
+        rows = [
+            connections.describe(c)
+            for c in await connections.list_connections(session, include_disconnected=True)
+        ]
     connected = request.query_params.get("connected", "")
     failed = request.query_params.get("failed", "")
     return render(
@@ -220,7 +225,8 @@ async def connections_page(request: Request) -> Response:
         _base(viewer)
         | {
             "nav": PAGE,
-            "cards": [card(c) for c in rows],  # the active ones: disconnected are not listed
+            "cards": [card(c) for c in rows if c.status != "disconnected"],
+            "gone": [card(c) for c in rows if c.status == "disconnected"],
             "success": CONNECTED.get(connected, ""),
             "failure": FAILURES.get(failed, ""),
         },
