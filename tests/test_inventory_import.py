@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from sellerhub.commerce.catalog.models import Product
 from sellerhub.commerce.inventory.models import (
@@ -26,7 +26,7 @@ from sellerhub.commerce.inventory.models import (
 )
 from sellerhub.config import Settings
 from sellerhub.db.session import unit_of_work
-from sellerhub.db.tenancy import set_tenant
+from sellerhub.db.tenancy import set_tenant, system_context
 from sellerhub.identity.organizations.models import Role
 from sellerhub.runtime import Runtime
 from tests.conftest import Tenant, make_tenant
@@ -454,3 +454,35 @@ async def test_a_member_cannot_import(client: httpx.AsyncClient, runtime: Runtim
     assert answer.status_code == 403
     unknown = await client.get(f"{URL}/{uuid.uuid4()}", headers=member.headers)
     assert unknown.status_code == 404
+
+
+async def test_deleting_an_organization_deletes_its_levels_and_no_others(
+    client: httpx.AsyncClient, runtime: Runtime, stocked: Tenant
+) -> None:
+    """stock_levels has no foreign key to organizations (its per-row check was the largest
+    cost of a bulk import); a statement trigger keeps its cascade, also for a level whose
+    product is not in the catalog (the products' own cascade cannot reach it). The
+    organization is written by hand: one with audit events cannot be deleted at all."""
+    rows = _csv([["sku", "location", "quantity"], ["A-1", "WH1", 3]])
+    assert (await _post(client, stocked, rows)).status_code == 201
+    gone = uuid.uuid4()
+    async with unit_of_work(runtime.sessionmaker) as session:
+        with system_context(session, "test: an organization with a level, then deleted"):
+            await session.execute(
+                text("INSERT INTO organizations (id, name, slug) VALUES (:id, 'Gone', :slug)"),
+                {"id": gone, "slug": f"gone-{gone.hex}"},
+            )
+            await session.execute(
+                text(
+                    "INSERT INTO stock_levels (organization_id, product_id, location_id,"
+                    " on_hand, reserved) VALUES (:org, gen_random_uuid(), gen_random_uuid(), 1, 0)"
+                ),
+                {"org": gone},
+            )
+    async with unit_of_work(runtime.sessionmaker) as session:
+        with system_context(session, "test: delete the organization"):
+            await session.execute(text("DELETE FROM organizations WHERE id = :id"), {"id": gone})
+    async with unit_of_work(runtime.sessionmaker) as session:
+        with system_context(session, "test: count the levels"):
+            left = await session.execute(text("SELECT organization_id, on_hand FROM stock_levels"))
+            assert [tuple(row) for row in left] == [(stocked.organization.id, 3)]

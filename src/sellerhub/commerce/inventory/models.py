@@ -59,15 +59,13 @@ class StockLevel(TenantScoped, Base):
         Index("ix_stock_levels_org_location", "organization_id", "location_id"),
     )
 
-    # The organization keeps its foreign key (deleting one cascades to its levels) without an
-    # index of its own: the primary key starts with it. product_id and location_id have no
-    # foreign keys (migration 2026_12_01_import_write_cost: their per-row checks were most of a
-    # bulk import's time, and every writer takes the ids from the organization's products and
-    # locations); products and locations are archived, not deleted, and a trigger removes the
-    # levels of one deleted by hand.
-    organization_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False
-    )
+    # No foreign keys (migrations 2026_12_01_import_write_cost and 2026_12_01_levels_org_fk:
+    # their per-row checks were most of a bulk import's time, and every writer takes the
+    # organization from its principal or tenant and the ids from that organization's products
+    # and locations); the organization needs no index of its own: the primary key starts with
+    # it. Statement triggers remove the levels of an organization, product or location deleted
+    # (nothing in the application deletes them: products and locations are archived).
+    organization_id: Mapped[uuid.UUID] = mapped_column(nullable=False)
     product_id: Mapped[uuid.UUID]
     location_id: Mapped[uuid.UUID]
     on_hand: Mapped[int] = mapped_column(default=0)
