@@ -132,26 +132,28 @@ WHERE NOT EXISTS (
 ORDER BY r.product_id, r.location_id
 """
 
-# New levels: one INSERT of the levels and, in the same statement, of their movements (the
-# quantities after are the row's own: a new level holds what the import sets, nothing
-# reserved). A level that did not exist when the levels were locked but exists now (another
-# writer created it meanwhile) fails the insert on the primary key: the caller rolls back
-# and answers a conflict (no ON CONFLICT clause: its speculative insertion cost ~10 % of the
-# levels' insert for a case that aborts the import either way).
+# New levels: one INSERT of the levels, then one of their movements (in the same transaction;
+# the quantities after are the row's own: a new level holds what the import sets, nothing
+# reserved). Two statements, each reading the good rows, cost ~15 % less backend CPU than one
+# journaling from the INSERT's RETURNING (1,000,000 rows: 8.1 s against 9.5 s). A level that
+# did not exist when the levels were locked but exists now (another writer created it
+# meanwhile) fails the insert on the primary key: the caller rolls back and answers a conflict
+# (no ON CONFLICT clause: its speculative insertion cost ~10 % of the levels' insert for a case
+# that aborts the import either way).
 _INSERT_NEW = """
-WITH inserted AS (
-    INSERT INTO stock_levels
-        (organization_id, product_id, location_id, on_hand, reserved, updated_at)
-    SELECT %(organization_id)s, product_id, location_id, on_hand, 0, now()
-    FROM inventory_import_good WHERE before_on_hand IS NULL
-    RETURNING product_id, location_id, on_hand
-)
+INSERT INTO stock_levels
+    (organization_id, product_id, location_id, on_hand, reserved, updated_at)
+SELECT %(organization_id)s, product_id, location_id, on_hand, 0, now()
+FROM inventory_import_good WHERE before_on_hand IS NULL
+"""
+
+_JOURNAL_NEW = """
 INSERT INTO stock_movements
     (organization_id, product_id, location_id, delta_on_hand, delta_reserved,
      on_hand_after, reserved_after, reason, source, idempotency_key)
 SELECT %(organization_id)s, product_id, location_id, on_hand, 0, on_hand, 0,
        'import', %(source)s, %(source)s
-FROM inserted
+FROM inventory_import_good WHERE before_on_hand IS NULL
 """
 
 # Existing levels (locked): those whose quantity changes, journaled from what the UPDATE
@@ -345,11 +347,13 @@ class ImportRepository:
         cursor = await connection.execute(_GOOD, self._params(_GOOD, {"import_id": import_id}))
         good = max(cursor.rowcount, 0)
         done("good_s")
+        await connection.execute(_INSERT_NEW, self._params(_INSERT_NEW, {}))
+        done("insert_new_s")
         cursor = await connection.execute(
-            _INSERT_NEW, self._params(_INSERT_NEW, {"source": source})
+            _JOURNAL_NEW, self._params(_JOURNAL_NEW, {"source": source})
         )
         journaled = max(cursor.rowcount, 0)
-        done("insert_new_s")
+        done("journal_new_s")
         (changed,) = await self._one(_UPDATE_EXISTING, source=source)
         done("update_existing_s")
         return good, journaled + int(changed)
