@@ -397,6 +397,28 @@ async def test_a_large_file_answers_202_and_finishes_in_the_job(
     }
 
 
+async def test_a_large_import_whose_staged_rows_were_lost_fails_and_applies_nothing(
+    client: httpx.AsyncClient, runtime: Runtime, tenant: Tenant, settings: Settings
+) -> None:
+    """The staging table is UNLOGGED: a database crash between the 202 and the job empties
+    it. The job must not call the import succeeded with nothing applied."""
+    count = settings.inventory_import_sync_rows + 1
+    skus = [f"L-{n:05d}" for n in range(count)]
+    await _catalog(runtime, tenant, skus, ["WH1"])
+    body = _csv([["sku", "location", "quantity"]] + [[sku, "WH1", 1] for sku in skus])
+    answer = await _post(client, tenant, body)
+    assert answer.status_code == 202, answer.text
+    import_id = uuid.UUID(answer.json()["id"])
+    async with unit_of_work(runtime.sessionmaker) as session:
+        with system_context(session, "test: what crash recovery does to an unlogged table"):
+            await session.execute(text(f"TRUNCATE inventory_staging.import_{import_id.hex}"))
+    await run_worker()
+    done = (await client.get(answer.headers["Location"], headers=tenant.headers)).json()
+    assert done["status"] == "failed" and done["rows_applied"] == 0
+    assert "were lost before they were validated" in done["failure"]
+    assert await _levels(runtime, tenant) == {}
+
+
 async def test_a_large_file_with_bad_rows_is_rejected_by_the_job(
     client: httpx.AsyncClient, runtime: Runtime, tenant: Tenant, settings: Settings
 ) -> None:

@@ -316,14 +316,16 @@ class ImportRepository:
                     await copy.write_row(row)
             return max(cursor.rowcount, 0)
 
-    async def resolve(self, import_id: uuid.UUID) -> None:
+    async def resolve(self, import_id: uuid.UUID) -> int:
+        """The staged rows resolved into the organization's ids; returns how many there are."""
         connection = await self._connection()
         # The joins and the sort of a large import in memory rather than in temporary files
         # (for this transaction only; one import applies at a time per organization).
         await connection.execute("SET LOCAL work_mem = '64MB'")
         statement = sql.SQL(_RESOLVE).format(staging=staging_table(import_id))
-        await connection.execute(statement, {"organization_id": self.organization_id})
+        cursor = await connection.execute(statement, {"organization_id": self.organization_id})
         await connection.execute(f"ANALYZE {RESOLVED}")
+        return max(cursor.rowcount, 0)
 
     async def lock_levels(self) -> int:
         (locked,) = await self._one(_LOCK_LEVELS)

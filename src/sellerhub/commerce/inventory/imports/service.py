@@ -213,8 +213,21 @@ async def process(
     phases = _Phases()
     await repo.lock_applying()
     phases.done("lock_s")
-    await repo.resolve(item.id)
+    staged = await repo.resolve(item.id)
     phases.done("resolve_s")
+    if staged != item.rows_read:
+        # The staging table is UNLOGGED: a database crash after the upload's commit empties
+        # it. Nothing is applied from a partial file; the import says so and ends.
+        item.status = ImportStatus.FAILED
+        item.failure = (
+            f"{item.rows_read - staged} of the {item.rows_read} uploaded rows were lost before "
+            "they were validated (the database restarted); nothing was applied, upload the "
+            "file again"
+        )
+        item.finished_at = utcnow()
+        await repo.drop_staging(item.id)
+        log.error("inventory.import_staging_lost", import_id=str(item.id), staged=staged)
+        return
     await repo.lock_levels()
     phases.done("lock_levels_s")
     errors, bad_rows = await repo.record_errors(item.id)
