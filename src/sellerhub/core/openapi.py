@@ -298,6 +298,26 @@ def complete(document: dict[str, Any], routes: list[Any]) -> dict[str, Any]:
     return document
 
 
+def inline_schema(model: Any) -> dict[str, Any]:
+    """A model's JSON schema with its nested models written in place, for a request body an
+    endpoint reads itself (FastAPI registers no component for it, so a ``$ref`` would dangle)."""
+    schema: dict[str, Any] = model.model_json_schema()
+    definitions: dict[str, Any] = schema.pop("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                return resolve(definitions[ref.rsplit("/", 1)[1]])
+            return {key: resolve(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [resolve(item) for item in node]
+        return node
+
+    resolved: dict[str, Any] = resolve(schema)
+    return resolved
+
+
 def install(app: FastAPI) -> None:
     """Serve the completed document at ``/openapi.json`` (built on the first request)."""
     build = app.openapi

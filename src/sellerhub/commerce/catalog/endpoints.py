@@ -40,7 +40,10 @@ async def list_products(
     "",
     response_model=ProductOut,
     status_code=status.HTTP_201_CREATED,
-    responses={409: {"description": "another product has the SKU, or a listing is taken"}},
+    responses={
+        404: {"description": "a listing names a store (connection) the organization does not have"},
+        409: {"description": "another product has the SKU, or a listing is taken"},
+    },
 )
 async def create_product(
     body: ProductIn, session: TenantSessionDep, principal: AdminPrincipal

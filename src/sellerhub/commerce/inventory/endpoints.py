@@ -19,6 +19,7 @@ from sellerhub.commerce.inventory.schemas import (
     ReservationIn,
     ReservationOut,
 )
+from sellerhub.core.openapi import inline_schema
 from sellerhub.deps import (
     AdminPrincipal,
     CurrentPrincipal,
@@ -90,7 +91,11 @@ async def archive_location(
 # --- levels and movements ------------------------------------------------------------------
 
 
-@router.get("/levels", response_model=LevelPage)
+@router.get(
+    "/levels",
+    response_model=LevelPage,
+    responses={404: {"description": "no product has the SKU, or no location the code"}},
+)
 async def list_levels(
     session: TenantSessionDep,
     principal: CurrentPrincipal,
@@ -100,7 +105,10 @@ async def list_levels(
     sku: str | None = Query(None, max_length=200),
     product_id: uuid.UUID | None = Query(None),
     low_stock_below: int | None = Query(
-        None, ge=1, description="only levels whose available quantity is under this"
+        None,
+        ge=1,
+        le=2_147_483_647,  # quantities are PostgreSQL integers
+        description="only levels whose available quantity is under this",
     ),
 ) -> LevelPage:
     """Stock per (product, location): on hand, reserved, available."""
@@ -137,7 +145,11 @@ async def product_levels(
     return LevelPage(items=items, next_cursor=next_cursor)
 
 
-@router.get("/movements", response_model=MovementPage)
+@router.get(
+    "/movements",
+    response_model=MovementPage,
+    responses={404: {"description": "no product has the SKU, or no location the code"}},
+)
 async def list_movements(
     session: TenantSessionDep,
     principal: CurrentPrincipal,
@@ -183,15 +195,18 @@ async def adjust(
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {
-                "application/json": {"schema": {"$ref": "#/components/schemas/ReservationIn"}}
-            },
-        }
+            "content": {"application/json": {"schema": inline_schema(ReservationIn)}},
+        },
+        # Authenticated in the endpoint (no dependency to read it from): as every user route.
+        "security": [{"bearerAuth": []}, {"sessionCookie": [], "csrfCookie": [], "csrfToken": []}],
     },
     responses={
         200: {"description": "the reservation made earlier with this idempotency key"},
+        401: {"description": "no credentials, or they are not valid"},
+        403: {"description": "a session's request without its CSRF token"},
         404: {"description": "no such SKU or location"},
         409: {"description": "a line is short of stock, or the key was used with other lines"},
+        503: {"description": "the database is unavailable, or the levels kept changing"},
     },
 )
 async def reserve(request: Request) -> Response:

@@ -86,7 +86,9 @@ async def rejected(session: AsyncSession, item: InventoryImport) -> ImportReject
         f"{item.rows_read} rows; nothing was applied (send partial=true to apply the good rows)",
         keep_writes=True,
         **{"import": describe(item).model_dump(mode="json")},
-        errors=[line.model_dump() for line in body.errors],
+        # Each line names its field as every 422 does (``field``), and keeps the report's own
+        # row, column and value.
+        errors=[{"field": line.column, **line.model_dump()} for line in body.errors],
     )
 
 
