@@ -7,6 +7,7 @@ message swapped into the page's flash region."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Coroutine
 from typing import Any
 from urllib.parse import quote
@@ -15,7 +16,7 @@ from fastapi import Request, Response
 from fastapi.responses import RedirectResponse
 from fastapi.routing import APIRoute
 
-from sellerhub.core.errors import DomainError
+from sellerhub.core.errors import DomainError, ValidationFailed
 from sellerhub.identity.sessions.cookies import CSRF_COOKIE
 from sellerhub.web.session import SignInNeeded, current_viewer
 from sellerhub.web.templating import is_htmx, render
@@ -59,6 +60,18 @@ async def error_answer(request: Request, error: DomainError) -> Response:
         },
         status_code=error.status,
     )
+
+
+def page_cursor(request: Request) -> uuid.UUID | None:
+    """The ``cursor`` of a paged list's link; a mangled one reads as words on the page (not a
+    JSON validation error)."""
+    value = request.query_params.get("cursor")
+    if not value:
+        return None
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise ValidationFailed("the page link is not valid; start from the first page") from None
 
 
 class WebRoute(APIRoute):

@@ -363,10 +363,6 @@ class KeyStore:
             except Exception as exc:  # the loop outlives a database outage
                 log.warning("signing_keys.reload_failed", error=type(exc).__name__)
 
-    async def refresh_if_stale(self) -> None:
-        if time.monotonic() - self._loaded_at > self.timings.reload_interval.total_seconds():
-            await self.load()
-
     async def published_jwks(self) -> dict[str, Any]:
         """The JWKS as the table has it now (read at most ``JWKS_FRESH_SECONDS`` before): a key
         is published by every process the moment it is created. While the database cannot be

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
@@ -255,42 +256,34 @@ def _region(value: object) -> str:
     return region
 
 
-@router.post(f"{PAGE}/amazon-sp")
-async def connect_amazon_sp(request: Request) -> Response:
+async def _connect_amazon(request: Request, flow: ModuleType, provider: str) -> Response:
+    """Start a Seller Central (``amazon_sp``) or Amazon Ads (``amazon_ads``) consent in the
+    region the form names; the browser is sent on by ``HX-Redirect``."""
     viewer = await _admin(request)
     form = await request.form()
     runtime = runtime_of(request)
     async with unit_of_work(runtime.sessionmaker) as session:
-        url, started = await amazon_sp.begin(
+        url, started = await flow.begin(
             session,
             runtime.keyring,
             runtime.settings,
             cookies=request.cookies,
             region=_region(form.get("region")),
-            next_url=f"{PAGE}?connected=amazon_spapi",
+            next_url=f"{PAGE}?connected={provider}",
             organization_id=viewer.principal.organization_id,
             user_id=viewer.principal.user_id,
         )
     return _to_provider(url, started, request)
+
+
+@router.post(f"{PAGE}/amazon-sp")
+async def connect_amazon_sp(request: Request) -> Response:
+    return await _connect_amazon(request, amazon_sp, "amazon_spapi")
 
 
 @router.post(f"{PAGE}/amazon-ads")
 async def connect_amazon_ads(request: Request) -> Response:
-    viewer = await _admin(request)
-    form = await request.form()
-    runtime = runtime_of(request)
-    async with unit_of_work(runtime.sessionmaker) as session:
-        url, started = await amazon_ads.begin(
-            session,
-            runtime.keyring,
-            runtime.settings,
-            cookies=request.cookies,
-            region=_region(form.get("region")),
-            next_url=f"{PAGE}?connected=amazon_ads",
-            organization_id=viewer.principal.organization_id,
-            user_id=viewer.principal.user_id,
-        )
-    return _to_provider(url, started, request)
+    return await _connect_amazon(request, amazon_ads, "amazon_ads")
 
 
 @router.post(f"{PAGE}/shopify")

@@ -37,7 +37,7 @@ from sellerhub.db.session import unit_of_work
 from sellerhub.db.tenancy import set_tenant
 from sellerhub.deps import current_principal, runtime_of
 from sellerhub.identity.principal import Principal
-from sellerhub.web.routing import WebRoute
+from sellerhub.web.routing import WebRoute, page_cursor
 from sellerhub.web.session import SignInNeeded, Viewer, check_form_csrf, require_viewer
 from sellerhub.web.templating import render
 
@@ -116,14 +116,7 @@ def _filters(request: Request) -> Filters:
     status = (params.get("status") or "").strip() or None
     if status is not None and len(status) > 50:
         raise ValidationFailed("status: at most 50 characters")
-    cursor = None
-    if params.get("cursor"):
-        try:
-            cursor = uuid.UUID(params["cursor"])
-        except ValueError:
-            raise ValidationFailed(
-                "the page link is not valid; start from the first page"
-            ) from None
+    cursor = page_cursor(request)
     limit = PAGE_SIZE
     if params.get("limit"):
         try:

@@ -21,7 +21,7 @@ from sellerhub.core.errors import NotFound, ValidationFailed
 from sellerhub.db.session import unit_of_work
 from sellerhub.db.tenancy import set_tenant
 from sellerhub.deps import runtime_of
-from sellerhub.web.routing import WebRoute
+from sellerhub.web.routing import WebRoute, page_cursor
 from sellerhub.web.session import Viewer, check_form_csrf, require_viewer
 from sellerhub.web.templating import render
 
@@ -60,14 +60,7 @@ def _filters(request: Request) -> Filters:
     search = (params.get("search") or "").strip() or None
     if search is not None and len(search) > 200:
         raise ValidationFailed("search: at most 200 characters")
-    cursor = None
-    if params.get("cursor"):
-        try:
-            cursor = uuid.UUID(params["cursor"])
-        except ValueError:
-            raise ValidationFailed(
-                "the page link is not valid; start from the first page"
-            ) from None
+    cursor = page_cursor(request)
     return Filters(search, params.get("archived") in ("1", "on", "true"), cursor)
 
 
