@@ -36,6 +36,13 @@ NO_CALLS = {
     "marketplace_participations": 0,
     "inventory_summaries": 0,
     "ads_profiles": 0,
+    "create_report": 0,
+    "get_reports": 0,
+    "get_report": 0,
+    "cancel_report": 0,
+    "get_report_document": 0,
+    "financial_events": 0,
+    "report_download": 0,
 }
 
 
@@ -99,8 +106,17 @@ async def test_reset_returns_to_the_initial_state(http: httpx.AsyncClient) -> No
         "access_token_ttl": 3600,
         "latency_ms": 0,
         "fail": [],
-        # getInventorySummaries' documented usage plan is a default bucket (providers.md §1.5).
-        "rate_limit": [{"endpoint": "inventory_summaries", "per_second": 2.0, "burst": 2}],
+        # getInventorySummaries' documented usage plan is a default bucket (providers.md §1.5),
+        # and so are those of the Reports and Finances operations (§1.6).
+        "rate_limit": [
+            {"endpoint": "cancel_report", "per_second": 0.0222, "burst": 10},
+            {"endpoint": "create_report", "per_second": 0.0167, "burst": 15},
+            {"endpoint": "financial_events", "per_second": 0.5, "burst": 30},
+            {"endpoint": "get_report", "per_second": 2.0, "burst": 15},
+            {"endpoint": "get_report_document", "per_second": 0.0167, "burst": 15},
+            {"endpoint": "get_reports", "per_second": 0.0222, "burst": 10},
+            {"endpoint": "inventory_summaries", "per_second": 2.0, "burst": 2},
+        ],
         "clients": [DEFAULT_CLIENT_ID],
         "spapi_apps": {
             DEFAULT_APPLICATION_ID: {
@@ -113,6 +129,16 @@ async def test_reset_returns_to_the_initial_state(http: httpx.AsyncClient) -> No
         "inventory_page_size": 50,
         "inventory_fail": [],  # the failures injected per inventory page (inventory_admin)
         "ads_profiles": None,
+        "reports": {
+            "seed": 0,
+            "anchor": config["reports"]["anchor"],  # the emulator's start day
+            "ledger_rows": 2000,
+            "in_queue_polls": 1,
+            "in_progress_polls": 1,
+            "url_ttl_seconds": 300,
+            "outcomes": [],
+            "download_fail": [],
+        },
     }
     assert (await profile(http, issued["access_token"])).status_code == 401
     assert (await refresh(http, issued["refresh_token"])).status_code == 400

@@ -111,3 +111,25 @@ ENDPOINT_SPAPI_CONSENT: Final = "spapi_consent"
 ENDPOINT_MARKETPLACE_PARTICIPATIONS: Final = "marketplace_participations"
 ENDPOINT_INVENTORY_SUMMARIES: Final = "inventory_summaries"
 ENDPOINT_ADS_PROFILES: Final = "ads_profiles"
+
+# -- Reports 2021-06-30 and Finances v0 (providers.md §1.6; issue 14) -----------------------------
+REPORTS_PATH: Final = "/reports/2021-06-30/reports"
+REPORT_DOCUMENTS_PATH: Final = "/reports/2021-06-30/documents"
+DOCUMENT_DOWNLOAD_PATH: Final = "/report-documents"  # the pre-signed URLs (S3's part)
+FINANCIAL_EVENTS_PATH: Final = "/finances/v0/financialEvents"
+ENDPOINT_CREATE_REPORT: Final = "create_report"
+ENDPOINT_GET_REPORTS: Final = "get_reports"
+ENDPOINT_GET_REPORT: Final = "get_report"
+ENDPOINT_CANCEL_REPORT: Final = "cancel_report"
+ENDPOINT_GET_REPORT_DOCUMENT: Final = "get_report_document"
+ENDPOINT_REPORT_DOWNLOAD: Final = "report_download"
+ENDPOINT_FINANCIAL_EVENTS: Final = "financial_events"
+# Usage plans of the models (rate per second, burst): the default buckets of those endpoints.
+REPORTS_RATE_LIMITS: Final[dict[str, tuple[float, int]]] = {
+    ENDPOINT_CREATE_REPORT: (0.0167, 15),
+    ENDPOINT_GET_REPORTS: (0.0222, 10),
+    ENDPOINT_GET_REPORT: (2.0, 15),
+    ENDPOINT_CANCEL_REPORT: (0.0222, 10),
+    ENDPOINT_GET_REPORT_DOCUMENT: (0.0167, 15),
+    ENDPOINT_FINANCIAL_EVENTS: (0.5, 30),
+}

@@ -10,6 +10,8 @@ from sellerhub_emulators.amazon.ads import add_ads_routes
 from sellerhub_emulators.amazon.authorize import add_authorize_routes
 from sellerhub_emulators.amazon.inventory_admin import add_inventory_admin_routes
 from sellerhub_emulators.amazon.profile import add_profile_routes
+from sellerhub_emulators.amazon.reports import add_reports_routes
+from sellerhub_emulators.amazon.reports_admin import add_reports_admin_routes
 from sellerhub_emulators.amazon.seller_central import add_seller_central_routes
 from sellerhub_emulators.amazon.spapi import add_spapi_routes
 from sellerhub_emulators.amazon.state import AmazonEmulator
@@ -24,7 +26,9 @@ def build_amazon_router(emulator: AmazonEmulator) -> APIRouter:
     add_profile_routes(router, emulator)
     add_seller_central_routes(router, emulator)
     add_spapi_routes(router, emulator)
+    add_reports_routes(router, emulator)
     add_ads_routes(router, emulator)
     add_inventory_admin_routes(router, emulator)
+    add_reports_admin_routes(router, emulator)
     router.include_router(build_admin_router(emulator))
     return router

@@ -54,6 +54,8 @@ from sellerhub_emulators.amazon.inventory import (
     seeded_inventory,
 )
 from sellerhub_emulators.amazon.marketplaces import MARKETPLACES
+from sellerhub_emulators.amazon.reports_state import ReportsConfig, ReportsState
+from sellerhub_emulators.amazon.s3_errors import s3_fault
 from sellerhub_emulators.common.codes import CodeStore
 from sellerhub_emulators.common.config import ConfigUpdate
 from sellerhub_emulators.common.httputil import is_absolute_http_url
@@ -149,6 +151,7 @@ class AmazonConfigUpdate(ConfigUpdate):
     inventory_page_size: int | None = Field(default=None, ge=1, le=c.INVENTORY_PAGE_SIZE)
     inventory_fail: InventoryFailSpec | None = None
     ads_profiles: list[AdsProfileSpec] | None = Field(default=None, max_length=100)
+    reports: ReportsConfig | None = None
 
     @field_validator("clients")
     @classmethod
@@ -238,6 +241,8 @@ class AmazonEmulator(EmulatorState):
                 c.ENDPOINT_MARKETPLACE_PARTICIPATIONS: spapi_errors.spapi_fault,
                 c.ENDPOINT_INVENTORY_SUMMARIES: spapi_errors.spapi_fault,
                 c.ENDPOINT_ADS_PROFILES: ads_model.ads_fault,
+                **dict.fromkeys(c.REPORTS_RATE_LIMITS, spapi_errors.spapi_fault),
+                c.ENDPOINT_REPORT_DOWNLOAD: s3_fault,
             },
             clock=clock,
         )
@@ -254,6 +259,10 @@ class AmazonEmulator(EmulatorState):
         self._page_faults: dict[PageFaultKey, tuple[int, int]] = {}  # -> (status, remaining)
         self._inventory_requests: list[InventoryRequest] = []
         self._ads_profiles: list[AdsProfileSpec] | None = None
+        self.reports = ReportsState(self.wall_now)
+        self.report_cursors = CursorStore(clock, ttl_seconds=300)
+        self.report_queries: dict[str, dict[str, Any]] = {}
+        self.finance_cursors = CursorStore(clock, ttl_seconds=600)
         self._install_default_rate_limits()
 
     # -- time and rate limits ----------------------------------------------------------------
@@ -266,6 +275,8 @@ class AmazonEmulator(EmulatorState):
             self._buckets[c.ENDPOINT_INVENTORY_SUMMARIES] = TokenBucket(
                 c.INVENTORY_RATE_PER_SECOND, c.INVENTORY_BURST, self.clock
             )
+            for endpoint, (rate, burst) in c.REPORTS_RATE_LIMITS.items():
+                self._buckets[endpoint] = TokenBucket(rate, burst, self.clock)
 
     def rate_limit_of(self, endpoint: str) -> float | None:
         """The rate (requests per second) of the endpoint's bucket, None when unlimited."""
@@ -397,6 +408,8 @@ class AmazonEmulator(EmulatorState):
                 self._ads_profiles = (
                     list(update.ads_profiles) if update.ads_profiles is not None else None
                 )
+        if update.reports is not None:
+            self.reports.apply(update.reports)
 
     def config_snapshot(self) -> dict[str, Any]:
         snapshot = super().config_snapshot()
@@ -425,6 +438,7 @@ class AmazonEmulator(EmulatorState):
             snapshot["ads_profiles"] = (
                 None if self._ads_profiles is None else [p.profile_id for p in self._ads_profiles]
             )
+        snapshot["reports"] = self.reports.snapshot()
         return snapshot
 
     def revoke(self) -> dict[str, int]:
@@ -438,6 +452,10 @@ class AmazonEmulator(EmulatorState):
         super().reset()
         self.codes.clear()
         self.cursors.clear()
+        self.report_cursors.clear()
+        self.finance_cursors.clear()
+        self.report_queries.clear()
+        self.reports.reset()
         with self._lock:
             self.clients = dict(DEFAULT_CLIENTS)
             self.spapi_apps = _default_apps()

@@ -1,0 +1,411 @@
+"""State of the emulated Reports API 2021-06-30 and its report documents (providers.md §1.6).
+
+A report is created ``IN_QUEUE``; each ``getReport`` of it by its selling partner answers the
+next state: ``in_queue_polls`` polls ``IN_QUEUE`` (default 1), then at least
+``in_progress_polls`` polls ``IN_PROGRESS`` (default 1; longer while its document is still
+being written, in a thread, as the report's rows are streamed through gzip into a temporary
+file), then ``DONE`` with a ``reportDocumentId``, or ``CANCELLED`` when the report has no row
+(the documented automatic cancellation), or what an ``_admin`` outcome rule asks: ``FATAL``
+with an error document (``{"errorDetails": ...}``, not compressed) or ``CANCELLED``.
+
+Documents are served at a pre-signed URL: ``X-Amz-Date``, ``X-Amz-Expires`` (``url_ttl_seconds``,
+default 300: "This URL expires after 5 minutes") and an HMAC ``X-Amz-Signature`` of both; an
+expired or altered URL answers 403 in S3's XML error shape. ``Range: bytes=n-`` is honoured
+(206), as S3 does. ``download_fail`` steps, consumed one per download in order, cut the
+connection after ``cut_after_bytes`` bytes of the body or answer ``status`` (S3 XML).
+
+``_admin/config`` key ``reports`` (every sub-key optional): ``seed`` (int), ``anchor``
+(``YYYY-MM-DD``, the day the history ends; default the emulator's start day), ``ledger_rows``
+(background rows of the ledger, default 2,000, up to 5,000,000), ``in_queue_polls``,
+``in_progress_polls``, ``url_ttl_seconds``, ``outcomes`` (``[{"report_type", "outcome":
+"FATAL"|"CANCELLED", "count", "error_details", "selling_partner_id"}]``: the next reports of
+that type end so; replaces the pending rules), ``download_fail`` (``[{"cut_after_bytes": n} |
+{"status": 503}, ...]``, replaces the pending steps; ``[]`` clears them).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import shutil
+import tempfile
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from sellerhub_emulators.amazon import report_documents as docs
+from sellerhub_emulators.amazon.reports_data import DEFAULT_LEDGER_ROWS, History, build_history
+
+MAX_LEDGER_ROWS = 5_000_000
+DEFAULT_URL_TTL = 300
+ReportStatus = Literal["IN_QUEUE", "IN_PROGRESS", "DONE", "CANCELLED", "FATAL"]
+
+
+class OutcomeSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    report_type: str = Field(min_length=1, max_length=100)
+    outcome: Literal["FATAL", "CANCELLED"]
+    count: int = Field(default=1, ge=1, le=1000)
+    error_details: str = Field(
+        default="The report could not be generated. Please request it again.", max_length=2000
+    )
+    selling_partner_id: str | None = Field(default=None, max_length=64)
+
+
+class DownloadStep(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    cut_after_bytes: int | None = Field(default=None, ge=0)
+    status: int | None = Field(default=None, ge=400, le=599)
+
+    @model_validator(mode="after")
+    def _one(self) -> DownloadStep:
+        if (self.cut_after_bytes is None) == (self.status is None):
+            raise ValueError("a download step is either cut_after_bytes or status")
+        return self
+
+
+class ReportsConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    seed: int | None = Field(default=None, ge=0, le=2**63)
+    anchor: date | None = None
+    ledger_rows: int | None = Field(default=None, ge=0, le=MAX_LEDGER_ROWS)
+    in_queue_polls: int | None = Field(default=None, ge=0, le=100)
+    in_progress_polls: int | None = Field(default=None, ge=0, le=100)
+    url_ttl_seconds: int | None = Field(default=None, ge=1, le=3600)
+    outcomes: list[OutcomeSpec] | None = Field(default=None, max_length=50)
+    download_fail: list[DownloadStep] | None = Field(default=None, max_length=50)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _anchor_text(cls, data: Any) -> Any:
+        # strict mode takes a date only as a date object: read the JSON string here
+        if isinstance(data, dict) and isinstance(data.get("anchor"), str):
+            try:
+                data = {**data, "anchor": date.fromisoformat(data["anchor"])}
+            except ValueError:
+                raise ValueError("anchor must be a YYYY-MM-DD date") from None
+        return data
+
+
+@dataclass
+class Document:
+    document_id: str
+    selling_partner_id: str
+    path: str | None  # the gzip file of a report's rows
+    content: bytes | None  # an error document, uncompressed
+    size: int
+
+    @property
+    def compressed(self) -> bool:
+        return self.path is not None
+
+
+@dataclass
+class Report:
+    report_id: str
+    selling_partner_id: str
+    report_type: str
+    marketplace_ids: tuple[str, ...]
+    data_start: datetime
+    data_end: datetime
+    created: datetime
+    status: ReportStatus = "IN_QUEUE"
+    polls: int = 0
+    started: datetime | None = None
+    ended: datetime | None = None
+    document_id: str | None = None
+    outcome: OutcomeSpec | None = None
+    rows: int | None = None
+    job: Future[tuple[str, int, int]] | None = field(default=None, repr=False)
+
+    def wire(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "reportId": self.report_id,
+            "reportType": self.report_type,
+            "marketplaceIds": list(self.marketplace_ids),
+            "dataStartTime": iso(self.data_start),
+            "dataEndTime": iso(self.data_end),
+            "createdTime": iso(self.created),
+            "processingStatus": self.status,
+        }
+        if self.started is not None:
+            body["processingStartTime"] = iso(self.started)
+        if self.ended is not None:
+            body["processingEndTime"] = iso(self.ended)
+        if self.document_id is not None:
+            body["reportDocumentId"] = self.document_id
+        return body
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00")
+
+
+class ReportsState:
+    """Reports, documents, the seeded histories and the reports' control rules."""
+
+    def __init__(self, wall_now: Callable[[], datetime]) -> None:
+        self._now = wall_now
+        self._lock = threading.Lock()
+        self._key = secrets.token_bytes(32)
+        self._dir: str | None = None
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="emulated-reports")
+        self._origin_day = wall_now().date()
+        self._defaults()
+
+    def _defaults(self) -> None:
+        self.seed = 0
+        self.anchor: date | None = None
+        self.ledger_rows = DEFAULT_LEDGER_ROWS
+        self.in_queue_polls = 1
+        self.in_progress_polls = 1
+        self.url_ttl = DEFAULT_URL_TTL
+        self._outcomes: list[OutcomeSpec] = []
+        self._download_steps: list[DownloadStep] = []
+        self._reports: dict[str, Report] = {}
+        self._documents: dict[str, Document] = {}
+        self._histories: dict[tuple[int, str, str, date], History] = {}
+        self._next_id = 50_000_000_000 + secrets.randbelow(10**9)
+
+    # -- configuration -----------------------------------------------------------------------
+
+    def apply(self, spec: ReportsConfig) -> None:
+        given = spec.model_fields_set
+        with self._lock:
+            if spec.seed is not None:
+                self.seed = spec.seed
+            if "anchor" in given:
+                self.anchor = spec.anchor
+            if spec.ledger_rows is not None:
+                self.ledger_rows = spec.ledger_rows
+            if spec.in_queue_polls is not None:
+                self.in_queue_polls = spec.in_queue_polls
+            if spec.in_progress_polls is not None:
+                self.in_progress_polls = spec.in_progress_polls
+            if spec.url_ttl_seconds is not None:
+                self.url_ttl = spec.url_ttl_seconds
+            if spec.outcomes is not None:
+                self._outcomes = list(spec.outcomes)
+            if spec.download_fail is not None:
+                self._download_steps = list(spec.download_fail)
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "seed": self.seed,
+                "anchor": self.anchor_day().isoformat(),
+                "ledger_rows": self.ledger_rows,
+                "in_queue_polls": self.in_queue_polls,
+                "in_progress_polls": self.in_progress_polls,
+                "url_ttl_seconds": self.url_ttl,
+                "outcomes": [o.model_dump() for o in self._outcomes],
+                "download_fail": [s.model_dump(exclude_none=True) for s in self._download_steps],
+            }
+
+    def reset(self) -> None:
+        with self._lock:
+            directory, self._dir = self._dir, None
+            self._defaults()
+        if directory is not None:
+            shutil.rmtree(directory, ignore_errors=True)
+
+    def anchor_day(self) -> date:
+        return self.anchor or self._origin_day
+
+    # -- histories ---------------------------------------------------------------------------
+
+    def history(self, selling_partner_id: str, marketplace_id: str) -> History:
+        with self._lock:
+            key = (self.seed, selling_partner_id, marketplace_id, self.anchor_day())
+            found = self._histories.get(key)
+        if found is None:
+            found = build_history(*key)
+            with self._lock:
+                self._histories.setdefault(key, found)
+        return found
+
+    # -- reports -----------------------------------------------------------------------------
+
+    def create(
+        self,
+        selling_partner_id: str,
+        report_type: str,
+        marketplace_ids: tuple[str, ...],
+        start: datetime,
+        end: datetime,
+    ) -> Report:
+        now = self._now()
+        with self._lock:
+            self._next_id += 1 + secrets.randbelow(97)
+            report = Report(
+                str(self._next_id),
+                selling_partner_id,
+                report_type,
+                marketplace_ids,
+                start,
+                end,
+                now,
+            )
+            for index, rule in enumerate(self._outcomes):
+                if rule.report_type == report_type and rule.selling_partner_id in (
+                    None,
+                    selling_partner_id,
+                ):
+                    report.outcome = rule
+                    if rule.count <= 1:
+                        del self._outcomes[index]
+                    else:
+                        self._outcomes[index] = rule.model_copy(update={"count": rule.count - 1})
+                    break
+            self._reports[report.report_id] = report
+        return report
+
+    def report(self, selling_partner_id: str, report_id: str) -> Report | None:
+        with self._lock:
+            found = self._reports.get(report_id)
+        return (
+            found if found is not None and found.selling_partner_id == selling_partner_id else None
+        )
+
+    def reports_of(self, selling_partner_id: str) -> list[Report]:
+        with self._lock:
+            return [r for r in self._reports.values() if r.selling_partner_id == selling_partner_id]
+
+    def all_reports(self) -> list[Report]:
+        with self._lock:
+            return list(self._reports.values())
+
+    def cancel(self, report: Report) -> bool:
+        with self._lock:
+            if report.status != "IN_QUEUE":
+                return False
+            report.status = "CANCELLED"
+            report.ended = self._now()
+            return True
+
+    def poll(self, report: Report) -> Report:
+        """Advance the report by one ``getReport`` and answer its state."""
+        with self._lock:
+            if report.status in ("DONE", "CANCELLED", "FATAL"):
+                return report
+            report.polls += 1
+            if report.status == "IN_QUEUE":
+                if report.polls <= self.in_queue_polls:
+                    return report
+                report.status = "IN_PROGRESS"
+                report.started = self._now()
+                report.polls = 1
+                if report.outcome is None:
+                    report.job = self._pool.submit(self._write, report)
+                if self.in_progress_polls >= 1:
+                    return report
+            if report.polls <= self.in_progress_polls:
+                return report
+            if report.outcome is not None:
+                self._finish_with_outcome(report, report.outcome)
+                return report
+            job = report.job
+            if job is None or not job.done():
+                return report  # still being written
+            try:
+                document_path, size, rows = job.result()
+            except Exception:
+                self._finish_with_outcome(
+                    report,
+                    OutcomeSpec(report_type=report.report_type, outcome="FATAL"),
+                )
+                return report
+            report.rows = rows
+            report.ended = self._now()
+            if rows == 0:
+                report.status = "CANCELLED"
+                os.unlink(document_path)
+                return report
+            document = Document(
+                self._document_id(), report.selling_partner_id, document_path, None, size
+            )
+            self._documents[document.document_id] = document
+            report.document_id = document.document_id
+            report.status = "DONE"
+            return report
+
+    def _finish_with_outcome(self, report: Report, outcome: OutcomeSpec) -> None:
+        report.ended = self._now()
+        report.status = outcome.outcome
+        if outcome.outcome == "FATAL":
+            content = json.dumps({"errorDetails": outcome.error_details}).encode()
+            document = Document(
+                self._document_id(), report.selling_partner_id, None, content, len(content)
+            )
+            self._documents[document.document_id] = document
+            report.document_id = document.document_id
+
+    def _document_id(self) -> str:
+        return f"amzn1.spdoc.1.4.na.{uuid.uuid4()}.T{secrets.randbelow(10**13):013d}"
+
+    def _directory(self) -> str:
+        with self._lock:
+            if self._dir is None:
+                self._dir = tempfile.mkdtemp(prefix="sellerhub-emulated-reports-")
+            return self._dir
+
+    def _write(self, report: Report) -> tuple[str, int, int]:
+        """Stream the report's rows through gzip into a file: (path, bytes, rows)."""
+        directory = self._directory()
+        path = os.path.join(directory, f"{report.report_id}.tsv.gz")
+        lines = self.lines(report)
+        rows = -1  # the header is not a row
+        with (
+            open(path, "wb") as raw,
+            gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6, mtime=0) as out,
+        ):
+            batch: list[bytes] = []
+            for line in lines:
+                batch.append(line)
+                rows += 1
+                if len(batch) >= 2048:
+                    out.write(b"".join(batch))
+                    batch.clear()
+            out.write(b"".join(batch))
+        return path, os.path.getsize(path), max(rows, 0)
+
+    def lines(self, report: Report) -> Iterator[bytes]:
+        """The report's TSV lines, header first, for every marketplace of the report."""
+        histories = [self.history(report.selling_partner_id, m) for m in report.marketplace_ids]
+        return docs.render(
+            report.report_type, histories, report.data_start, report.data_end, self.ledger_rows
+        )
+
+    # -- documents ---------------------------------------------------------------------------
+
+    def document(self, selling_partner_id: str, document_id: str) -> Document | None:
+        with self._lock:
+            found = self._documents.get(document_id)
+        return (
+            found if found is not None and found.selling_partner_id == selling_partner_id else None
+        )
+
+    def document_by_id(self, document_id: str) -> Document | None:
+        with self._lock:
+            return self._documents.get(document_id)
+
+    def sign(self, document_id: str, stamp: str, expires: str) -> str:
+        message = f"{document_id}\n{stamp}\n{expires}".encode()
+        return hmac.new(self._key, message, hashlib.sha256).hexdigest()
+
+    def take_download_step(self) -> DownloadStep | None:
+        with self._lock:
+            return self._download_steps.pop(0) if self._download_steps else None
