@@ -464,7 +464,8 @@ def test_the_signing_key_table_says_when_the_next_key_signs() -> None:
     viewer = SimpleNamespace(
         csrf_token="token",
         organization_name="Ops",
-        me=SimpleNamespace(user=SimpleNamespace(email="ops@example.com", name="")),
+        user_email="ops@example.com",
+        user_name="",
     )
     html = environment.get_template("settings_signing_keys.html").render(
         request=None, viewer=viewer, nav="/settings", tabs=[], tab="", keys=keys,

@@ -3,12 +3,23 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any, LiteralString
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sellerhub.connections.models import Connection, ConnectionStatus
+from sellerhub.db.reads import TenantReader
 from sellerhub.db.tenancy import system_context
+
+# The organization's connections as pages list them (no secrets, not even masked ones), newest
+# first, disconnected ones included: rendered by PostgreSQL in one round trip.
+_SUMMARIES_SQL: LiteralString = (
+    "SELECT coalesce(json_agg(json_build_object('id', id, 'provider', provider,"
+    " 'display_name', display_name, 'external_account_id', external_account_id,"
+    " 'status', status) ORDER BY created_at DESC, id DESC), '[]'::json)"
+    " FROM connections WHERE organization_id = %(organization_id)s"
+)
 
 
 class ConnectionRepository:
@@ -109,3 +120,8 @@ async def find_for_webhook(
         stmt = stmt.where(Connection.external_account_id == account)
     with system_context(session, "resolve a webhook's connection", per_request=True):
         return await session.scalar(stmt.limit(1))
+
+
+async def summaries(reader: TenantReader) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = await reader.scalar(_SUMMARIES_SQL)
+    return found

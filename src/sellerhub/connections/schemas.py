@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
@@ -97,3 +98,14 @@ class AmazonCredentials(BaseModel):
     region: Literal["na", "eu", "fe"] = "na"
     lwa_client_id: str | None = Field(None, max_length=200)
     lwa_client_secret: str | None = Field(None, max_length=500)
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionSummary:
+    """A connection as a page lists it: what it is and its state, nothing secret."""
+
+    id: uuid.UUID
+    provider: str
+    display_name: str
+    external_account_id: str
+    status: str

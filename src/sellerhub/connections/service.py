@@ -8,7 +8,7 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sellerhub.audit import service as audit
-from sellerhub.connections import refresh, vault
+from sellerhub.connections import refresh, repository, vault
 from sellerhub.connections.errors import CarrierUnavailable, CredentialsRejected
 from sellerhub.connections.models import Connection, ConnectionStatus
 from sellerhub.connections.providers.base import ClientSecrets, RefreshFailed
@@ -16,9 +16,10 @@ from sellerhub.connections.providers.registry import get_provider
 from sellerhub.connections.refresh import RefreshContext
 from sellerhub.connections.repository import ConnectionRepository
 from sellerhub.connections.repository import find_for_webhook as _find_for_webhook
-from sellerhub.connections.schemas import CarrierCredentials, ConnectionOut
+from sellerhub.connections.schemas import CarrierCredentials, ConnectionOut, ConnectionSummary
 from sellerhub.core.clock import utcnow
 from sellerhub.core.errors import Conflict, NotFound, ValidationFailed
+from sellerhub.db.reads import TenantReader
 from sellerhub.identity.principal import Principal
 from sellerhub.jobs.app import enqueue
 
@@ -195,6 +196,21 @@ async def list_connections(
     """The organization's connections, newest first; disconnected ones (their secrets wiped)
     only when asked for."""
     return list(await ConnectionRepository(session).all(include_disconnected=include_disconnected))
+
+
+async def summaries(reader: TenantReader) -> list[ConnectionSummary]:
+    """Every connection of the reader's organization, newest first, disconnected ones too, as
+    pages list them: one read-only round trip, no ORM session, no secret read."""
+    return [
+        ConnectionSummary(
+            id=uuid.UUID(row["id"]),
+            provider=row["provider"],
+            display_name=row["display_name"],
+            external_account_id=row["external_account_id"],
+            status=row["status"],
+        )
+        for row in await repository.summaries(reader)
+    ]
 
 
 async def get_connection(session: AsyncSession, connection_id: uuid.UUID) -> Connection:

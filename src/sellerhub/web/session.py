@@ -8,20 +8,23 @@ page that renews the session with its refresh cookie and comes back; any other i
 
 from __future__ import annotations
 
+import asyncio
 import hmac
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import Request
 
 from sellerhub.core.errors import Forbidden, Unauthenticated
-from sellerhub.db.session import unit_of_work
+from sellerhub.db.reads import TenantReader
 from sellerhub.deps import runtime_of
 from sellerhub.identity.organizations.models import Role
 from sellerhub.identity.principal import Principal
 from sellerhub.identity.sessions.cookies import ACCESS_COOKIE, CSRF_COOKIE, CsrfFailed
-from sellerhub.identity.sessions.schemas import MeResponse
 from sellerhub.identity.sessions.service import session_principal
 from sellerhub.identity.users import service as users
+from sellerhub.identity.users.service import ViewerFacts
 
 
 class SignInNeeded(Exception):
@@ -31,15 +34,20 @@ class SignInNeeded(Exception):
 @dataclass(frozen=True, slots=True)
 class Viewer:
     principal: Principal
-    me: MeResponse
+    facts: ViewerFacts
     csrf_token: str
 
     @property
     def organization_name(self) -> str:
-        for organization in self.me.organizations:
-            if organization.id == self.principal.organization_id:
-                return organization.name
-        return ""
+        return self.facts.organization_name
+
+    @property
+    def user_name(self) -> str:
+        return self.facts.name
+
+    @property
+    def user_email(self) -> str:
+        return self.facts.email
 
     @property
     def is_admin(self) -> bool:
@@ -54,27 +62,58 @@ class Viewer:
             raise Forbidden("only an owner or admin of the organization can do this")
 
 
-async def current_viewer(request: Request) -> Viewer | None:
-    """The signed-in viewer, or None (no cookie, an expired or revoked sign-in)."""
+async def _principal(request: Request) -> Principal | None:
+    """The principal of the session cookie (its signature and the in-memory revocation list:
+    no round trip), or None."""
     cookie = request.cookies.get(ACCESS_COOKIE)
     if not cookie:
         return None
     runtime = runtime_of(request)
     try:
         claims = await runtime.keystore.verify_or_reload(cookie, runtime.settings.jwt_audience)
-        principal = await session_principal(runtime.sessionmaker, claims, via="session")
-        async with unit_of_work(runtime.sessionmaker) as session:
-            me = await users.describe(session, principal)
+        return await session_principal(runtime.sessionmaker, claims, via="session")
     except Unauthenticated:
         return None
-    return Viewer(principal=principal, me=me, csrf_token=request.cookies.get(CSRF_COOKIE, ""))
+
+
+async def current_viewer(request: Request) -> Viewer | None:
+    """The signed-in viewer, or None (no cookie, an expired or revoked sign-in, a user who is
+    gone or no longer a member)."""
+    try:
+        viewer, _ = await view(request)
+    except SignInNeeded:
+        return None
+    return viewer
 
 
 async def require_viewer(request: Request) -> Viewer:
-    viewer = await current_viewer(request)
-    if viewer is None:
-        raise SignInNeeded
+    viewer, _ = await view(request)
     return viewer
+
+
+async def view(
+    request: Request, *reads: Callable[[TenantReader], Coroutine[Any, Any, Any]]
+) -> tuple[Viewer, list[Any]]:
+    """The signed-in viewer and the results of a page's ``reads``, all read at once: each read
+    gets a ``TenantReader`` of the session's organization (one read-only round trip on the
+    tenant read pool, no ORM session), and runs while the viewer's own facts are read. The
+    page's data is therefore scoped by the very session that signs the viewer in. Raises
+    ``SignInNeeded`` when there is no usable session."""
+    principal = await _principal(request)
+    if principal is None:
+        raise SignInNeeded
+    reader = TenantReader(runtime_of(request).reads, principal.organization_id)
+    try:
+        async with asyncio.TaskGroup() as group:  # one failing read cancels the others
+            facts = group.create_task(users.viewer_facts(reader, principal))
+            results: list[asyncio.Task[Any]] = [group.create_task(read(reader)) for read in reads]
+    except BaseExceptionGroup as failed:
+        if any(isinstance(e, Unauthenticated) for e in failed.exceptions):
+            raise SignInNeeded from None
+        raise failed.exceptions[0] from None  # a page's own error (404, 422), answered as such
+    csrf = request.cookies.get(CSRF_COOKIE, "")
+    viewer = Viewer(principal=principal, facts=facts.result(), csrf_token=csrf)
+    return viewer, [task.result() for task in results]
 
 
 def check_form_csrf(request: Request, viewer: Viewer, submitted: str | None) -> None:

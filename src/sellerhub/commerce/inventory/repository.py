@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, LiteralString
 
 import psycopg
 from sqlalchemy import (
@@ -45,6 +45,7 @@ from sellerhub.commerce.inventory.models import (
 )
 from sellerhub.core.errors import TenantScopeViolation
 from sellerhub.core.logging import get_logger
+from sellerhub.db.reads import TenantReader
 from sellerhub.db.tenancy import system_context, tenant_of
 
 log = get_logger(__name__)
@@ -794,3 +795,22 @@ class TenantStock:
             updated_at=first[6],
             lines=[(r[7], r[8], r[9]) for r in rows if r[9] is not None],
         )
+
+
+# The dashboard's stock card in one read-only round trip: live products, units available over
+# every level, and levels whose available quantity is under the threshold.
+_SUMMARY_SQL: LiteralString = (
+    "SELECT json_build_array("
+    " (SELECT count(*) FROM products WHERE organization_id = %(organization_id)s"
+    " AND archived_at IS NULL),"
+    " (SELECT coalesce(sum(on_hand - reserved), 0) FROM stock_levels"
+    " WHERE organization_id = %(organization_id)s),"
+    " (SELECT count(*) FROM stock_levels WHERE organization_id = %(organization_id)s"
+    " AND on_hand - reserved < %(below)s))"
+)
+
+
+async def summary_read(reader: TenantReader, below: int) -> tuple[int, int, int]:
+    """(live products, units available, low levels) of the reader's organization."""
+    skus, units, low = await reader.scalar(_SUMMARY_SQL, below=below)
+    return int(skus), int(units), int(low)

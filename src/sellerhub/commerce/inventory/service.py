@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sellerhub.commerce.catalog import service as catalog
+from sellerhub.commerce.inventory import repository
 from sellerhub.commerce.inventory.errors import (
     Archived,
     BelowReserved,
@@ -67,6 +68,7 @@ from sellerhub.core.clock import utcnow
 from sellerhub.core.errors import NotFound, ValidationFailed
 from sellerhub.core.ids import uuid7
 from sellerhub.core.logging import get_logger
+from sellerhub.db.reads import TenantReader
 from sellerhub.db.tenancy import system_context, tenant_of
 
 log = get_logger(__name__)
@@ -304,6 +306,11 @@ async def summary(session: AsyncSession, *, below: int) -> tuple[int, int, int]:
     """The organization's stock at a glance: (live SKUs, units available, levels with fewer
     than ``below`` available)."""
     return await StockRepository(session).summary(below)
+
+
+async def summary_read(reader: TenantReader, *, below: int) -> tuple[int, int, int]:
+    """``summary`` without an ORM session: one read-only round trip, for the dashboard."""
+    return await repository.summary_read(reader, below)
 
 
 async def movements_page(

@@ -34,6 +34,10 @@ _PAGE_SQL: LiteralString = (
     " (SELECT id FROM page ORDER BY id DESC OFFSET %(limit)s - 1 LIMIT 1) END)::text"
 )
 
+_COUNT_SQL: LiteralString = (
+    "SELECT count(*) FROM orders WHERE organization_id = %(organization_id)s"
+)
+
 
 _UPDATED = (
     "number",
@@ -191,6 +195,10 @@ class OrderRepository:
         if lines:
             await self.session.execute(insert(OrderLine), lines)
         return changed
+
+    @staticmethod
+    async def count_read(reader: TenantReader) -> int:
+        return int(await reader.scalar(_COUNT_SQL))
 
     @staticmethod
     async def page_json(

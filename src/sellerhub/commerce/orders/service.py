@@ -19,6 +19,11 @@ async def count(session: AsyncSession) -> int:
     return await OrderRepository(session).count()
 
 
+async def count_read(reader: TenantReader) -> int:
+    """How many orders the reader's organization has (all stores), without an ORM session."""
+    return await OrderRepository.count_read(reader)
+
+
 async def page_json(
     reader: TenantReader,
     *,

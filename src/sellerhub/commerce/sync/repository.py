@@ -3,13 +3,25 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any, LiteralString
 
 from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sellerhub.commerce.sync.models import ACTIVE, SyncJob, SyncStatus
 from sellerhub.connections.models import Connection, ConnectionStatus
+from sellerhub.db.reads import TenantReader
 from sellerhub.db.tenancy import system_context
+
+# The newest jobs with every field of SyncJobOut (``resumable`` as service.describe decides it),
+# rendered by PostgreSQL in one round trip for the pages that show them.
+_RECENT_SQL: LiteralString = (
+    "SELECT coalesce(json_agg(j ORDER BY j.id DESC), '[]'::json) FROM ("
+    " SELECT id, connection_id, channel, resource, mode, since, status, pages, fetched, changed,"
+    " skipped, throttled, attempts, last_error, status IN ('failed', 'cancelled') AS resumable,"
+    " started_at, finished_at, created_at, updated_at FROM sync_jobs"
+    " WHERE organization_id = %(organization_id)s ORDER BY id DESC LIMIT %(limit)s) j"
+)
 
 
 class SyncJobRepository:
@@ -111,3 +123,8 @@ async def channels_to_sync(
     with system_context(session, "sync jobs: schedule the periodic syncs"):
         rows = (await session.execute(stmt)).all()
     return [(org, connection_id) for org, connection_id in rows]
+
+
+async def recent_json(reader: TenantReader, limit: int) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = await reader.scalar(_RECENT_SQL, limit=limit)
+    return found

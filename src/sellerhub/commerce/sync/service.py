@@ -36,6 +36,7 @@ from sellerhub.commerce.sync.models import ACTIVE, SyncJob, SyncStatus
 from sellerhub.commerce.sync.repository import (
     SyncJobRepository,
     channels_to_sync,
+    recent_json,
     stale_active,
 )
 from sellerhub.commerce.sync.schemas import SyncJobOut, SyncRequest
@@ -51,6 +52,7 @@ from sellerhub.core.errors import (
     ValidationFailed,
 )
 from sellerhub.core.logging import get_logger
+from sellerhub.db.reads import TenantReader
 from sellerhub.db.session import unit_of_work
 from sellerhub.db.tenancy import set_tenant
 from sellerhub.jobs.app import enqueue
@@ -183,6 +185,12 @@ async def get_job(session: AsyncSession, job_id: uuid.UUID) -> SyncJob:
     if job is None:
         raise NotFound("sync job not found")
     return job
+
+
+async def recent_jobs(reader: TenantReader, limit: int) -> list[SyncJobOut]:
+    """The reader's organization's newest ``limit`` jobs, as ``describe`` shows them: one
+    read-only round trip for the pages (no ORM session)."""
+    return [SyncJobOut.model_validate(row) for row in await recent_json(reader, limit)]
 
 
 async def list_jobs(

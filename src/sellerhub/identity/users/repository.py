@@ -1,13 +1,26 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any, LiteralString
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sellerhub.db.reads import TenantReader
 from sellerhub.db.tenancy import system_context
 from sellerhub.identity.organizations.models import Membership, Organization
 from sellerhub.identity.users.models import User
+
+# Who is signed in to a page, in one round trip: the user (active) and the name of the
+# organization the session acts in, found through the user's membership of it (so a user
+# removed from the organization no longer sees its pages, whatever their token says).
+_VIEWER_SQL: LiteralString = (
+    "SELECT json_build_object('email', u.email, 'name', u.name, 'organization_name', o.name)"
+    " FROM users u"
+    " JOIN memberships m ON m.user_id = u.id AND m.organization_id = %(organization_id)s"
+    " JOIN organizations o ON o.id = m.organization_id"
+    " WHERE u.id = %(user_id)s AND u.is_active"
+)
 
 
 class UserRepository:
@@ -40,3 +53,10 @@ class UserRepository:
 
     def add(self, user: User) -> None:
         self.session.add(user)
+
+    @staticmethod
+    async def viewer(reader: TenantReader, user_id: uuid.UUID) -> dict[str, Any] | None:
+        """The signed-in user's email and name and the organization's name, or None when the
+        user is gone, inactive or no longer a member of the reader's organization."""
+        found: dict[str, Any] | None = await reader.scalar(_VIEWER_SQL, user_id=user_id)
+        return found

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sellerhub.core.errors import Unauthenticated
+from sellerhub.db.reads import TenantReader
 from sellerhub.identity.principal import Principal
 from sellerhub.identity.sessions.schemas import MeOrganization, MeResponse, MeUser
 from sellerhub.identity.users.repository import UserRepository
@@ -32,3 +35,21 @@ async def describe(session: AsyncSession, principal: Principal) -> MeResponse:
             for org, role in memberships
         ],
     )
+
+
+@dataclass(frozen=True, slots=True)
+class ViewerFacts:
+    """What a page's layout shows of who is signed in."""
+
+    email: str
+    name: str
+    organization_name: str
+
+
+async def viewer_facts(reader: TenantReader, principal: Principal) -> ViewerFacts:
+    """The principal's user and organization as a page shows them, in one read-only round trip
+    (no ORM session): 401 when the user is gone, inactive or no longer a member."""
+    found = await UserRepository.viewer(reader, principal.user_id)
+    if found is None:
+        raise Unauthenticated("this account no longer exists or left the organization")
+    return ViewerFacts(found["email"] or "", found["name"] or "", found["organization_name"])

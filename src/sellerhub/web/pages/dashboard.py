@@ -9,12 +9,11 @@ from sellerhub.commerce.inventory import service as inventory
 from sellerhub.commerce.inventory.fba import service as fba
 from sellerhub.commerce.orders import service as orders
 from sellerhub.commerce.sync import service as sync
+from sellerhub.commerce.sync.schemas import SyncJobOut
 from sellerhub.connections import service as connections
-from sellerhub.db.session import unit_of_work
-from sellerhub.db.tenancy import set_tenant
-from sellerhub.deps import runtime_of
+from sellerhub.db.reads import TenantReader
 from sellerhub.web.routing import WebRoute
-from sellerhub.web.session import require_viewer
+from sellerhub.web.session import view
 from sellerhub.web.templating import render
 
 router = APIRouter(include_in_schema=False, route_class=WebRoute)
@@ -24,20 +23,25 @@ CARRIERS = ("fedex", "dhl")
 LOW_STOCK_BELOW = 5  # as the inventory page's low-stock filter by default
 
 
+async def _recent_job(reader: TenantReader) -> list[SyncJobOut]:
+    return await sync.recent_jobs(reader, 1)
+
+
+async def _stock(reader: TenantReader) -> tuple[int, int, int]:
+    return await inventory.summary_read(reader, below=LOW_STOCK_BELOW)
+
+
 @router.get("/")
 async def dashboard(request: Request) -> Response:
-    viewer = await require_viewer(request)
-    async with unit_of_work(runtime_of(request).sessionmaker) as session:
-        set_tenant(session, viewer.principal.organization_id)
-        rows = [connections.describe(c) for c in await connections.list_connections(session)]
-        order_count = await orders.count(session)
-        jobs, _ = await sync.list_jobs(
-            session, limit=1, before=None, connection_id=None, status=None
-        )
-        skus, units, low = await inventory.summary(session, below=LOW_STOCK_BELOW)
-        fba_runs = await fba.list_snapshots(
-            session, viewer.principal.organization_id, limit=1, before=None
-        )
+    # The viewer and every card's figures at once, each one read-only round trip.
+    viewer, (rows, order_count, jobs, (skus, units, low), last_fba) = await view(
+        request,
+        connections.summaries,
+        orders.count_read,
+        _recent_job,
+        _stock,
+        fba.latest_snapshot,
+    )
     live = [c for c in rows if c.status != "disconnected"]
     return render(
         request,
@@ -51,8 +55,8 @@ async def dashboard(request: Request) -> Response:
             "attention": [c for c in live if c.status in ("needs_reauth", "error")],
             "has_amazon": any(c.provider == "amazon_spapi" for c in live),
             "order_count": order_count,
-            "last_sync": sync.describe(jobs[0]) if jobs else None,
+            "last_sync": jobs[0] if jobs else None,
             "stock": {"skus": skus, "units": units, "low": low, "below": LOW_STOCK_BELOW},
-            "last_fba": fba_runs.items[0] if fba_runs.items else None,
+            "last_fba": last_fba,
         },
     )

@@ -17,13 +17,13 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from sellerhub.commerce import money
 from sellerhub.commerce.orders import service as orders
@@ -31,14 +31,13 @@ from sellerhub.commerce.sync import service as sync
 from sellerhub.commerce.sync.models import ACTIVE
 from sellerhub.commerce.sync.schemas import SyncJobOut, SyncRequest
 from sellerhub.connections import service as connections
-from sellerhub.core.errors import NotFound, Unauthenticated, ValidationFailed
+from sellerhub.core.errors import NotFound, ValidationFailed
 from sellerhub.db.reads import TenantReader
 from sellerhub.db.session import unit_of_work
 from sellerhub.db.tenancy import set_tenant
-from sellerhub.deps import current_principal, runtime_of
-from sellerhub.identity.principal import Principal
+from sellerhub.deps import runtime_of
 from sellerhub.web.routing import WebRoute, page_cursor
-from sellerhub.web.session import SignInNeeded, Viewer, check_form_csrf, require_viewer
+from sellerhub.web.session import Viewer, check_form_csrf, require_viewer, view
 from sellerhub.web.templating import render
 
 router = APIRouter(include_in_schema=False, route_class=WebRoute)
@@ -178,21 +177,22 @@ def _row(item: dict[str, Any], stores: dict[str, Store]) -> OrderRow:
     )
 
 
-async def _orders_json(
-    request: Request, organization_id: uuid.UUID, filters: Filters
-) -> dict[str, Any]:
+def _orders_json(filters: Filters) -> Callable[[TenantReader], Coroutine[Any, Any, dict[str, Any]]]:
     """One page of orders from the query the JSON API answers with (PostgreSQL renders the
     page and its lines in one round trip)."""
-    reader = TenantReader(runtime_of(request).reads, organization_id)
-    body = await orders.page_json(
-        reader,
-        limit=filters.limit,
-        before=filters.cursor,
-        channel=filters.channel,
-        status=filters.status,
-    )
-    page: dict[str, Any] = json.loads(body)
-    return page
+
+    async def read(reader: TenantReader) -> dict[str, Any]:
+        body = await orders.page_json(
+            reader,
+            limit=filters.limit,
+            before=filters.cursor,
+            channel=filters.channel,
+            status=filters.status,
+        )
+        page: dict[str, Any] = json.loads(body)
+        return page
+
+    return read
 
 
 def _orders_page(page: dict[str, Any], stores: dict[str, Store]) -> OrdersPage:
@@ -213,53 +213,18 @@ class Store:
         return f"{ORDER_CHANNELS.get(self.provider, self.provider)} · {self.name}"
 
 
-async def _stores(session: AsyncSession) -> dict[str, Store]:
+async def _stores(reader: TenantReader) -> dict[str, Store]:
     """The organization's channel connections by id (disconnected ones too: their orders
     stay)."""
     return {
         str(c.id): Store(c.id, c.provider, c.display_name or c.external_account_id, c.status)
-        for c in await connections.list_connections(session)
+        for c in await connections.summaries(reader)
         if c.provider in SYNC_CHANNELS
     }
 
 
-async def _stores_only(request: Request, organization_id: uuid.UUID) -> dict[str, Store]:
-    async with unit_of_work(runtime_of(request).sessionmaker) as session:
-        set_tenant(session, organization_id)
-        return await _stores(session)
-
-
-async def _stores_and_jobs(
-    request: Request, organization_id: uuid.UUID
-) -> tuple[dict[str, Store], list[SyncJobOut]]:
-    async with unit_of_work(runtime_of(request).sessionmaker) as session:
-        set_tenant(session, organization_id)
-        stores = await _stores(session)
-        jobs, _ = await sync.list_jobs(
-            session, limit=RECENT_JOBS, before=None, connection_id=None, status=None
-        )
-    return stores, [sync.describe(j) for j in jobs]
-
-
-async def _principal_of(request: Request) -> Principal:
-    """The organization of the request's verified session (cheap: the token's signature and
-    the in-memory revocation list), so that the page's reads can start while the viewer is
-    still being loaded; ``_same_organization`` then checks that both name the same one."""
-    try:
-        principal = await current_principal(request)
-    except Unauthenticated:
-        raise SignInNeeded from None
-    return principal
-
-
-def _same_session(viewer: Viewer, principal: Principal) -> None:
-    """The page shows only what the viewer's own session may read (a request that also sent an
-    Authorization header of someone else is sent to sign in)."""
-    if (viewer.principal.organization_id, viewer.principal.user_id) != (
-        principal.organization_id,
-        principal.user_id,
-    ):
-        raise SignInNeeded
+async def _recent_jobs(reader: TenantReader) -> list[SyncJobOut]:
+    return await sync.recent_jobs(reader, RECENT_JOBS)
 
 
 def _context(viewer: Viewer, **values: Any) -> dict[str, Any]:
@@ -277,16 +242,9 @@ def _context(viewer: Viewer, **values: Any) -> dict[str, Any]:
 
 @router.get("/orders")
 async def orders_page(request: Request) -> Response:
-    principal = await _principal_of(request)
-    organization_id = principal.organization_id
     filters = _filters(request)
-    # The viewer, the orders' one round trip and the sync panel, at the same time.
-    viewer, (stores, jobs), page = await asyncio.gather(
-        require_viewer(request),
-        _stores_and_jobs(request, organization_id),
-        _orders_json(request, organization_id, filters),
-    )
-    _same_session(viewer, principal)
+    # The viewer, the orders' one round trip and the sync panel's two, at the same time.
+    viewer, (stores, jobs, page) = await view(request, _stores, _recent_jobs, _orders_json(filters))
     return render(
         request,
         "orders.html",
@@ -304,15 +262,8 @@ async def orders_page(request: Request) -> Response:
 @router.get("/orders/list")
 async def orders_list(request: Request) -> Response:
     """The list alone (the page reloads it after a sync finished)."""
-    principal = await _principal_of(request)
-    organization_id = principal.organization_id
     filters = _filters(request)
-    viewer, stores, page = await asyncio.gather(
-        require_viewer(request),
-        _stores_only(request, organization_id),
-        _orders_json(request, organization_id, filters),
-    )
-    _same_session(viewer, principal)
+    viewer, (stores, page) = await view(request, _stores, _orders_json(filters))
     return render(
         request,
         "partials/orders_list.html",
@@ -328,7 +279,8 @@ def _job_id(value: str) -> uuid.UUID:
 
 
 async def _jobs_fragment(request: Request, viewer: Viewer) -> Response:
-    stores, jobs = await _stores_and_jobs(request, viewer.principal.organization_id)
+    reader = TenantReader(runtime_of(request).reads, viewer.principal.organization_id)
+    stores, jobs = await asyncio.gather(_stores(reader), _recent_jobs(reader))
     return render(request, "partials/sync_jobs.html", _context(viewer, stores=stores, jobs=jobs))
 
 
@@ -366,7 +318,9 @@ async def start_sync(request: Request) -> Response:
 async def _job_item(
     request: Request, viewer: Viewer, job: SyncJobOut, *, headers: dict[str, str] | None = None
 ) -> Response:
-    stores = await _stores_only(request, viewer.principal.organization_id)
+    stores = await _stores(
+        TenantReader(runtime_of(request).reads, viewer.principal.organization_id)
+    )
     return render(
         request,
         "partials/sync_job.html",

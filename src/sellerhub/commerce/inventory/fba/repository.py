@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, LiteralString
 
 from sqlalchemy import Integer, Uuid, column, func, literal_column, select, update, values
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -22,6 +22,7 @@ from sellerhub.commerce.inventory.fba.models import FbaSnapshot, FbaSnapshotItem
 from sellerhub.commerce.inventory.models import Location, LocationKind, StockLevel, StockMovement
 from sellerhub.core.errors import TenantScopeViolation
 from sellerhub.core.ids import uuid7
+from sellerhub.db.reads import TenantReader
 from sellerhub.db.tenancy import tenant_of
 
 REASON = "fba_sync"
@@ -303,3 +304,15 @@ def snapshot_row(
     )
     snapshot.ensure_id()
     return snapshot
+
+
+_LATEST_SQL: LiteralString = (
+    "SELECT row_to_json(s) FROM (SELECT id, connection_id, sync_job_id, status, taken_at,"
+    " completed_at, items FROM fba_snapshots WHERE organization_id = %(organization_id)s"
+    " ORDER BY id DESC LIMIT 1) s"
+)
+
+
+async def latest_snapshot_json(reader: TenantReader) -> dict[str, Any] | None:
+    found: dict[str, Any] | None = await reader.scalar(_LATEST_SQL)
+    return found

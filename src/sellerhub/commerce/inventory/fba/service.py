@@ -46,7 +46,11 @@ from sellerhub.commerce.inventory.fba.errors import (
     NotAnAmazonSeller,
 )
 from sellerhub.commerce.inventory.fba.models import FbaSnapshot, FbaSnapshotItem, SnapshotStatus
-from sellerhub.commerce.inventory.fba.repository import FbaRepository, snapshot_row
+from sellerhub.commerce.inventory.fba.repository import (
+    FbaRepository,
+    latest_snapshot_json,
+    snapshot_row,
+)
 from sellerhub.commerce.inventory.fba.schemas import (
     SnapshotItemOut,
     SnapshotItemPage,
@@ -60,6 +64,7 @@ from sellerhub.connections.refresh import RefreshContext, access_token_for
 from sellerhub.core.clock import utcnow
 from sellerhub.core.errors import NotFound, UpstreamUnavailable, ValidationFailed
 from sellerhub.core.logging import get_logger
+from sellerhub.db.reads import TenantReader
 
 log = get_logger(__name__)
 
@@ -379,6 +384,13 @@ async def list_snapshots(
     rows = list(await FbaRepository(session, organization_id).snapshots(limit=limit, before=before))
     next_cursor = rows[limit - 1].id if len(rows) > limit else None
     return SnapshotPage(items=[describe(s) for s in rows[:limit]], next_cursor=next_cursor)
+
+
+async def latest_snapshot(reader: TenantReader) -> SnapshotOut | None:
+    """The newest snapshot of the reader's organization, without an ORM session (the
+    dashboard)."""
+    found = await latest_snapshot_json(reader)
+    return None if found is None else SnapshotOut.model_validate(found)
 
 
 async def get_snapshot(
