@@ -289,7 +289,22 @@ def test_ledger_bad_value_names_its_column(column: str, value: str, words: str) 
     assert words in error.detail and repr(column) in error.detail
     problem = error.to_problem()
     assert problem["status"] == 422 and problem["column"] == column
+    assert problem["errors"][0]["field"] == column
     assert problem["value"] == value[:60]
+
+
+def test_ledger_events_reads_what_detection_uses() -> None:
+    rows = [
+        LEDGER_ROW,
+        {**LEDGER_ROW, "Event Type": "Shipments", "Quantity": "not read"},
+        {**LEDGER_ROW, "Event Type": "Receipts", "Quantity": "4"},
+    ]
+    assert [e.quantity for e in normalise.ledger_events(rows)] == [-2, 4]
+    everything = frozenset({"Adjustments", "Receipts", "Shipments"})
+    with pytest.raises(BadReportValue, match="'Quantity' is not a whole number"):
+        list(normalise.ledger_events(rows, event_types=everything))
+    with pytest.raises(BadReportValue, match="'Event Type' is missing"):
+        list(normalise.ledger_events([{k: v for k, v in LEDGER_ROW.items() if k != "Event Type"}]))
 
 
 def test_missing_required_column_is_named() -> None:
@@ -792,6 +807,11 @@ def test_reimbursed_below_value_settled_by_a_top_up_or_reversed() -> None:
     )
     (claim,) = below([*history(1000, 1000), low, top_up])
     assert claim.value_minor == 200 and top_up in claim.evidence
+    # the top-up itself, one unit at 3.00, is not a reimbursement below value
+    priced_top_up = dataclasses.replace(
+        top_up, quantity_cash=1, quantity_total=1, amount_per_unit_minor=300
+    )
+    assert [c.reference for c in below([*history(1000, 1000), low, priced_top_up])] == ["LOW"]
     full = dataclasses.replace(top_up, amount_total_minor=500)
     assert below([*history(1000, 1000), low, full]) == []
     assert below([*history(1000, 1000), low, reversal(10, low, 1)]) == []

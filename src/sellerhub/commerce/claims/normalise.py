@@ -27,7 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from decimal import Decimal
 from typing import Any, Final
 
@@ -121,7 +121,8 @@ _VALUE_SHOWN: Final = 60
 
 class BadReportValue(ValidationFailed):
     """A report row has a missing column or a value that cannot be read. ``report``,
-    ``column`` and ``value`` (cut to 60 characters) say which."""
+    ``column`` and ``value`` (cut to 60 characters) say which; ``errors`` carries the column as
+    the ``field`` of every 422."""
 
     code = "claims-report-value"
     title = "A report row has a value that cannot be read"
@@ -133,6 +134,7 @@ class BadReportValue(ValidationFailed):
             report=report,
             column=column,
             value=shown,
+            errors=[{"field": column, "message": problem}],
         )
         self.report = report
         self.column = column
@@ -227,33 +229,80 @@ def _minor(report: str, column: str, raw: str, currency: str) -> int:
         raise BadReportValue(report, column, raw, f"is not an amount in {currency}") from None
 
 
+_LEDGER_REQUIRED: Final = frozenset(LEDGER_DETAIL_COLUMNS) - LEDGER_DETAIL_OPTIONAL
+# The ledger events detection reads: adjustments (lost, found, damaged) and receipts (what an
+# inbound shipment received). Shipments, customer returns and transfers are most of a ledger.
+DETECTION_EVENT_TYPES: Final = frozenset({"Adjustments", "Receipts"})
+
+
+def _cells(
+    report: str, row: Mapping[str, Any], columns: tuple[str, ...], required: frozenset[str]
+) -> list[str]:
+    """Every column's text, stripped, in ``columns`` order (one pass: the ledger has millions)."""
+    missing = required - row.keys()
+    if missing:
+        raise BadReportValue(report, min(missing, key=columns.index), None, "is missing")
+    out = []
+    for column in columns:
+        value = row.get(column)
+        if value is None:
+            out.append("")
+        elif isinstance(value, str):
+            out.append(value.strip())
+        else:
+            raise BadReportValue(report, column, value, "is not text")
+    return out
+
+
 def ledger_event(row: Mapping[str, Any]) -> LedgerEvent:
     """One ``GET_LEDGER_DETAIL_VIEW_DATA`` row."""
     r = LEDGER_DETAIL
-
-    def cell(column: str) -> str:
-        return _cell(r, row, column, LEDGER_DETAIL_OPTIONAL)
-
-    occurred = cell("Date and Time")
+    (
+        date,
+        fnsku,
+        asin,
+        msku,
+        title,
+        event_type,
+        reference_id,
+        quantity,
+        fulfillment_center,
+        disposition,
+        reason,
+        country,
+        reconciled,
+        unreconciled,
+        occurred,
+    ) = _cells(r, row, LEDGER_DETAIL_COLUMNS, _LEDGER_REQUIRED)
     return LedgerEvent(
-        date=_date(r, "Date", cell("Date")),
-        fnsku=cell("FNSKU"),
-        asin=cell("ASIN"),
-        msku=cell("MSKU"),
-        title=cell("Title"),
-        event_type=cell("Event Type"),
-        reference_id=cell("Reference ID"),
-        quantity=_int(r, "Quantity", cell("Quantity")),
-        fulfillment_center=cell("Fulfillment Center"),
-        disposition=cell("Disposition"),
-        reason=cell("Reason"),
-        country=cell("Country").upper(),
-        reconciled_quantity=_optional_int(r, "Reconciled Quantity", cell("Reconciled Quantity")),
-        unreconciled_quantity=_optional_int(
-            r, "Unreconciled Quantity", cell("Unreconciled Quantity")
-        ),
+        date=_date(r, "Date", date),
+        fnsku=fnsku,
+        asin=asin,
+        msku=msku,
+        title=title,
+        event_type=event_type,
+        reference_id=reference_id,
+        quantity=_int(r, "Quantity", quantity),
+        fulfillment_center=fulfillment_center,
+        disposition=disposition,
+        reason=reason,
+        country=country.upper(),
+        reconciled_quantity=_optional_int(r, "Reconciled Quantity", reconciled),
+        unreconciled_quantity=_optional_int(r, "Unreconciled Quantity", unreconciled),
         occurred_at=_datetime(r, "Date and Time", occurred) if occurred else None,
     )
+
+
+def ledger_events(
+    rows: Iterable[Mapping[str, Any]], *, event_types: frozenset[str] = DETECTION_EVENT_TYPES
+) -> Iterator[LedgerEvent]:
+    """The rows of ``event_types`` normalised, the others skipped unread (a row without an
+    Event Type column is read, so that it fails naming the column)."""
+    for row in rows:
+        kind = row.get("Event Type")
+        if isinstance(kind, str) and kind.strip() not in event_types:
+            continue
+        yield ledger_event(row)
 
 
 def reimbursement(row: Mapping[str, Any]) -> Reimbursement:

@@ -142,6 +142,7 @@ def valuation(
     for index, row in enumerate(pool.rows):
         if (
             row.quantity_cash <= 0
+            or row.original_reimbursement_id  # an adjustment of another: not a unit's price
             or row.amount_per_unit_minor <= 0
             or pool.left[index] <= 0
             or not since <= row.approval_date <= today
@@ -414,17 +415,18 @@ def _warehouse(
         by_candidate[key] = event
 
     # Found units offset the earliest open losses of the FNSKU reported up to a week after.
-    losses = sorted(
-        (c for c in candidates if c.kind is ClaimKind.WAREHOUSE_LOST), key=lambda c: (c.date, c.key)
-    )
+    losses: dict[str, list[_Candidate]] = defaultdict(list)
+    for candidate in sorted(candidates, key=lambda c: (c.date, c.key)):
+        if candidate.kind is ClaimKind.WAREHOUSE_LOST:
+            losses[candidate.group].append(candidate)
     for found, _ in _occurrences(
         e for e in adjustments if e.quantity > 0 and e.reason.upper() in FOUND_CODES
     ):
         units = found.quantity
-        for loss in losses:
+        for loss in losses.get(found.fnsku or found.msku, ()):
             if units <= 0:
                 break
-            if loss.group != (found.fnsku or found.msku) or loss.open <= 0:
+            if loss.open <= 0:
                 continue
             if found.date < loss.date - dt.timedelta(days=FOUND_LOOKBACK_DAYS):
                 continue
@@ -704,71 +706,78 @@ def reimbursed_below_value(
     pool = _Pool(reimbursements)
     cases = filed or {}
     kind = ClaimKind.REIMBURSED_BELOW_VALUE
-    claims = []
+    # Cash payments per unit that still stand, by item and currency: the yardstick.
+    priced: dict[tuple[str, str], list[int]] = defaultdict(list)
     for index, row in enumerate(pool.rows):
-        paid_units = min(row.quantity_cash, pool.left[index])
-        if paid_units <= 0 or row.amount_per_unit_minor <= 0:
-            continue
-        since = row.approval_date - dt.timedelta(days=HISTORY_DAYS)
-        group = row.fnsku or row.sku
-        history = [
-            other.amount_per_unit_minor
-            for j, other in enumerate(pool.rows)
-            if j != index
-            and other.reimbursement_id != row.reimbursement_id
-            and (other.fnsku or other.sku) == group
-            and other.currency == row.currency
-            and other.quantity_cash > 0
-            and other.amount_per_unit_minor > 0
-            and pool.left[j] > 0
-            and since <= other.approval_date <= row.approval_date
-        ]
-        if len(history) < MIN_HISTORY:
-            continue
-        reference = int(statistics.median_low(history))
-        if row.amount_per_unit_minor * 100 >= reference * (100 - BELOW_VALUE_TOLERANCE_PERCENT):
-            continue
-        key = claim_key(kind, row.reimbursement_id, row.fnsku, row.sku)
-        case_id = cases.get(key, "")
-        top_ups = [
-            other
-            for other in pool.rows
-            if other is not row
-            and other.amount_total_minor > 0
-            and other.currency == row.currency
-            and (
-                other.original_reimbursement_id == row.reimbursement_id
-                or (case_id and other.case_id == case_id)
+        if (
+            row.quantity_cash > 0
+            and row.amount_per_unit_minor > 0
+            and not row.original_reimbursement_id  # an adjustment of another reimbursement
+            and pool.left[index] > 0
+        ):
+            priced[(row.fnsku or row.sku, row.currency)].append(index)
+    adjustments: dict[str, list[Reimbursement]] = defaultdict(list)
+    by_case: dict[str, list[Reimbursement]] = defaultdict(list)
+    for row in pool.rows:
+        if row.amount_total_minor > 0 and row.original_reimbursement_id:
+            adjustments[row.original_reimbursement_id].append(row)
+        if row.amount_total_minor > 0 and row.case_id:
+            by_case[row.case_id].append(row)
+    claims = []
+    for _, indexes in sorted(priced.items()):
+        for index in indexes:
+            row = pool.rows[index]
+            paid_units = min(row.quantity_cash, pool.left[index])
+            since = row.approval_date - dt.timedelta(days=HISTORY_DAYS)
+            history = [
+                pool.rows[j].amount_per_unit_minor
+                for j in indexes
+                if j != index
+                and pool.rows[j].reimbursement_id != row.reimbursement_id
+                and since <= pool.rows[j].approval_date <= row.approval_date
+            ]
+            if len(history) < MIN_HISTORY:
+                continue
+            reference = int(statistics.median_low(history))
+            if row.amount_per_unit_minor * 100 >= reference * (100 - BELOW_VALUE_TOLERANCE_PERCENT):
+                continue
+            key = claim_key(kind, row.reimbursement_id, row.fnsku, row.sku)
+            case_id = cases.get(key, "")
+            top_ups = [
+                other
+                for other in dict.fromkeys(
+                    [*adjustments.get(row.reimbursement_id, ()), *by_case.get(case_id, ())]
+                )
+                if other is not row and other.currency == row.currency
+            ]
+            owed = (reference - row.amount_per_unit_minor) * paid_units - sum(
+                t.amount_total_minor for t in top_ups
             )
-        ]
-        owed = (reference - row.amount_per_unit_minor) * paid_units - sum(
-            t.amount_total_minor for t in top_ups
-        )
-        if owed <= 0:
-            continue
-        opens = windows.eligible_from(kind, country, row.approval_date)
-        closes = windows.deadline(kind, country, row.approval_date)
-        if not _live(today, opens, closes):
-            continue
-        claims.append(
-            Claim(
-                kind=kind,
-                key=key,
-                sku=row.sku,
-                fnsku=row.fnsku,
-                asin=row.asin,
-                quantity=paid_units,
-                value_minor=owed,
-                currency=row.currency,
-                value_source=ValueSource.REIMBURSEMENT_HISTORY,
-                evidence=(*pool.evidence(index), *top_ups),
-                event_date=row.approval_date,
-                eligible_from=opens,
-                deadline=closes,
-                country=windows.country_of(country),
-                reference=row.reimbursement_id,
+            if owed <= 0:
+                continue
+            opens = windows.eligible_from(kind, country, row.approval_date)
+            closes = windows.deadline(kind, country, row.approval_date)
+            if not _live(today, opens, closes):
+                continue
+            claims.append(
+                Claim(
+                    kind=kind,
+                    key=key,
+                    sku=row.sku,
+                    fnsku=row.fnsku,
+                    asin=row.asin,
+                    quantity=paid_units,
+                    value_minor=owed,
+                    currency=row.currency,
+                    value_source=ValueSource.REIMBURSEMENT_HISTORY,
+                    evidence=(*pool.evidence(index), *top_ups),
+                    event_date=row.approval_date,
+                    eligible_from=opens,
+                    deadline=closes,
+                    country=windows.country_of(country),
+                    reference=row.reimbursement_id,
+                )
             )
-        )
     return claims
 
 
