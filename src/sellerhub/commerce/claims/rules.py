@@ -277,8 +277,10 @@ def _match_nearby(
     excludes: frozenset[str] = frozenset(),
 ) -> None:
     """Reimbursements without an order id whose reason is in ``accepts`` (``"*"``: any reason)
-    against candidates of the same FNSKU, dated from ``MATCH_BEFORE_DAYS`` after the event's
-    approval back to ``MATCH_AFTER_DAYS`` before; an exact quantity first, then the closest."""
+    (and not in ``excludes``) against open candidates of the same FNSKU whose event is at most
+    ``MATCH_BEFORE_DAYS`` after the approval and at most ``MATCH_AFTER_DAYS`` before it: a
+    candidate with exactly the units left first, then the closest in date. A reimbursement
+    reversed in full is shown beside the nearest event as evidence, and takes nothing."""
     by_group: dict[str, list[_Candidate]] = defaultdict(list)
     for candidate in candidates:
         by_group[candidate.group].append(candidate)
