@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 
-from sellerhub_emulators.amazon.reports_data import History, ledger_events, money_text
+from sellerhub_emulators.amazon.reports_data import History, LedgerEvent, ledger_lines, money_text
 
 LEDGER_DETAIL = "GET_LEDGER_DETAIL_VIEW_DATA"
 REIMBURSEMENTS = "GET_FBA_REIMBURSEMENTS_DATA"
@@ -94,9 +94,10 @@ def render(
     if report_type == LEDGER_DETAIL:
         yield _quoted(LEDGER_DETAIL_COLUMNS)
         for history in histories:
-            for e in ledger_events(history, start, end, ledger_rows):
+
+            def line(e: LedgerEvent, country: str = history.country) -> bytes:
                 p = e.product
-                yield _quoted(
+                return _quoted(
                     (
                         e.moment.strftime("%m/%d/%Y"),
                         p.fnsku,
@@ -109,12 +110,14 @@ def render(
                         e.fc,
                         e.disposition,
                         e.reason,
-                        history.country,
+                        country,
                         str(e.reconciled),
                         str(e.unreconciled),
                         _stamp(e.moment),
                     )
                 )
+
+            yield from ledger_lines(history, start, end, ledger_rows, line)
     elif report_type == REIMBURSEMENTS:
         yield _plain(REIMBURSEMENTS_COLUMNS)
         for history in histories:

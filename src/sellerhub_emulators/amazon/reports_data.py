@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import hashlib
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -852,12 +852,20 @@ def _plant(
 
 # -- the ledger stream -----------------------------------------------------------------------
 
+LedgerLine = Callable[[LedgerEvent], bytes]
 
-def ledger_events(
-    history: History, start: datetime, end: datetime, background_rows: int
-) -> Iterator[LedgerEvent]:
-    """Every ledger event in [start, end), by moment: planted and noise events merged, day by
-    day, with ``background_rows`` generated rows spread over the history's days."""
+
+def ledger_lines(
+    history: History,
+    start: datetime,
+    end: datetime,
+    background_rows: int,
+    render: LedgerLine,
+) -> Iterator[bytes]:
+    """Every ledger line in [start, end), by time: the planted and noise events (``render``ed)
+    merged, day by day, with ``background_rows`` generated lines spread over the history's
+    days. Background lines are written directly as bytes (one random draw each), so a million
+    of them stream in seconds; only one day of them exists at a time."""
     first_day = history.start.date()
     days = HISTORY_DAYS
     per_day, extra = divmod(max(background_rows, 0), days)
@@ -872,69 +880,78 @@ def ledger_events(
         day = first_day + timedelta(days=index)
         day_start = datetime.combine(day, time(), UTC)
         day_end = day_start + timedelta(days=1)
-        if day_end <= start or day_start >= end:
-            while position < len(known) and known[position].moment < day_end:
-                position += 1
-            continue
-        todays: list[LedgerEvent] = []
+        todays: list[tuple[int, bytes]] = []
         while position < len(known) and known[position].moment < day_end:
-            todays.append(known[position])
+            event = known[position]
             position += 1
-        count = per_day + (1 if index < extra else 0) if index < days else 0
-        if count:
-            todays.extend(_background_day(history, day_start, index, count, noise, fcs))
-            todays.sort(key=lambda e: e.moment)
-        for event in todays:
             if start <= event.moment < end:
-                yield event
+                seconds = int((event.moment - day_start).total_seconds())
+                todays.append((seconds, render(event)))
+        count = per_day + (1 if index < extra else 0) if index < days else 0
+        if count and day_end > start and day_start < end:
+            lines = _background_day(history, day, index, count, noise, fcs)
+            if day_start < start or day_end > end:
+                lines = [
+                    (sec, line)
+                    for sec, line in lines
+                    if start <= day_start + timedelta(seconds=sec) < end
+                ]
+            todays.extend(lines)
+        todays.sort(key=lambda item: item[0])
+        for _, line in todays:
+            yield line
 
 
 def _background_day(
     history: History,
-    day_start: datetime,
+    day: date,
     index: int,
     count: int,
     products: list[Product],
     fcs: tuple[str, ...],
-) -> list[LedgerEvent]:
+) -> list[tuple[int, bytes]]:
+    """``count`` quoted ledger lines of one day: 80 % customer shipments, 10 % receipts, 10 %
+    warehouse transfer pairs, on the noise SKUs, spread evenly over the day."""
     rng = random.Random(  # noqa: S311 - seeded test data, not secrets
         f"{history.seed}|{history.selling_partner_id}|{history.marketplace_id}|bg|{index}"
     )
+    bits = rng.getrandbits
+    us_date = day.strftime("%m/%d/%Y")
+    iso_date = day.isoformat()
+    heads = [f'"{us_date}"\t"{p.fnsku}"\t"{p.asin}"\t"{p.sku}"\t"{p.title}"\t' for p in products]
+    tail = f'\t"SELLABLE"\t""\t"{history.country}"\t"0"\t"0"\t"{iso_date}T'
     step = 86_400 / (count + 1)
-    rows: list[LedgerEvent] = []
+    n_products, n_fcs = len(products), len(fcs)
+    rows: list[tuple[int, bytes]] = []
     n = 0
     while n < count:
-        moment = day_start + timedelta(seconds=int(step * (n + 1)))
-        product = products[rng.randrange(len(products))]
-        fc = fcs[rng.randrange(len(fcs))]
-        roll = rng.random()
-        if roll < 0.8 or n + 1 >= count:
-            first, second = rng.randrange(10**6, 10**7), rng.randrange(10**6, 10**7)
-            order = f"11{rng.randrange(1, 5)}-{first}-{second}"
-            rows.append(
-                LedgerEvent(moment, product, "Shipments", order, -rng.choice((1, 1, 1, 2)), fc)
-            )
+        sec = int(step * (n + 1))
+        stamp = f'{sec // 3600:02d}:{sec // 60 % 60:02d}:{sec % 60:02d}+00:00"\n'
+        x = bits(64)
+        head = heads[x % n_products]
+        fc_index = (x >> 8) % n_fcs
+        roll = (x >> 16) & 1023
+        if roll < 820 or n + 1 >= count:
+            quantity = -2 if (x >> 26) & 3 == 0 else -1
+            left, right = 1_000_000 + (x >> 30) % 9_000_000, 1_000_000 + (x >> 40) % 9_000_000
+            order = f"11{1 + (x >> 28) % 4}-{left}-{right}"
+            line = f'{head}"Shipments"\t"{order}"\t"{quantity}"\t"{fcs[fc_index]}"{tail}{stamp}'
+            rows.append((sec, line.encode()))
             n += 1
-        elif roll < 0.9:
+        elif roll < 922:
             shipment = f"FBA15B{index:03d}{n:06d}"
-            rows.append(
-                LedgerEvent(moment, product, "Receipts", shipment, rng.randrange(1, 40), fc)
-            )
+            quantity = 1 + (x >> 26) % 39
+            line = f'{head}"Receipts"\t"{shipment}"\t"{quantity}"\t"{fcs[fc_index]}"{tail}{stamp}'
+            rows.append((sec, line.encode()))
             n += 1
-        else:  # a transfer pair, both on this day
+        else:  # a transfer pair: out of one center, into the next, the same second
             reference = f"9{index:04d}{n:06d}"
-            quantity = rng.randrange(1, 10)
-            rows.append(LedgerEvent(moment, product, "WhseTransfers", reference, -quantity, fc))
-            other = fcs[(fcs.index(fc) + 1) % len(fcs)]
-            rows.append(
-                LedgerEvent(
-                    moment + timedelta(seconds=1),
-                    product,
-                    "WhseTransfers",
-                    reference,
-                    quantity,
-                    other,
-                )
-            )
+            quantity = 1 + (x >> 26) % 9
+            other = fcs[(fc_index + 1) % n_fcs]
+            source = fcs[fc_index]
+            out = f'{head}"WhseTransfers"\t"{reference}"\t"-{quantity}"\t"{source}"{tail}{stamp}'
+            into = f'{head}"WhseTransfers"\t"{reference}"\t"{quantity}"\t"{other}"{tail}{stamp}'
+            rows.append((sec, out.encode()))
+            rows.append((sec, into.encode()))
             n += 2
     return rows

@@ -370,7 +370,7 @@ class ReportsState:
         rows = -1  # the header is not a row
         with (
             open(path, "wb") as raw,
-            gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6, mtime=0) as out,
+            gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=1, mtime=0) as out,
         ):
             batch: list[bytes] = []
             for line in lines:

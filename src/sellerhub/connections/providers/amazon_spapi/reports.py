@@ -303,7 +303,15 @@ async def wait_for_report(
     deadline = time.monotonic() + max_wait
     delay = poll_seconds
     while True:
-        report = await get_report(ctx, organization_id, connection_id, report_id)
+        try:
+            report = await get_report(ctx, organization_id, connection_id, report_id)
+        except ReportThrottled:
+            # still throttled after the client's retries: wait a polling interval, not fail
+            if time.monotonic() + delay > deadline:
+                raise
+            await asyncio.sleep(delay)
+            delay = min(delay * 1.5, MAX_POLL_SECONDS)
+            continue
         status = report.processing_status
         if status == DONE:
             if report.report_document_id is None:
