@@ -17,7 +17,7 @@ from structlog.testing import capture_logs
 from sellerhub.audit import service as audit
 from sellerhub.audit.models import AuditEvent
 from sellerhub.core.errors import TenantScopeViolation
-from sellerhub.db.reads import TenantReader
+from sellerhub.db.reads import Read, TenantReader
 from sellerhub.db.session import unit_of_work
 from sellerhub.db.tenancy import set_tenant, system_context
 from sellerhub.deps import SessionDep
@@ -209,6 +209,38 @@ async def test_tenant_reader_binds_the_organization(
             "SELECT count(*) FROM audit_events WHERE organization_id = %(organization_id)s",
             organization_id=other_tenant.organization.id,
         )
+
+
+async def test_reads_combined_in_one_statement_stay_scoped_and_in_order(
+    runtime: Runtime, tenant: Tenant, other_tenant: Tenant
+) -> None:
+    """``read_all``: several reads, one statement, each value decoded in its read's place;
+    each read must name the tenant itself, and reads may not disagree on a parameter."""
+    assert runtime.read_pool is not None
+    reader = TenantReader(runtime.read_pool, tenant.organization.id)
+    events = Read(
+        "SELECT count(*) FROM audit_events WHERE organization_id = %(organization_id)s"
+        " AND action <> %(skip)s",
+        {"skip": "nothing"},
+        decode=lambda n: f"{n} events",
+    )
+    name = Read("SELECT name FROM organizations WHERE id = %(organization_id)s")
+    missing = Read(
+        "SELECT id FROM organizations WHERE id = %(organization_id)s AND name = %(name)s",
+        {"name": other_tenant.organization.name},
+    )
+    assert await reader.read_all([events, name, missing]) == [
+        "2 events",
+        tenant.organization.name,
+        None,
+    ]
+    assert await reader.read_all([]) == []
+    with pytest.raises(TenantScopeViolation, match="without"):
+        await reader.read_all([name, Read("SELECT count(*) FROM audit_events")])
+    with pytest.raises(ValueError, match="skip"):
+        await reader.read_all([events, Read(events.sql, {"skip": "other"})])
+    with pytest.raises(TenantScopeViolation, match="not a parameter"):
+        await reader.read_all([Read(name.sql, {"organization_id": other_tenant.organization.id})])
 
 
 async def test_tenant_reader_cannot_write(runtime: Runtime, tenant: Tenant) -> None:

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sellerhub.connections.models import Connection, ConnectionStatus
-from sellerhub.db.reads import TenantReader
+from sellerhub.db.reads import Read
 from sellerhub.db.tenancy import system_context
 
 # The organization's connections as pages list them (no secrets, not even masked ones), newest
@@ -122,6 +122,5 @@ async def find_for_webhook(
         return await session.scalar(stmt.limit(1))
 
 
-async def summaries(reader: TenantReader) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = await reader.scalar(_SUMMARIES_SQL)
-    return found
+def summaries() -> Read[list[dict[str, Any]]]:
+    return Read(_SUMMARIES_SQL)

@@ -4,6 +4,7 @@ test them live, disconnect them (secrets wiped). Every lifecycle event is audite
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,7 +20,7 @@ from sellerhub.connections.repository import find_for_webhook as _find_for_webho
 from sellerhub.connections.schemas import CarrierCredentials, ConnectionOut, ConnectionSummary
 from sellerhub.core.clock import utcnow
 from sellerhub.core.errors import Conflict, NotFound, ValidationFailed
-from sellerhub.db.reads import TenantReader
+from sellerhub.db.reads import Read
 from sellerhub.identity.principal import Principal
 from sellerhub.jobs.app import enqueue
 
@@ -198,9 +199,7 @@ async def list_connections(
     return list(await ConnectionRepository(session).all(include_disconnected=include_disconnected))
 
 
-async def summaries(reader: TenantReader) -> list[ConnectionSummary]:
-    """Every connection of the reader's organization, newest first, disconnected ones too, as
-    pages list them: one read-only round trip, no ORM session, no secret read."""
+def _summaries(rows: list[dict[str, Any]]) -> list[ConnectionSummary]:
     return [
         ConnectionSummary(
             id=uuid.UUID(row["id"]),
@@ -209,8 +208,14 @@ async def summaries(reader: TenantReader) -> list[ConnectionSummary]:
             external_account_id=row["external_account_id"],
             status=row["status"],
         )
-        for row in await repository.summaries(reader)
+        for row in rows
     ]
+
+
+def summaries() -> Read[list[ConnectionSummary]]:
+    """Every connection of the reader's organization, newest first, disconnected ones too, as
+    pages list them (a read for ``TenantReader``: no ORM session, no secret read)."""
+    return Read(repository.summaries().sql, decode=_summaries)
 
 
 async def get_connection(session: AsyncSession, connection_id: uuid.UUID) -> Connection:

@@ -8,16 +8,14 @@ page that renews the session with its refresh cookie and comes back; any other i
 
 from __future__ import annotations
 
-import asyncio
 import hmac
-from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Request
 
 from sellerhub.core.errors import Forbidden, Unauthenticated
-from sellerhub.db.reads import TenantReader
+from sellerhub.db.reads import Read, TenantReader
 from sellerhub.deps import runtime_of
 from sellerhub.identity.organizations.models import Role
 from sellerhub.identity.principal import Principal
@@ -91,29 +89,21 @@ async def require_viewer(request: Request) -> Viewer:
     return viewer
 
 
-async def view(
-    request: Request, *reads: Callable[[TenantReader], Coroutine[Any, Any, Any]]
-) -> tuple[Viewer, list[Any]]:
-    """The signed-in viewer and the results of a page's ``reads``, all read at once: each read
-    gets a ``TenantReader`` of the session's organization (one read-only round trip on the
-    tenant read pool, no ORM session), and runs while the viewer's own facts are read. The
-    page's data is therefore scoped by the very session that signs the viewer in. Raises
-    ``SignInNeeded`` when there is no usable session."""
+async def view(request: Request, *reads: Read[Any]) -> tuple[Viewer, list[Any]]:
+    """The signed-in viewer and the values of a page's ``reads``, all in ONE read-only
+    statement on the tenant read pool (``TenantReader.read_all``: no ORM session, one round
+    trip whatever the page needs). The page's data is scoped by the very session that signs
+    the viewer in. Raises ``SignInNeeded`` when there is no usable session, or when its user is
+    gone, inactive or no longer a member of the organization."""
     principal = await _principal(request)
     if principal is None:
         raise SignInNeeded
     reader = TenantReader(runtime_of(request).reads, principal.organization_id)
-    try:
-        async with asyncio.TaskGroup() as group:  # one failing read cancels the others
-            facts = group.create_task(users.viewer_facts(reader, principal))
-            results: list[asyncio.Task[Any]] = [group.create_task(read(reader)) for read in reads]
-    except BaseExceptionGroup as failed:
-        if any(isinstance(e, Unauthenticated) for e in failed.exceptions):
-            raise SignInNeeded from None
-        raise failed.exceptions[0] from None  # a page's own error (404, 422), answered as such
+    facts, *values = await reader.read_all([users.viewer_facts(principal), *reads])
+    if facts is None:
+        raise SignInNeeded
     csrf = request.cookies.get(CSRF_COOKIE, "")
-    viewer = Viewer(principal=principal, facts=facts.result(), csrf_token=csrf)
-    return viewer, [task.result() for task in results]
+    return Viewer(principal=principal, facts=facts, csrf_token=csrf), values
 
 
 def check_form_csrf(request: Request, viewer: Viewer, submitted: str | None) -> None:

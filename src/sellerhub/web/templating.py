@@ -38,6 +38,9 @@ environment = Environment(
     undefined=StrictUndefined,
     trim_blocks=True,
     lstrip_blocks=True,
+    # Templates ship with the code: never stat their files again per render (a changed
+    # template takes a restart, as changed code does).
+    auto_reload=False,
 )
 environment.globals["htmx_file"] = HTMX_FILE
 # Words a seller reads, for the codes the API uses.

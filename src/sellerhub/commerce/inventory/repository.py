@@ -45,7 +45,7 @@ from sellerhub.commerce.inventory.models import (
 )
 from sellerhub.core.errors import TenantScopeViolation
 from sellerhub.core.logging import get_logger
-from sellerhub.db.reads import TenantReader
+from sellerhub.db.reads import Read
 from sellerhub.db.tenancy import system_context, tenant_of
 
 log = get_logger(__name__)
@@ -810,7 +810,11 @@ _SUMMARY_SQL: LiteralString = (
 )
 
 
-async def summary_read(reader: TenantReader, below: int) -> tuple[int, int, int]:
-    """(live products, units available, low levels) of the reader's organization."""
-    skus, units, low = await reader.scalar(_SUMMARY_SQL, below=below)
+def _summary(found: list[int]) -> tuple[int, int, int]:
+    skus, units, low = found
     return int(skus), int(units), int(low)
+
+
+def summary_read(below: int) -> Read[tuple[int, int, int]]:
+    """(live products, units available, low levels) of the reader's organization."""
+    return Read(_SUMMARY_SQL, {"below": below}, _summary)

@@ -68,7 +68,7 @@ from sellerhub.core.clock import utcnow
 from sellerhub.core.errors import NotFound, ValidationFailed
 from sellerhub.core.ids import uuid7
 from sellerhub.core.logging import get_logger
-from sellerhub.db.reads import TenantReader
+from sellerhub.db.reads import Read
 from sellerhub.db.tenancy import system_context, tenant_of
 
 log = get_logger(__name__)
@@ -308,9 +308,9 @@ async def summary(session: AsyncSession, *, below: int) -> tuple[int, int, int]:
     return await StockRepository(session).summary(below)
 
 
-async def summary_read(reader: TenantReader, *, below: int) -> tuple[int, int, int]:
-    """``summary`` without an ORM session: one read-only round trip, for the dashboard."""
-    return await repository.summary_read(reader, below)
+def summary_read(*, below: int) -> Read[tuple[int, int, int]]:
+    """``summary`` as a read for ``TenantReader`` (no ORM session), for the dashboard."""
+    return repository.summary_read(below)
 
 
 async def movements_page(

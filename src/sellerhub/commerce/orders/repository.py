@@ -11,7 +11,7 @@ from sellerhub.commerce.orders.mapping import NormalisedOrder
 from sellerhub.commerce.orders.models import Order, OrderLine
 from sellerhub.core.errors import TenantScopeViolation
 from sellerhub.core.ids import uuid7
-from sellerhub.db.reads import TenantReader
+from sellerhub.db.reads import Read, TenantReader
 from sellerhub.db.tenancy import tenant_of
 
 _PAGE_SQL: LiteralString = (
@@ -197,8 +197,15 @@ class OrderRepository:
         return changed
 
     @staticmethod
-    async def count_read(reader: TenantReader) -> int:
-        return int(await reader.scalar(_COUNT_SQL))
+    def count_read() -> Read[int]:
+        return Read(_COUNT_SQL, decode=int)
+
+    @staticmethod
+    def page_read(
+        *, limit: int, before: uuid.UUID | None, channel: str | None, status: str | None
+    ) -> Read[str]:
+        params = {"limit": limit, "before": before, "channel": channel, "status": status}
+        return Read(_PAGE_SQL, params, str)
 
     @staticmethod
     async def page_json(

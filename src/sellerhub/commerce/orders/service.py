@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sellerhub.commerce.orders import mapping
 from sellerhub.commerce.orders.repository import OrderRepository
-from sellerhub.db.reads import TenantReader
+from sellerhub.db.reads import Read, TenantReader
 from sellerhub.db.tenancy import set_tenant
 
 
@@ -19,9 +19,17 @@ async def count(session: AsyncSession) -> int:
     return await OrderRepository(session).count()
 
 
-async def count_read(reader: TenantReader) -> int:
-    """How many orders the reader's organization has (all stores), without an ORM session."""
-    return await OrderRepository.count_read(reader)
+def count_read() -> Read[int]:
+    """How many orders the reader's organization has (all stores): a read for
+    ``TenantReader`` (no ORM session)."""
+    return OrderRepository.count_read()
+
+
+def page_read(
+    *, limit: int, before: uuid.UUID | None, channel: str | None, status: str | None
+) -> Read[str]:
+    """``page_json`` as a read, to combine with others in one round trip."""
+    return OrderRepository.page_read(limit=limit, before=before, channel=channel, status=status)
 
 
 async def page_json(

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sellerhub.commerce.sync.models import ACTIVE, SyncJob, SyncStatus
 from sellerhub.connections.models import Connection, ConnectionStatus
-from sellerhub.db.reads import TenantReader
+from sellerhub.db.reads import Read
 from sellerhub.db.tenancy import system_context
 
 # The newest jobs with every field of SyncJobOut (``resumable`` as service.describe decides it),
@@ -20,7 +20,7 @@ _RECENT_SQL: LiteralString = (
     " SELECT id, connection_id, channel, resource, mode, since, status, pages, fetched, changed,"
     " skipped, throttled, attempts, last_error, status IN ('failed', 'cancelled') AS resumable,"
     " started_at, finished_at, created_at, updated_at FROM sync_jobs"
-    " WHERE organization_id = %(organization_id)s ORDER BY id DESC LIMIT %(limit)s) j"
+    " WHERE organization_id = %(organization_id)s ORDER BY id DESC LIMIT %(jobs_limit)s) j"
 )
 
 
@@ -125,6 +125,5 @@ async def channels_to_sync(
     return [(org, connection_id) for org, connection_id in rows]
 
 
-async def recent_json(reader: TenantReader, limit: int) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = await reader.scalar(_RECENT_SQL, limit=limit)
-    return found
+def recent_json(limit: int) -> Read[list[dict[str, Any]]]:
+    return Read(_RECENT_SQL, {"jobs_limit": limit})

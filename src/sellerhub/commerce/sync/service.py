@@ -52,7 +52,7 @@ from sellerhub.core.errors import (
     ValidationFailed,
 )
 from sellerhub.core.logging import get_logger
-from sellerhub.db.reads import TenantReader
+from sellerhub.db.reads import Read
 from sellerhub.db.session import unit_of_work
 from sellerhub.db.tenancy import set_tenant
 from sellerhub.jobs.app import enqueue
@@ -187,10 +187,14 @@ async def get_job(session: AsyncSession, job_id: uuid.UUID) -> SyncJob:
     return job
 
 
-async def recent_jobs(reader: TenantReader, limit: int) -> list[SyncJobOut]:
-    """The reader's organization's newest ``limit`` jobs, as ``describe`` shows them: one
-    read-only round trip for the pages (no ORM session)."""
-    return [SyncJobOut.model_validate(row) for row in await recent_json(reader, limit)]
+def _jobs(rows: list[dict[str, Any]]) -> list[SyncJobOut]:
+    return [SyncJobOut.model_validate(row) for row in rows]
+
+
+def recent_jobs(limit: int) -> Read[list[SyncJobOut]]:
+    """The reader's organization's newest ``limit`` jobs, as ``describe`` shows them (a read
+    for ``TenantReader``: the pages, no ORM session)."""
+    return Read(recent_json(limit).sql, recent_json(limit).params, _jobs)
 
 
 async def list_jobs(

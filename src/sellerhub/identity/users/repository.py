@@ -6,7 +6,7 @@ from typing import Any, LiteralString
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sellerhub.db.reads import TenantReader
+from sellerhub.db.reads import Read
 from sellerhub.db.tenancy import system_context
 from sellerhub.identity.organizations.models import Membership, Organization
 from sellerhub.identity.users.models import User
@@ -55,8 +55,7 @@ class UserRepository:
         self.session.add(user)
 
     @staticmethod
-    async def viewer(reader: TenantReader, user_id: uuid.UUID) -> dict[str, Any] | None:
+    def viewer(user_id: uuid.UUID) -> Read[dict[str, Any] | None]:
         """The signed-in user's email and name and the organization's name, or None when the
         user is gone, inactive or no longer a member of the reader's organization."""
-        found: dict[str, Any] | None = await reader.scalar(_VIEWER_SQL, user_id=user_id)
-        return found
+        return Read(_VIEWER_SQL, {"user_id": user_id})

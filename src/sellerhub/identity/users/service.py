@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sellerhub.core.errors import Unauthenticated
-from sellerhub.db.reads import TenantReader
+from sellerhub.db.reads import Read
 from sellerhub.identity.principal import Principal
 from sellerhub.identity.sessions.schemas import MeOrganization, MeResponse, MeUser
 from sellerhub.identity.users.repository import UserRepository
@@ -46,10 +47,15 @@ class ViewerFacts:
     organization_name: str
 
 
-async def viewer_facts(reader: TenantReader, principal: Principal) -> ViewerFacts:
-    """The principal's user and organization as a page shows them, in one read-only round trip
-    (no ORM session): 401 when the user is gone, inactive or no longer a member."""
-    found = await UserRepository.viewer(reader, principal.user_id)
-    if found is None:
-        raise Unauthenticated("this account no longer exists or left the organization")
-    return ViewerFacts(found["email"] or "", found["name"] or "", found["organization_name"])
+def viewer_facts(principal: Principal) -> Read[ViewerFacts | None]:
+    """The principal's user and organization as a page shows them (a read for
+    ``TenantReader``, no ORM session); None when the user is gone, inactive or no longer a
+    member, whatever their token says."""
+    read = UserRepository.viewer(principal.user_id)
+
+    def decode(found: dict[str, Any] | None) -> ViewerFacts | None:
+        if found is None:
+            return None
+        return ViewerFacts(found["email"] or "", found["name"] or "", found["organization_name"])
+
+    return Read(read.sql, read.params, decode)

@@ -9,9 +9,7 @@ from sellerhub.commerce.inventory import service as inventory
 from sellerhub.commerce.inventory.fba import service as fba
 from sellerhub.commerce.orders import service as orders
 from sellerhub.commerce.sync import service as sync
-from sellerhub.commerce.sync.schemas import SyncJobOut
 from sellerhub.connections import service as connections
-from sellerhub.db.reads import TenantReader
 from sellerhub.web.routing import WebRoute
 from sellerhub.web.session import view
 from sellerhub.web.templating import render
@@ -23,24 +21,16 @@ CARRIERS = ("fedex", "dhl")
 LOW_STOCK_BELOW = 5  # as the inventory page's low-stock filter by default
 
 
-async def _recent_job(reader: TenantReader) -> list[SyncJobOut]:
-    return await sync.recent_jobs(reader, 1)
-
-
-async def _stock(reader: TenantReader) -> tuple[int, int, int]:
-    return await inventory.summary_read(reader, below=LOW_STOCK_BELOW)
-
-
 @router.get("/")
 async def dashboard(request: Request) -> Response:
-    # The viewer and every card's figures at once, each one read-only round trip.
+    # The viewer and every card's figures: one read-only statement.
     viewer, (rows, order_count, jobs, (skus, units, low), last_fba) = await view(
         request,
-        connections.summaries,
-        orders.count_read,
-        _recent_job,
-        _stock,
-        fba.latest_snapshot,
+        connections.summaries(),
+        orders.count_read(),
+        sync.recent_jobs(1),
+        inventory.summary_read(below=LOW_STOCK_BELOW),
+        fba.latest_snapshot(),
     )
     live = [c for c in rows if c.status != "disconnected"]
     return render(

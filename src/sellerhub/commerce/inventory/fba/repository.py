@@ -22,7 +22,7 @@ from sellerhub.commerce.inventory.fba.models import FbaSnapshot, FbaSnapshotItem
 from sellerhub.commerce.inventory.models import Location, LocationKind, StockLevel, StockMovement
 from sellerhub.core.errors import TenantScopeViolation
 from sellerhub.core.ids import uuid7
-from sellerhub.db.reads import TenantReader
+from sellerhub.db.reads import Read
 from sellerhub.db.tenancy import tenant_of
 
 REASON = "fba_sync"
@@ -313,6 +313,5 @@ _LATEST_SQL: LiteralString = (
 )
 
 
-async def latest_snapshot_json(reader: TenantReader) -> dict[str, Any] | None:
-    found: dict[str, Any] | None = await reader.scalar(_LATEST_SQL)
-    return found
+def latest_snapshot_json() -> Read[dict[str, Any] | None]:
+    return Read(_LATEST_SQL)

@@ -64,7 +64,7 @@ from sellerhub.connections.refresh import RefreshContext, access_token_for
 from sellerhub.core.clock import utcnow
 from sellerhub.core.errors import NotFound, UpstreamUnavailable, ValidationFailed
 from sellerhub.core.logging import get_logger
-from sellerhub.db.reads import TenantReader
+from sellerhub.db.reads import Read
 
 log = get_logger(__name__)
 
@@ -386,11 +386,14 @@ async def list_snapshots(
     return SnapshotPage(items=[describe(s) for s in rows[:limit]], next_cursor=next_cursor)
 
 
-async def latest_snapshot(reader: TenantReader) -> SnapshotOut | None:
-    """The newest snapshot of the reader's organization, without an ORM session (the
-    dashboard)."""
-    found = await latest_snapshot_json(reader)
+def _snapshot(found: dict[str, Any] | None) -> SnapshotOut | None:
     return None if found is None else SnapshotOut.model_validate(found)
+
+
+def latest_snapshot() -> Read[SnapshotOut | None]:
+    """The newest snapshot of the reader's organization, as a read for ``TenantReader`` (no
+    ORM session: the dashboard)."""
+    return Read(latest_snapshot_json().sql, decode=_snapshot)
 
 
 async def get_snapshot(

@@ -1,0 +1,74 @@
+"""The orders list writes its rows in Python (web.pages.orders._row_html, the page's hot loop):
+every value from the database is escaped, and amounts keep their currency's decimals."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import httpx
+
+from sellerhub.commerce.orders import mapping
+from sellerhub.commerce.orders import service as orders
+from sellerhub.connections import service as connections
+from sellerhub.db.session import unit_of_work
+from sellerhub.db.tenancy import set_tenant
+from sellerhub.runtime import Runtime
+from tests.conftest import Tenant
+from tests.test_web_dashboard import _signed_in
+
+HOSTILE = '"><script>alert(1)</script>'
+TIMES = "\N{MULTIPLICATION SIGN}"
+
+
+async def test_order_rows_escape_every_value_and_format_money_exactly(
+    client: httpx.AsyncClient, runtime: Runtime, tenant: Tenant
+) -> None:
+    async with unit_of_work(runtime.sessionmaker) as session:
+        set_tenant(session, tenant.organization.id)
+        connection, _ = await connections.activate(
+            session,
+            organization_id=tenant.organization.id,
+            provider="shopify",
+            account="rows.myshopify.com",
+            display_name="<b>Rows & Co</b>",
+        )
+        placed = datetime(2026, 3, 4, 5, 6, tzinfo=UTC)
+        for n, (currency, total, lines) in enumerate(
+            [
+                ("KWD", 12_345, [mapping.NormalisedLine("1", "A&B", HOSTILE, 2, 1_250)]),
+                ("JPY", 1_500, [mapping.NormalisedLine("2", "", "", 1, 1_500)]),
+                ("USD", 1_999, []),
+            ]
+        ):
+            await orders.apply(
+                session,
+                tenant.organization.id,
+                "shopify",
+                connection.id,
+                mapping.NormalisedOrder(
+                    external_id=str(n),
+                    number=f"<i>#{n}</i>",
+                    status="partially_paid" if n == 0 else "<u>odd</u>",
+                    currency=currency,
+                    total_minor=total,
+                    customer_email=None,
+                    placed_at=placed,
+                    updated_at=placed,
+                    lines=lines,
+                ),
+            )
+    await _signed_in(client, runtime, tenant)
+    page = await client.get("/orders")
+    assert page.status_code == 200
+    html = page.text
+    for raw in ("<script>alert(1)", "<i>#", "<b>Rows", "<u>odd"):
+        assert raw not in html
+    assert "&lt;i&gt;#0&lt;/i&gt;" in html and "&lt;u&gt;odd&lt;/u&gt;" in html
+    assert "&lt;b&gt;Rows &amp; Co&lt;/b&gt;" in html  # the store's name under the channel
+    assert '<span class="sku">A&amp;B</span>' in html
+    assert f"2 {TIMES} &quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "KWD 12.345" in html and "at KWD 1.250" in html  # three decimals
+    assert "JPY 1,500" in html and f"1 {TIMES} item at JPY 1,500" in html  # none; no title: "item"
+    assert "USD 19.99" in html and "no lines" in html
+    assert "partially paid" in html and "2026-03-04 05:06" in html
+    assert html.count('<th scope="row">') == 3
