@@ -3,6 +3,12 @@
 - Login with Amazon (providers.md §1.2, §2): ``/ap/oa``, ``/auth/o2/token``, ``/user/profile``.
 - Seller Central website authorization (§1.1): ``/apps/authorize/consent``.
 - SP-API (§1.3-§1.5): ``/sellers/v1/marketplaceParticipations``, ``/fba/inventory/v1/summaries``.
+- SP-API Reports 2021-06-30 and Finances v0 (§1.6, ``reports``): ``/reports/2021-06-30/reports``,
+  ``/reports/2021-06-30/documents/{id}``, the pre-signed ``/report-documents/{id}`` and
+  ``/finances/v0/financialEvents``, over a seeded FBA history with planted claim cases
+  (``reports_data``; ``_admin/reports/...`` in ``reports_admin``). Endpoint names for
+  ``fail`` and ``rate_limit``: ``create_report``, ``get_reports``, ``get_report``,
+  ``cancel_report``, ``get_report_document``, ``report_download``, ``financial_events``.
 - Amazon Ads (§3): ``/v2/profiles`` (the Ads OAuth is LWA's ``/ap/oa`` and token endpoint).
 
 Every regional host of the real services (Seller Central, SP-API NA/EU/FE, Ads NA/EU/FE, LWA

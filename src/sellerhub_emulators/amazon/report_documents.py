@@ -2,8 +2,9 @@
 names, one line per row, ``\\n`` line ends, UTF-8. The inventory ledger quotes every field in
 double quotes (as Seller Central's ledger downloads do); the FBA flat files do not.
 
-Columns (the client's ``connections/providers/amazon_spapi/report_columns.py`` holds the same
-lists with their sources; a test keeps the two equal):
+The column lists below are Amazon's; the client's
+``connections/providers/amazon_spapi/report_columns.py`` holds the same lists with their
+sources, and ``tests/test_spapi_reports.py`` keeps the two equal.
 """
 
 from __future__ import annotations

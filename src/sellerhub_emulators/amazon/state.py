@@ -22,8 +22,12 @@ outstanding authorization codes, registered SP-API applications, FBA inventory, 
   ``QuotaExceeded``). ``null`` clears every such rule, ``count: 0`` the one named.
 - ``ads_profiles`` ``[Profile, ...] | null``: the profiles every Ads token sees (``null``: the
   defaults).
+- ``reports`` ``{"seed", "anchor", "ledger_rows", "in_queue_polls", "in_progress_polls",
+  "url_ttl_seconds", "outcomes", "download_fail"}``: the Reports emulator's history and rules
+  (``reports_state``).
 
-``inventory_summaries`` starts with the documented usage plan as its rate limit (2/s, burst 2);
+``inventory_summaries`` starts with the documented usage plan as its rate limit (2/s, burst 2),
+and so do the Reports and Finances operations (``constants.REPORTS_RATE_LIMITS``);
 ``rate_limit: null`` clears it with every other bucket and ``reset`` restores it.
 
 Every ``getInventorySummaries`` request is also logged with its marketplace, ``nextToken``, the

@@ -22,8 +22,9 @@ from __future__ import annotations
 import asyncio
 import codecs
 import zlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 
@@ -34,6 +35,7 @@ log = get_logger(__name__)
 
 MAX_ATTEMPTS = 6
 CHUNK_BYTES = 64 * 1024
+TEXT_BYTES = 128 * 1024  # decompressed text parsed at a time (a batch: ~1,000 ledger rows)
 MAX_ERROR_DOCUMENT = 64 * 1024
 BACKOFF_SECONDS = (0.2, 0.5, 1.0, 2.0, 4.0, 8.0)
 
@@ -92,45 +94,61 @@ class TsvParser:
             return values
         return line.split("\t")
 
-    def _row(self, line: str) -> dict[str, str] | None:
-        self._line += 1
-        if line.endswith("\r"):
-            line = line[:-1]
-        if not line:
-            return None
-        values = self._fields(line)
-        if self.header is None:
-            self.header = tuple(v.strip().lstrip("\ufeff") for v in values)
-            if not any(self.header):
-                raise MalformedDocument("the report document has an empty header line")
-            return None
+    def _fit(self, values: list[str], line_number: int) -> list[str]:
+        """Pad a short row with empty fields; refuse a long one unless its extra are empty."""
+        assert self.header is not None
         width = len(self.header)
         if len(values) < width:
-            values.extend([""] * (width - len(values)))
-        elif len(values) > width:
-            if any(v for v in values[width:]):
-                raise MalformedDocument(
-                    f"line {self._line} has {len(values)} fields; the header has {width}"
-                )
-            del values[width:]
-        return dict(zip(self.header, values, strict=True))
+            return values + [""] * (width - len(values))
+        if any(v for v in values[width:]):
+            raise MalformedDocument(
+                f"line {line_number} has {len(values)} fields; the header has {width}"
+            )
+        return values[:width]
 
-    def feed(self, text: str) -> Iterator[dict[str, str]]:
+    def _rows(self, lines: list[str]) -> list[dict[str, str]]:
+        first = self._line
+        self._line += len(lines)
+        if self.header is None:
+            for index, line in enumerate(lines):
+                line = line.removesuffix("\r")
+                if line:
+                    header = tuple(v.strip().lstrip("\ufeff") for v in self._fields(line))
+                    if not any(header):
+                        raise MalformedDocument("the report document has an empty header line")
+                    self.header = header
+                    lines = lines[index + 1 :]
+                    first += index + 1
+                    break
+            else:
+                return []
+        header = self.header
+        width = len(header)
+        fields = self._fields
+        rows: list[dict[str, str]] = []
+        append = rows.append
+        for number, line in enumerate(lines, first + 1):
+            if line.endswith("\r"):
+                line = line[:-1]
+            if not line:
+                continue
+            values = fields(line)
+            if len(values) != width:
+                values = self._fit(values, number)
+            append(dict(zip(header, values, strict=True)))
+        return rows
+
+    def feed(self, text: str) -> list[dict[str, str]]:
+        """The rows completed by ``text`` (a partial last line waits for the next feed)."""
         if not text:
-            return
+            return []
         lines = (self._rest + text).split("\n")
         self._rest = lines.pop()
-        for line in lines:
-            row = self._row(line)
-            if row is not None:
-                yield row
+        return self._rows(lines)
 
-    def close(self) -> Iterator[dict[str, str]]:
+    def close(self) -> list[dict[str, str]]:
         rest, self._rest = self._rest, ""
-        if rest:
-            row = self._row(rest)
-            if row is not None:
-                yield row
+        return self._rows([rest]) if rest else []
 
 
 class _Retry(Exception):
@@ -164,6 +182,32 @@ async def iter_document_rows(
     max_attempts: int = MAX_ATTEMPTS,
 ) -> AsyncIterator[dict[str, str]]:
     """Every row of the document, in order, each exactly once (see the module docstring)."""
+    async for batch in iter_document_batches(
+        http,
+        document,
+        renew=renew,
+        stats=stats,
+        encoding=encoding,
+        chunk_bytes=chunk_bytes,
+        max_attempts=max_attempts,
+    ):
+        for row in batch:
+            yield row
+
+
+async def iter_document_batches(
+    http: httpx.AsyncClient,
+    document: ReportDocument,
+    *,
+    renew: Renew | None = None,
+    stats: DownloadStats | None = None,
+    encoding: str = "utf-8",
+    chunk_bytes: int = CHUNK_BYTES,
+    max_attempts: int = MAX_ATTEMPTS,
+) -> AsyncIterator[list[dict[str, str]]]:
+    """The document's rows in order, in lists of the rows each ``TEXT_BYTES`` of text completed
+    (about a thousand ledger rows), each row exactly once. For writers that store rows in
+    batches; ``iter_document_rows`` gives them one by one."""
     stats = stats if stats is not None else DownloadStats()
     if document.compression not in (None, "GZIP"):
         raise MalformedDocument(f"unknown compressionAlgorithm {document.compression!r}")
@@ -171,7 +215,7 @@ async def iter_document_rows(
     received = 0  # compressed bytes fed to the decompressor
     yielded = 0
     skip = 0
-    inflate: zlib._Decompress | None = None
+    inflate: Any = None  # zlib's decompress object (its class is private)
     decoder: codecs.IncrementalDecoder | None = None
     parser = TsvParser()
 
@@ -180,6 +224,17 @@ async def iter_document_rows(
         inflate = zlib.decompressobj(wbits=31) if document.compression == "GZIP" else None
         decoder = codecs.getincrementaldecoder(_charset(response, encoding))(errors="strict")
         parser = TsvParser()
+
+    def fresh(rows: list[dict[str, str]]) -> list[dict[str, str]]:
+        """The rows not yet yielded (after a restart from the beginning, skip the others)."""
+        nonlocal skip, yielded
+        if skip:
+            dropped = min(skip, len(rows))
+            skip -= dropped
+            rows = rows[dropped:]
+        yielded += len(rows)
+        stats.rows += len(rows)
+        return rows
 
     renewed = False  # the last attempt renewed the URL: a 403 now is final
     while True:
@@ -214,24 +269,24 @@ async def iter_document_rows(
                     stats.chunks += 1
                     stats.compressed_bytes += len(chunk)
                     stats.largest_chunk = max(stats.largest_chunk, len(chunk))
-                    data = inflate.decompress(chunk) if inflate is not None else chunk
-                    for row in parser.feed(_decode(decoder, data, final=False)):
-                        if skip:
-                            skip -= 1
-                            continue
-                        yielded += 1
-                        stats.rows += 1
-                        yield row
+                    if inflate is None:
+                        batch = fresh(parser.feed(_decode(decoder, chunk, final=False)))
+                        if batch:
+                            yield batch
+                        continue
+                    pending = chunk
+                    while pending:  # at most TEXT_BYTES of text at a time: batches stay small
+                        data = inflate.decompress(pending, TEXT_BYTES)
+                        pending = inflate.unconsumed_tail
+                        batch = fresh(parser.feed(_decode(decoder, data, final=False)))
+                        if batch:
+                            yield batch
                 if inflate is not None and not inflate.eof:
                     raise _Retry("the gzip stream ended early")
                 tail = inflate.flush() if inflate is not None else b""
-                for row in [*parser.feed(_decode(decoder, tail, final=True)), *parser.close()]:
-                    if skip:
-                        skip -= 1
-                        continue
-                    yielded += 1
-                    stats.rows += 1
-                    yield row
+                batch = fresh(parser.feed(_decode(decoder, tail, final=True)) + parser.close())
+                if batch:
+                    yield batch
                 return
         except _Renew:
             if renew is None:

@@ -34,6 +34,7 @@ from sellerhub.connections import client
 from sellerhub.connections.providers.amazon_spapi.documents import (
     DownloadStats,
     ReportDocument,
+    iter_document_batches,
     iter_document_rows,
     read_error_document,
 )
@@ -351,6 +352,24 @@ async def iter_report_rows(
 
     async for row in iter_document_rows(ctx.http, document, renew=renew, stats=stats):
         yield row
+
+
+async def iter_report_batches(
+    ctx: RefreshContext,
+    organization_id: uuid.UUID,
+    connection_id: uuid.UUID,
+    document_id: str,
+    *,
+    stats: DownloadStats | None = None,
+) -> AsyncIterator[list[dict[str, str]]]:
+    """``iter_report_rows`` a list per chunk of the body (for batch writers)."""
+    document = await get_report_document(ctx, organization_id, connection_id, document_id)
+
+    async def renew() -> ReportDocument:
+        return await get_report_document(ctx, organization_id, connection_id, document_id)
+
+    async for batch in iter_document_batches(ctx.http, document, renew=renew, stats=stats):
+        yield batch
 
 
 async def fetch_report_rows(
