@@ -332,6 +332,29 @@ async def test_a_cut_connection_and_a_503_mid_download_resume_by_range(
     assert _admin(live_server, "config")["reports"]["download_fail"] == []
 
 
+async def test_without_range_support_a_cut_download_restarts_and_skips_the_rows_given(
+    amazon: Seller, live_server: str
+) -> None:
+    _configure(live_server, ledger_rows=20_000)
+    document_id = await _done_document(amazon, cols.LEDGER_DETAIL)
+    clean = [
+        r async for r in reports.iter_report_rows(amazon.ctx, amazon.org, amazon.conn, document_id)
+    ]
+    _configure(live_server, honour_range=False, download_fail=[{"cut_after_bytes": 120_000}])
+    stats = documents.DownloadStats()
+
+    again = [
+        r
+        async for r in reports.iter_report_rows(
+            amazon.ctx, amazon.org, amazon.conn, document_id, stats=stats
+        )
+    ]
+
+    assert len(again) == len(clean) > 20_000 and _digest(again) == _digest(clean)
+    assert stats.failures == ["RemoteProtocolError"]
+    assert (stats.resumes, stats.restarts) == (0, 1)  # the range was ignored: read again
+
+
 async def test_a_download_that_keeps_failing_gives_up_in_words(
     amazon: Seller, live_server: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -138,6 +138,7 @@ async def test_reset_returns_to_the_initial_state(http: httpx.AsyncClient) -> No
             "url_ttl_seconds": 300,
             "outcomes": [],
             "download_fail": [],
+            "honour_range": True,
         },
     }
     assert (await profile(http, issued["access_token"])).status_code == 401

@@ -356,7 +356,8 @@ def add_reports_routes(router: APIRouter, emulator: AmazonEmulator) -> None:
         if step is not None and step.status is not None:
             return _s3_fault(step.status)
         cut = step.cut_after_bytes if step is not None else None
-        return _serve(document, request.headers.get("range"), cut)
+        wanted = request.headers.get("range") if reports.honour_range else None
+        return _serve(document, wanted, cut)
 
     @router.get(c.FINANCIAL_EVENTS_PATH)
     async def financial_events(request: Request) -> Response:

@@ -20,7 +20,9 @@ connection after ``cut_after_bytes`` bytes of the body or answer ``status`` (S3 
 ``in_progress_polls``, ``url_ttl_seconds``, ``outcomes`` (``[{"report_type", "outcome":
 "FATAL"|"CANCELLED", "count", "error_details", "selling_partner_id"}]``: the next reports of
 that type end so; replaces the pending rules), ``download_fail`` (``[{"cut_after_bytes": n} |
-{"status": 503}, ...]``, replaces the pending steps; ``[]`` clears them).
+{"status": 503}, ...]``, replaces the pending steps; ``[]`` clears them), ``honour_range``
+(default true; false: a ``Range`` request gets the whole document with 200, as a server without
+range support answers).
 """
 
 from __future__ import annotations
@@ -87,6 +89,7 @@ class ReportsConfig(BaseModel):
     url_ttl_seconds: int | None = Field(default=None, ge=1, le=3600)
     outcomes: list[OutcomeSpec] | None = Field(default=None, max_length=50)
     download_fail: list[DownloadStep] | None = Field(default=None, max_length=50)
+    honour_range: bool | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -173,6 +176,7 @@ class ReportsState:
         self.in_queue_polls = 1
         self.in_progress_polls = 1
         self.url_ttl = DEFAULT_URL_TTL
+        self.honour_range = True
         self._outcomes: list[OutcomeSpec] = []
         self._download_steps: list[DownloadStep] = []
         self._reports: dict[str, Report] = {}
@@ -201,6 +205,8 @@ class ReportsState:
                 self._outcomes = list(spec.outcomes)
             if spec.download_fail is not None:
                 self._download_steps = list(spec.download_fail)
+            if spec.honour_range is not None:
+                self.honour_range = spec.honour_range
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
@@ -213,6 +219,7 @@ class ReportsState:
                 "url_ttl_seconds": self.url_ttl,
                 "outcomes": [o.model_dump() for o in self._outcomes],
                 "download_fail": [s.model_dump(exclude_none=True) for s in self._download_steps],
+                "honour_range": self.honour_range,
             }
 
     def reset(self) -> None:
