@@ -140,6 +140,12 @@ class Reservation(IdMixin, TimestampMixin, TenantScoped, Base):
         ),
     )
 
+    # No index of its own (migration 2026_12_01_reserve_batch): the key's unique index starts
+    # with it, and a cached plan that chose the organization-only index scanned every
+    # reservation of the organization to find one key.
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False
+    )
     idempotency_key: Mapped[str] = mapped_column(String(200))
     request_hash: Mapped[str] = mapped_column(String(64))
     status: Mapped[ReservationStatus] = mapped_column(
@@ -156,8 +162,13 @@ class ReservationLine(IdMixin, TenantScoped, Base):
         CheckConstraint("quantity > 0", name="quantity"),
     )
 
+    # Neither column has an index of its own (migration 2026_12_01_reserve_batch): every read
+    # of lines is by reservation, which the unique index starts with.
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False
+    )
     reservation_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("reservations.id", ondelete="CASCADE"), index=True
+        ForeignKey("reservations.id", ondelete="CASCADE")
     )
     product_id: Mapped[uuid.UUID]
     location_id: Mapped[uuid.UUID]

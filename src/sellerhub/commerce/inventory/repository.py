@@ -9,13 +9,16 @@ set-based in one transaction; ``journal_mismatches`` checks that they did."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+import weakref
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, LiteralString
 
 import psycopg
+from psycopg_pool import AsyncConnectionPool
 from sqlalchemy import (
     Integer,
     String,
@@ -543,129 +546,31 @@ async def journal_mismatches(
     return [dict(row._mapping) for row in rows]
 
 
-# --- reservations in one round trip ----------------------------------------------------------
+# --- reservations in batches ----------------------------------------------------------------
 #
-# A reservation is ONE statement, prepared once per connection: it resolves the SKUs and the
-# location codes, locks every level it needs in the fixed order (product id, then location id:
-# ``ORDER BY … FOR UPDATE``, so two reservations never wait on each other crosswise), checks
-# every line against what is available, and only when all of them fit inserts the reservation
-# (``ON CONFLICT`` on its key: a concurrent request with the same key waits for it), applies each
-# line's conditional ``UPDATE … WHERE on_hand - reserved >= q`` and appends the reservation's
-# lines and the journal's movements. Nothing is written unless every line fits; the last guard
-# (a division by zero) rolls the statement back should the updates ever not match the lines.
-# The condition is tested twice: on the LOCKED row (``locked``: the latest committed version,
-# which nobody else can change until this commits), which decides, and in the UPDATE itself.
-# Inside one statement the UPDATE's scan reads the statement's snapshot: a level changed by a
-# transaction that committed after this statement began is found in its older version, which
-# PostgreSQL re-reads at its latest only after testing the WHERE and the CHECKs on the old one
-# (a CHECK failed there although the latest version fitted: measured under the mixed
-# reserve/commit/release test). An old version that does not fit is skipped by the WHERE, the
-# guard rolls everything back, and ``TenantStock.reserve`` runs the statement again on a fresh
-# snapshot; the CHECKs on stock_levels stay the last word.
-RESERVE_SQL = """
-WITH asked AS (
-    SELECT t.n, t.sku, t.code, t.quantity, t.line_id
-    FROM unnest(%(skus)s::text[], %(codes)s::text[], %(quantities)s::int[],
-                %(line_ids)s::uuid[]) WITH ORDINALITY AS t(sku, code, quantity, line_id, n)
-),
-existing AS (
-    SELECT r.request_hash FROM reservations r
-    WHERE r.organization_id = %(organization_id)s AND r.idempotency_key = %(key)s
-),
-lines AS (
-    SELECT a.n, a.sku, a.code, a.quantity, a.line_id,
-           p.id AS product_id, p.archived_at IS NOT NULL AS product_archived,
-           l.id AS location_id, l.archived_at IS NOT NULL AS location_archived
-    FROM asked a
-    LEFT JOIN products p ON p.organization_id = %(organization_id)s AND p.sku = a.sku
-    LEFT JOIN locations l ON l.organization_id = %(organization_id)s AND l.code = a.code
-),
-usable AS (
-    SELECT NOT EXISTS (SELECT 1 FROM existing)
-           AND bool_and(product_id IS NOT NULL AND location_id IS NOT NULL
-                        AND NOT product_archived AND NOT location_archived) AS ok
-    FROM lines
-),
-locked AS (
-    SELECT s.product_id, s.location_id, s.on_hand, s.reserved
-    FROM stock_levels s
-    JOIN lines x ON x.product_id = s.product_id AND x.location_id = s.location_id
-    WHERE s.organization_id = %(organization_id)s AND (SELECT ok FROM usable)
-    ORDER BY s.product_id, s.location_id
-    FOR UPDATE OF s
-),
-short AS (
-    SELECT x.product_id, x.location_id, x.sku, x.code, x.quantity,
-           coalesce(k.on_hand - k.reserved, 0) AS available
-    FROM lines x
-    LEFT JOIN locked k ON k.product_id = x.product_id AND k.location_id = x.location_id
-    WHERE k.product_id IS NULL OR k.on_hand - k.reserved < x.quantity
-),
-made AS (
-    INSERT INTO reservations (id, organization_id, idempotency_key, request_hash, status,
-                              source, expires_at)
-    SELECT %(id)s::uuid, %(organization_id)s, %(key)s::text, %(request_hash)s::text, 'active',
-           %(source)s::text, %(expires_at)s::timestamptz
-    WHERE (SELECT ok FROM usable) AND NOT EXISTS (SELECT 1 FROM short)
-    ON CONFLICT (organization_id, idempotency_key) DO NOTHING
-    RETURNING id, created_at, updated_at
-),
-changed AS (
-    UPDATE stock_levels s
-    SET reserved = s.reserved + k.quantity, updated_at = now()
-    FROM (SELECT x.product_id, x.location_id, x.quantity
-          FROM lines x
-          JOIN locked k ON k.product_id = x.product_id AND k.location_id = x.location_id
-          WHERE k.on_hand - k.reserved >= x.quantity) k
-    WHERE s.organization_id = %(organization_id)s
-      AND s.product_id = k.product_id AND s.location_id = k.location_id
-      AND s.on_hand - s.reserved >= k.quantity
-      AND EXISTS (SELECT 1 FROM made)
-    RETURNING s.product_id, s.location_id, k.quantity, s.on_hand, s.reserved
-),
-journal AS (
-    INSERT INTO stock_movements (organization_id, product_id, location_id, delta_on_hand,
-                                 delta_reserved, on_hand_after, reserved_after, reason, source,
-                                 idempotency_key)
-    SELECT %(organization_id)s, c.product_id, c.location_id, 0, c.quantity, c.on_hand,
-           c.reserved, 'reserve', %(movement_source)s::text, %(key)s::text
-    FROM changed c ORDER BY c.product_id, c.location_id
-    RETURNING 1
-),
-kept AS (
-    INSERT INTO reservation_lines (id, organization_id, reservation_id, product_id,
-                                   location_id, quantity)
-    SELECT x.line_id, %(organization_id)s, m.id, x.product_id, x.location_id, x.quantity
-    FROM lines x CROSS JOIN made m
-    RETURNING 1
-),
-counts AS (
-    SELECT (SELECT count(*) FROM asked) AS asked, (SELECT count(*) FROM changed) AS changed,
-           (SELECT count(*) FROM journal) AS journaled, (SELECT count(*) FROM kept) AS kept
+# A reservation is taken by the function ``inventory_reserve_batch`` (migration
+# 2026_12_01_reserve_batch), one call for many reservations: it locks every level the batch
+# names in the fixed order (product id, then location id: ``ORDER BY … FOR UPDATE``, so a batch
+# never waits on another writer crosswise), then takes the reservations one by one, each in its
+# own subtransaction (an error undoes that reservation alone): a key already used answers the
+# reservation it names; a line naming a missing or archived SKU or location, or one short of
+# stock (tested on the locked rows), refuses the reservation and writes nothing; else the
+# reservation is inserted (``ON CONFLICT`` on its key: a concurrent request with the same key
+# waits for it), each line applied by its conditional ``UPDATE … WHERE on_hand - reserved >=
+# q`` and the lines and the movements appended. Every statement of the function takes a fresh
+# snapshot, so it tests and changes the latest version of the levels it holds locked. Each
+# reservation is bound to its organization (the principal's, or the session's tenant), which
+# every statement in the function filters on.
+#
+# On the HTTP hot path ``ReservationWriter`` gathers the reservations that arrive while earlier
+# ones are being written into one call on an autocommit connection: one round trip and ONE
+# commit for the batch, every caller answered after it (the ingress ``InboxWriter`` pattern).
+# On one hot level the batch holds the level's lock once for all its reservations, where one
+# statement per reservation held it through each one's commit.
+RESERVE_BATCH_SQL = (
+    "SELECT * FROM inventory_reserve_batch(%s::uuid[], %s::uuid[], %s::text[], %s::text[],"
+    " %s::text[], %s::timestamptz[], %s::int[], %s::text[], %s::text[], %s::int[], %s::uuid[])"
 )
-SELECT m.created_at, m.updated_at, e.request_hash, u.ok,
-       b.sku, b.code, b.product_id IS NOT NULL, b.product_archived,
-       b.location_id IS NOT NULL, b.location_archived,
-       f.sku, f.code, f.available,
-       CASE WHEN m.id IS NOT NULL
-                 AND NOT (c.changed = c.asked AND c.journaled = c.asked AND c.kept = c.asked)
-            THEN c.changed / 0 END AS guard
-FROM usable u
-CROSS JOIN counts c
-LEFT JOIN made m ON true
-LEFT JOIN existing e ON true
-LEFT JOIN LATERAL (
-    SELECT x.sku, x.code, x.product_id, x.product_archived, x.location_id, x.location_archived
-    FROM lines x
-    WHERE x.product_id IS NULL OR x.location_id IS NULL OR x.product_archived
-          OR x.location_archived
-    ORDER BY x.n LIMIT 1
-) b ON true
-LEFT JOIN LATERAL (
-    SELECT s.sku, s.code, s.available FROM short s
-    ORDER BY s.product_id, s.location_id LIMIT 1
-) f ON true
-"""
 
 # A reservation as it was made, by its key: the reservation's columns with each line's SKU,
 # location code and quantity, in the order they were asked (line ids are UUIDv7s made in that
@@ -682,25 +587,219 @@ WHERE r.organization_id = %(organization_id)s AND r.idempotency_key = %(key)s
 ORDER BY rl.id
 """
 
-
-# Attempts of the reservation statement when levels keep changing under its scan (each one on a
-# fresh snapshot; in practice a second one succeeds).
+# Attempts of a reservation undone by an error worth retrying (its levels changed under it, a
+# deadlock, a serialization failure), each alone, before the caller is answered 503.
 RESERVE_ATTEMPTS = 8
+RETRYABLE = frozenset({"P0001", "40P01", "40001", "55P03"})
+# Reservations per call. Each one that writes is a subtransaction with its own transaction id;
+# PostgreSQL caches 64 of them per backend, beyond which every other backend's snapshot checks
+# of this transaction go through pg_subtrans.
+MAX_BATCH = 64
+# Calls running side by side (an idle server writes a reservation at once; a busy one forms
+# batches by itself while these run).
+MAX_IN_FLIGHT = 2
+
+
+class ReservationFailed(RuntimeError):
+    """The database undid one reservation for a reason that retrying will not cure (its
+    SQLSTATE is logged); nothing of it was written."""
+
+
+@dataclass(frozen=True)
+class ReserveRequest:
+    """One reservation to take, bound to its organization by the caller (the principal's, or
+    the session's tenant): lines are (SKU, location code, quantity) as asked."""
+
+    organization_id: uuid.UUID
+    reservation_id: uuid.UUID
+    key: str
+    request_hash: str
+    source: str
+    expires_at: datetime | None
+    lines: tuple[tuple[str, str, int], ...]
+    line_ids: tuple[uuid.UUID, ...]
 
 
 @dataclass(frozen=True)
 class ReserveOutcome:
-    """What ``RESERVE_SQL`` did. ``made`` (created_at, updated_at) when the reservation was
-    inserted with all its lines; else the first reason it was not, in this order:
-    ``existing_hash`` (the key was taken before the statement began), ``unusable`` (the first
-    line naming a missing or archived SKU or location), ``short`` (the first line in the lock
-    order that does not fit: SKU, code, available). None of them: the key was taken by a
-    concurrent request while this one waited (read it again)."""
+    """What the function did with one reservation. ``made`` (created_at, updated_at) when the
+    reservation was inserted with all its lines; else the first reason it was not, in this
+    order: ``existing_hash`` (the key was taken before), ``unusable`` (the first line naming a
+    missing or archived SKU or location), ``short`` (the first line in the lock order that does
+    not fit: SKU, code, available). None of them: the key was taken by a concurrent request
+    while this one waited (read it again). ``failed``: the SQLSTATE of an error that undid it."""
 
     made: tuple[datetime, datetime] | None
     existing_hash: str | None
     unusable: tuple[str, str, bool, bool, bool, bool] | None
     short: tuple[str, str, int] | None
+    failed: str | None = None
+
+
+def _batch_params(requests: Sequence[ReserveRequest]) -> list[Any]:
+    items: list[int] = []
+    skus: list[str] = []
+    codes: list[str] = []
+    quantities: list[int] = []
+    line_ids: list[uuid.UUID] = []
+    for n, request in enumerate(requests, start=1):
+        for (sku, code, quantity), line_id in zip(request.lines, request.line_ids, strict=True):
+            items.append(n)
+            skus.append(sku)
+            codes.append(code)
+            quantities.append(quantity)
+            line_ids.append(line_id)
+    return [
+        [r.organization_id for r in requests],
+        [r.reservation_id for r in requests],
+        [r.key for r in requests],
+        [r.request_hash for r in requests],
+        [r.source for r in requests],
+        [r.expires_at for r in requests],
+        items,
+        skus,
+        codes,
+        quantities,
+        line_ids,
+    ]
+
+
+def _outcome(row: Sequence[Any]) -> ReserveOutcome:
+    return ReserveOutcome(
+        made=None if row[1] is None else (row[1], row[2]),
+        existing_hash=row[3],
+        unusable=None if row[4] is None else (row[4], row[5], *row[6:10]),
+        short=None if row[10] is None else (row[10], row[11], int(row[12])),
+        failed=row[13],
+    )
+
+
+async def reserve_batch(conn: Any, requests: Sequence[ReserveRequest]) -> list[ReserveOutcome]:
+    """One call of ``inventory_reserve_batch``: an outcome per request, in their order. On an
+    autocommit connection the call is one transaction: committed when this returns."""
+    cursor = await conn.execute(RESERVE_BATCH_SQL, _batch_params(requests), prepare=True)
+    rows = await cursor.fetchall()
+    if len(rows) != len(requests):  # the function answers every reservation it was given
+        raise RuntimeError("the reservation batch answered another number of rows")
+    return [_outcome(row) for row in rows]
+
+
+def _settled(outcome: ReserveOutcome, attempt: int) -> ReserveOutcome | None:
+    """The outcome to answer, or None to try the reservation again."""
+    if outcome.failed is None:
+        return outcome
+    if outcome.failed in RETRYABLE:
+        log.info("inventory.reserve_retried", attempt=attempt, sqlstate=outcome.failed)
+        if attempt < RESERVE_ATTEMPTS:
+            return None
+        raise StockBusy("the stock changed while it was reserved; retry")
+    log.error("inventory.reserve_failed", sqlstate=outcome.failed)
+    raise ReservationFailed(f"the reservation was undone by the database ({outcome.failed})")
+
+
+async def reserve_alone(conn: Any, request: ReserveRequest) -> ReserveOutcome:
+    """One reservation in a call of its own (retried while the database undoes it for a reason
+    worth retrying): a channel order's, on the session's connection inside its transaction, or
+    one that failed in a batch."""
+    for attempt in range(1, RESERVE_ATTEMPTS + 1):
+        (outcome,) = await reserve_batch(conn, [request])
+        settled = _settled(outcome, attempt)
+        if settled is not None:
+            return settled
+    raise AssertionError("unreachable: the last attempt settles or raises")
+
+
+Waiter = tuple[ReserveRequest, "asyncio.Future[ReserveOutcome]"]
+
+
+class ReservationWriter:
+    """Group commit for the reservation route. Each caller waits for the commit of the call
+    that carries its reservation, so its answer still follows the commit; but reservations that
+    arrive while earlier ones are being written share one call and one commit. A reservation
+    the function undid is tried again alone, once the others are answered (and again while its
+    error is worth retrying: ``reserve_alone``); if the whole call fails (the database
+    unreachable: every caller gets the error; anything else: each reservation is tried
+    alone), no caller waits forever."""
+
+    def __init__(self, pool: AsyncConnectionPool) -> None:
+        self.pool = pool
+        self.waiting: list[Waiter] = []
+        # The flush tasks running now (the event loop keeps only weak references to tasks).
+        self.flushing: set[asyncio.Task[None]] = set()
+
+    async def reserve(self, request: ReserveRequest) -> ReserveOutcome:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[ReserveOutcome] = loop.create_future()
+        self.waiting.append((request, future))
+        if len(self.flushing) < MAX_IN_FLIGHT:
+            flush = loop.create_task(self._flush())
+            self.flushing.add(flush)
+            flush.add_done_callback(self._flushed)
+        return await asyncio.shield(future)  # a client hanging up does not cancel the write
+
+    def _flushed(self, flush: asyncio.Task[None]) -> None:
+        self.flushing.discard(flush)
+        if not flush.cancelled() and (exc := flush.exception()) is not None:  # retrieved
+            log.error("inventory.reserve_flush_failed", error=type(exc).__name__)
+
+    async def _flush(self) -> None:
+        while self.waiting:
+            batch, self.waiting = self.waiting[:MAX_BATCH], self.waiting[MAX_BATCH:]
+            try:
+                await self._write(batch)
+            except asyncio.CancelledError:  # shutting down: its callers stop waiting too
+                for _, future in batch:
+                    future.cancel()
+                raise
+            except Exception as exc:  # ``_write`` settles what it can; no caller waits forever
+                log.error("inventory.reserve_write_failed", error=type(exc).__name__)
+                for _, future in batch:
+                    _settle(future, exc)
+
+    async def _write(self, batch: list[Waiter]) -> None:
+        try:
+            async with self.pool.connection() as conn:
+                outcomes = await reserve_batch(conn, [request for request, _ in batch])
+        except psycopg.OperationalError as exc:  # the database is unreachable: all fail
+            for _, future in batch:
+                _settle(future, exc)
+            return
+        except psycopg.Error:  # the call itself failed (nothing of it was kept): one by one
+            outcomes = [ReserveOutcome(None, None, None, None, "call") for _ in batch]
+        again: list[Waiter] = []
+        for (request, future), outcome in zip(batch, outcomes, strict=True):
+            if outcome.failed is None:
+                _settle(future, outcome)
+            else:
+                again.append((request, future))
+        for request, future in again:  # after the others are answered
+            try:
+                async with self.pool.connection() as conn:
+                    _settle(future, await reserve_alone(conn, request))
+            except Exception as exc:
+                _settle(future, exc)
+
+
+def _settle(future: asyncio.Future[ReserveOutcome], outcome: ReserveOutcome | Exception) -> None:
+    if future.done():
+        return
+    if isinstance(outcome, Exception):
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)
+
+
+_writers: weakref.WeakKeyDictionary[AsyncConnectionPool, ReservationWriter] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def writer_of(pool: AsyncConnectionPool) -> ReservationWriter:
+    """The pool's reservation writer (one per pool, so per process)."""
+    writer = _writers.get(pool)
+    if writer is None:
+        writer = _writers[pool] = ReservationWriter(pool)
+    return writer
 
 
 @dataclass(frozen=True)
@@ -716,17 +815,23 @@ class StoredReservation:
 
 
 class TenantStock:
-    """Reservation statements on a raw psycopg connection (a pooled autocommit one on the HTTP
-    hot path, or the session's own inside its transaction), bound to one organization: the
-    caller passes the principal's or the session's tenant, and the statements take
-    ``%(organization_id)s`` from here only. Statements are literal and prepared on first use."""
+    """Reservations of one organization: on the session's own connection inside its
+    transaction (``conn``: a channel order's, one call of its own), or through the pool's
+    group-committing writer (``pool``: the HTTP hot path). The caller passes the principal's
+    or the session's tenant, and the statements take the organization from here only."""
 
     def __init__(
-        self, conn: Any, organization_id: uuid.UUID, *, in_transaction: bool = False
+        self,
+        organization_id: uuid.UUID,
+        *,
+        conn: Any = None,
+        pool: AsyncConnectionPool | None = None,
     ) -> None:
-        self.conn = conn
+        if (conn is None) == (pool is None):
+            raise ValueError("a connection or a pool, one of them")
         self.organization_id = organization_id
-        self.in_transaction = in_transaction  # the session's connection, inside its transaction
+        self.conn = conn
+        self.pool = pool
 
     async def reserve(
         self,
@@ -739,49 +844,29 @@ class TenantStock:
         lines: Sequence[tuple[str, str, int]],
         line_ids: Sequence[uuid.UUID],
     ) -> ReserveOutcome:
-        params = {
-            "organization_id": self.organization_id,
-            "id": reservation_id,
-            "key": key,
-            "request_hash": request_hash,
-            "source": source,
-            "movement_source": f"reservation:{reservation_id}",
-            "expires_at": expires_at,
-            "skus": [sku for sku, _, _ in lines],
-            "codes": [code for _, code, _ in lines],
-            "quantities": [quantity for _, _, quantity in lines],
-            "line_ids": list(line_ids),
-        }
-        for attempt in range(1, RESERVE_ATTEMPTS + 1):
-            try:
-                if self.in_transaction:  # a failed attempt undoes itself only
-                    async with self.conn.transaction():
-                        cursor = await self.conn.execute(RESERVE_SQL, params, prepare=True)
-                        row = await cursor.fetchone()
-                else:  # autocommit: the statement is its own transaction
-                    cursor = await self.conn.execute(RESERVE_SQL, params, prepare=True)
-                    row = await cursor.fetchone()
-                break
-            except psycopg.errors.DivisionByZero:  # the guard: a level changed under the scan
-                log.info("inventory.reserve_retried", attempt=attempt)
-                if attempt == RESERVE_ATTEMPTS:
-                    raise StockBusy("the stock changed while it was reserved; retry") from None
-        assert row is not None  # one row, always (``usable`` is an aggregate)
-        created, updated, existing_hash, _ok = row[0], row[1], row[2], row[3]
-        return ReserveOutcome(
-            made=None if created is None else (created, updated),
-            existing_hash=existing_hash,
-            unusable=None if row[4] is None else (row[4], row[5], *row[6:10]),
-            short=None if row[10] is None else (row[10], row[11], int(row[12])),
+        request = ReserveRequest(
+            organization_id=self.organization_id,
+            reservation_id=reservation_id,
+            key=key,
+            request_hash=request_hash,
+            source=source,
+            expires_at=expires_at,
+            lines=tuple(lines),
+            line_ids=tuple(line_ids),
         )
+        if self.pool is not None:
+            return await writer_of(self.pool).reserve(request)
+        return await reserve_alone(self.conn, request)
 
     async def by_key(self, key: str) -> StoredReservation | None:
-        cursor = await self.conn.execute(
-            RESERVATION_BY_KEY_SQL,
-            {"organization_id": self.organization_id, "key": key},
-            prepare=True,
-        )
-        rows = await cursor.fetchall()
+        params = {"organization_id": self.organization_id, "key": key}
+        if self.pool is not None:
+            async with self.pool.connection() as conn:
+                cursor = await conn.execute(RESERVATION_BY_KEY_SQL, params, prepare=True)
+                rows = await cursor.fetchall()
+        else:
+            cursor = await self.conn.execute(RESERVATION_BY_KEY_SQL, params, prepare=True)
+            rows = await cursor.fetchall()
         if not rows:
             return None
         first = rows[0]

@@ -518,7 +518,7 @@ async def _session_stock(session: AsyncSession) -> TenantStock:
     (and savepoint), bound to the session's tenant."""
     connection = await session.connection()
     raw = await connection.get_raw_connection()
-    return TenantStock(raw.driver_connection, _tenant(session), in_transaction=True)
+    return TenantStock(_tenant(session), conn=raw.driver_connection)
 
 
 async def reserve(
@@ -532,16 +532,16 @@ async def reserve(
 async def reserve_now(
     pool: AsyncConnectionPool, organization_id: uuid.UUID, body: ReservationIn, *, source: str
 ) -> tuple[ReservationOut, bool]:
-    """``reserve_lines`` on a pooled autocommit connection: the reservation is committed by
-    its one statement (the HTTP route). ``organization_id`` is the authenticated caller's."""
-    async with pool.connection() as conn:
-        return await reserve_lines(TenantStock(conn, organization_id), body, source=source)
+    """``reserve_lines`` through the pool's group-committing writer: the reservation is
+    committed, with those that arrived beside it, when this returns (the HTTP route).
+    ``organization_id`` is the authenticated caller's."""
+    return await reserve_lines(TenantStock(organization_id, pool=pool), body, source=source)
 
 
 async def reserve_lines(
     stock: TenantStock, body: ReservationIn, *, source: str
 ) -> tuple[ReservationOut, bool]:
-    """Reserve every line or none, in one statement (``repository.RESERVE_SQL``). Returns the
+    """Reserve every line or none (function ``inventory_reserve_batch``). Returns the
     reservation and whether it is new: the same idempotency key with the same lines answers
     the reservation made the first time, with other lines 409 ``idempotency-key-reused``. A
     line short of stock writes nothing (409 ``insufficient-stock`` naming the SKU, the
