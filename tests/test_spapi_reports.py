@@ -22,7 +22,7 @@ import pytest
 from sqlalchemy import text
 
 from sellerhub.config import Settings
-from sellerhub.connections.providers.amazon_spapi import documents, finances, reports
+from sellerhub.connections.providers.amazon_spapi import documents, finances, inbound, reports
 from sellerhub.connections.providers.amazon_spapi import report_columns as cols
 from sellerhub.connections.refresh import RefreshContext
 from sellerhub.core.errors import NotFound
@@ -523,6 +523,44 @@ async def test_posted_before_too_recent_is_refused(amazon: Seller) -> None:
             posted_after=datetime.now(UTC) - timedelta(days=3),
             posted_before=datetime.now(UTC),
         )
+
+
+# -- inbound shipments ------------------------------------------------------------------------
+
+
+async def test_closed_inbound_shipments_page_and_their_items_say_what_was_sent(
+    amazon: Seller, live_server: str
+) -> None:
+    shipments = [
+        s
+        async for s in inbound.iter_shipments(
+            amazon.ctx,
+            amazon.org,
+            amazon.conn,
+            US,
+            updated_after=HISTORY_START,
+            updated_before=datetime.now(UTC),
+        )
+    ]
+    history = _admin(live_server, "reports/history", selling_partner_id=SELLER, marketplace_id=US)
+    expected = {s["shipment_id"]: s for s in history["inbound_shipments"]}
+    assert sorted(s["ShipmentId"] for s in shipments) == sorted(expected)
+    assert len(shipments) > 20 and {s["ShipmentStatus"] for s in shipments} == {"CLOSED"}
+    pages = _admin(live_server, "stats")["requests"]["inbound_shipments"]
+    assert pages == -(-len(shipments) // 20)  # NextToken pages of 20
+
+    planted = _admin(live_server, "reports/planted", selling_partner_id=SELLER, marketplace_id=US)
+    short = next(c for c in planted["cases"] if c["kind"] == "inbound_short")
+    (item,) = await inbound.get_shipment_items(
+        amazon.ctx, amazon.org, amazon.conn, short["reference"], US
+    )
+    assert (item.fnsku, item.seller_sku) == (short["fnsku"], short["sku"])
+    assert item.quantity_shipped - item.quantity_received == short["quantity"]
+    ledger = await amazon.rows(cols.LEDGER_DETAIL)
+    receipts = [r for r in ledger if r["Reference ID"] == short["reference"]]
+    assert sum(int(r["Quantity"]) for r in receipts) == item.quantity_received
+    with pytest.raises(reports.ReportRefused, match="Invalid ShipmentId"):
+        await inbound.get_shipment_items(amazon.ctx, amazon.org, amazon.conn, "FBA15NOPE", US)
 
 
 # -- isolation -------------------------------------------------------------------------------

@@ -43,6 +43,8 @@ NO_CALLS = {
     "get_report_document": 0,
     "financial_events": 0,
     "report_download": 0,
+    "inbound_shipments": 0,
+    "inbound_shipment_items": 0,
 }
 
 
@@ -115,6 +117,8 @@ async def test_reset_returns_to_the_initial_state(http: httpx.AsyncClient) -> No
             {"endpoint": "get_report", "per_second": 2.0, "burst": 15},
             {"endpoint": "get_report_document", "per_second": 0.0167, "burst": 15},
             {"endpoint": "get_reports", "per_second": 0.0222, "burst": 10},
+            {"endpoint": "inbound_shipment_items", "per_second": 2.0, "burst": 30},
+            {"endpoint": "inbound_shipments", "per_second": 2.0, "burst": 30},
             {"endpoint": "inventory_summaries", "per_second": 2.0, "burst": 2},
         ],
         "clients": [DEFAULT_CLIENT_ID],

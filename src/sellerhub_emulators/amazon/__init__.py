@@ -9,6 +9,9 @@
   (``reports_data``; ``_admin/reports/...`` in ``reports_admin``). Endpoint names for
   ``fail`` and ``rate_limit``: ``create_report``, ``get_reports``, ``get_report``,
   ``cancel_report``, ``get_report_document``, ``report_download``, ``financial_events``.
+- Fulfillment Inbound v0 (``inbound``): ``/fba/inbound/v0/shipments`` and
+  ``/fba/inbound/v0/shipments/{id}/items`` (shipped and received quantities); endpoint names
+  ``inbound_shipments``, ``inbound_shipment_items``.
 - Amazon Ads (§3): ``/v2/profiles`` (the Ads OAuth is LWA's ``/ap/oa`` and token endpoint).
 
 Every regional host of the real services (Seller Central, SP-API NA/EU/FE, Ads NA/EU/FE, LWA

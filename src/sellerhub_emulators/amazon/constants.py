@@ -133,3 +133,12 @@ REPORTS_RATE_LIMITS: Final[dict[str, tuple[float, int]]] = {
     ENDPOINT_GET_REPORT_DOCUMENT: (0.0167, 15),
     ENDPOINT_FINANCIAL_EVENTS: (0.5, 30),
 }
+# Fulfillment Inbound v0 (the shipped and received quantities of inbound shipments; issue 14)
+INBOUND_SHIPMENTS_PATH: Final = "/fba/inbound/v0/shipments"
+ENDPOINT_INBOUND_SHIPMENTS: Final = "inbound_shipments"
+ENDPOINT_INBOUND_SHIPMENT_ITEMS: Final = "inbound_shipment_items"
+INBOUND_RATE_LIMITS: Final[dict[str, tuple[float, int]]] = {
+    ENDPOINT_INBOUND_SHIPMENTS: (2.0, 30),
+    ENDPOINT_INBOUND_SHIPMENT_ITEMS: (2.0, 30),
+}
+INBOUND_PAGE_SIZE: Final = 20  # emulator's own (Amazon does not document one)

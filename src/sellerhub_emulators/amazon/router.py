@@ -8,6 +8,7 @@ from fastapi import APIRouter
 
 from sellerhub_emulators.amazon.ads import add_ads_routes
 from sellerhub_emulators.amazon.authorize import add_authorize_routes
+from sellerhub_emulators.amazon.inbound import add_inbound_routes
 from sellerhub_emulators.amazon.inventory_admin import add_inventory_admin_routes
 from sellerhub_emulators.amazon.profile import add_profile_routes
 from sellerhub_emulators.amazon.reports import add_reports_routes
@@ -27,6 +28,7 @@ def build_amazon_router(emulator: AmazonEmulator) -> APIRouter:
     add_seller_central_routes(router, emulator)
     add_spapi_routes(router, emulator)
     add_reports_routes(router, emulator)
+    add_inbound_routes(router, emulator)
     add_ads_routes(router, emulator)
     add_inventory_admin_routes(router, emulator)
     add_reports_admin_routes(router, emulator)

@@ -27,7 +27,8 @@ outstanding authorization codes, registered SP-API applications, FBA inventory, 
   (``reports_state``).
 
 ``inventory_summaries`` starts with the documented usage plan as its rate limit (2/s, burst 2),
-and so do the Reports and Finances operations (``constants.REPORTS_RATE_LIMITS``);
+and so do the Reports, Finances and Fulfillment Inbound operations
+(``constants.REPORTS_RATE_LIMITS``, ``INBOUND_RATE_LIMITS``);
 ``rate_limit: null`` clears it with every other bucket and ``reset`` restores it.
 
 Every ``getInventorySummaries`` request is also logged with its marketplace, ``nextToken``, the
@@ -246,6 +247,7 @@ class AmazonEmulator(EmulatorState):
                 c.ENDPOINT_INVENTORY_SUMMARIES: spapi_errors.spapi_fault,
                 c.ENDPOINT_ADS_PROFILES: ads_model.ads_fault,
                 **dict.fromkeys(c.REPORTS_RATE_LIMITS, spapi_errors.spapi_fault),
+                **dict.fromkeys(c.INBOUND_RATE_LIMITS, spapi_errors.spapi_fault),
                 c.ENDPOINT_REPORT_DOWNLOAD: s3_fault,
             },
             clock=clock,
@@ -267,6 +269,8 @@ class AmazonEmulator(EmulatorState):
         self.report_cursors = CursorStore(clock, ttl_seconds=300)
         self.report_queries: dict[str, dict[str, Any]] = {}
         self.finance_cursors = CursorStore(clock, ttl_seconds=600)
+        self.inbound_cursors = CursorStore(clock, ttl_seconds=600)
+        self.inbound_queries: dict[str, tuple[str, Any]] = {}
         self._install_default_rate_limits()
 
     # -- time and rate limits ----------------------------------------------------------------
@@ -279,7 +283,10 @@ class AmazonEmulator(EmulatorState):
             self._buckets[c.ENDPOINT_INVENTORY_SUMMARIES] = TokenBucket(
                 c.INVENTORY_RATE_PER_SECOND, c.INVENTORY_BURST, self.clock
             )
-            for endpoint, (rate, burst) in c.REPORTS_RATE_LIMITS.items():
+            for endpoint, (rate, burst) in (
+                *c.REPORTS_RATE_LIMITS.items(),
+                *c.INBOUND_RATE_LIMITS.items(),
+            ):
                 self._buckets[endpoint] = TokenBucket(rate, burst, self.clock)
 
     def rate_limit_of(self, endpoint: str) -> float | None:
@@ -458,6 +465,8 @@ class AmazonEmulator(EmulatorState):
         self.cursors.clear()
         self.report_cursors.clear()
         self.finance_cursors.clear()
+        self.inbound_cursors.clear()
+        self.inbound_queries.clear()
         self.report_queries.clear()
         self.reports.reset()
         with self._lock:
