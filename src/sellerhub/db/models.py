@@ -2,6 +2,7 @@
 
 from sellerhub.audit.models import AuditEvent, PlatformAuditEvent
 from sellerhub.commerce.catalog.models import Product, ProductListing
+from sellerhub.commerce.claims.models import Claim, Recovery
 from sellerhub.commerce.inventory.fba.models import FbaSnapshot, FbaSnapshotItem
 from sellerhub.commerce.inventory.models import (
     InventoryImport,
@@ -38,6 +39,7 @@ __all__ = [
     "AppRefreshToken",
     "AppSignup",
     "AuditEvent",
+    "Claim",
     "Connection",
     "EmailCode",
     "FbaSnapshot",
@@ -57,6 +59,7 @@ __all__ = [
     "Product",
     "ProductListing",
     "RateLimitCounter",
+    "Recovery",
     "RefreshToken",
     "Reservation",
     "ReservationLine",

@@ -1,6 +1,7 @@
 """Every module that defines jobs, imported explicitly so the worker knows all task names.
 Add a domain's ``tasks`` module here when it gets one."""
 
+from sellerhub.commerce.claims import tasks as claims_tasks
 from sellerhub.commerce.inventory import tasks as inventory_tasks
 from sellerhub.commerce.inventory.fba import tasks as fba_tasks
 from sellerhub.commerce.inventory.imports import tasks as inventory_import_tasks
@@ -22,3 +23,4 @@ MODULES += [sync_tasks]
 MODULES += [inventory_tasks]
 MODULES += [inventory_import_tasks]
 MODULES += [fba_tasks]
+MODULES += [claims_tasks]
