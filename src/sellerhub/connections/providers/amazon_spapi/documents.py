@@ -142,9 +142,40 @@ class TsvParser:
         """The rows completed by ``text`` (a partial last line waits for the next feed)."""
         if not text:
             return []
-        lines = (self._rest + text).split("\n")
-        self._rest = lines.pop()
-        return self._rows(lines)
+        combined = self._rest + text
+        cut = combined.rfind("\n")
+        if cut < 0:
+            self._rest = combined
+            return []
+        body, self._rest = combined[:cut], combined[cut + 1 :]
+        if self.header is not None:
+            rows = self._uniform(body)
+            if rows is not None:
+                return rows
+        return self._rows(body.split("\n"))
+
+    def _uniform(self, body: str) -> list[dict[str, str]] | None:
+        """The fast path: when every line of ``body`` has exactly the header's fields (no empty
+        line, no carriage return, no escaped quote), split the whole block at once and cut it
+        into rows; None sends anything else line by line."""
+        assert self.header is not None
+        header = self.header
+        width = len(header)
+        if not body or "\r" in body or '""' in body:
+            return None
+        lines = body.count("\n") + 1
+        if body[0] == '"':
+            if body[-1] != '"':
+                return None
+            flat = body[1:-1].replace('"\n"', '"\t"').split('"\t"')
+        else:
+            flat = body.replace("\n", "\t").split("\t")
+        if len(flat) != lines * width or (body[0] == '"' and body.count('"\n"') != lines - 1):
+            return None
+        self._line += lines
+        return [
+            dict(zip(header, flat[i : i + width], strict=True)) for i in range(0, len(flat), width)
+        ]
 
     def close(self) -> list[dict[str, str]]:
         rest, self._rest = self._rest, ""
