@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sellerhub import deps
 from sellerhub.audit.models import AuditEvent
 from sellerhub.commerce.catalog.models import Product, ProductListing
+from sellerhub.commerce.claims.models import Claim
 from sellerhub.commerce.inventory.fba.models import FbaSnapshot
 from sellerhub.commerce.inventory.models import InventoryImport, Location, Reservation
 from sellerhub.commerce.sync.models import SyncJob
@@ -95,6 +96,8 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
         "connection_id": str(uuid.uuid4()),
         "external_id": "1",
     },
+    ("POST", "/api/v1/claims/{claim_id}/file"): {"case_id": "1234567890"},
+    ("POST", "/api/v1/claims/{claim_id}/reject"): {"reason": "not a claim"},
 }
 
 
@@ -298,9 +301,31 @@ async def _fba_snapshot(runtime: Runtime, owner: Tenant) -> str:
     return str(snapshot.id)
 
 
+async def _claim(runtime: Runtime, owner: Tenant) -> str:
+    today = utcnow().date()
+    async with unit_of_work(runtime.sessionmaker) as session:
+        set_tenant(session, owner.organization.id)
+        claim = Claim(
+            organization_id=owner.organization.id,
+            connection_id=uuid.uuid4(),
+            key=uuid.uuid4().hex,
+            kind="warehouse_lost",
+            quantity=1,
+            event_date=today,
+            eligible_from=today,
+            deadline=today,
+            status="ready",
+            last_detected_on=today,
+        )
+        claim.ensure_id()
+        session.add(claim)
+    return str(claim.id)
+
+
 # (path prefix, parameter) -> a row of the given organization; the longest prefix wins.
 ROWS: dict[tuple[str, str], RowFactory] = {
     ("/api/v1/audit-events/", "event_id"): _audit_event,
+    ("/api/v1/claims/", "claim_id"): _claim,
     ("/api/v1/api-keys/", "key_id"): _api_key,
     ("/api/v1/connections/", "connection_id"): _connection,
     ("/api/v1/sync-jobs/", "job_id"): _sync_job,

@@ -6,6 +6,7 @@ from fastapi import APIRouter
 from sellerhub.audit.endpoints import router as audit_router
 from sellerhub.callbacks import router as amazon_callback_router
 from sellerhub.commerce.catalog.endpoints import router as products_router
+from sellerhub.commerce.claims.endpoints import router as claims_router
 from sellerhub.commerce.inventory.endpoints import locations_router, product_levels_router
 from sellerhub.commerce.inventory.endpoints import router as inventory_router
 from sellerhub.commerce.inventory.fba.endpoints import router as fba_snapshots_router
@@ -49,6 +50,7 @@ ROUTERS: list[APIRouter] = [
     woocommerce_grant_router,
     orders_router,
     sync_jobs_router,
+    claims_router,
     fba_snapshots_router,  # /api/v1/inventory/fba/…, before the inventory router
     inventory_imports_router,  # bulk imports; their uploads stream (app.py: InputPolicy)
     products_router,
