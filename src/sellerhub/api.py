@@ -7,7 +7,11 @@ from sellerhub.audit.endpoints import router as audit_router
 from sellerhub.callbacks import router as amazon_callback_router
 from sellerhub.commerce.catalog.endpoints import router as products_router
 from sellerhub.commerce.claims.endpoints import router as claims_router
-from sellerhub.commerce.inventory.endpoints import locations_router, product_levels_router
+from sellerhub.commerce.inventory.endpoints import (
+    locations_router,
+    product_levels_router,
+    reservations_router,
+)
 from sellerhub.commerce.inventory.endpoints import router as inventory_router
 from sellerhub.commerce.inventory.fba.endpoints import router as fba_snapshots_router
 from sellerhub.commerce.inventory.imports.endpoints import router as inventory_imports_router
@@ -35,6 +39,7 @@ ROUTERS: list[APIRouter] = [
     ops_router,
     audit_router,
     cross_app_router,  # early: its validate-token is a hot, benchmarked route
+    reservations_router,  # early: POST /api/v1/inventory/reservations, hot and benchmarked
     identity_router,
     sessions_router,
     amazon_login_router,
