@@ -69,10 +69,25 @@ def test_a_row_with_more_values_than_the_header_is_refused_with_its_line() -> No
 
 
 def test_many_uniform_rows_take_the_block_path_and_match_line_by_line() -> None:
-    lines = ['"d"\t"q"'] + [f'"{n}"\t"{n % 7}"' for n in range(5000)]
+    lines = ['"d"\t"reason"\t"q"'] + [f'"{n}"\t""\t"{n % 7}"' for n in range(5000)]
     text = "\n".join(lines) + "\n"
-    fast = _parse(text, [len(text) // 3, 2 * len(text) // 3])
+    blocks: list[int] = []
+    fast = TsvParser()
+    uniform = fast._uniform
+
+    def counted(body: str) -> list[dict[str, str]] | None:
+        rows = uniform(body)
+        blocks.append(-1 if rows is None else len(rows))
+        return rows
+
+    fast._uniform = counted  # type: ignore[method-assign]
+    third = len(text) // 3
+    got = fast.feed(text[:third]) + fast.feed(text[third:]) + fast.close()
     slow = TsvParser()
     slow._uniform = lambda body: None  # type: ignore[method-assign]
-    assert fast == slow.feed(text) + slow.close()
-    assert len(fast) == 5000 and fast[-1] == {"d": "4999", "q": str(4999 % 7)}
+    assert got == slow.feed(text) + slow.close()
+    assert len(got) == 5000 and got[-1] == {"d": "4999", "reason": "", "q": str(4999 % 7)}
+    assert blocks and -1 not in blocks  # empty quoted fields ("") keep the block path
+    escaped = TsvParser()
+    escaped.feed('"t"\n')
+    assert escaped._uniform('"a ""b"" c"\n"d"') is None  # a quote inside a value

@@ -89,8 +89,8 @@ class TsvParser:
     def _fields(line: str) -> list[str]:
         if line.startswith('"') and line.endswith('"') and len(line) >= 2:
             values = line[1:-1].split('"\t"')
-            if '""' in line:
-                values = [v.replace('""', '"') for v in values]
+            if '""' in line:  # an escaped quote, or only an empty field ("")
+                values = [v.replace('""', '"') if '""' in v else v for v in values]
             return values
         return line.split("\t")
 
@@ -156,21 +156,23 @@ class TsvParser:
 
     def _uniform(self, body: str) -> list[dict[str, str]] | None:
         """The fast path: when every line of ``body`` has exactly the header's fields (no empty
-        line, no carriage return, no escaped quote), split the whole block at once and cut it
-        into rows; None sends anything else line by line."""
+        line, no carriage return, no quote inside a quoted value), split the whole block at
+        once and cut it into rows; None sends anything else line by line."""
         assert self.header is not None
         header = self.header
         width = len(header)
-        if not body or "\r" in body or '""' in body:
+        if not body or "\r" in body:
             return None
         lines = body.count("\n") + 1
         if body[0] == '"':
-            if body[-1] != '"':
+            if body[-1] != '"' or body.count('"\n"') != lines - 1:
                 return None
             flat = body[1:-1].replace('"\n"', '"\t"').split('"\t"')
+            if body.count('"') != 2 * len(flat):  # a quote inside a value: line by line
+                return None
         else:
             flat = body.replace("\n", "\t").split("\t")
-        if len(flat) != lines * width or (body[0] == '"' and body.count('"\n"') != lines - 1):
+        if len(flat) != lines * width:
             return None
         self._line += lines
         return [
