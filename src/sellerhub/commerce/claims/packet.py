@@ -63,7 +63,7 @@ def subject(claim: Claim) -> str:
     )
 
 
-def _summary(row: dict[str, Any]) -> str:
+def summary(row: dict[str, Any]) -> str:
     kind = row.get("type", "")
     if kind == "LedgerEvent":
         code = f", reason {row.get('reason')}" if row.get("reason") else ""
@@ -128,7 +128,7 @@ def text(claim: Claim) -> str:
         lines.append(f"Marketplace: {claim.country}")
     lines += ["", "Evidence:"]
     evidence: Sequence[dict[str, Any]] = claim.evidence
-    lines += [f"- {_summary(row)}" for row in evidence] or ["- (none recorded)"]
+    lines += [f"- {summary(row)}" for row in evidence] or ["- (none recorded)"]
     lines += [
         "",
         _ASK[kind],

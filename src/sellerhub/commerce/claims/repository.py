@@ -91,6 +91,16 @@ class ClaimRepository:
         )
         return list(rows.scalars())
 
+    async def recoveries_of_many(self, claim_ids: Sequence[uuid.UUID]) -> list[Recovery]:
+        if not claim_ids:
+            return []
+        rows = await self.session.execute(
+            select(Recovery)
+            .where(Recovery.claim_id.in_(list(claim_ids)))
+            .order_by(Recovery.approved_on, Recovery.id)
+        )
+        return list(rows.scalars())
+
     async def recovery(self, recovery_id: uuid.UUID) -> Recovery | None:
         return await self.session.get(Recovery, recovery_id)
 

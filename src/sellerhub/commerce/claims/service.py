@@ -694,6 +694,16 @@ async def claim_with_recoveries(
     return claim, await ClaimRepository(session).recoveries_of(claim.id)
 
 
+async def recoveries_by_claim(
+    session: AsyncSession, claims: Sequence[Claim]
+) -> dict[uuid.UUID, list[Recovery]]:
+    """The recoveries of a page of claims, in one query."""
+    out: dict[uuid.UUID, list[Recovery]] = defaultdict(list)
+    for row in await ClaimRepository(session).recoveries_of_many([c.id for c in claims]):
+        out[row.claim_id].append(row)
+    return out
+
+
 def encode_cursor(claim: Claim) -> str:
     return f"{claim.deadline.isoformat()}_{claim.id}"
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from sellerhub.commerce.claims import packet
+from sellerhub.commerce.claims import service as claims
 from sellerhub.commerce.inventory import service as inventory
 from sellerhub.commerce.inventory.fba import service as fba
 from sellerhub.commerce.orders import service as orders
@@ -24,13 +26,14 @@ LOW_STOCK_BELOW = 5  # as the inventory page's low-stock filter by default
 @router.get("/")
 async def dashboard(request: Request) -> Response:
     # The viewer and every card's figures: one read-only statement.
-    viewer, (rows, order_count, jobs, (skus, units, low), last_fba) = await view(
+    viewer, (rows, order_count, jobs, (skus, units, low), last_fba, claim_card) = await view(
         request,
         connections.summaries(),
         orders.count_read(),
         sync.recent_jobs(1),
         inventory.summary_read(below=LOW_STOCK_BELOW),
         fba.latest_snapshot(),
+        claims.dashboard_card(),
     )
     live = [c for c in rows if c.status != "disconnected"]
     return render(
@@ -48,5 +51,7 @@ async def dashboard(request: Request) -> Response:
             "last_sync": jobs[0] if jobs else None,
             "stock": {"skus": skus, "units": units, "low": low, "below": LOW_STOCK_BELOW},
             "last_fba": last_fba,
+            "claims": claim_card,
+            "money": packet.money,
         },
     )
