@@ -374,3 +374,60 @@ async def test_the_hourly_pass_opens_and_expires_claims(runtime: Runtime, tenant
             )
         ).all()
     assert dict(actions) == {"claims.detected": 1, "claim.ready": 1, "claim.expired": 1}
+
+
+async def test_what_detection_netted_or_amazon_paid_before_is_no_recovery(
+    runtime: Runtime, tenant: Tenant
+) -> None:
+    """Detection nets the reimbursements it matched out of a claim (and shows them as evidence);
+    a payment approved long before the claim was stored was in the reports it read. Neither is
+    a recovery (no commission on what Amazon paid by itself); the seller's case id still is."""
+    netted = paid("R-OLD-1", quantity=1, days_ago=9)
+    found = dataclasses.replace(lost(quantity=2), evidence=(*lost().evidence, netted))
+    await detect(runtime, tenant, found)
+    early = paid("R-OLD-2", quantity=2, days_ago=30)  # before the claim could be known
+    assert await reimburse(runtime, tenant, netted, early) == 0
+    claim = (await claims_of(runtime, tenant))["a" * 32]
+    assert (claim.status, claim.quantity) == (ClaimStatus.READY, 2)
+    assert await commission_requests(runtime) == []
+
+
+async def test_a_below_value_claim_is_paid_by_a_top_up_naming_it(
+    runtime: Runtime, tenant: Tenant
+) -> None:
+    low = paid("R-LOW", quantity=2, per_unit=300, days_ago=10)
+    claim = rules.Claim(
+        kind=ClaimKind.REIMBURSED_BELOW_VALUE,
+        key="f" * 32,
+        sku="SKU-1",
+        fnsku="X00LOST001",
+        asin="B0ASIN0001",
+        quantity=2,
+        value_minor=400,
+        currency="USD",
+        value_source=ValueSource.REIMBURSEMENT_HISTORY,
+        evidence=(low,),
+        event_date=ago(10),
+        eligible_from=ago(10),
+        deadline=ago(10) + dt.timedelta(days=60),
+        country="US",
+        reference="R-LOW",
+    )
+    await detect(runtime, tenant, claim)
+    top_up = dataclasses.replace(
+        paid("R-TOP-1", quantity=0, per_unit=0, days_ago=1, original="R-LOW"),
+        amount_total_minor=150,
+        reason="Lost_Warehouse",
+        original_reimbursement_type="Lost_Warehouse",
+    )
+    assert await reimburse(runtime, tenant, top_up) == 1
+    stored = (await claims_of(runtime, tenant))["f" * 32]
+    assert (stored.status, stored.value_minor, stored.reimbursed_minor) == ("ready", 250, 150)
+    rest = dataclasses.replace(top_up, reimbursement_id="R-TOP-2", amount_total_minor=250)
+    assert await reimburse(runtime, tenant, rest) == 1
+    stored = (await claims_of(runtime, tenant))["f" * 32]
+    assert (stored.status, stored.reimbursed_minor) == ("reimbursed", 400)
+    assert [r.matched_by for r in await recoveries_of(runtime, tenant)] == [
+        "original_id",
+        "original_id",
+    ]

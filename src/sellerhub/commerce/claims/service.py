@@ -55,6 +55,9 @@ log = get_logger(__name__)
 # Billing (Stripe) is the next issue; it registers nothing yet, so this domain registers the
 # task under billing's name and marks the recovery awaiting billing (``tasks.py``).
 COMMISSION_TASK: Final = "billing.commission_requested"
+# A reimbursement reaches the report up to about five days after its approval (``rules``): one
+# approved this long before a claim was stored may have been missing from the reports read.
+REPORT_LAG_DAYS: Final = 7
 # Amazon's case ids are the digits Seller Central shows for a case ("Case ID: 1234567890").
 CASE_ID: Final = re.compile(r"^[0-9]{6,20}$")
 
@@ -188,10 +191,34 @@ def _combined(rows: Sequence[Reimbursement]) -> list[Reimbursement]:
     return out
 
 
-def _match(row: Reimbursement, claims: Sequence[Claim]) -> tuple[Claim, str] | None:
+def netted_ids(claims: Sequence[Claim]) -> set[str]:
+    """Reimbursement ids the detection rules already counted: the rules net every
+    reimbursement they match out of a claim's units and show it in the claim's evidence."""
+    return {
+        str(e.get("reimbursement_id"))
+        for c in claims
+        for e in c.evidence
+        if e.get("type") == "Reimbursement" and e.get("reimbursement_id")
+    }
+
+
+def _after_detection(row: Reimbursement, claim: Claim) -> bool:
+    """Approved no earlier than ``REPORT_LAG_DAYS`` before the claim was first stored: an older
+    payment was in the reports detection read, so it is netted already (or paid something
+    else)."""
+    stored = claim.created_at.date() if claim.created_at else row.approval_date
+    return row.approval_date >= stored - dt.timedelta(days=REPORT_LAG_DAYS)
+
+
+def _match(
+    row: Reimbursement, claims: Sequence[Claim], netted: set[str]
+) -> tuple[Claim, str] | None:
     """The one claim a reimbursement pays, and how it was matched (see the module docstring of
     ``rules``): the case id of a filed claim, the reimbursement a below-value claim named, the
-    order of a customer-return claim, then FNSKU, reason and date."""
+    order of a customer-return claim, then FNSKU, reason and date. Except by case id (the
+    seller's own filing), a reimbursement detection already netted out of a claim (``netted``)
+    or approved before the claim could have been known pays nothing here: it is what Amazon
+    paid by itself, not a recovery."""
     if row.case_id:
         by_case = [c for c in claims if c.case_id == row.case_id]
         if by_case:
@@ -199,7 +226,9 @@ def _match(row: Reimbursement, claims: Sequence[Claim]) -> tuple[Claim, str] | N
             return min(same or by_case, key=lambda c: (c.status in CLOSED, c.deadline, c.key)), (
                 "case_id"
             )
-    live = [c for c in claims if c.status in OPEN]
+    if row.reimbursement_id in netted:
+        return None
+    live = [c for c in claims if c.status in OPEN and _after_detection(row, c)]
     if row.original_reimbursement_id:
         named = [
             c
@@ -285,12 +314,13 @@ async def record_reimbursements(
         fnskus=[r.fnsku for r in fresh],
     )
     by_id = {c.id: c for c in candidates}
+    netted = netted_ids(candidates)
     created = 0
     payments = sorted(
         (r for r in fresh if not r.is_reversal), key=lambda r: (r.approval_date, r.reimbursement_id)
     )
     for row in payments:
-        matched = _match(row, candidates)
+        matched = _match(row, candidates, netted)
         if matched is None:
             continue
         claim, how = matched
