@@ -78,7 +78,8 @@ def _plain(values: Iterable[str]) -> bytes:
 
 
 def _quoted(values: Iterable[str]) -> bytes:
-    return ("\t".join('"' + v.replace('"', '""') + '"' for v in values) + "\n").encode()
+    cells = ('"' + v.replace('"', '""').replace("\t", " ").replace("\n", " ") + '"' for v in values)
+    return ("\t".join(cells) + "\n").encode()
 
 
 def _stamp(moment: datetime) -> str:

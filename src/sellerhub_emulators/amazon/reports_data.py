@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+from bisect import bisect_left
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -862,10 +863,11 @@ def ledger_lines(
     background_rows: int,
     render: LedgerLine,
 ) -> Iterator[bytes]:
-    """Every ledger line in [start, end), by time: the planted and noise events (``render``ed)
-    merged, day by day, with ``background_rows`` generated lines spread over the history's
-    days. Background lines are written directly as bytes (one random draw each), so a million
-    of them stream in seconds; only one day of them exists at a time."""
+    """Every ledger line in [start, end), by time, in blocks of whole lines: the planted and
+    noise events (``render``ed) merged, day by day, with ``background_rows`` generated lines
+    spread over the history's days. Background lines are built as text (one random draw each)
+    and encoded a day at a time, so a million of them stream in seconds; only one day of them
+    exists at a time."""
     first_day = history.start.date()
     days = HISTORY_DAYS
     per_day, extra = divmod(max(background_rows, 0), days)
@@ -880,26 +882,34 @@ def ledger_lines(
         day = first_day + timedelta(days=index)
         day_start = datetime.combine(day, time(), UTC)
         day_end = day_start + timedelta(days=1)
-        todays: list[tuple[int, bytes]] = []
+        events: list[tuple[int, bytes]] = []
         while position < len(known) and known[position].moment < day_end:
             event = known[position]
             position += 1
             if start <= event.moment < end:
                 seconds = int((event.moment - day_start).total_seconds())
-                todays.append((seconds, render(event)))
+                events.append((seconds, render(event)))
         count = per_day + (1 if index < extra else 0) if index < days else 0
+        secs: list[int] = []
+        lines: list[str] = []
         if count and day_end > start and day_start < end:
-            lines = _background_day(history, day, index, count, noise, fcs)
+            secs, lines = _background_day(history, day, index, count, noise, fcs)
             if day_start < start or day_end > end:
-                lines = [
+                kept = [
                     (sec, line)
-                    for sec, line in lines
+                    for sec, line in zip(secs, lines, strict=True)
                     if start <= day_start + timedelta(seconds=sec) < end
                 ]
-            todays.extend(lines)
-        todays.sort(key=lambda item: item[0])
-        for _, line in todays:
+                secs, lines = [k[0] for k in kept], [k[1] for k in kept]
+        done = 0
+        for sec, line in events:  # each event before the background lines of its second
+            cut = bisect_left(secs, sec, lo=done)
+            if cut > done:
+                yield "".join(lines[done:cut]).encode()
+                done = cut
             yield line
+        if done < len(lines):
+            yield "".join(lines[done:]).encode()
 
 
 def _background_day(
@@ -909,7 +919,7 @@ def _background_day(
     count: int,
     products: list[Product],
     fcs: tuple[str, ...],
-) -> list[tuple[int, bytes]]:
+) -> tuple[list[int], list[str]]:
     """``count`` quoted ledger lines of one day: 80 % customer shipments, 10 % receipts, 10 %
     warehouse transfer pairs, on the noise SKUs, spread evenly over the day."""
     rng = random.Random(  # noqa: S311 - seeded test data, not secrets
@@ -922,7 +932,8 @@ def _background_day(
     tail = f'\t"SELLABLE"\t""\t"{history.country}"\t"0"\t"0"\t"{iso_date}T'
     step = 86_400 / (count + 1)
     n_products, n_fcs = len(products), len(fcs)
-    rows: list[tuple[int, bytes]] = []
+    secs: list[int] = []
+    rows: list[str] = []
     n = 0
     while n < count:
         sec = int(step * (n + 1))
@@ -936,13 +947,15 @@ def _background_day(
             left, right = 1_000_000 + (x >> 30) % 9_000_000, 1_000_000 + (x >> 40) % 9_000_000
             order = f"11{1 + (x >> 28) % 4}-{left}-{right}"
             line = f'{head}"Shipments"\t"{order}"\t"{quantity}"\t"{fcs[fc_index]}"{tail}{stamp}'
-            rows.append((sec, line.encode()))
+            secs.append(sec)
+            rows.append(line)
             n += 1
         elif roll < 922:
             shipment = f"FBA15B{index:03d}{n:06d}"
             quantity = 1 + (x >> 26) % 39
             line = f'{head}"Receipts"\t"{shipment}"\t"{quantity}"\t"{fcs[fc_index]}"{tail}{stamp}'
-            rows.append((sec, line.encode()))
+            secs.append(sec)
+            rows.append(line)
             n += 1
         else:  # a transfer pair: out of one center, into the next, the same second
             reference = f"9{index:04d}{n:06d}"
@@ -951,7 +964,7 @@ def _background_day(
             source = fcs[fc_index]
             out = f'{head}"WhseTransfers"\t"{reference}"\t"-{quantity}"\t"{source}"{tail}{stamp}'
             into = f'{head}"WhseTransfers"\t"{reference}"\t"{quantity}"\t"{other}"{tail}{stamp}'
-            rows.append((sec, out.encode()))
-            rows.append((sec, into.encode()))
+            secs += (sec, sec)
+            rows += (out, into)
             n += 2
-    return rows
+    return secs, rows

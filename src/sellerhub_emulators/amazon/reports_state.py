@@ -374,23 +374,24 @@ class ReportsState:
         directory = self._directory()
         path = os.path.join(directory, f"{report.report_id}.tsv.gz")
         lines = self.lines(report)
-        rows = -1  # the header is not a row
+        rows = -1  # the header is not a row; each block holds whole lines
         with (
             open(path, "wb") as raw,
             gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=1, mtime=0) as out,
         ):
             batch: list[bytes] = []
-            for line in lines:
-                batch.append(line)
-                rows += 1
-                if len(batch) >= 2048:
+            for block in lines:
+                batch.append(block)
+                rows += block.count(b"\n")
+                if len(batch) >= 256:
                     out.write(b"".join(batch))
                     batch.clear()
             out.write(b"".join(batch))
         return path, os.path.getsize(path), max(rows, 0)
 
     def lines(self, report: Report) -> Iterator[bytes]:
-        """The report's TSV lines, header first, for every marketplace of the report."""
+        """The report's TSV text in blocks of whole lines, header first, for every marketplace
+        of the report."""
         histories = [self.history(report.selling_partner_id, m) for m in report.marketplace_ids]
         return docs.render(
             report.report_type, histories, report.data_start, report.data_end, self.ledger_rows
