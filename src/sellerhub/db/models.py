@@ -3,6 +3,12 @@
 from sellerhub.audit.models import AuditEvent, PlatformAuditEvent
 from sellerhub.commerce.catalog.models import Product, ProductListing
 from sellerhub.commerce.claims.models import Claim, Recovery
+from sellerhub.commerce.claims.reports.models import (
+    ClaimsCustomerReturn,
+    ClaimsLedgerEvent,
+    ClaimsRefund,
+    ClaimsReimbursement,
+)
 from sellerhub.commerce.inventory.fba.models import FbaSnapshot, FbaSnapshotItem
 from sellerhub.commerce.inventory.models import (
     InventoryImport,
@@ -40,6 +46,10 @@ __all__ = [
     "AppSignup",
     "AuditEvent",
     "Claim",
+    "ClaimsCustomerReturn",
+    "ClaimsLedgerEvent",
+    "ClaimsRefund",
+    "ClaimsReimbursement",
     "Connection",
     "EmailCode",
     "FbaSnapshot",

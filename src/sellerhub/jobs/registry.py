@@ -2,6 +2,7 @@
 Add a domain's ``tasks`` module here when it gets one."""
 
 from sellerhub.commerce.claims import tasks as claims_tasks
+from sellerhub.commerce.claims.reports import tasks as claims_reports_tasks
 from sellerhub.commerce.inventory import tasks as inventory_tasks
 from sellerhub.commerce.inventory.fba import tasks as fba_tasks
 from sellerhub.commerce.inventory.imports import tasks as inventory_import_tasks
@@ -23,4 +24,5 @@ MODULES += [sync_tasks]
 MODULES += [inventory_tasks]
 MODULES += [inventory_import_tasks]
 MODULES += [fba_tasks]
+MODULES += [claims_reports_tasks]
 MODULES += [claims_tasks]

@@ -17,6 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
+from sellerhub.commerce.claims.reports import service as claims_reports
 from sellerhub.commerce.inventory.fba import service as fba
 from sellerhub.commerce.inventory.fba.errors import InventoryRefused, InventoryThrottled
 from sellerhub.commerce.orders import mapping
@@ -32,6 +33,7 @@ SHOPIFY_LEAK_PER_SECOND = 2.0  # providers.md §4.3, standard plan
 FBA_THROTTLE_WAIT = 2.0  # after the provider client's own backoff (0.5 + 1 + 2 s) ran out
 ORDERS = "orders"
 FBA_INVENTORY = "fba_inventory"
+CLAIMS_REPORTS = claims_reports.RESOURCE
 
 
 class SyncFailed(Exception):
@@ -59,9 +61,12 @@ class Page:
     next_cursor: str | None
     pause: float = 0.0
     inventory: fba.FetchedPage | None = None  # resource fba_inventory: the summaries read
+    claims: claims_reports.StepDone | None = None  # resource fba_claims_reports: one report
 
     @property
     def fetched(self) -> int:
+        if self.claims is not None:
+            return self.claims.fetched
         return len(self.inventory.summaries) if self.inventory is not None else len(self.orders)
 
 
@@ -182,8 +187,31 @@ async def fba_inventory_page(
     return Page(orders=[], next_cursor=found.next_cursor, inventory=found)
 
 
+async def claims_reports_page(
+    ctx: RefreshContext, organization_id: uuid.UUID, job: Claimed, cursor: str | None
+) -> Page:
+    """One report (or the refunds) of the claims pull, stored (``claims.reports.service``)."""
+    try:
+        done = await claims_reports.run_step(
+            ctx, organization_id, job.connection_id, job.since, cursor
+        )
+    except claims_reports.StepThrottled:
+        raise Throttled(FBA_THROTTLE_WAIT) from None
+    except claims_reports.StepFailed as exc:
+        raise SyncFailed(str(exc)) from None
+    return Page(orders=[], next_cursor=done.next_cursor, claims=done)
+
+
 FETCHERS: dict[str, Fetcher] = {"shopify": shopify_page, "woocommerce": woocommerce_page}
-RESOURCE_FETCHERS: dict[str, Fetcher] = {FBA_INVENTORY: fba_inventory_page}
+RESOURCE_FETCHERS: dict[str, Fetcher] = {
+    FBA_INVENTORY: fba_inventory_page,
+    CLAIMS_REPORTS: claims_reports_page,
+}
+# What a resource's successful sync requests next (by task name, in the completing transaction).
+AFTER_SUCCESS: dict[str, str] = {
+    FBA_INVENTORY: claims_reports.AFTER_FBA_TASK,
+    CLAIMS_REPORTS: claims_reports.DETECT_TASK,
+}
 
 
 def fetcher(job: Claimed) -> Fetcher:

@@ -11,10 +11,13 @@ class SyncRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     connection_id: uuid.UUID
-    resource: Literal["orders", "fba_inventory"] = Field(
+    resource: Literal["orders", "fba_inventory", "fba_claims_reports"] = Field(
         "orders",
         description="orders: a sales channel's orders (Shopify, WooCommerce); fba_inventory: an "
-        "Amazon SP-API connection's FBA inventory, every marketplace (always full)",
+        "Amazon SP-API connection's FBA inventory, every marketplace (always full); "
+        "fba_claims_reports: an Amazon SP-API connection's ledger, reimbursements, customer "
+        "returns and refunds for claim detection (18 months the first time, then since the last "
+        "pull; detection runs when it succeeds)",
     )
     mode: Literal["full", "incremental"] = Field(
         "full",

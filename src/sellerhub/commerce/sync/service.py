@@ -64,6 +64,8 @@ REQUEST_TASK = "commerce.sync_request"  # by name from connections (no import ac
 CHANNELS = ("shopify", "woocommerce")
 RESOURCE = channels.ORDERS
 FBA_RESOURCE = channels.FBA_INVENTORY
+CLAIMS_RESOURCE = channels.CLAIMS_REPORTS
+AMAZON_RESOURCES = (FBA_RESOURCE, CLAIMS_RESOURCE)
 FBA_PROVIDER = fba.PROVIDER
 LEASE = timedelta(minutes=5)  # a run silent for longer than this has died
 MAX_ATTEMPTS = 6  # runs that end in a transient failure before the job is marked failed
@@ -128,7 +130,7 @@ async def request_sync(
     """Create the job and request its run in the caller's transaction. 409 when the
     connection already has an active job; 422 for a connection that is not a channel."""
     connection = await connections.get_connection(session, data.connection_id)
-    if data.resource == FBA_RESOURCE:
+    if data.resource in AMAZON_RESOURCES:
         await fba.check_connection(session, connection.id)
     elif connection.provider not in CHANNELS:
         raise NotAChannel(f"a {connection.provider} connection has no orders to sync")
@@ -143,6 +145,8 @@ async def request_sync(
     mode, since = data.mode, data.since
     if data.resource == FBA_RESOURCE:  # the whole inventory every time: levels are absolute
         mode, since = "full", None
+    if data.resource == CLAIMS_RESOURCE and since is None:  # reports: since the last pull
+        mode = "incremental"
     if mode == "incremental" and since is None:
         last = await repo.last_succeeded(connection.id, data.resource)
         if last is None or last.started_at is None:
@@ -350,6 +354,8 @@ async def _apply_page(
                 page=page.inventory,
             )
             changed, skipped = applied.changed, applied.skipped
+        elif page.claims is not None:
+            changed, skipped = page.claims.stored, page.claims.skipped
         else:
             normalise: Callable[[dict[str, Any]], mapping.NormalisedOrder] = channels.MAPPERS[
                 claimed.channel
@@ -376,6 +382,17 @@ async def _apply_page(
             job.finished_at = utcnow()
             job.lease = None
             log.info("sync.finished", job_id=str(job.id), pages=job.pages, changed=job.changed)
+            follow = channels.AFTER_SUCCESS.get(claimed.resource)
+            if follow is not None:  # requested in the transaction that completes the job
+                await enqueue(
+                    session,
+                    follow,
+                    {
+                        "organization_id": str(organization_id),
+                        "connection_id": str(claimed.connection_id),
+                        "sync_job_id": str(job.id),
+                    },
+                )
         return job.status
 
 
@@ -443,12 +460,13 @@ async def _transient(
 # -- schedule ------------------------------------------------------------------------------
 
 
-async def schedule_fba(session: AsyncSession, *, limit: int = 500) -> int:
-    """The hourly pass of the FBA inventory: request a sync of every connected Amazon SP-API
-    connection without an active one. Returns how many were requested."""
-    due = await channels_to_sync(
-        session, channels=(FBA_PROVIDER,), resource=FBA_RESOURCE, limit=limit
-    )
+async def schedule_fba(
+    session: AsyncSession, *, limit: int = 500, resource: str = FBA_RESOURCE
+) -> int:
+    """The periodic pass of an Amazon resource (the FBA inventory hourly, the claims reports
+    daily): request a sync of every connected Amazon SP-API connection without an active one.
+    Returns how many were requested."""
+    due = await channels_to_sync(session, channels=(FBA_PROVIDER,), resource=resource, limit=limit)
     for organization_id, connection_id in due:
         await enqueue(
             session,
@@ -456,15 +474,18 @@ async def schedule_fba(session: AsyncSession, *, limit: int = 500) -> int:
             {
                 "organization_id": str(organization_id),
                 "connection_id": str(connection_id),
-                "resource": FBA_RESOURCE,
+                "resource": resource,
             },
         )
     return len(due)
 
 
-async def last_fba_sync(session: AsyncSession, connection_id: uuid.UUID) -> SyncJob | None:
-    """The connection's newest FBA inventory sync that succeeded (None: never)."""
-    return await SyncJobRepository(session).last_succeeded(connection_id, FBA_RESOURCE)
+async def last_fba_sync(
+    session: AsyncSession, connection_id: uuid.UUID, resource: str = FBA_RESOURCE
+) -> SyncJob | None:
+    """The connection's newest FBA inventory (or ``resource``) sync that succeeded (None:
+    never)."""
+    return await SyncJobRepository(session).last_succeeded(connection_id, resource)
 
 
 async def schedule(session: AsyncSession, *, limit: int = 500) -> tuple[int, int]:
