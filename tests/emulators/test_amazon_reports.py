@@ -124,9 +124,12 @@ def test_the_noise_holds_nothing_claimable() -> None:
     ledger = [r for r in _rows(history, docs.LEDGER_DETAIL, 3_000) if r["MSKU"] not in planted]
     net: dict[str, int] = defaultdict(int)
     for row in ledger:
-        if row["Event Type"] == "Adjustments":
+        if row["Event Type"] == "Adjustments" and row["Reason"] != "D":
             net[row["FNSKU"]] += int(row["Quantity"])
     assert net and all(total == 0 for total in net.values())  # every unit misplaced was found
+    disposed = [r for r in ledger if r["Reason"] == "D"]
+    assert disposed and {r["Disposition"] for r in disposed} == {"CUSTOMER_DAMAGED"}
+    assert {r["Reason"] for r in ledger if r["Event Type"] == "Adjustments"} == {"M", "F", "D"}
     returned = {(r.order_id, r.product.fnsku) for r in history.returns}
     noise_refunds = [r for r in history.refunds if r.product.sku not in planted]
     assert noise_refunds and all((r.order_id, r.product.fnsku) in returned for r in noise_refunds)

@@ -25,7 +25,8 @@ Adjustment reason codes are Amazon's inventory adjustment codes (Seller Central 
 misplaced (lost), ``F`` inventory found, ``E`` damaged at Amazon fulfillment center (a sellable
 decrease, always followed by a ``P`` increase of the warehouse-damaged disposition), ``6``/``7``/
 ``H``/``K``/``U`` the same from other dispositions, ``D`` disposed, ``Q`` damaged (other),
-``5`` unrecoverable. The noise and the planted cases use ``M``, ``F``, ``E``, ``P`` and ``D``.
+``5`` unrecoverable. The noise and the planted cases use ``M``, ``F``, ``E``, ``P`` and ``D`` (the
+noise disposes of customer-damaged units: not Amazon's doing, nothing owed).
 """
 
 from __future__ import annotations
@@ -383,6 +384,20 @@ def _noise(
                     ids.digits(11),
                     -rng.randrange(1, 5),
                     rng.choice(fcs),
+                )
+            )
+        if rng.random() < 0.2:  # customer-damaged units disposed of (D): nothing owed
+            days, quantity = rng.randrange(10, HISTORY_DAYS - 5), rng.randrange(1, 3)
+            ledger.append(
+                LedgerEvent(
+                    at(days),
+                    product,
+                    "Adjustments",
+                    ids.digits(11),
+                    -quantity,
+                    rng.choice(fcs),
+                    "CUSTOMER_DAMAGED",
+                    "D",
                 )
             )
         if rng.random() < 0.3:  # misplaced and found again within a week

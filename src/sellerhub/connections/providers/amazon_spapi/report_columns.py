@@ -122,7 +122,7 @@ ADJUSTMENT_REASONS: Final[dict[str, str]] = {
 }
 LOST_REASONS: Final = frozenset({"M", "5"})
 FOUND_REASONS: Final = frozenset({"F", "N"})
-WAREHOUSE_DAMAGE_REASONS: Final = frozenset({"E", "6", "7", "H", "K", "U", "Q"})
+WAREHOUSE_DAMAGE_REASONS: Final = frozenset({"E", "6", "7", "H", "K", "U"})
 
 
 def missing_columns(report_type: str, header: Iterable[str]) -> list[str]:
