@@ -389,7 +389,7 @@ async def _pay(session: AsyncSession, claim: Claim, row: Reimbursement, how: str
     claim.reimbursed_minor += amount
     claim.reimbursed_quantity += units
     if claim.status not in OPEN:  # a further payment of a claim already paid
-        await _audit(session, claim, "claim.recovered", recovery=recovery)
+        await _audit(session, claim, "claim.recovered", actor_type="system", recovery=recovery)
         return recovery
     if claim.kind == ClaimKind.REIMBURSED_BELOW_VALUE.value:
         owed = claim.value_minor or 0
