@@ -51,7 +51,6 @@ from sellerhub_emulators.amazon.state import AmazonEmulator
 DEFAULT_WINDOW = timedelta(days=30)
 CREATED_SINCE_DEFAULT = timedelta(days=90)
 FINANCES_LAG = timedelta(minutes=2)
-FINANCES_MAX_AGE = timedelta(days=540)
 CHUNK = 64 * 1024
 STATUSES = ("CANCELLED", "DONE", "FATAL", "IN_PROGRESS", "IN_QUEUE")
 
@@ -389,8 +388,6 @@ def add_reports_routes(router: APIRouter, emulator: AmazonEmulator) -> None:
             )
             if after >= before:
                 raise Invalid("PostedAfter must be before PostedBefore")
-            if after < now - FINANCES_MAX_AGE:
-                raise Invalid("PostedAfter must be within the last 540 days")
             key = (
                 grant.client_id,
                 grant.selling_partner_id,
