@@ -431,3 +431,45 @@ async def test_a_below_value_claim_is_paid_by_a_top_up_naming_it(
         "original_id",
         "original_id",
     ]
+
+
+async def test_detection_racing_a_reimbursement_keeps_the_payment(
+    runtime: Runtime, tenant: Tenant
+) -> None:
+    """Either order of the two writers ends the same: the claim reimbursed, one recovery."""
+    await detect(runtime, tenant, lost())
+    created = await asyncio.gather(
+        detect(runtime, tenant, lost()),
+        reimburse(runtime, tenant, paid("R-RACE")),
+        detect(runtime, tenant, lost()),
+    )
+    assert created[1] == 1
+    claim = (await claims_of(runtime, tenant))["a" * 32]
+    assert (claim.status, claim.reimbursed_minor) == (ClaimStatus.REIMBURSED, 1500)
+    assert len(await recoveries_of(runtime, tenant)) == 1
+
+
+async def test_a_partial_payment_the_same_run_netted_is_counted_once(
+    runtime: Runtime, tenant: Tenant
+) -> None:
+    """The pipeline's order: detection refreshes the claim (the rules netted the new payment
+    out of its units and show it as evidence), then the same reimbursements are recorded. The
+    payment is a recovery, and the units left are detection's, not reduced twice."""
+    await detect(runtime, tenant, lost())
+    async with unit_of_work(runtime.sessionmaker) as session:
+        set_tenant(session, tenant.organization.id)
+        stored = (await session.execute(select(Claim))).scalar_one()
+        stored.created_at = stored.created_at - dt.timedelta(days=10)
+    payment = paid("R-NEW", quantity=1, days_ago=2)
+    refreshed = dataclasses.replace(
+        lost(quantity=2), evidence=(*lost().evidence, payment), value_minor=1000
+    )
+    await detect(runtime, tenant, refreshed)
+    assert await reimburse(runtime, tenant, payment) == 1
+    claim = (await claims_of(runtime, tenant))["a" * 32]
+    assert (claim.status, claim.quantity, claim.value_minor) == (ClaimStatus.READY, 2, 1000)
+    assert (claim.reimbursed_quantity, claim.reimbursed_minor) == (1, 500)
+    assert await reimburse(runtime, tenant, paid("R-REST", quantity=2, days_ago=1)) == 1
+    claim = (await claims_of(runtime, tenant))["a" * 32]
+    assert (claim.status, claim.reimbursed_quantity) == (ClaimStatus.REIMBURSED, 3)
+    assert len(await commission_requests(runtime)) == 2

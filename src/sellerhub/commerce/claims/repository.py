@@ -21,8 +21,8 @@ class ClaimRepository:
         self.session = session
 
     async def lock_organization(self, organization_id: uuid.UUID, purpose: str) -> None:
-        """A transaction-scoped advisory lock per organization and purpose: the detection and
-        reimbursement writers of one organization run one at a time (a second matching run
+        """A transaction-scoped advisory lock per organization and purpose: the writers of one
+        organization's claims (detection, reimbursements) run one at a time (a second run
         waits, then sees what the first committed)."""
         await self.session.execute(
             select(
@@ -41,13 +41,14 @@ class ClaimRepository:
             statement = statement.with_for_update()
         return (await self.session.execute(statement)).scalar_one_or_none()
 
-    async def by_keys(self, keys: Iterable[str]) -> dict[str, Claim]:
+    async def by_keys(self, keys: Iterable[str], *, lock: bool = False) -> dict[str, Claim]:
         found: dict[str, Claim] = {}
-        wanted = list(dict.fromkeys(keys))
+        wanted = sorted(set(keys))
         for start in range(0, len(wanted), CHUNK):
-            rows = await self.session.execute(
-                select(Claim).where(Claim.key.in_(wanted[start : start + CHUNK]))
-            )
+            statement = select(Claim).where(Claim.key.in_(wanted[start : start + CHUNK]))
+            if lock:
+                statement = statement.order_by(Claim.key).with_for_update()
+            rows = await self.session.execute(statement)
             found.update((c.key, c) for c in rows.scalars())
         return found
 

@@ -6,8 +6,9 @@ Amazon's case id, then ``reimbursed`` (every unit paid, by the reimbursements re
 ``rejected`` (by the seller: Amazon refused, or the claim is not one) or ``expired`` (its
 deadline passed before it was filed, by the daily job). A step the status does not allow is 409.
 
-Two writers are called by the data pipeline (``reports/``) and take an advisory lock per
-organization so that concurrent runs serialize: ``record_detected`` (upsert by key) and
+Two writers are called by the data pipeline (``reports/``) and take one advisory lock per
+organization so that their runs serialize (and lock the claims they change against the seller's
+steps): ``record_detected`` (upsert by key) and
 ``record_reimbursements`` (one recovery per reimbursement id, its commission requested through
 the outbox in the same transaction)."""
 
@@ -55,6 +56,8 @@ log = get_logger(__name__)
 # Billing (Stripe) is the next issue; it registers nothing yet, so this domain registers the
 # task under billing's name and marks the recovery awaiting billing (``tasks.py``).
 COMMISSION_TASK: Final = "billing.commission_requested"
+# The advisory lock both pipeline writers take: one organization's runs take turns.
+WRITERS_LOCK: Final = "writers"
 # A reimbursement reaches the report up to about five days after its approval (``rules``): one
 # approved this long before a claim was stored may have been missing from the reports read.
 REPORT_LAG_DAYS: Final = 7
@@ -97,9 +100,9 @@ async def record_detected(
     organization and key (UNIQUE), and concurrent runs of one organization take turns."""
     set_tenant(session, organization_id)
     repo = ClaimRepository(session)
-    await repo.lock_organization(organization_id, "detected")
+    await repo.lock_organization(organization_id, WRITERS_LOCK)
     latest = {c.key: c for c in claims}  # a key given twice: the last one
-    known = await repo.by_keys(latest)
+    known = await repo.by_keys(latest, lock=True)  # a seller filing meanwhile waits, or we do
     counts = DetectedCounts()
     for key, found in latest.items():
         claim = known.get(key)
@@ -191,34 +194,45 @@ def _combined(rows: Sequence[Reimbursement]) -> list[Reimbursement]:
     return out
 
 
-def netted_ids(claims: Sequence[Claim]) -> set[str]:
-    """Reimbursement ids the detection rules already counted: the rules net every
-    reimbursement they match out of a claim's units and show it in the claim's evidence."""
+def evidence_ids(claim: Claim) -> set[str]:
+    """The reimbursements in a claim's evidence: the detection rules net every reimbursement
+    they match out of a claim's units (or amount owed) and show it there."""
     return {
         str(e.get("reimbursement_id"))
-        for c in claims
-        for e in c.evidence
+        for e in claim.evidence
         if e.get("type") == "Reimbursement" and e.get("reimbursement_id")
     }
+
+
+def _stored_on(claim: Claim, fallback: dt.date) -> dt.date:
+    return claim.created_at.date() if claim.created_at else fallback
+
+
+def _netted_before(row: Reimbursement, claims: Sequence[Claim]) -> bool:
+    """Approved no later than the day a claim naming it in its evidence was stored: detection
+    had it in hand then, so it was never part of what was claimed."""
+    return any(
+        row.reimbursement_id in evidence_ids(c)
+        and row.approval_date <= _stored_on(c, row.approval_date)
+        for c in claims
+    )
 
 
 def _after_detection(row: Reimbursement, claim: Claim) -> bool:
     """Approved no earlier than ``REPORT_LAG_DAYS`` before the claim was first stored: an older
     payment was in the reports detection read, so it is netted already (or paid something
     else)."""
-    stored = claim.created_at.date() if claim.created_at else row.approval_date
+    stored = _stored_on(claim, row.approval_date)
     return row.approval_date >= stored - dt.timedelta(days=REPORT_LAG_DAYS)
 
 
-def _match(
-    row: Reimbursement, claims: Sequence[Claim], netted: set[str]
-) -> tuple[Claim, str] | None:
+def _match(row: Reimbursement, claims: Sequence[Claim]) -> tuple[Claim, str] | None:
     """The one claim a reimbursement pays, and how it was matched (see the module docstring of
     ``rules``): the case id of a filed claim, the reimbursement a below-value claim named, the
     order of a customer-return claim, then FNSKU, reason and date. Except by case id (the
-    seller's own filing), a reimbursement detection already netted out of a claim (``netted``)
-    or approved before the claim could have been known pays nothing here: it is what Amazon
-    paid by itself, not a recovery."""
+    seller's own filing), a reimbursement detection had netted out of a claim when it stored
+    it, or approved before the claim could have been known, pays nothing here: it is what
+    Amazon paid by itself, not a recovery."""
     if row.case_id:
         by_case = [c for c in claims if c.case_id == row.case_id]
         if by_case:
@@ -226,7 +240,7 @@ def _match(
             return min(same or by_case, key=lambda c: (c.status in CLOSED, c.deadline, c.key)), (
                 "case_id"
             )
-    if row.reimbursement_id in netted:
+    if _netted_before(row, claims):
         return None
     live = [c for c in claims if c.status in OPEN and _after_detection(row, c)]
     if row.original_reimbursement_id:
@@ -295,7 +309,7 @@ async def record_reimbursements(
     own, before anything was claimed) makes no recovery."""
     set_tenant(session, organization_id)
     repo = ClaimRepository(session)
-    await repo.lock_organization(organization_id, "reimbursements")
+    await repo.lock_organization(organization_id, WRITERS_LOCK)
     rows = _combined(reimbursements)
     if not rows:
         return 0
@@ -314,13 +328,12 @@ async def record_reimbursements(
         fnskus=[r.fnsku for r in fresh],
     )
     by_id = {c.id: c for c in candidates}
-    netted = netted_ids(candidates)
     created = 0
     payments = sorted(
         (r for r in fresh if not r.is_reversal), key=lambda r: (r.approval_date, r.reimbursement_id)
     )
     for row in payments:
-        matched = _match(row, candidates, netted)
+        matched = _match(row, candidates)
         if matched is None:
             continue
         claim, how = matched
@@ -391,7 +404,11 @@ async def _pay(session: AsyncSession, claim: Claim, row: Reimbursement, how: str
     if claim.status not in OPEN:  # a further payment of a claim already paid
         await _audit(session, claim, "claim.recovered", actor_type="system", recovery=recovery)
         return recovery
-    if claim.kind == ClaimKind.REIMBURSED_BELOW_VALUE.value:
+    if row.reimbursement_id in evidence_ids(claim):
+        # The detection run that refreshed the claim netted this payment out of it already:
+        # what is left is what detection says; the payment is recorded, the claim stays open.
+        full = False
+    elif claim.kind == ClaimKind.REIMBURSED_BELOW_VALUE.value:
         owed = claim.value_minor or 0
         full = amount >= owed
         if not full and claim.value_minor is not None:
