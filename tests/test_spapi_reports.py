@@ -192,6 +192,15 @@ async def test_a_fatal_report_raises_with_the_text_of_its_error_document(
     # The rule was used up: the next report of that type is produced.
     assert len(await amazon.rows(cols.LEDGER_DETAIL)) > 100
 
+    # A FATAL report whose error document cannot be read still raises ReportFatal, saying so.
+    _configure(
+        live_server,
+        outcomes=[{"report_type": cols.LEDGER_DETAIL, "outcome": "FATAL"}],
+        download_fail=[{"status": 500}],
+    )
+    with pytest.raises(reports.ReportFatal, match=r"could not be read \(HTTP 500\)"):
+        await amazon.rows(cols.LEDGER_DETAIL)
+
 
 async def test_a_cancelled_report_raises_and_an_empty_period_is_cancelled_by_amazon(
     amazon: Seller, live_server: str

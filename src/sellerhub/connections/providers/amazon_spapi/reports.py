@@ -323,10 +323,14 @@ async def wait_for_report(
         if status == FATAL:
             details = ""
             if report.report_document_id is not None:
-                document = await get_report_document(
-                    ctx, organization_id, connection_id, report.report_document_id
-                )
-                details = (await read_error_document(ctx.http, document)).strip()
+                try:
+                    document = await get_report_document(
+                        ctx, organization_id, connection_id, report.report_document_id
+                    )
+                    details = (await read_error_document(ctx.http, document)).strip()
+                except (DomainError, httpx.HTTPError) as exc:
+                    # the report is FATAL either way: say so, with why the reason is missing
+                    details = f"(its error document could not be read: {type(exc).__name__})"
             log.info("spapi.report_fatal", report_id=report_id, details=details[:200])
             raise ReportFatal(report_id, details)
         if time.monotonic() + delay > deadline:
