@@ -9,10 +9,28 @@ import sys
 import time
 from types import FrameType
 
-from bench import connections, core, identity, inventory, inventory_import, web, webhooks
+from bench import (
+    claims,
+    connections,
+    core,
+    identity,
+    inventory,
+    inventory_import,
+    web,
+    webhooks,
+)
 from bench.harness import BenchError, LoadSpec, bench_database, log, require_wrk, work_dir
 
-BENCHES = ("core", "identity", "connections", "webhooks", "web", "inventory_import", "inventory")
+BENCHES = (
+    "core",
+    "identity",
+    "connections",
+    "webhooks",
+    "web",
+    "inventory_import",
+    "inventory",
+    "claims",
+)
 
 
 def _positive_int(text: str) -> int:
@@ -107,6 +125,8 @@ def main(argv: list[str] | None = None) -> int:
                 inventory.run(database_url=url, work_dir=tmp, spec=spec)
             if "inventory_import" in args.benches:
                 inventory_import.run(database_url=url, work_dir=tmp)
+            if "claims" in args.benches:
+                claims.run(database_url=url, work_dir=tmp)
             if "web" in args.benches:
                 web.run(
                     database_url=url,

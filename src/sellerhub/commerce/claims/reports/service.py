@@ -41,7 +41,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sellerhub.commerce.claims import normalise, rules, windows
 from sellerhub.commerce.claims.reports.repository import (
@@ -362,68 +362,107 @@ async def _pull(
     step: Step,
     start: dt.datetime,
 ) -> StepDone:
-    done = StepDone(step)
-    reader = _Reader(step.marketplace_id or "")
     if step.kind == REFUNDS_STEP:
-        source = REFUNDS
-
-        async def batches() -> AsyncIterator[list[tuple[Any, ...]]]:
-            page: list[dict[str, Any]] = []
-            posted_after = max(start, utcnow() - REFUNDS_LOOKBACK)
-            async for event in finances.iter_refund_events(
-                ctx, organization_id, connection_id, posted_after=posted_after
-            ):
-                page.append(event)
-                if len(page) >= 500:
-                    yield reader.refunds(page)
-                    page = []
-            if page:
-                yield reader.refunds(page)
-
-    else:
-        assert step.marketplace_id is not None
-        source, pick = _SOURCES[step.kind]
-        convert = pick(reader)
-        report_id = await reports.create_report(
-            ctx, organization_id, connection_id, step.kind, [step.marketplace_id], data_start=start
+        return await _pull_refunds(ctx, organization_id, connection_id, step, start)
+    assert step.marketplace_id is not None
+    done = StepDone(step)
+    report_id = await reports.create_report(
+        ctx, organization_id, connection_id, step.kind, [step.marketplace_id], data_start=start
+    )
+    try:
+        report = await reports.wait_for_report(
+            ctx,
+            organization_id,
+            connection_id,
+            report_id,
+            poll_seconds=POLL_SECONDS,
+            max_wait=MAX_WAIT_SECONDS,
         )
-        try:
-            report = await reports.wait_for_report(
-                ctx,
-                organization_id,
-                connection_id,
-                report_id,
-                poll_seconds=POLL_SECONDS,
-                max_wait=MAX_WAIT_SECONDS,
-            )
-        except reports.ReportCancelled:
-            log.info("claims_reports.no_data", report_type=step.kind, report_id=report_id)
-            done.cancelled = True
-            return done
-        document_id = report.report_document_id
-        assert document_id is not None
+    except reports.ReportCancelled:
+        log.info("claims_reports.no_data", report_type=step.kind, report_id=report_id)
+        done.cancelled = True
+        return done
+    document_id = report.report_document_id
+    assert document_id is not None
+    rows = reports.iter_report_batches(ctx, organization_id, connection_id, document_id)
+    return await store_report(
+        ctx.sessionmaker, organization_id, connection_id, step, rows, done=done
+    )
 
-        async def batches() -> AsyncIterator[list[tuple[Any, ...]]]:
-            async for batch in reports.iter_report_batches(
-                ctx, organization_id, connection_id, document_id
-            ):
-                yield convert(batch)
+
+async def _pull_refunds(
+    ctx: RefreshContext,
+    organization_id: uuid.UUID,
+    connection_id: uuid.UUID,
+    step: Step,
+    start: dt.datetime,
+) -> StepDone:
+    done = StepDone(step)
+    reader = _Reader("")
+    posted_after = max(start, utcnow() - REFUNDS_LOOKBACK)
+
+    async def batches() -> AsyncIterator[list[tuple[Any, ...]]]:
+        page: list[dict[str, Any]] = []
+        async for event in finances.iter_refund_events(
+            ctx, organization_id, connection_id, posted_after=posted_after
+        ):
+            page.append(event)
+            if len(page) >= 500:
+                yield reader.refunds(page)
+                page = []
+        if page:
+            yield reader.refunds(page)
 
     async with unit_of_work(ctx.sessionmaker) as session:
+        set_tenant(session, organization_id)
+        repo = ReportRowsRepository(session, organization_id, connection_id)
+        await repo.stage(REFUNDS, batches())
+        done.stored = await repo.merge(REFUNDS)
+    done.fetched, done.skipped = reader.fetched, reader.skipped
+    _log_step(done)
+    return done
+
+
+async def store_report(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    organization_id: uuid.UUID,
+    connection_id: uuid.UUID,
+    step: Step,
+    rows: AsyncIterator[list[dict[str, str]]],
+    *,
+    done: StepDone | None = None,
+) -> StepDone:
+    """A report document's batches of rows (keyed by Amazon's columns) normalised, staged with
+    ``COPY`` and merged, in one transaction of its own. Returns the counts."""
+    assert step.kind in _SOURCES and step.marketplace_id is not None
+    done = done or StepDone(step)
+    reader = _Reader(step.marketplace_id)
+    source, pick = _SOURCES[step.kind]
+    convert = pick(reader)
+
+    async def batches() -> AsyncIterator[list[tuple[Any, ...]]]:
+        async for batch in rows:
+            yield convert(batch)
+
+    async with unit_of_work(sessionmaker) as session:
         set_tenant(session, organization_id)
         repo = ReportRowsRepository(session, organization_id, connection_id)
         await repo.stage(source, batches())
         done.stored = await repo.merge(source)
     done.fetched, done.skipped = reader.fetched, reader.skipped
+    _log_step(done)
+    return done
+
+
+def _log_step(done: StepDone) -> None:
     log.info(
         "claims_reports.step_done",
-        kind=step.kind,
-        marketplace_id=step.marketplace_id,
+        kind=done.step.kind,
+        marketplace_id=done.step.marketplace_id,
         fetched=done.fetched,
         stored=done.stored,
         skipped=done.skipped,
     )
-    return done
 
 
 # -- detection ------------------------------------------------------------------------------------
