@@ -212,6 +212,9 @@ async def test_a_filed_claim_is_not_refreshed_by_detection(
         await service.file(session, claim.id, "1234567890", actor_user_id=None, today=TODAY)
     counts = await detect(runtime, tenant, lost(quantity=1))
     assert (counts.new, counts.refreshed) == (0, 0)
+    async with runtime.sessionmaker() as session:
+        cases = await service.filed_cases(session, tenant.organization.id)
+    assert cases == {"a" * 32: "1234567890"}
     stored = (await claims_of(runtime, tenant))["a" * 32]
     assert stored.status == ClaimStatus.FILED and stored.quantity == 3
 

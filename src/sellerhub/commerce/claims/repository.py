@@ -52,6 +52,12 @@ class ClaimRepository:
             found.update((c.key, c) for c in rows.scalars())
         return found
 
+    async def case_ids(self) -> dict[str, str]:
+        rows = await self.session.execute(
+            select(Claim.key, Claim.case_id).where(Claim.case_id.is_not(None))
+        )
+        return {str(key): str(case) for key, case in rows if case}
+
     async def open_matching(
         self, *, case_ids: Sequence[str], references: Sequence[str], fnskus: Sequence[str]
     ) -> list[Claim]:

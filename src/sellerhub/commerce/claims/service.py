@@ -145,6 +145,13 @@ async def record_detected(
     return counts
 
 
+async def filed_cases(session: AsyncSession, organization_id: uuid.UUID) -> dict[str, str]:
+    """Claim key → Amazon case id of the organization's filed claims (those reimbursed since
+    included): ``rules.detect(filed=...)``, so detection nets a payment made under a case."""
+    set_tenant(session, organization_id)
+    return await ClaimRepository(session).case_ids()
+
+
 def _refresh(claim: Claim, found: rules.Claim, today: dt.date) -> None:
     claim.sku = found.sku[:200]
     claim.fnsku = found.fnsku[:20]
