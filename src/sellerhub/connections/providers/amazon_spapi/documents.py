@@ -288,6 +288,11 @@ async def iter_document_batches(
                     skip, received = yielded, 0
                     log.info("report_document.restart", skip_rows=skip)
                 elif received and status == 206:
+                    resumed_at = _range_start(response.headers.get("content-range", ""))
+                    if resumed_at != received:
+                        raise DocumentDownloadFailed(
+                            f"the document resumed at byte {resumed_at}, not at {received}"
+                        )
                     stats.resumes += 1
                 elif received or status != 200:
                     body = (await response.aread())[:2000].decode("utf-8", "replace")
@@ -347,6 +352,13 @@ async def iter_document_batches(
 
 class _Renew(Exception):
     pass
+
+
+def _range_start(content_range: str) -> int | None:
+    """The first byte of ``Content-Range: bytes <first>-<last>/<size>``; None if unreadable."""
+    unit, _, spec = content_range.strip().partition(" ")
+    first = spec.partition("-")[0]
+    return int(first) if unit == "bytes" and first.isdigit() else None
 
 
 def _decode(decoder: codecs.IncrementalDecoder, data: bytes, *, final: bool) -> str:
