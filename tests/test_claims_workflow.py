@@ -14,7 +14,7 @@ import uuid
 from sqlalchemy import func, select
 
 from sellerhub.audit.models import AuditEvent
-from sellerhub.commerce.claims import rules, service, tasks
+from sellerhub.commerce.claims import packet, rules, service, tasks
 from sellerhub.commerce.claims.models import Claim, ClaimStatus, Recovery
 from sellerhub.commerce.claims.rows import (
     ClaimKind,
@@ -476,3 +476,41 @@ async def test_a_partial_payment_the_same_run_netted_is_counted_once(
     claim = (await claims_of(runtime, tenant))["a" * 32]
     assert (claim.status, claim.reimbursed_quantity) == (ClaimStatus.REIMBURSED, 3)
     assert len(await commission_requests(runtime)) == 2
+
+
+def test_packet_money_and_csv_cells() -> None:
+    """Amounts are exact in each currency's minor units; a CSV cell a spreadsheet would run as
+    a formula is neutralised, a negative number is kept as it is."""
+    assert packet.money(1999, "USD") == "19.99 USD"
+    assert packet.money(-1000, "USD") == "-10.00 USD"
+    assert packet.money(1500, "JPY") == "1500 JPY"
+    assert packet.money(1234, "KWD") == "1.234 KWD"
+    assert packet.money(None, None) == "unknown"
+    claim = Claim(
+        kind=ClaimKind.WAREHOUSE_LOST,
+        key="a" * 32,
+        sku="=HYPERLINK(1)",
+        fnsku="X00LOST001",
+        asin="",
+        quantity=1,
+        value_minor=None,
+        currency=None,
+        evidence=[
+            {"type": "LedgerEvent", "msku": "=HYPERLINK(1)", "quantity": -1},
+            {"type": "Refund", "order_id": "@x", "amount_minor": "-5"},
+        ],
+        event_date=TODAY,
+        eligible_from=TODAY,
+        deadline=TODAY,
+        reference="REF",
+        country="",
+    )
+    text = packet.evidence_csv(claim)
+    assert text.splitlines() == [
+        "type,msku,quantity,order_id,amount_minor",
+        "LedgerEvent,'=HYPERLINK(1),-1,,",
+        "Refund,,,'@x,-5",
+    ]
+    message = packet.text(claim)
+    assert "Estimated value" not in message  # nothing prices it: no value is claimed
+    assert "SKU: =HYPERLINK(1)" in message and "ASIN: -" in message

@@ -17,6 +17,11 @@ class BadCaseId(ValidationFailed):
     title = "Not an Amazon case id"
 
 
+class BadReason(ValidationFailed):
+    code = "claim-reason"
+    title = "Say why the claim is rejected"
+
+
 class BadCursor(ValidationFailed):
     code = "claim-cursor"
     title = "The cursor is not one this list gave"

@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sellerhub.audit import service as audit
 from sellerhub.commerce.claims import rules
-from sellerhub.commerce.claims.errors import BadCaseId, BadCursor, TransitionRefused
+from sellerhub.commerce.claims.errors import BadCaseId, BadCursor, BadReason, TransitionRefused
 from sellerhub.commerce.claims.models import (
     CLOSED,
     OPEN,
@@ -649,7 +649,7 @@ async def reject(
     dismissed a claim that is not one. The reason is kept."""
     text = reason.strip()
     if not text:
-        raise BadCaseId(
+        raise BadReason(
             "say why the claim is rejected",
             errors=[{"field": "reason", "message": "must not be blank"}],
         )
