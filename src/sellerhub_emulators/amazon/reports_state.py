@@ -1,12 +1,13 @@
 """State of the emulated Reports API 2021-06-30 and its report documents (providers.md §1.6).
 
-A report is created ``IN_QUEUE``; each ``getReport`` of it by its selling partner answers the
-next state: ``in_queue_polls`` polls ``IN_QUEUE`` (default 1), then at least
-``in_progress_polls`` polls ``IN_PROGRESS`` (default 1; longer while its document is still
-being written, in a thread, as the report's rows are streamed through gzip into a temporary
-file), then ``DONE`` with a ``reportDocumentId``, or ``CANCELLED`` when the report has no row
-(the documented automatic cancellation), or what an ``_admin`` outcome rule asks: ``FATAL``
-with an error document (``{"errorDetails": ...}``, not compressed) or ``CANCELLED``.
+A report is created ``IN_QUEUE`` and its document starts being written at once, in a thread
+(the report's rows streamed through gzip into a temporary file); each ``getReport`` of it by
+its selling partner answers the next state: ``in_queue_polls`` polls ``IN_QUEUE`` (default 1),
+then at least ``in_progress_polls`` polls ``IN_PROGRESS`` (default 1; longer while the document
+is still being written), then ``DONE`` with a ``reportDocumentId``, or ``CANCELLED`` when
+the report has no row (the documented automatic cancellation), or what an ``_admin`` outcome
+rule asks: ``FATAL`` with an error document (``{"errorDetails": ...}``, not compressed) or
+``CANCELLED``.
 
 Documents are served at a pre-signed URL: ``X-Amz-Date``, ``X-Amz-Expires`` (``url_ttl_seconds``,
 default 300: "This URL expires after 5 minutes") and an HMAC ``X-Amz-Signature`` of both; an
@@ -153,6 +154,13 @@ class Report:
         return body
 
 
+def _discard(job: Future[tuple[str, int, int]]) -> None:
+    if job.exception() is None:
+        path = job.result()[0]
+        if os.path.exists(path):
+            os.unlink(path)
+
+
 def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00")
 
@@ -278,6 +286,8 @@ class ReportsState:
                         self._outcomes[index] = rule.model_copy(update={"count": rule.count - 1})
                     break
             self._reports[report.report_id] = report
+            if report.outcome is None:  # Amazon starts on it at once; polls reveal the states
+                report.job = self._pool.submit(self._write, report)
         return report
 
     def report(self, selling_partner_id: str, report_id: str) -> Report | None:
@@ -301,6 +311,8 @@ class ReportsState:
                 return False
             report.status = "CANCELLED"
             report.ended = self._now()
+            if report.job is not None:  # its document will never be served
+                report.job.add_done_callback(_discard)
             return True
 
     def poll(self, report: Report) -> Report:
@@ -315,8 +327,6 @@ class ReportsState:
                 report.status = "IN_PROGRESS"
                 report.started = self._now()
                 report.polls = 1
-                if report.outcome is None:
-                    report.job = self._pool.submit(self._write, report)
                 if self.in_progress_polls >= 1:
                     return report
             if report.polls <= self.in_progress_polls:
