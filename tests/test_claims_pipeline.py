@@ -138,7 +138,7 @@ async def _organization_of(runtime: Runtime, connection_id: str) -> uuid.UUID:
     return found
 
 
-async def _stored(runtime: Runtime, connection_id: str) -> tuple[int, int, int, int]:
+async def _stored(runtime: Runtime, connection_id: str) -> tuple[int, int, int, int, int]:
     org = await _organization_of(runtime, connection_id)
     async with unit_of_work(runtime.sessionmaker) as session:
         set_tenant(session, org)
@@ -147,9 +147,6 @@ async def _stored(runtime: Runtime, connection_id: str) -> tuple[int, int, int, 
 
 # Planted claims the pipeline cannot find today, and why (the test fails when that changes).
 NOT_FOUND = {
-    # the shortage is shipped minus received: the shipped quantities come from the Fulfillment
-    # Inbound API, which the pipeline does not pull yet
-    "inbound_short",
     # rules.reimbursed_below_value needs at least MIN_HISTORY (2) earlier reimbursements of the
     # FNSKU as its yardstick; the emulator plants one
     "reimbursed_below_value",
@@ -203,10 +200,10 @@ async def test_the_pull_stores_the_history_and_detection_finds_exactly_the_plant
 
     done = _job(seller, job["id"])
     assert done["status"] == "succeeded", done["last_error"]
-    assert done["pages"] == 4 and done["skipped"] == 0  # three reports and the refunds
-    ledger, reimbursements, returns, refunds = await _stored(runtime, connection_id)
-    assert ledger > 0 and reimbursements > 0 and returns > 0 and refunds > 0
-    assert done["changed"] == ledger + reimbursements + returns + refunds
+    assert done["pages"] == 5 and done["skipped"] == 0  # 3 reports, shipments, refunds
+    ledger, reimbursements, returns, refunds, inbound = await _stored(runtime, connection_id)
+    assert ledger > 0 and reimbursements > 0 and returns > 0 and refunds > 0 and inbound > 0
+    assert done["changed"] == ledger + reimbursements + returns + refunds + inbound
     emulated = [r for r in _reports(live_server) if r["selling_partner_id"] == SELLER]
     assert sorted(r["reportType"] for r in emulated) == sorted([LEDGER, REIMBURSEMENTS, RETURNS])
 
@@ -302,12 +299,13 @@ async def test_a_cut_and_a_503_mid_download_are_resumed_with_the_same_rows(
             "claims_reimbursements",
             "claims_customer_returns",
             "claims_refunds",
+            "claims_inbound_items",
         ):
             await conn.execute(text(f"DELETE FROM {table}"))
         await conn.execute(
             text("UPDATE sync_jobs SET status = 'failed' WHERE id = :id"), {"id": clean["id"]}
         )
-    assert await _stored(runtime, connection_id) == (0, 0, 0, 0)
+    assert await _stored(runtime, connection_id) == (0, 0, 0, 0, 0)
 
     _admin(
         live_server,
@@ -358,7 +356,7 @@ async def test_a_fatal_report_fails_the_job_in_words_and_a_resume_redoes_only_th
     await run_worker()
 
     done = _job(seller, job["id"])
-    assert done["status"] == "succeeded" and done["pages"] == 4, done
+    assert done["status"] == "succeeded" and done["pages"] == 5, done
     created = [r["reportType"] for r in _reports(live_server)]
     assert created.count(LEDGER) == 1  # done before the failure: not asked for again
     assert created.count(REIMBURSEMENTS) == 2 and created.count(RETURNS) == 1
@@ -375,8 +373,8 @@ async def test_a_cancelled_report_is_a_period_without_data_and_the_pull_goes_on(
     await run_worker()
 
     done = _job(seller, job["id"])
-    assert done["status"] == "succeeded" and done["pages"] == 4, done
-    ledger, reimbursements, returns, refunds = await _stored(runtime, connection_id)
+    assert done["status"] == "succeeded" and done["pages"] == 5, done
+    ledger, reimbursements, returns, refunds, _ = await _stored(runtime, connection_id)
     assert returns == 0 and ledger > 0 and reimbursements > 0 and refunds > 0
 
 
@@ -420,7 +418,7 @@ async def test_another_organizations_rows_are_never_read(
         found = await pipeline.detect(session, other, uuid.UUID(connection_id), today=ANCHOR)
         counts = await pipeline.stored_counts(session, other, uuid.UUID(connection_id))
     assert found.marketplaces == [] and found.claims == 0
-    assert counts == (0, 0, 0, 0)
+    assert counts == (0, 0, 0, 0, 0)
     assert all(o != other for o, *_ in await _claims(runtime))
 
 

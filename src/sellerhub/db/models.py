@@ -5,6 +5,7 @@ from sellerhub.commerce.catalog.models import Product, ProductListing
 from sellerhub.commerce.claims.models import Claim, Recovery
 from sellerhub.commerce.claims.reports.models import (
     ClaimsCustomerReturn,
+    ClaimsInboundItem,
     ClaimsLedgerEvent,
     ClaimsRefund,
     ClaimsReimbursement,
@@ -47,6 +48,7 @@ __all__ = [
     "AuditEvent",
     "Claim",
     "ClaimsCustomerReturn",
+    "ClaimsInboundItem",
     "ClaimsLedgerEvent",
     "ClaimsRefund",
     "ClaimsReimbursement",

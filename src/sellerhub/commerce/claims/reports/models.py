@@ -166,3 +166,32 @@ class ClaimsRefund(TenantScoped, Base):
     amount_minor: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
     country: Mapped[str] = mapped_column(Text)
+
+
+class ClaimsInboundItem(TenantScoped, Base):
+    """One item (FNSKU) of a closed inbound shipment, from the Fulfillment Inbound API: what the
+    seller shipped (``QuantityShipped``) and what Amazon says it received. ``closed_on`` is the
+    day a pull first saw the shipment closed (the API gives no closing date; a later pull
+    keeps the first sighting), so a claim never opens before the shipment was closed."""
+
+    __tablename__ = "claims_inbound_items"
+    __table_args__ = (
+        PrimaryKeyConstraint(
+            "organization_id", "connection_id", "marketplace_id", "shipment_id", "fnsku", "sku"
+        ),
+        CheckConstraint("quantity_shipped >= 0 AND quantity_received >= 0", name="quantities"),
+    )
+
+    # The primary key leads with the organization: no index of its own (TenantScoped's).
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False
+    )
+    connection_id: Mapped[uuid.UUID]
+    marketplace_id: Mapped[str] = mapped_column(String(20))
+    shipment_id: Mapped[str] = mapped_column(Text)
+    fnsku: Mapped[str] = mapped_column(Text)
+    sku: Mapped[str] = mapped_column(Text)
+    quantity_shipped: Mapped[int]
+    quantity_received: Mapped[int]
+    closed_on: Mapped[date]
+    country: Mapped[str] = mapped_column(Text)

@@ -29,6 +29,7 @@ class Source:
     staging: str
     columns: tuple[tuple[str, str], ...]
     occurrence: bool = False  # the ledger: identical rows counted, as rules.claim_key does
+    row_key: bool = True  # False: the table's own columns are its key (no row_key column)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -100,6 +101,21 @@ RETURNS: Final = Source(
         ("license_plate_number", "text"),
     ),
 )
+INBOUND: Final = Source(
+    "claims_inbound_items",
+    "claims_stage_inbound",
+    (
+        ("marketplace_id", "text"),
+        ("shipment_id", "text"),
+        ("fnsku", "text"),
+        ("sku", "text"),
+        ("quantity_shipped", "integer"),
+        ("quantity_received", "integer"),
+        ("closed_on", "date"),
+        ("country", "text"),
+    ),
+    row_key=False,
+)
 REFUNDS: Final = Source(
     "claims_refunds",
     "claims_stage_refunds",
@@ -126,6 +142,12 @@ def _merge_sql(source: Source) -> str:
     above, never from input."""
     names = source.names
     listed = ", ".join(names)
+    if not source.row_key:
+        return (
+            f"INSERT INTO {source.table} (organization_id, connection_id, {listed})"  # noqa: S608
+            f" SELECT %(organization_id)s, %(connection_id)s, {listed} FROM {source.staging}"
+            " ON CONFLICT DO NOTHING"
+        )
     if source.occurrence:
         key = _key_text([*names, "occurrence"])
         return (
@@ -201,6 +223,29 @@ WHERE r.organization_id = %(organization_id)s AND r.connection_id = %(connection
   )
 """
 
+# The closed shipments' items of the marketplace seen from ``since`` on, and the ledger's
+# receipts of those shipments (what arrived: ``normalise.inbound`` sums them).
+_INBOUND_READ: Final = """
+SELECT shipment_id, sku, fnsku, quantity_shipped, closed_on, country
+FROM claims_inbound_items
+WHERE organization_id = %(organization_id)s AND connection_id = %(connection_id)s
+  AND marketplace_id = %(marketplace_id)s AND closed_on >= %(since)s
+"""
+
+_RECEIPTS_READ: Final = """
+SELECT event_date, fnsku, asin, msku, title, event_type, reference_id, quantity,
+       fulfillment_center, disposition, reason, country, reconciled_quantity,
+       unreconciled_quantity, occurred_at
+FROM claims_ledger_events
+WHERE organization_id = %(organization_id)s AND connection_id = %(connection_id)s
+  AND marketplace_id = %(marketplace_id)s AND event_type = 'Receipts'
+  AND reference_id IN (
+    SELECT i.shipment_id FROM claims_inbound_items i
+    WHERE i.organization_id = %(organization_id)s AND i.connection_id = %(connection_id)s
+      AND i.marketplace_id = %(marketplace_id)s AND i.closed_on >= %(since)s
+  )
+"""
+
 _COUNTS: Final = """
 SELECT (SELECT count(*) FROM claims_ledger_events
         WHERE organization_id = %(organization_id)s AND connection_id = %(connection_id)s),
@@ -209,6 +254,8 @@ SELECT (SELECT count(*) FROM claims_ledger_events
        (SELECT count(*) FROM claims_customer_returns
         WHERE organization_id = %(organization_id)s AND connection_id = %(connection_id)s),
        (SELECT count(*) FROM claims_refunds
+        WHERE organization_id = %(organization_id)s AND connection_id = %(connection_id)s),
+       (SELECT count(*) FROM claims_inbound_items
         WHERE organization_id = %(organization_id)s AND connection_id = %(connection_id)s)
 """
 
@@ -306,9 +353,15 @@ class ReportRowsRepository:
     async def returns(self, country: str, *, since: dt.date) -> list[tuple[Any, ...]]:
         return await self._rows(_RETURNS_READ, country=country, since=since)
 
+    async def inbound(self, marketplace_id: str, *, since: dt.date) -> list[tuple[Any, ...]]:
+        return await self._rows(_INBOUND_READ, marketplace_id=marketplace_id, since=since)
+
+    async def receipts(self, marketplace_id: str, *, since: dt.date) -> list[tuple[Any, ...]]:
+        return await self._rows(_RECEIPTS_READ, marketplace_id=marketplace_id, since=since)
+
     async def marketplaces(self) -> list[str]:
         return [str(row[0]) for row in await self._rows(_MARKETPLACES)]
 
-    async def counts(self) -> tuple[int, int, int, int]:
+    async def counts(self) -> tuple[int, int, int, int, int]:
         (row,) = await self._rows(_COUNTS)
-        return int(row[0]), int(row[1]), int(row[2]), int(row[3])
+        return int(row[0]), int(row[1]), int(row[2]), int(row[3]), int(row[4])

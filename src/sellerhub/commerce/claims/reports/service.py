@@ -45,6 +45,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sellerhub.commerce.claims import normalise, rules, windows
 from sellerhub.commerce.claims.reports.repository import (
+    INBOUND,
     LEDGER,
     REFUNDS,
     REIMBURSEMENTS,
@@ -52,8 +53,14 @@ from sellerhub.commerce.claims.reports.repository import (
     ReportRowsRepository,
     Source,
 )
-from sellerhub.commerce.claims.rows import CustomerReturn, LedgerEvent, Refund, Reimbursement
-from sellerhub.connections.providers.amazon_spapi import finances, reports
+from sellerhub.commerce.claims.rows import (
+    CustomerReturn,
+    LedgerEvent,
+    Refund,
+    Reimbursement,
+    ShippedItem,
+)
+from sellerhub.connections.providers.amazon_spapi import finances, inbound, reports
 from sellerhub.connections.refresh import RefreshContext, access_token_for
 from sellerhub.core.clock import utcnow
 from sellerhub.core.logging import get_logger
@@ -70,9 +77,14 @@ OVERLAP: Final = dt.timedelta(days=2)  # late rows of the days before the last p
 # Refunds are claimable at most 120 days after they were posted (windows.WINDOWS): older ones
 # are not pulled (and the Finances API serves a limited past).
 REFUNDS_LOOKBACK: Final = dt.timedelta(days=180)
+# A shipment is updated when it closes, after its delivery, and a shortage is claimable until 60
+# days after delivery: shipments last updated longer ago than this cannot be claimed (and each
+# costs a getShipmentItemsByShipmentId call at 2 a second).
+INBOUND_LOOKBACK: Final = dt.timedelta(days=90)
 POLL_SECONDS = 5.0  # getReport's first interval (the client grows it by half up to 60 s)
 MAX_WAIT_SECONDS = 1800.0  # then ReportNotReady: the queue retries the step later
 REFUNDS_STEP: Final = "refunds"
+INBOUND_STEP: Final = "inbound_shipments"
 REPORT_STEPS: Final = (
     normalise.LEDGER_DETAIL,
     normalise.REIMBURSEMENTS,
@@ -87,6 +99,8 @@ MAX_CURSOR: Final = 2000
 LEDGER_DAYS: Final = 550
 REIMBURSEMENT_DAYS: Final = 550
 REFUND_DAYS: Final = 135
+# A shipment is claimable until 60 days after its delivery, which came before it closed.
+INBOUND_DAYS: Final = 90
 WAREHOUSE_CODES: Final = rules.LOST_CODES | rules.FOUND_CODES | rules.DAMAGED_CODES
 
 
@@ -106,7 +120,8 @@ class Step:
 
 
 def steps_of(marketplaces: list[str]) -> list[Step]:
-    return [Step(kind, m) for m in marketplaces for kind in REPORT_STEPS] + [
+    per_marketplace = (*REPORT_STEPS, INBOUND_STEP)
+    return [Step(kind, m) for m in marketplaces for kind in per_marketplace] + [
         Step(REFUNDS_STEP, None)
     ]
 
@@ -364,6 +379,8 @@ async def _pull(
 ) -> StepDone:
     if step.kind == REFUNDS_STEP:
         return await _pull_refunds(ctx, organization_id, connection_id, step, start)
+    if step.kind == INBOUND_STEP:
+        return await _pull_inbound(ctx, organization_id, connection_id, step, start)
     assert step.marketplace_id is not None
     done = StepDone(step)
     report_id = await reports.create_report(
@@ -419,6 +436,66 @@ async def _pull_refunds(
         await repo.stage(REFUNDS, batches())
         done.stored = await repo.merge(REFUNDS)
     done.fetched, done.skipped = reader.fetched, reader.skipped
+    _log_step(done)
+    return done
+
+
+async def _pull_inbound(
+    ctx: RefreshContext,
+    organization_id: uuid.UUID,
+    connection_id: uuid.UUID,
+    step: Step,
+    start: dt.datetime,
+) -> StepDone:
+    """The marketplace's shipments closed (last updated) in the period, at most
+    ``INBOUND_LOOKBACK`` back, and each one's items: shipped and received per FNSKU. A
+    shipment is recorded closed on the day of the pull that first sees it (the API gives no
+    closing day)."""
+    assert step.marketplace_id is not None
+    marketplace_id = step.marketplace_id
+    done = StepDone(step)
+    today = utcnow().date()
+    country = windows.country_of(marketplace_id)
+
+    async def batches() -> AsyncIterator[list[tuple[Any, ...]]]:
+        async for shipment in inbound.iter_shipments(
+            ctx,
+            organization_id,
+            connection_id,
+            marketplace_id,
+            updated_after=max(start, utcnow() - INBOUND_LOOKBACK),
+            updated_before=utcnow() - finances.POSTED_BEFORE_LAG,
+        ):
+            done.fetched += 1
+            shipment_id = str(shipment["ShipmentId"])
+            try:
+                items = await inbound.get_shipment_items(
+                    ctx, organization_id, connection_id, shipment_id, marketplace_id
+                )
+            except reports.ReportRefused:  # an id Amazon would not take in a path
+                done.skipped += 1
+                log.warning("claims_reports.shipment_skipped", marketplace_id=marketplace_id)
+                continue
+            yield [
+                (
+                    marketplace_id,
+                    item.shipment_id,
+                    item.fnsku,
+                    item.seller_sku,
+                    item.quantity_shipped,
+                    item.quantity_received,
+                    today,
+                    country,
+                )
+                for item in items
+                if item.quantity_shipped >= 0 and item.quantity_received >= 0
+            ]
+
+    async with unit_of_work(ctx.sessionmaker) as session:
+        set_tenant(session, organization_id)
+        repo = ReportRowsRepository(session, organization_id, connection_id)
+        await repo.stage(INBOUND, batches())
+        done.stored = await repo.merge(INBOUND)
     _log_step(done)
     return done
 
@@ -525,12 +602,29 @@ async def detect(
         refund_since = today - dt.timedelta(days=REFUND_DAYS)
         refunds = [_refund(r) for r in await repo.refunds(country, since=refund_since)]
         returns = [_return(r) for r in await repo.returns(country, since=refund_since)]
+        inbound_since = today - dt.timedelta(days=INBOUND_DAYS)
+        shipped = [
+            ShippedItem(
+                shipment_id=shipment_id,
+                sku=sku,
+                fnsku=fnsku,
+                quantity_shipped=quantity,
+                closed_on=closed_on,
+                country=item_country,
+            )
+            for shipment_id, sku, fnsku, quantity, closed_on, item_country in await repo.inbound(
+                marketplace_id, since=inbound_since
+            )
+        ]
+        receipts = [_ledger(r) for r in await repo.receipts(marketplace_id, since=inbound_since)]
+        shipments = normalise.inbound(shipped, receipts)
         found = rules.detect(
             today=today,
             ledger=ledger,
             reimbursements=paid,
             returns=returns,
             refunds=refunds,
+            shipments=shipments,
             country=country or marketplace_id,
         )
         counts = await claims.record_detected(
@@ -547,6 +641,7 @@ async def detect(
             reimbursements=len(paid),
             refunds=len(refunds),
             returns=len(returns),
+            shipment_items=len(shipped),
             claims=len(found),
             new=counts.new,
         )
@@ -555,6 +650,7 @@ async def detect(
 
 async def stored_counts(
     session: AsyncSession, organization_id: uuid.UUID, connection_id: uuid.UUID
-) -> tuple[int, int, int, int]:
-    """Rows stored for the connection: ledger events, reimbursements, returns, refunds."""
+) -> tuple[int, int, int, int, int]:
+    """Rows stored for the connection: ledger events, reimbursements, returns, refunds,
+    inbound shipment items."""
     return await ReportRowsRepository(session, organization_id, connection_id).counts()
