@@ -10,6 +10,7 @@ stored by the claims workflow (``claims.service.record_detected``), recoveries b
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -376,6 +377,38 @@ async def test_a_cancelled_report_is_a_period_without_data_and_the_pull_goes_on(
     assert done["status"] == "succeeded" and done["pages"] == 5, done
     ledger, reimbursements, returns, refunds, _ = await _stored(runtime, connection_id)
     assert returns == 0 and ledger > 0 and reimbursements > 0 and refunds > 0
+
+
+async def test_a_pull_cancelled_while_amazon_produces_a_report_stops_and_resumes(
+    seller: Browser,
+    live_server: str,
+    live_jobs: None,
+    runtime: Runtime,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(pipeline, "KEEPALIVE_SECONDS", 0.3)
+    _configure(live_server, in_queue_polls=100)  # the ledger report waits its turn
+    connection_id = _connect(seller)
+    job = _pull(seller, connection_id)
+    worker = asyncio.create_task(run_worker())
+    for _ in range(100):  # until the run polls the report
+        await asyncio.sleep(0.1)
+        if _reports(live_server) and _job(seller, job["id"])["status"] == "running":
+            break
+    cancelled = seller.client.post(f"/api/v1/sync-jobs/{job['id']}/cancel", headers=seller.csrf())
+    assert cancelled.status_code == 200, cancelled.text
+    await asyncio.wait_for(worker, timeout=30)  # the run noticed at its next keepalive
+
+    stopped = _job(seller, job["id"])
+    assert stopped["status"] == "cancelled" and stopped["pages"] == 0, stopped
+    assert await _stored(runtime, connection_id) == (0, 0, 0, 0, 0)
+
+    _configure(live_server, in_queue_polls=0)
+    resumed = seller.client.post(f"/api/v1/sync-jobs/{job['id']}/resume", headers=seller.csrf())
+    assert resumed.status_code == 202, resumed.text
+    await run_worker()
+    done = _job(seller, job["id"])
+    assert done["status"] == "succeeded" and done["pages"] == 5, done["last_error"]
 
 
 # -- requests and tenancy -------------------------------------------------------------------------

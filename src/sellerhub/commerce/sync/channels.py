@@ -53,6 +53,9 @@ class Claimed:
     since: datetime | None
     cursor: str | None
     resource: str = ORDERS
+    # Renews the run's lease during a long page (a report Amazon is still producing); False
+    # when the job was cancelled or taken over meanwhile.
+    keepalive: Callable[[], Awaitable[bool]] | None = None
 
 
 @dataclass(frozen=True)
@@ -193,7 +196,7 @@ async def claims_reports_page(
     """One report (or the refunds) of the claims pull, stored (``claims.reports.service``)."""
     try:
         done = await claims_reports.run_step(
-            ctx, organization_id, job.connection_id, job.since, cursor
+            ctx, organization_id, job.connection_id, job.since, cursor, keepalive=job.keepalive
         )
     except claims_reports.StepThrottled:
         raise Throttled(FBA_THROTTLE_WAIT) from None

@@ -18,6 +18,8 @@ in the transaction that saves the next cursor; its docstring has the details."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import functools
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
@@ -271,6 +273,9 @@ async def run(ctx: RefreshContext, organization_id: uuid.UUID, job_id: uuid.UUID
     claimed = await _claim(ctx, organization_id, job_id, lease)
     if claimed is None:
         return None
+    claimed = dataclasses.replace(
+        claimed, keepalive=functools.partial(_keepalive, ctx, organization_id, job_id, lease)
+    )
     cursor = claimed.cursor
     throttles = 0
     while True:
@@ -394,6 +399,19 @@ async def _apply_page(
                     },
                 )
         return job.status
+
+
+async def _keepalive(
+    ctx: RefreshContext, organization_id: uuid.UUID, job_id: uuid.UUID, lease: uuid.UUID
+) -> bool:
+    """Renew the run's heartbeat in the middle of a long page; False once it is not ours."""
+    async with unit_of_work(ctx.sessionmaker) as session:
+        set_tenant(session, organization_id)
+        job = await _owned(session, job_id, lease)
+        if job is None:
+            return False
+        job.heartbeat_at = utcnow()
+        return True
 
 
 async def _note_throttle(

@@ -36,8 +36,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -83,6 +84,9 @@ REFUNDS_LOOKBACK: Final = dt.timedelta(days=180)
 INBOUND_LOOKBACK: Final = dt.timedelta(days=90)
 POLL_SECONDS = 5.0  # getReport's first interval (the client grows it by half up to 60 s)
 MAX_WAIT_SECONDS = 1800.0  # then ReportNotReady: the queue retries the step later
+# While Amazon produces a report, the run renews its lease this often (the sync runner's lease
+# is 5 minutes), and stops when the job was cancelled meanwhile.
+KEEPALIVE_SECONDS = 60.0
 REFUNDS_STEP: Final = "refunds"
 INBOUND_STEP: Final = "inbound_shipments"
 REPORT_STEPS: Final = (
@@ -107,6 +111,10 @@ WAREHOUSE_CODES: Final = rules.LOST_CODES | rules.FOUND_CODES | rules.DAMAGED_CO
 class StepFailed(Exception):
     """A step that cannot succeed by retrying (a FATAL report, a refusal): the job fails with
     these words and can be resumed."""
+
+
+class StepCancelled(StepFailed):
+    """The job was cancelled (or taken over by another run) while a report was produced."""
 
 
 class StepThrottled(Exception):
@@ -337,9 +345,13 @@ async def run_step(
     connection_id: uuid.UUID,
     since: dt.datetime | None,
     cursor: str | None,
+    *,
+    keepalive: Callable[[], Awaitable[bool]] | None = None,
 ) -> StepDone:
-    """Pull and store the step at ``cursor`` (None: the first). Raises ``StepFailed``,
-    ``StepThrottled``, or ``UpstreamUnavailable`` (retry later)."""
+    """Pull and store the step at ``cursor`` (None: the first). ``keepalive`` renews the
+    run's lease while a report is produced (False: stop, the job was cancelled). Raises
+    ``StepFailed`` (``StepCancelled``), ``StepThrottled``, or ``UpstreamUnavailable`` (retry
+    later)."""
     position = Position.decode(cursor)
     if position is None:
         fresh = await access_token_for(ctx, organization_id, connection_id)
@@ -354,7 +366,7 @@ async def run_step(
     start = period_start(since, utcnow())
     following = position.step + 1
     try:
-        done = await _pull(ctx, organization_id, connection_id, step, start)
+        done = await _pull(ctx, organization_id, connection_id, step, start, keepalive)
     except reports.ReportFatal as exc:
         raise StepFailed(
             f"Amazon could not produce {step.kind} for {step.marketplace_id or 'the seller'}: "
@@ -376,6 +388,7 @@ async def _pull(
     connection_id: uuid.UUID,
     step: Step,
     start: dt.datetime,
+    keepalive: Callable[[], Awaitable[bool]] | None = None,
 ) -> StepDone:
     if step.kind == REFUNDS_STEP:
         return await _pull_refunds(ctx, organization_id, connection_id, step, start)
@@ -387,14 +400,7 @@ async def _pull(
         ctx, organization_id, connection_id, step.kind, [step.marketplace_id], data_start=start
     )
     try:
-        report = await reports.wait_for_report(
-            ctx,
-            organization_id,
-            connection_id,
-            report_id,
-            poll_seconds=POLL_SECONDS,
-            max_wait=MAX_WAIT_SECONDS,
-        )
+        report = await _wait(ctx, organization_id, connection_id, report_id, keepalive)
     except reports.ReportCancelled:
         log.info("claims_reports.no_data", report_type=step.kind, report_id=report_id)
         done.cancelled = True
@@ -405,6 +411,34 @@ async def _pull(
     return await store_report(
         ctx.sessionmaker, organization_id, connection_id, step, rows, done=done
     )
+
+
+async def _wait(
+    ctx: RefreshContext,
+    organization_id: uuid.UUID,
+    connection_id: uuid.UUID,
+    report_id: str,
+    keepalive: Callable[[], Awaitable[bool]] | None,
+) -> reports.Report:
+    """``wait_for_report`` in spans of ``KEEPALIVE_SECONDS``, the same report polled again
+    after each, the run's lease renewed in between; ``MAX_WAIT_SECONDS`` in all."""
+    deadline = time.monotonic() + MAX_WAIT_SECONDS
+    while True:
+        span = min(KEEPALIVE_SECONDS, max(deadline - time.monotonic(), 0.0))
+        try:
+            return await reports.wait_for_report(
+                ctx,
+                organization_id,
+                connection_id,
+                report_id,
+                poll_seconds=POLL_SECONDS,
+                max_wait=span,
+            )
+        except reports.ReportNotReady:
+            if time.monotonic() >= deadline:
+                raise
+        if keepalive is not None and not await keepalive():
+            raise StepCancelled(f"stopped while Amazon produced report {report_id}")
 
 
 async def _pull_refunds(
