@@ -21,7 +21,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from sellerhub.commerce.claims import rules
+from sellerhub.commerce.claims import normalise, rules
 from sellerhub.commerce.claims.reports import service as pipeline
 from sellerhub.commerce.claims.reports import tasks as pipeline_tasks
 from sellerhub.config import Settings
@@ -477,3 +477,47 @@ async def test_an_inventory_sync_requests_a_pull_unless_one_is_fresh_and_daily(
     jobs_seen = seller.client.get("/api/v1/sync-jobs").json()["items"]
     pulls = [j for j in jobs_seen if j["resource"] == "fba_claims_reports"]
     assert len(pulls) == 2 and {j["status"] for j in pulls} == {"succeeded"}, pulls
+
+
+# -- pure parts -----------------------------------------------------------------------------------
+
+
+def test_a_row_that_cannot_be_read_is_skipped_and_counted_not_fatal() -> None:
+    reader = pipeline._Reader(US)
+    good = {column: "" for column in normalise.LEDGER_DETAIL_COLUMNS}
+    good |= {
+        "Date": "11/02/2026",
+        "FNSKU": "X00TEST001",
+        "MSKU": "SKU-1",
+        "Event Type": "Adjustments",
+        "Reference ID": "123",
+        "Quantity": "-2",
+        "Fulfillment Center": "PHX7",
+        "Disposition": "SELLABLE",
+        "Reason": "M",
+        "Country": "us",
+    }
+    bad = good | {"Quantity": "two"}
+    shipped = good | {"Event Type": "Shipments", "Quantity": "not read"}
+    rows = reader.ledger([good, bad, shipped])
+    assert len(rows) == 1 and rows[0][0] == US and rows[0][8] == -2 and rows[0][12] == "US"
+    assert reader.fetched == 3 and reader.skipped == 1  # a shipment is not read at all
+    assert "Quantity" in reader.first_problem and "two" in reader.first_problem
+
+
+def test_the_cursor_and_the_period() -> None:
+    position = pipeline.Position(3, [US, "A2EUQ1WTGCTBG2"])
+    assert pipeline.Position.decode(position.encode()) == position
+    for junk in ("", "{", '{"step": "1", "marketplaces": []}', '{"marketplaces": [1]}', "[]"):
+        assert pipeline.Position.decode(junk) is None  # not ours: the pull starts over
+    steps = pipeline.steps_of([US, "A2EUQ1WTGCTBG2"])
+    assert [s.kind for s in steps[:4]] == [*pipeline.REPORT_STEPS, pipeline.INBOUND_STEP]
+    assert steps[-1] == pipeline.Step(pipeline.REFUNDS_STEP, None) and len(steps) == 9
+
+    now = datetime(2026, 11, 30, 16, 45, tzinfo=UTC)
+    first = pipeline.period_start(None, now)
+    assert first == datetime(2025, 5, 31, tzinfo=UTC)  # 548 days back, at midnight
+    later = pipeline.period_start(datetime(2026, 11, 29, 3, 30, tzinfo=UTC), now)
+    assert later == datetime(2026, 11, 27, tzinfo=UTC)  # 2 days' overlap, a whole day
+    ancient = pipeline.period_start(datetime(2020, 1, 1, tzinfo=UTC), now)
+    assert ancient == first  # never beyond what the ledger keeps
