@@ -279,6 +279,42 @@ async def test_no_recovery_before_anything_was_filed(
     assert await _recoveries(runtime) == 0
 
 
+async def test_detection_passes_the_filed_case_ids_to_the_rules(
+    seller: Browser,
+    live_server: str,
+    live_jobs: None,
+    runtime: Runtime,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _configure(live_server)
+    connection_id = _connect(seller)
+    _pull(seller, connection_id)
+    await run_worker()
+    listed = seller.client.get("/api/v1/claims", params={"status": "ready"}).json()["items"]
+    claim = listed[0]
+    filed = seller.client.post(
+        f"/api/v1/claims/{claim['id']}/file", json={"case_id": "1234567890"}, headers=seller.csrf()
+    )
+    assert filed.status_code == 200, filed.text
+
+    seen: list[dict[str, str]] = []
+    detect = rules.detect
+
+    def spy(**kwargs: Any) -> list[rules.Claim]:
+        seen.append(dict(kwargs["filed"]))
+        return detect(**kwargs)
+
+    monkeypatch.setattr(rules, "detect", spy)
+    org = await _organization_of(runtime, connection_id)
+    async with unit_of_work(runtime.sessionmaker) as session:
+        set_tenant(session, org)
+        await pipeline.detect(session, org, uuid.UUID(connection_id), today=ANCHOR)
+    (key,) = [k for _, k, *_ in await _claims(runtime) if k == claim["key"]]
+    assert seen == [{key: "1234567890"}]
+    statuses = {k: status for _, k, *_, status in await _claims(runtime)}
+    assert statuses[key] == "filed"  # a filed claim is left as it is
+
+
 # -- failures -------------------------------------------------------------------------------------
 
 

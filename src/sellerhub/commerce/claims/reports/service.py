@@ -617,6 +617,8 @@ async def detect(
 
     repo = ReportRowsRepository(session, organization_id, connection_id)
     result = Detected(marketplaces=await repo.marketplaces())
+    # The seller's filed claims and their case ids: a payment under a case nets its claim.
+    filed = await claims.filed_cases(session, organization_id) if result.marketplaces else {}
     for marketplace_id in result.marketplaces:
         country = windows.country_of(marketplace_id)
         ledger = [
@@ -660,6 +662,7 @@ async def detect(
             refunds=refunds,
             shipments=shipments,
             country=country or marketplace_id,
+            filed=filed,
         )
         counts = await claims.record_detected(
             session, organization_id, connection_id, found, today=today
