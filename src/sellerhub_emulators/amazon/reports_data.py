@@ -831,22 +831,24 @@ def _plant(
         matched_by="fnsku_quantity_date",
         reimbursement_ids=(row.reimbursement_id,),
     )
-    # 18. reimbursed well below the item's value (its earlier reimbursement paid full value)
+    # 18. reimbursed well below the item's value (its two earlier reimbursements, the
+    # yardstick detection needs, paid full value)
     p, fc = next(skus), fcs[0]
-    earlier_ref, earlier = lost(p, 300, 1, fc, reconciled=1)
-    first = reimburse(p, 295, "Lost_Warehouse", 1)
-    case(
-        "lost_warehouse",
-        "already_reimbursed",
-        p,
-        1,
-        earlier_ref,
-        earlier,
-        fc,
-        "an earlier loss, reimbursed at full value",
-        matched_by="fnsku_quantity_date",
-        reimbursement_ids=(first.reimbursement_id,),
-    )
+    for days in (300, 200):
+        earlier_ref, earlier = lost(p, days, 1, fc, reconciled=1)
+        first = reimburse(p, days - 5, "Lost_Warehouse", 1)
+        case(
+            "lost_warehouse",
+            "already_reimbursed",
+            p,
+            1,
+            earlier_ref,
+            earlier,
+            fc,
+            "an earlier loss, reimbursed at full value",
+            matched_by="fnsku_quantity_date",
+            reimbursement_ids=(first.reimbursement_id,),
+        )
     ref, when = lost(p, 35, 2, fc, reconciled=2)
     cheap = (p.price * Decimal("0.35")).quantize(
         Decimal(1) if currency in ZERO_EXPONENT else Decimal("0.01")
