@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import cast
+from typing import Any, cast
 
 import httpx
 import psycopg
@@ -224,8 +224,8 @@ async def test_reads_combined_in_one_statement_stay_scoped_and_in_order(
         {"skip": "nothing"},
         decode=lambda n: f"{n} events",
     )
-    name = Read("SELECT name FROM organizations WHERE id = %(organization_id)s")
-    missing = Read(
+    name: Read[Any] = Read("SELECT name FROM organizations WHERE id = %(organization_id)s")
+    missing: Read[Any] = Read(
         "SELECT id FROM organizations WHERE id = %(organization_id)s AND name = %(name)s",
         {"name": other_tenant.organization.name},
     )
