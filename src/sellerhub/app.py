@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from sellerhub import __version__
 from sellerhub.api import ROUTERS
+from sellerhub.commerce.inventory.endpoints import ReservationLane
 from sellerhub.commerce.inventory.imports.endpoints import STREAMED_PATHS
 from sellerhub.config import Settings, get_settings
 from sellerhub.core import openapi, problems
@@ -61,6 +62,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     problems.install(app)
     openapi.install(app)  # the document declares every status and content type (core.openapi)
     web.install(app)  # the web UI's static files (its pages are routers in api.py)
+    # Reservations (the hottest inventory route) skip FastAPI's routing and request handling;
+    # innermost, so every middleware below wraps them exactly as it wraps the documented route.
+    app.add_middleware(ReservationLane)
     # The input policy (sizes, NUL, surrogates, nesting) for every request but webhook deliveries;
     # bulk inventory uploads stream their bodies under their own limit (their route enforces it).
     app.add_middleware(
