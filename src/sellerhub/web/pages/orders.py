@@ -131,7 +131,8 @@ def _filters(request: Request) -> Filters:
 
 @dataclass(frozen=True, slots=True)
 class OrdersPage:
-    rows: list[Markup]  # each order's <tr>, escaped (``_row_html``)
+    count: int
+    rows: Markup  # every order's <tr>, escaped (``_row_html``), placed once by the template
     next_cursor: str | None
 
 
@@ -164,7 +165,7 @@ def _channel_cells(stores: dict[str, Store]) -> dict[str, str]:
     }
 
 
-def _row_html(item: dict[str, Any], channels: dict[str, str]) -> Markup:
+def _row_html(item: dict[str, Any], channels: dict[str, str]) -> str:
     """An order's table row, from the JSON item the API answers with. The list is the page's
     hot loop (50 to 200 orders, each with its lines), so its rows are written here with
     ``html.escape`` on every text from the database instead of by the template (0.22 ms for 50
@@ -196,7 +197,7 @@ def _row_html(item: dict[str, Any], channels: dict[str, str]) -> Markup:
         channel = esc(ORDER_CHANNELS.get(item["channel"], item["channel"]))
     status = item["status"].replace("_", " ") or "—"
     # Every text from the database went through esc() above; the rest is this function's.
-    return Markup(  # noqa: S704
+    return (
         f'<tr>\n<th scope="row">{esc(item["number"] or item["external_id"])}</th>\n'
         f"<td>{when[:16].replace('T', ' ')}</td>\n"
         f"<td>{channel}</td>\n"
@@ -217,7 +218,10 @@ def _orders_read(filters: Filters) -> Read[dict[str, Any]]:
 
 def _orders_page(page: dict[str, Any], stores: dict[str, Store]) -> OrdersPage:
     channels = _channel_cells(stores)
-    return OrdersPage([_row_html(item, channels) for item in page["items"]], page["next_cursor"])
+    items = page["items"]
+    # Each row's every database text went through _esc (_row_html): the rows are markup.
+    rows = Markup("".join([_row_html(item, channels) for item in items]))  # noqa: S704
+    return OrdersPage(len(items), rows, page["next_cursor"])
 
 
 @dataclass(frozen=True, slots=True)
