@@ -1,8 +1,9 @@
 """Report rows (dicts keyed by Amazon's exact column names) into ``rows`` dataclasses.
 
 A value that cannot be read raises ``BadReportValue`` naming the report, the column and the
-value, never a bare ``ValueError``: one bad row of a million must say where it is. Column names
-are constants here so the reports client and the emulator write the same headers.
+value, never a bare ``ValueError``: one bad row of a million must say where it is. The report
+types and their column lists are the reports client's (``amazon_spapi.report_columns``, which a
+test keeps equal to the emulator's); this module adds which columns may be missing.
 
 Sources of the column lists (seen 2026-11-30):
 
@@ -41,74 +42,27 @@ from sellerhub.commerce.claims.rows import (
 )
 from sellerhub.commerce.claims.windows import country_of
 from sellerhub.commerce.money import to_minor
+from sellerhub.connections.providers.amazon_spapi import report_columns as columns
 from sellerhub.core.errors import ValidationFailed
 
-LEDGER_DETAIL: Final = "GET_LEDGER_DETAIL_VIEW_DATA"
-REIMBURSEMENTS: Final = "GET_FBA_REIMBURSEMENTS_DATA"
-CUSTOMER_RETURNS: Final = "GET_FBA_FULFILLMENT_CUSTOMER_RETURNS_DATA"
+# The client's report types and column lists, under the names detection has always used.
+LEDGER_DETAIL: Final = columns.LEDGER_DETAIL
+REIMBURSEMENTS: Final = columns.REIMBURSEMENTS
+CUSTOMER_RETURNS: Final = columns.CUSTOMER_RETURNS
+LEDGER_DETAIL_COLUMNS: Final = columns.LEDGER_DETAIL_COLUMNS
+REIMBURSEMENTS_COLUMNS: Final = columns.REIMBURSEMENTS_COLUMNS
+CUSTOMER_RETURNS_COLUMNS: Final = columns.CUSTOMER_RETURNS_COLUMNS
 FINANCES_REFUNDS: Final = "listFinancialEvents RefundEventList"
 
-LEDGER_DETAIL_COLUMNS: Final = (
-    "Date",
-    "FNSKU",
-    "ASIN",
-    "MSKU",
-    "Title",
-    "Event Type",
-    "Reference ID",
-    "Quantity",
-    "Fulfillment Center",
-    "Disposition",
-    "Reason",
-    "Country",
-    "Reconciled Quantity",
-    "Unreconciled Quantity",
-    "Date and Time",
-)
 # Columns older or regional files may lack; a missing one reads as empty.
 LEDGER_DETAIL_OPTIONAL: Final = frozenset(
     {"Reconciled Quantity", "Unreconciled Quantity", "Date and Time"}
 )
 
-REIMBURSEMENTS_COLUMNS: Final = (
-    "approval-date",
-    "reimbursement-id",
-    "case-id",
-    "amazon-order-id",
-    "reason",
-    "sku",
-    "fnsku",
-    "asin",
-    "product-name",
-    "condition",
-    "currency-unit",
-    "amount-per-unit",
-    "amount-total",
-    "quantity-reimbursed-cash",
-    "quantity-reimbursed-inventory",
-    "quantity-reimbursed-total",
-    "original-reimbursement-id",
-    "original-reimbursement-type",
-)
 REIMBURSEMENTS_OPTIONAL: Final = frozenset(
     {"product-name", "original-reimbursement-id", "original-reimbursement-type"}
 )
 
-CUSTOMER_RETURNS_COLUMNS: Final = (
-    "return-date",
-    "order-id",
-    "sku",
-    "asin",
-    "fnsku",
-    "product-name",
-    "quantity",
-    "fulfillment-center-id",
-    "detailed-disposition",
-    "reason",
-    "status",
-    "license-plate-number",
-    "customer-comments",
-)
 # customer-comments is free text written by a buyer: never read, never stored by detection.
 CUSTOMER_RETURNS_OPTIONAL: Final = frozenset(
     {"product-name", "license-plate-number", "customer-comments"}

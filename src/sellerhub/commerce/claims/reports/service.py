@@ -38,9 +38,10 @@ import datetime as dt
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Final
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from dataclasses import dataclass, field, fields
+from operator import attrgetter
+from typing import Any, Final, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -191,6 +192,21 @@ class StepDone:
 # -- rows to staged tuples ------------------------------------------------------------------------
 
 
+_Row = TypeVar("_Row")
+
+
+def _values(cls: type) -> Callable[[Any], tuple[Any, ...]]:
+    """A normalised row's values in its dataclass's field order: the order of its source's
+    stored columns after ``marketplace_id`` (``repository.LEDGER`` and the others)."""
+    return attrgetter(*(f.name for f in fields(cls)))
+
+
+_LEDGER_VALUES: Final = _values(LedgerEvent)
+_REIMBURSEMENT_VALUES: Final = _values(Reimbursement)
+_RETURN_VALUES: Final = _values(CustomerReturn)
+_REFUND_VALUES: Final = _values(Refund)
+
+
 @dataclass
 class _Reader:
     """Normalised tuples of one source's rows, in its ``Source.columns`` order; counts what it
@@ -210,123 +226,44 @@ class _Reader:
             self._seen.add(exc.column)
             log.warning("claims_reports.row_skipped", report=exc.report, column=exc.column)
 
-    def ledger(self, batch: list[dict[str, str]]) -> list[tuple[Any, ...]]:
-        self.fetched += len(batch)
-        out = []
-        types = normalise.DETECTION_EVENT_TYPES
-        for row in batch:
-            kind = row.get("Event Type")
-            if isinstance(kind, str) and kind.strip() not in types:
-                continue
+    def _read(self, rows: list[Any], read: Callable[[Any], _Row]) -> Iterator[_Row]:
+        """Each row normalised; one that cannot be read is skipped and counted."""
+        for row in rows:
             try:
-                e = normalise.ledger_event(row)
+                yield read(row)
             except normalise.BadReportValue as exc:
                 self._skip(exc)
-                continue
-            out.append(
-                (
-                    self.marketplace_id,
-                    e.date,
-                    e.fnsku,
-                    e.asin,
-                    e.msku,
-                    e.title,
-                    e.event_type,
-                    e.reference_id,
-                    e.quantity,
-                    e.fulfillment_center,
-                    e.disposition,
-                    e.reason,
-                    e.country,
-                    e.reconciled_quantity,
-                    e.unreconciled_quantity,
-                    e.occurred_at,
-                )
-            )
-        return out
+
+    def ledger(self, batch: list[dict[str, str]]) -> list[tuple[Any, ...]]:
+        self.fetched += len(batch)
+        types = normalise.DETECTION_EVENT_TYPES
+        wanted = [
+            row
+            for row in batch
+            if not isinstance(kind := row.get("Event Type"), str) or kind.strip() in types
+        ]
+        return [
+            (self.marketplace_id, *_LEDGER_VALUES(e))
+            for e in self._read(wanted, normalise.ledger_event)
+        ]
 
     def reimbursements(self, batch: list[dict[str, str]]) -> list[tuple[Any, ...]]:
         self.fetched += len(batch)
-        out = []
-        for row in batch:
-            try:
-                r = normalise.reimbursement(row)
-            except normalise.BadReportValue as exc:
-                self._skip(exc)
-                continue
-            out.append(
-                (
-                    self.marketplace_id,
-                    r.approval_date,
-                    r.reimbursement_id,
-                    r.case_id,
-                    r.amazon_order_id,
-                    r.reason,
-                    r.sku,
-                    r.fnsku,
-                    r.asin,
-                    r.condition,
-                    r.currency,
-                    r.amount_per_unit_minor,
-                    r.amount_total_minor,
-                    r.quantity_cash,
-                    r.quantity_inventory,
-                    r.quantity_total,
-                    r.original_reimbursement_id,
-                    r.original_reimbursement_type,
-                )
-            )
-        return out
+        return [
+            (self.marketplace_id, *_REIMBURSEMENT_VALUES(r))
+            for r in self._read(batch, normalise.reimbursement)
+        ]
 
     def returns(self, batch: list[dict[str, str]]) -> list[tuple[Any, ...]]:
         self.fetched += len(batch)
-        out = []
-        for row in batch:
-            try:
-                r = normalise.customer_return(row)
-            except normalise.BadReportValue as exc:
-                self._skip(exc)
-                continue
-            out.append(
-                (
-                    self.marketplace_id,
-                    r.return_date,
-                    r.order_id,
-                    r.sku,
-                    r.asin,
-                    r.fnsku,
-                    r.quantity,
-                    r.fulfillment_center_id,
-                    r.detailed_disposition,
-                    r.reason,
-                    r.status,
-                    r.license_plate_number,
-                )
-            )
-        return out
+        return [
+            (self.marketplace_id, *_RETURN_VALUES(r))
+            for r in self._read(batch, normalise.customer_return)
+        ]
 
     def refunds(self, events: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
         self.fetched += len(events)
-        out: list[tuple[Any, ...]] = []
-        for event in events:
-            try:
-                items = normalise.refunds(event)
-            except normalise.BadReportValue as exc:
-                self._skip(exc)
-                continue
-            out.extend(
-                (
-                    r.order_id,
-                    r.sku,
-                    r.posted_date,
-                    r.quantity,
-                    r.amount_minor,
-                    r.currency,
-                    r.country,
-                )
-                for r in items
-            )
-        return out
+        return [_REFUND_VALUES(r) for items in self._read(events, normalise.refunds) for r in items]
 
 
 _SOURCES: Final[dict[str, tuple[Source, Callable[[_Reader], Any]]]] = {
