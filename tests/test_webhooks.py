@@ -463,3 +463,77 @@ async def test_the_inbox_writer_answers_every_caller_when_a_write_fails_unexpect
     assert all(isinstance(o, RuntimeError) for o in outcomes), outcomes
     await asyncio.sleep(0)
     assert not writer.flushing
+
+
+async def test_a_burst_for_one_connection_looks_it_up_once(
+    client: httpx.AsyncClient, runtime: Runtime, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """200 deliveries at once for a connection not yet cached share one lookup: before, each
+    took a pool connection of its own and the tail waited past the pool timeout (503)."""
+    from sellerhub.webhooks import ingress
+
+    connection_id = await _woo_connection(runtime, tenant, "woo-secret")
+    lookups: list[uuid.UUID | None] = []
+    real = ingress.find_for_webhook  # type: ignore[attr-defined]
+
+    async def counted(session: Any, **where: Any) -> Any:
+        lookups.append(where.get("connection_id"))
+        await asyncio.sleep(0.05)  # the burst arrives while the lookup is in flight
+        return await real(session, **where)
+
+    monkeypatch.setattr(ingress, "find_for_webhook", counted)
+
+    def delivery(n: int) -> tuple[bytes, dict[str, str]]:
+        body = json.dumps({"id": n, "status": "processing"}).encode()
+        digest = hmac.new(b"woo-secret", body, hashlib.sha256).digest()
+        return body, {
+            "X-WC-Webhook-Signature": base64.b64encode(digest).decode(),
+            "X-WC-Webhook-Topic": "order.created",
+            "X-WC-Webhook-Delivery-ID": str(n),
+            "Content-Type": "application/json",
+        }
+
+    url = f"/webhooks/woocommerce/{connection_id}"
+    answers = await asyncio.gather(
+        *(client.post(url, content=b, headers=h) for b, h in map(delivery, range(200)))
+    )
+    assert [a.status_code for a in answers] == [200] * 200
+    assert lookups == [connection_id]
+    assert await _count(runtime) == 200
+
+
+async def test_a_failed_lookup_fails_its_waiters_and_the_next_delivery_tries_again(
+    client: httpx.AsyncClient, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlalchemy.exc
+
+    from sellerhub.webhooks import ingress
+
+    calls = 0
+    real = ingress.find_for_webhook  # type: ignore[attr-defined]
+
+    async def failing_once(session: Any, **where: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            await asyncio.sleep(0.05)
+            raise sqlalchemy.exc.TimeoutError("pool exhausted")
+        return await real(session, **where)
+
+    monkeypatch.setattr(ingress, "find_for_webhook", failing_once)
+    bodies = [json.dumps({"id": n}).encode() for n in range(20)]
+    answers = await asyncio.gather(
+        *(
+            client.post(
+                "/webhooks/shopify", content=b, headers=_shopify_headers(b, event_id=f"f-{n}")
+            )
+            for n, b in enumerate(bodies)
+        )
+    )
+    assert [a.status_code for a in answers] == [503] * 20  # the provider delivers again
+    assert all(a.headers["retry-after"] == "2" for a in answers) and calls == 1
+    again = await client.post(
+        "/webhooks/shopify", content=bodies[0], headers=_shopify_headers(bodies[0], event_id="f-0")
+    )
+    assert again.status_code == 200 and calls == 2
+    assert await _count(runtime) == 1

@@ -12,6 +12,7 @@ dependency and exception machinery (skipping them took ``webhooks.ingress.events
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
@@ -122,6 +123,7 @@ class _Resolved:
 
 _RESOLVE_SECONDS = 5.0
 _resolved: dict[tuple[str, str], tuple[float, _Resolved]] = {}
+_resolving: dict[tuple[str, str], asyncio.Future[_Resolved]] = {}
 
 
 async def _resolve(
@@ -132,24 +134,54 @@ async def _resolve(
     connection_id: uuid.UUID | None = None,
 ) -> _Resolved:
     """The connection a delivery belongs to, cached for a few seconds per process (a disconnect
-    reaches every process within that time)."""
+    reaches every process within that time). Single flight: a burst of deliveries for one shop
+    that finds the cache empty makes one lookup, which the others await, instead of one each
+    (300 at once used to queue for the pool's connections until some gave up with 503)."""
     key = (provider, account or str(connection_id))
     hit = _resolved.get(key)
     if hit is not None and time.monotonic() - hit[0] < _RESOLVE_SECONDS:
         return hit[1]
+    pending = _resolving.get(key)
+    if pending is not None:
+        try:
+            return await asyncio.shield(pending)
+        except asyncio.CancelledError:
+            if not pending.cancelled():
+                raise  # this request was cancelled, not the lookup
+        return await _look_up(runtime, provider, account, connection_id)  # its leader was
+    future: asyncio.Future[_Resolved] = asyncio.get_running_loop().create_future()
+    _resolving[key] = future
+    try:
+        resolved = await _look_up(runtime, provider, account, connection_id)
+    except Exception as exc:
+        future.set_exception(exc)
+        future.exception()  # retrieved: the waiters, if any, raise it themselves
+        raise
+    except BaseException:
+        future.cancel()
+        raise
+    else:
+        future.set_result(resolved)
+    finally:
+        del _resolving[key]
+    if resolved.connection_id is not None:  # misses are not cached: a shop may connect any time
+        _resolved[key] = (time.monotonic(), resolved)
+    return resolved
+
+
+async def _look_up(
+    runtime: Runtime, provider: str, account: str | None, connection_id: uuid.UUID | None
+) -> _Resolved:
     async with runtime.sessionmaker() as session:
         connection = await find_for_webhook(
             session, provider=provider, account=account, connection_id=connection_id
         )
-        resolved = _Resolved(
+        return _Resolved(
             organization_id=connection.organization_id if connection else None,
             connection_id=connection.id if connection else None,
             account=connection.external_account_id if connection else account,
             secret=vault.webhook_secret(runtime.keyring, connection) if connection else None,
         )
-    if resolved.connection_id is not None:  # misses are not cached: a shop may connect any time
-        _resolved[key] = (time.monotonic(), resolved)
-    return resolved
 
 
 def forget_resolved() -> None:
