@@ -240,6 +240,48 @@ async def test_a_second_pull_and_detection_add_no_row_and_no_claim(
     assert _job(seller, first["id"])["status"] == "succeeded"
 
 
+async def test_detection_is_a_sync_job_after_each_pull_and_on_request(
+    seller: Browser, live_server: str, live_jobs: None, runtime: Runtime
+) -> None:
+    """Detection runs as a sync job of kind ``fba_claims_detect`` (one marketplace a page, with
+    the progress, cancel and resume of every sync job): requested by each pull that succeeds,
+    and startable through the API."""
+    _configure(live_server)
+    connection_id = _connect(seller)
+    pull = _pull(seller, connection_id)
+    await run_worker()
+    listed = seller.client.get("/api/v1/sync-jobs", params={"connection_id": connection_id})
+    assert listed.status_code == 200, listed.text
+    jobs = [j for j in listed.json()["items"] if j["resource"].startswith("fba_claims")]
+    assert [j["resource"] for j in jobs] == ["fba_claims_detect", "fba_claims_reports"]  # newest
+    detection = jobs[0]
+    claims = await _claims(runtime)
+    assert detection["status"] == "succeeded", detection["last_error"]
+    assert detection["mode"] == "full" and detection["pages"] == 1  # one marketplace (US)
+    assert detection["changed"] == len(claims) > 0  # each claim new once
+    ledger, reimbursements, returns, refunds, inbound = await _stored(runtime, connection_id)
+    assert 0 < detection["fetched"] <= ledger + reimbursements + returns + refunds + inbound * 2
+    assert detection["created_at"] > _job(seller, pull["id"])["created_at"]
+
+    started = seller.client.post(
+        "/api/v1/sync-jobs",
+        json={"connection_id": connection_id, "resource": "fba_claims_detect"},
+        headers=seller.csrf(),
+    )
+    assert started.status_code == 202, started.text
+    twice = seller.client.post(
+        "/api/v1/sync-jobs",
+        json={"connection_id": connection_id, "resource": "fba_claims_detect"},
+        headers=seller.csrf(),
+    )
+    assert twice.status_code == 409 and twice.json()["code"] == "sync-job-active"
+    await run_worker()
+    again = _job(seller, started.json()["id"])
+    assert again["status"] == "succeeded" and again["changed"] == 0  # nothing new
+    assert again["fetched"] == detection["fetched"]
+    assert await _claims(runtime) == claims
+
+
 async def test_detection_twice_over_the_same_rows_gives_the_same_claims(
     seller: Browser, live_server: str, live_jobs: None, runtime: Runtime
 ) -> None:

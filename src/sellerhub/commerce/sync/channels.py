@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from sellerhub.commerce.claims.reports import service as claims_reports
 from sellerhub.commerce.inventory.fba import service as fba
@@ -23,7 +24,9 @@ from sellerhub.commerce.inventory.fba.errors import InventoryRefused, InventoryT
 from sellerhub.commerce.orders import mapping
 from sellerhub.connections import client
 from sellerhub.connections.refresh import RefreshContext
+from sellerhub.core.clock import utcnow
 from sellerhub.core.errors import UpstreamUnavailable
+from sellerhub.db.tenancy import set_tenant
 
 SHOPIFY_PAGE = 250  # providers.md §4.4: limit ≤ 250
 WOOCOMMERCE_PAGE = 100  # WooCommerce's per_page maximum
@@ -34,6 +37,7 @@ FBA_THROTTLE_WAIT = 2.0  # after the provider client's own backoff (0.5 + 1 + 2 
 ORDERS = "orders"
 FBA_INVENTORY = "fba_inventory"
 CLAIMS_REPORTS = claims_reports.RESOURCE
+CLAIMS_DETECT = claims_reports.DETECT_RESOURCE
 
 
 class SyncFailed(Exception):
@@ -65,6 +69,7 @@ class Page:
     pause: float = 0.0
     inventory: fba.FetchedPage | None = None  # resource fba_inventory: the summaries read
     claims: claims_reports.StepDone | None = None  # resource fba_claims_reports: one report
+    detection: str | None = None  # resource fba_claims_detect: the marketplace to run now
 
     @property
     def fetched(self) -> int:
@@ -205,10 +210,40 @@ async def claims_reports_page(
     return Page(orders=[], next_cursor=done.next_cursor, claims=done)
 
 
+async def claims_detect_page(
+    ctx: RefreshContext, organization_id: uuid.UUID, job: Claimed, cursor: str | None
+) -> Page:
+    """The marketplace whose detection the page runs (``cursor``: its id; the first one when
+    None), and the one after it. Detection itself runs in the page's transaction
+    (``detect_page``), so a job stopped between marketplaces resumes at the next one."""
+    async with ctx.sessionmaker() as session:
+        set_tenant(session, organization_id)
+        marketplaces = await claims_reports.detection_marketplaces(
+            session, organization_id, job.connection_id
+        )
+    if cursor is not None and cursor in marketplaces:
+        marketplaces = marketplaces[marketplaces.index(cursor) :]
+    if not marketplaces:  # nothing stored (yet): the job succeeds with nothing found
+        return Page(orders=[], next_cursor=None)
+    following = marketplaces[1] if len(marketplaces) > 1 else None
+    return Page(orders=[], next_cursor=following, detection=marketplaces[0])
+
+
+async def detect_page(
+    session: AsyncSession, organization_id: uuid.UUID, connection_id: uuid.UUID, marketplace: str
+) -> tuple[int, int]:
+    """Detection over one marketplace in the caller's transaction: (rows read, new claims)."""
+    step = await claims_reports.detect_marketplace(
+        session, organization_id, connection_id, marketplace, today=utcnow().date()
+    )
+    return step.rows, step.new
+
+
 FETCHERS: dict[str, Fetcher] = {"shopify": shopify_page, "woocommerce": woocommerce_page}
 RESOURCE_FETCHERS: dict[str, Fetcher] = {
     FBA_INVENTORY: fba_inventory_page,
     CLAIMS_REPORTS: claims_reports_page,
+    CLAIMS_DETECT: claims_detect_page,
 }
 # What a resource's successful sync requests next (by task name, in the completing transaction).
 AFTER_SUCCESS: dict[str, str] = {

@@ -11,13 +11,15 @@ class SyncRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     connection_id: uuid.UUID
-    resource: Literal["orders", "fba_inventory", "fba_claims_reports"] = Field(
+    resource: Literal["orders", "fba_inventory", "fba_claims_reports", "fba_claims_detect"] = Field(
         "orders",
         description="orders: a sales channel's orders (Shopify, WooCommerce); fba_inventory: an "
         "Amazon SP-API connection's FBA inventory, every marketplace (always full); "
         "fba_claims_reports: an Amazon SP-API connection's ledger, reimbursements, customer "
         "returns and refunds for claim detection (18 months the first time, then since the last "
-        "pull; detection runs when it succeeds)",
+        "pull; a detection job follows when it succeeds); fba_claims_detect: claim detection "
+        "over the stored reports, one marketplace a page (fetched: evidence rows read, changed: "
+        "new claims)",
     )
     mode: Literal["full", "incremental"] = Field(
         "full",

@@ -67,7 +67,8 @@ CHANNELS = ("shopify", "woocommerce")
 RESOURCE = channels.ORDERS
 FBA_RESOURCE = channels.FBA_INVENTORY
 CLAIMS_RESOURCE = channels.CLAIMS_REPORTS
-AMAZON_RESOURCES = (FBA_RESOURCE, CLAIMS_RESOURCE)
+DETECT_RESOURCE = channels.CLAIMS_DETECT
+AMAZON_RESOURCES = (FBA_RESOURCE, CLAIMS_RESOURCE, DETECT_RESOURCE)
 FBA_PROVIDER = fba.PROVIDER
 LEASE = timedelta(minutes=5)  # a run silent for longer than this has died
 MAX_ATTEMPTS = 6  # runs that end in a transient failure before the job is marked failed
@@ -145,7 +146,7 @@ async def request_sync(
     if active is not None:
         raise SyncJobActive(f"sync job {active.id} is {active.status}; wait for it or cancel it")
     mode, since = data.mode, data.since
-    if data.resource == FBA_RESOURCE:  # the whole inventory every time: levels are absolute
+    if data.resource in (FBA_RESOURCE, DETECT_RESOURCE):  # levels are absolute; all rows
         mode, since = "full", None
     if data.resource == CLAIMS_RESOURCE and since is None:  # reports: since the last pull
         mode = "incremental"
@@ -348,6 +349,7 @@ async def _apply_page(
         if job is None:
             return SyncStatus.CANCELLED.value
         changed = skipped = 0
+        fetched = page.fetched
         if page.inventory is not None:
             applied = await fba.apply_page(
                 session,
@@ -361,6 +363,12 @@ async def _apply_page(
             changed, skipped = applied.changed, applied.skipped
         elif page.claims is not None:
             changed, skipped = page.claims.stored, page.claims.skipped
+        elif page.detection is not None:
+            fetched, changed = await channels.detect_page(
+                session, organization_id, claimed.connection_id, page.detection
+            )
+        elif claimed.resource == DETECT_RESOURCE:
+            pass  # no stored rows: nothing to detect
         else:
             normalise: Callable[[dict[str, Any]], mapping.NormalisedOrder] = channels.MAPPERS[
                 claimed.channel
@@ -376,7 +384,7 @@ async def _apply_page(
                 ):
                     changed += 1
         job.pages += 1
-        job.fetched += page.fetched
+        job.fetched += fetched
         job.changed += changed
         job.skipped += skipped
         job.cursor = page.next_cursor

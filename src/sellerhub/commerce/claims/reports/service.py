@@ -72,6 +72,7 @@ from sellerhub.db.tenancy import set_tenant
 log = get_logger(__name__)
 
 RESOURCE: Final = "fba_claims_reports"
+DETECT_RESOURCE: Final = "fba_claims_detect"  # the detection sync job, one marketplace a page
 DETECT_TASK: Final = "commerce.claims_detect"
 AFTER_FBA_TASK: Final = "commerce.claims_reports_after_fba"
 LOOKBACK: Final = dt.timedelta(days=548)  # 18 months
@@ -523,6 +524,7 @@ class Detected:
     refreshed: int = 0
     recoveries: int = 0
     marketplaces: list[str] = field(default_factory=list)
+    rows: int = 0  # evidence rows the rules read
 
 
 def _ledger(row: tuple[Any, ...]) -> LedgerEvent:
@@ -549,77 +551,113 @@ async def detect(
     today: dt.date,
 ) -> Detected:
     """Run the rules over the connection's stored rows, marketplace by marketplace, and hand
-    the claims and reimbursements to the claims workflow (in the caller's transaction)."""
+    the claims and reimbursements to the claims workflow (in the caller's transaction). The
+    detection sync job (resource ``DETECT_RESOURCE``) runs the same steps one marketplace per
+    page instead (``detect_marketplace``), each in its own transaction."""
+    marketplaces = await detection_marketplaces(session, organization_id, connection_id)
+    result = Detected(marketplaces=marketplaces)
+    for marketplace_id in marketplaces:
+        step = await detect_marketplace(
+            session, organization_id, connection_id, marketplace_id, today=today
+        )
+        result.claims += step.claims
+        result.new += step.new
+        result.refreshed += step.refreshed
+        result.recoveries += step.recoveries
+        result.rows += step.rows
+    return result
+
+
+async def detection_marketplaces(
+    session: AsyncSession, organization_id: uuid.UUID, connection_id: uuid.UUID
+) -> list[str]:
+    """The marketplaces the connection's stored rows cover, in a stable order (a detection
+    job's cursor names the next one)."""
+    return await ReportRowsRepository(session, organization_id, connection_id).marketplaces()
+
+
+async def detect_marketplace(
+    session: AsyncSession,
+    organization_id: uuid.UUID,
+    connection_id: uuid.UUID,
+    marketplace_id: str,
+    *,
+    today: dt.date,
+) -> Detected:
+    """Detection over one marketplace's rows, recorded in the caller's transaction
+    (idempotent: claims are upserted by key, recoveries created once per reimbursement)."""
     from sellerhub.commerce.claims import service as claims  # the parent package (it imports rules)
 
     repo = ReportRowsRepository(session, organization_id, connection_id)
-    result = Detected(marketplaces=await repo.marketplaces())
     # The seller's filed claims and their case ids: a payment under a case nets its claim.
-    filed = await claims.filed_cases(session, organization_id) if result.marketplaces else {}
-    for marketplace_id in result.marketplaces:
-        country = windows.country_of(marketplace_id)
-        ledger = [
-            _ledger(r)
-            for r in await repo.ledger(
-                marketplace_id,
-                codes=WAREHOUSE_CODES,
-                since=today - dt.timedelta(days=LEDGER_DAYS),
-            )
-        ]
-        paid = [
-            _reimbursement(r)
-            for r in await repo.reimbursements(
-                marketplace_id, since=today - dt.timedelta(days=REIMBURSEMENT_DAYS)
-            )
-        ]
-        refund_since = today - dt.timedelta(days=REFUND_DAYS)
-        refunds = [_refund(r) for r in await repo.refunds(country, since=refund_since)]
-        returns = [_return(r) for r in await repo.returns(country, since=refund_since)]
-        inbound_since = today - dt.timedelta(days=INBOUND_DAYS)
-        shipped = [
-            ShippedItem(
-                shipment_id=shipment_id,
-                sku=sku,
-                fnsku=fnsku,
-                quantity_shipped=quantity,
-                closed_on=closed_on,
-                country=item_country,
-            )
-            for shipment_id, sku, fnsku, quantity, closed_on, item_country in await repo.inbound(
-                marketplace_id, since=inbound_since
-            )
-        ]
-        receipts = [_ledger(r) for r in await repo.receipts(marketplace_id, since=inbound_since)]
-        shipments = normalise.inbound(shipped, receipts)
-        found = rules.detect(
-            today=today,
-            ledger=ledger,
-            reimbursements=paid,
-            returns=returns,
-            refunds=refunds,
-            shipments=shipments,
-            country=country or marketplace_id,
-            filed=filed,
+    filed = await claims.filed_cases(session, organization_id)
+    country = windows.country_of(marketplace_id)
+    ledger = [
+        _ledger(r)
+        for r in await repo.ledger(
+            marketplace_id,
+            codes=WAREHOUSE_CODES,
+            since=today - dt.timedelta(days=LEDGER_DAYS),
         )
-        counts = await claims.record_detected(
-            session, organization_id, connection_id, found, today=today
+    ]
+    paid = [
+        _reimbursement(r)
+        for r in await repo.reimbursements(
+            marketplace_id, since=today - dt.timedelta(days=REIMBURSEMENT_DAYS)
         )
-        result.claims += len(found)
-        result.new += counts.new
-        result.refreshed += counts.refreshed
-        result.recoveries += await claims.record_reimbursements(session, organization_id, paid)
-        log.info(
-            "claims.detected",
-            marketplace_id=marketplace_id,
-            ledger=len(ledger),
-            reimbursements=len(paid),
-            refunds=len(refunds),
-            returns=len(returns),
-            shipment_items=len(shipped),
-            claims=len(found),
-            new=counts.new,
+    ]
+    refund_since = today - dt.timedelta(days=REFUND_DAYS)
+    refunds = [_refund(r) for r in await repo.refunds(country, since=refund_since)]
+    returns = [_return(r) for r in await repo.returns(country, since=refund_since)]
+    inbound_since = today - dt.timedelta(days=INBOUND_DAYS)
+    shipped = [
+        ShippedItem(
+            shipment_id=shipment_id,
+            sku=sku,
+            fnsku=fnsku,
+            quantity_shipped=quantity,
+            closed_on=closed_on,
+            country=item_country,
         )
-    return result
+        for shipment_id, sku, fnsku, quantity, closed_on, item_country in await repo.inbound(
+            marketplace_id, since=inbound_since
+        )
+    ]
+    receipts = [_ledger(r) for r in await repo.receipts(marketplace_id, since=inbound_since)]
+    shipments = normalise.inbound(shipped, receipts)
+    found = rules.detect(
+        today=today,
+        ledger=ledger,
+        reimbursements=paid,
+        returns=returns,
+        refunds=refunds,
+        shipments=shipments,
+        country=country or marketplace_id,
+        filed=filed,
+    )
+    counts = await claims.record_detected(
+        session, organization_id, connection_id, found, today=today
+    )
+    recoveries = await claims.record_reimbursements(session, organization_id, paid)
+    log.info(
+        "claims.detected",
+        marketplace_id=marketplace_id,
+        ledger=len(ledger),
+        reimbursements=len(paid),
+        refunds=len(refunds),
+        returns=len(returns),
+        shipment_items=len(shipped),
+        claims=len(found),
+        new=counts.new,
+    )
+    return Detected(
+        claims=len(found),
+        new=counts.new,
+        refreshed=counts.refreshed,
+        recoveries=recoveries,
+        marketplaces=[marketplace_id],
+        rows=len(ledger) + len(paid) + len(refunds) + len(returns) + len(shipped) + len(receipts),
+    )
 
 
 async def stored_counts(

@@ -1,7 +1,9 @@
 """When the claims reports are pulled and detection runs: a pull (a sync job of resource
 ``fba_claims_reports``) after an FBA inventory sync succeeds, unless one succeeded within
-``FRESHNESS``, and daily; detection after every pull that succeeds (the sync runner requests
-``DETECT_TASK`` in the transaction that completes the job)."""
+``FRESHNESS``, and daily; detection (a sync job of resource ``fba_claims_detect``, one
+marketplace a page, with the progress, cancel and resume of every sync job) after every pull
+that succeeds (the sync runner requests ``DETECT_TASK`` in the transaction that completes the
+pull, and that task requests the detection job)."""
 
 from __future__ import annotations
 
@@ -49,18 +51,18 @@ async def pull_after_fba(
 async def detect(
     session: AsyncSession, organization_id: str, connection_id: str, sync_job_id: str = ""
 ) -> None:
-    """Detection over the connection's stored rows (idempotent: claims are upserted by key,
-    recoveries created once per reimbursement)."""
-    org = uuid.UUID(organization_id)
+    """A pull succeeded: request the detection job over the connection's stored rows. When a
+    detection job is already queued or running it is left to finish (each of its pages reads
+    the rows stored when it runs) and the daily pull requests the next one."""
+    org, connection = uuid.UUID(organization_id), uuid.UUID(connection_id)
     set_tenant(session, org)
-    found = await service.detect(session, org, uuid.UUID(connection_id), today=utcnow().date())
-    log.info(
-        "claims.detection_done",
-        claims=found.claims,
-        new=found.new,
-        refreshed=found.refreshed,
-        recoveries=found.recoveries,
-    )
+    data = SyncRequest(connection_id=connection, resource=sync.DETECT_RESOURCE)
+    try:
+        job = await sync.request_sync(session, org, data, requested_by=None)
+    except DomainError as exc:  # one is active, or the connection is gone
+        log.info("claims.detection_not_requested", connection_id=connection_id, code=exc.code)
+        return
+    log.info("claims.detection_requested", sync_job_id=str(job.id), after=sync_job_id or None)
 
 
 @task("commerce.claims_reports_schedule", queue="maintenance", cron="30 3 * * *")
