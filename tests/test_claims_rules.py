@@ -644,6 +644,35 @@ def test_claim_value_from_history_else_sale_price_else_unknown() -> None:
     assert gone.of(fnsku="X00LOST001", sku="SKU-1") is None
 
 
+def test_sale_prices_are_the_median_refunded_principal_per_unit() -> None:
+    found = normalise.sale_prices(
+        [
+            refund(10, amount=2599),
+            refund(20, quantity=2, amount=5000),  # 2,500 a unit
+            refund(30, amount=3100),
+            refund(40, amount=2700),  # even count: the lower middle (2,599 and 2,700 → 2,599)
+            refund(5, sku="SKU-2", quantity=3, amount=1000),  # 333 a unit (whole minor units)
+            refund(5, sku="SKU-2", amount=900, currency="CAD"),
+            refund(5, sku="SKU-3", quantity=0, amount=100),  # no units, no money: nothing said
+            refund(5, sku="SKU-3", amount=0),
+            refund(5, sku="", amount=100),
+        ]
+    )
+    assert found == [
+        SalePrice("SKU-1", 2599, "USD"),
+        SalePrice("SKU-2", 900, "CAD"),
+        SalePrice("SKU-2", 333, "USD"),
+    ]
+    # an item never reimbursed is valued at what it sold for
+    values = rules.valuation([], found, today=TODAY)
+    (claim,) = rules.lost_in_warehouse([event(30, -2)], [], values, today=TODAY)
+    assert (claim.value_minor, claim.currency, claim.value_source) == (
+        5198,
+        "USD",
+        ValueSource.SALE_PRICE,
+    )
+
+
 # --- damaged in a fulfillment center --------------------------------------------------------------
 
 

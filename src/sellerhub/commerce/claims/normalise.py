@@ -38,6 +38,7 @@ from sellerhub.commerce.claims.rows import (
     LedgerEvent,
     Refund,
     Reimbursement,
+    SalePrice,
     ShippedItem,
 )
 from sellerhub.commerce.claims.windows import country_of
@@ -446,3 +447,19 @@ def inbound(shipped: Iterable[ShippedItem], ledger: Iterable[LedgerEvent]) -> li
             )
         )
     return out
+
+
+def sale_prices(refunds: Iterable[Refund]) -> list[SalePrice]:
+    """What a unit of each SKU sold for, read off the refunds (the principal the customer paid
+    and got back for the item, per unit): the median per SKU and currency, the lower middle
+    value of an even count. The prices Amazon's claims value when no reimbursement history
+    exists for the item (``rules.valuation``); a refund of no units or no money says nothing."""
+    per_unit: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for refund in refunds:
+        if refund.quantity > 0 and refund.amount_minor > 0 and refund.sku:
+            per_unit[refund.sku, refund.currency].append(refund.amount_minor // refund.quantity)
+    prices = []
+    for (sku, currency), amounts in sorted(per_unit.items()):
+        amounts.sort()
+        prices.append(SalePrice(sku, amounts[(len(amounts) - 1) // 2], currency))
+    return prices

@@ -634,6 +634,7 @@ async def detect_marketplace(
         shipments=shipments,
         country=country or marketplace_id,
         filed=filed,
+        sale_prices=normalise.sale_prices(refunds),
     )
     counts = await claims.record_detected(
         session, organization_id, connection_id, found, today=today
