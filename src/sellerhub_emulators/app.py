@@ -21,6 +21,8 @@ from sellerhub_emulators.fedex import PREFIX as FEDEX_PREFIX
 from sellerhub_emulators.fedex import FedexEmulator, build_fedex_router
 from sellerhub_emulators.shopify import PREFIX as SHOPIFY_PREFIX
 from sellerhub_emulators.shopify import ShopifyEmulator, build_shopify_router
+from sellerhub_emulators.stripe import PREFIX as STRIPE_PREFIX
+from sellerhub_emulators.stripe import StripeEmulator, build_stripe_router
 from sellerhub_emulators.woocommerce import PREFIX as WOOCOMMERCE_PREFIX
 from sellerhub_emulators.woocommerce import WooCommerceEmulator, build_woocommerce_router
 
@@ -52,5 +54,8 @@ def create_emulators_app(*, clock: Clock | None = None) -> FastAPI:
     woocommerce = WooCommerceEmulator(clock=tick)
     app.include_router(build_woocommerce_router(woocommerce), prefix=WOOCOMMERCE_PREFIX)
     emulators["woocommerce"] = woocommerce
+    stripe = StripeEmulator(clock=tick)
+    app.include_router(build_stripe_router(stripe), prefix=STRIPE_PREFIX)
+    emulators["stripe"] = stripe
     app.state.emulators = emulators
     return app

@@ -1,0 +1,201 @@
+"""Hosted pages (HTML forms, no JavaScript), the emulator's stand-ins for Stripe.js and
+Stripe's hosted flows:
+
+- ``GET/POST pages/setup/{seti}?client_secret=&return_url=``: pick a test card and save it
+  (confirms the SetupIntent); redirects to ``return_url`` with ``setup_intent``,
+  ``setup_intent_client_secret`` and ``redirect_status`` (``succeeded`` or ``failed``), or to
+  the 3-D Secure page first when the card asks for authentication.
+- ``GET/POST pages/authenticate/{pi|seti}?client_secret=&return_url=``: the 3-D Secure
+  challenge of an intent in ``requires_action``: Complete or Fail; then redirects to
+  ``return_url`` with ``payment_intent``/``setup_intent``, the client secret and
+  ``redirect_status``.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from sellerhub_emulators.common.httputil import is_absolute_http_url, read_params, with_query
+from sellerhub_emulators.common.pages import hidden_inputs, html_page
+from sellerhub_emulators.stripe import constants as c
+from sellerhub_emulators.stripe import events, intents
+from sellerhub_emulators.stripe.cards import CARDS
+from sellerhub_emulators.stripe.context import Ctx
+from sellerhub_emulators.stripe.errors import StripeError
+from sellerhub_emulators.stripe.events import Origin
+from sellerhub_emulators.stripe.state import StripeEmulator
+
+Obj = dict[str, Any]
+
+
+def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
+    return html_page(title, body, banner=c.BANNER, status_code=status)
+
+
+def _error(message: str, status: int = 400) -> HTMLResponse:
+    return _page("Stripe emulator", f"<h1>Cannot continue</h1><p>{escape(message)}</p>", status)
+
+
+def page_root(request: Request) -> str:
+    url = str(request.url).split("?", 1)[0]
+    return url[: url.index("/pages/")]
+
+
+def page_ctx(em: StripeEmulator, request: Request, account: str | None) -> Ctx:
+    return Ctx(em, account, Origin(em.new_id("req", 14), None), page_root(request))
+
+
+def _finish(url: str | None, params: dict[str, str | None], outcome: str) -> Response:
+    if url and is_absolute_http_url(url):
+        return RedirectResponse(with_query(url, params), status_code=303)
+    rows = "".join(
+        f"<li><code>{escape(k)}</code> = <code>{escape(v or '')}</code></li>"
+        for k, v in params.items()
+    )
+    return _page("Done", f"<h1>{escape(outcome)}</h1><ul>{rows}</ul>")
+
+
+def _intent(em: StripeEmulator, ident: str, secret: str | None) -> Obj | None:
+    obj = em.objects.get(ident)
+    if obj is None or obj.get("object") not in ("payment_intent", "setup_intent"):
+        return None
+    if secret != obj.get("client_secret"):
+        return None
+    return obj
+
+
+def _card_choices(selected: str = "pm_card_visa") -> str:
+    rows = []
+    for pm_id, spec in CARDS.items():
+        checked = " checked" if pm_id == selected else ""
+        rows.append(
+            f'<label><input type="radio" name="payment_method" value="{escape(pm_id)}"{checked}> '
+            f"{escape(spec.brand.title())} •••• {escape(spec.last4)} — {escape(spec.label)}</label>"
+        )
+    return "\n".join(rows)
+
+
+def add_page_routes(router: APIRouter, em: StripeEmulator) -> None:
+    @router.get("/pages/setup/{ident}", include_in_schema=False)
+    async def setup_form(request: Request, ident: str) -> Response:
+        q = request.query_params
+        si = _intent(em, ident, q.get("client_secret"))
+        if si is None or si["object"] != "setup_intent":
+            return _error("Unknown SetupIntent or wrong client secret.", 404)
+        if si["status"] not in ("requires_payment_method", "requires_confirmation"):
+            return _error(f"This SetupIntent has status {si['status']}.", 409)
+        fields = hidden_inputs(
+            {"client_secret": q.get("client_secret"), "return_url": q.get("return_url")}
+        )
+        for_customer = (
+            f" for customer <code>{escape(si['customer'])}</code>" if si["customer"] else ""
+        )
+        body = (
+            "<h1>Save a card</h1>"
+            f"<p>SetupIntent <code>{escape(ident)}</code>"
+            f"{for_customer}."
+            " Pick one of Stripe's test cards.</p>"
+            f'<form method="post">{fields}{_card_choices()}'
+            '<button type="submit" name="action" value="save">Save card</button></form>'
+        )
+        return _page("Save a card", body)
+
+    @router.post("/pages/setup/{ident}", include_in_schema=False)
+    async def setup_submit(request: Request, ident: str) -> Response:
+        form = await read_params(request) or {}
+        secret = form.get("client_secret")
+        si = _intent(em, ident, secret)
+        if si is None or si["object"] != "setup_intent":
+            return _error("Unknown SetupIntent or wrong client secret.", 404)
+        return_url = form.get("return_url") or None
+        pm_id = form.get("payment_method", "")
+        if pm_id not in CARDS:
+            return _error("Pick one of the listed cards.")
+        ctx = page_ctx(em, request, em.owner.get(ident))
+        em.pending = []
+        status = "succeeded"
+        try:
+            intents.confirm_setup_intent(
+                ctx, {"payment_method": pm_id, "return_url": return_url or ""}, ident
+            )
+        except StripeError:
+            status = "failed"
+        events.flush(em)
+        if si["status"] == "requires_action":
+            return RedirectResponse(si["next_action"]["redirect_to_url"]["url"], status_code=303)
+        return _finish(
+            return_url,
+            {
+                "setup_intent": ident,
+                "setup_intent_client_secret": secret,
+                "redirect_status": status,
+            },
+            f"Setup {status}",
+        )
+
+    @router.get("/pages/authenticate/{ident}", include_in_schema=False)
+    async def auth_form(request: Request, ident: str) -> Response:
+        q = request.query_params
+        obj = _intent(em, ident, q.get("client_secret"))
+        if obj is None:
+            return _error("Unknown intent or wrong client secret.", 404)
+        if obj["status"] != "requires_action":
+            return _error(f"Nothing to authenticate: the intent has status {obj['status']}.", 409)
+        what = (
+            f"a payment of {obj['amount']} {escape(obj['currency'].upper())} (minor units)"
+            if obj["object"] == "payment_intent"
+            else "saving your card for later payments"
+        )
+        fields = hidden_inputs(
+            {"client_secret": q.get("client_secret"), "return_url": q.get("return_url")}
+        )
+        body = (
+            "<h1>3-D Secure 2 test page</h1>"
+            f"<p>Your bank asks you to confirm {what} (<code>{escape(ident)}</code>).</p>"
+            f'<form method="post">{fields}'
+            '<button type="submit" name="action" value="complete">Complete authentication</button>'
+            '<button type="submit" name="action" value="fail">Fail authentication</button>'
+            "</form>"
+        )
+        return _page("3-D Secure", body)
+
+    @router.post("/pages/authenticate/{ident}", include_in_schema=False)
+    async def auth_submit(request: Request, ident: str) -> Response:
+        form = await read_params(request) or {}
+        secret = form.get("client_secret")
+        obj = _intent(em, ident, secret)
+        if obj is None:
+            return _error("Unknown intent or wrong client secret.", 404)
+        if obj["status"] != "requires_action":
+            return _error(f"Nothing to authenticate: the intent has status {obj['status']}.", 409)
+        return_url = form.get("return_url") or em.private[ident].extra.get("return_url")
+        success = form.get("action") == "complete"
+        ctx = page_ctx(em, request, em.owner.get(ident))
+        em.pending = []
+        kind = obj["object"]
+        status = "succeeded"
+        try:
+            pm = em.objects[obj["payment_method"]]
+            if kind == "setup_intent":
+                if success:
+                    intents.succeed_setup(ctx, obj, pm)
+                else:
+                    intents.fail_setup(ctx, obj, pm, "setup_intent_authentication_failure", None)
+                    status = "failed"
+            elif success:
+                intents.settle_payment(ctx, obj, pm)
+            else:
+                intents.fail_authentication(ctx, obj)
+                status = "failed"
+        except StripeError:
+            status = "failed"
+        events.flush(em)
+        return _finish(
+            return_url,
+            {kind: ident, f"{kind}_client_secret": secret, "redirect_status": status},
+            f"Authentication {status}",
+        )
