@@ -20,7 +20,8 @@ _RECENT_SQL: LiteralString = (
     " SELECT id, connection_id, channel, resource, mode, since, status, pages, fetched, changed,"
     " skipped, throttled, attempts, last_error, status IN ('failed', 'cancelled') AS resumable,"
     " started_at, finished_at, created_at, updated_at FROM sync_jobs"
-    " WHERE organization_id = %(organization_id)s ORDER BY id DESC LIMIT %(jobs_limit)s) j"
+    " WHERE organization_id = %(organization_id)s AND resource = ANY(%(jobs_resources)s)"
+    " ORDER BY id DESC LIMIT %(jobs_limit)s) j"
 )
 
 
@@ -46,6 +47,14 @@ class SyncJobRepository:
                 SyncJob.resource == resource,
                 SyncJob.status.in_(ACTIVE),
             )
+        )
+
+    async def newest(self, connection_id: uuid.UUID, resource: str) -> SyncJob | None:
+        return await self.session.scalar(
+            select(SyncJob)
+            .where(SyncJob.connection_id == connection_id, SyncJob.resource == resource)
+            .order_by(SyncJob.id.desc())
+            .limit(1)
         )
 
     async def last_succeeded(self, connection_id: uuid.UUID, resource: str) -> SyncJob | None:
@@ -125,5 +134,5 @@ async def channels_to_sync(
     return [(org, connection_id) for org, connection_id in rows]
 
 
-def recent_json(limit: int) -> Read[list[dict[str, Any]]]:
-    return Read(_RECENT_SQL, {"jobs_limit": limit})
+def recent_json(limit: int, resources: Sequence[str]) -> Read[list[dict[str, Any]]]:
+    return Read(_RECENT_SQL, {"jobs_limit": limit, "jobs_resources": list(resources)})

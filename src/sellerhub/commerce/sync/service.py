@@ -21,7 +21,7 @@ import asyncio
 import dataclasses
 import functools
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -198,10 +198,14 @@ def _jobs(rows: list[dict[str, Any]]) -> list[SyncJobOut]:
     return [SyncJobOut.model_validate(row) for row in rows]
 
 
-def recent_jobs(limit: int) -> Read[list[SyncJobOut]]:
-    """The reader's organization's newest ``limit`` jobs, as ``describe`` shows them (a read
-    for ``TenantReader``: the pages, no ORM session)."""
-    return Read(recent_json(limit).sql, recent_json(limit).params, _jobs)
+def recent_jobs(
+    limit: int, resources: Sequence[str] = (RESOURCE,)
+) -> Read[list[SyncJobOut]]:
+    """The reader's organization's newest ``limit`` jobs of ``resources`` (the orders by
+    default), as ``describe`` shows them (a read for ``TenantReader``: the pages, no ORM
+    session)."""
+    read = recent_json(limit, resources)
+    return Read(read.sql, read.params, _jobs)
 
 
 async def list_jobs(
@@ -512,6 +516,13 @@ async def last_fba_sync(
     """The connection's newest FBA inventory (or ``resource``) sync that succeeded (None:
     never)."""
     return await SyncJobRepository(session).last_succeeded(connection_id, resource)
+
+
+async def newest_job(
+    session: AsyncSession, connection_id: uuid.UUID, resource: str
+) -> SyncJob | None:
+    """The connection's newest job of ``resource``, whatever its status (None: never)."""
+    return await SyncJobRepository(session).newest(connection_id, resource)
 
 
 async def schedule(session: AsyncSession, *, limit: int = 500) -> tuple[int, int]:
