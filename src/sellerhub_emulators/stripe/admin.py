@@ -13,6 +13,17 @@
 - ``GET _admin/charges?metadata[k]=v&status=succeeded&account=acct_``: charges of every scope.
 - ``GET _admin/summary?metadata_key=recovery_id``: succeeded PaymentIntents counted per value of
   that metadata key, with the values charged more than once (for benches: duplicates, missing).
+- ``POST _admin/balance`` ``{"account": null|"acct_", "currency": "usd", "amount": 100000}``:
+  add to an available balance (the platform's by default) so transfers can be made.
+- ``POST _admin/payouts`` ``{"account": "acct_", "amount"?, "currency"?, "outcome":
+  "paid"|"failed"}``: pay out a connected account's balance (``payout.created`` then
+  ``payout.paid`` or ``payout.failed``, Connect events).
+- ``POST _admin/refund`` ``{"charge": "ch_", "amount"?}``: refund (``charge.refunded``).
+- ``POST _admin/dispute`` ``{"charge": "ch_", "reason"?: "fraudulent"}`` →
+  ``charge.dispute.created``; ``{"dispute": "dp_", "status": "won"|"lost"}`` closes it
+  (``charge.dispute.closed``).
+- ``POST _admin/accounts/{acct}/requirements`` ``{"currently_due": [...], "disable": false}``:
+  requirements due again, payouts (and with ``disable`` charges) off, ``account.updated``.
 - ``POST _admin/advance_clock`` ``{"seconds": 86400}``: move the emulator's time (idempotency
   pruning, link expiry, ``created``) forward.
 """
@@ -28,7 +39,10 @@ from fastapi.encoders import jsonable_encoder
 from pydantic import ValidationError
 from starlette.responses import JSONResponse
 
-from sellerhub_emulators.stripe import events, forms
+from sellerhub_emulators.stripe import connect, events, forms, intents
+from sellerhub_emulators.stripe.context import Ctx
+from sellerhub_emulators.stripe.errors import StripeError
+from sellerhub_emulators.stripe.events import AUTOMATIC
 from sellerhub_emulators.stripe.state import FaultRule, StripeEmulator
 
 
@@ -136,6 +150,122 @@ def build_stripe_admin_router(em: StripeEmulator) -> APIRouter:
                 "counts": per,
             }
         )
+
+    def ctx_for(request: Request, account: str | None) -> Ctx:
+        root = str(request.url).split("/_admin/", 1)[0]
+        return Ctx(em, account, AUTOMATIC, root)
+
+    async def act(request: Request, action: Any) -> JSONResponse:
+        data = await json_body(request)
+        if data is None:
+            return bad("the body must be a JSON object")
+        em.pending = []
+        try:
+            result = action(data)
+        except StripeError as exc:
+            events.flush(em)
+            return JSONResponse(exc.body, status_code=exc.status)
+        except (KeyError, TypeError, ValueError) as exc:
+            return bad(f"bad request: {exc}")
+        events.flush(em)
+        return JSONResponse(result)
+
+    def _int(data: dict[str, Any], name: str) -> int | None:
+        value = data.get(name)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"{name} must be an integer")
+        return value
+
+    def _account(data: dict[str, Any]) -> dict[str, Any]:
+        acct = em.find(str(data.get("account")), None, "account")
+        if acct is None:
+            raise ValueError(f"no such account {data.get('account')}")
+        return acct
+
+    def _charge(data: dict[str, Any]) -> dict[str, Any]:
+        charge = em.objects.get(str(data.get("charge")))
+        if charge is None or charge.get("object") != "charge":
+            raise ValueError(f"no such charge {data.get('charge')}")
+        return charge
+
+    @router.post("/balance")
+    async def balance(request: Request) -> JSONResponse:
+        def run(data: dict[str, Any]) -> dict[str, Any]:
+            account = data.get("account")
+            if account is not None:
+                _account(data)
+            amount = _int(data, "amount")
+            currency = str(data.get("currency", "usd")).lower()
+            if amount is None:
+                raise ValueError("amount is required")
+            em.credit(account, currency, amount)
+            return {
+                "account": account,
+                "currency": currency,
+                "available": em.balances[(account, currency)],
+            }
+
+        return await act(request, run)
+
+    @router.post("/payouts")
+    async def payouts(request: Request) -> JSONResponse:
+        def run(data: dict[str, Any]) -> dict[str, Any]:
+            acct = _account(data)
+            outcome = data.get("outcome", "paid")
+            if outcome not in ("paid", "failed"):
+                raise ValueError('outcome must be "paid" or "failed"')
+            cur = data.get("currency")
+            return connect.make_payout(
+                ctx_for(request, acct["id"]),
+                acct,
+                _int(data, "amount"),
+                None if cur is None else str(cur).lower(),
+                outcome,
+            )
+
+        return await act(request, run)
+
+    @router.post("/refund")
+    async def refund(request: Request) -> JSONResponse:
+        def run(data: dict[str, Any]) -> dict[str, Any]:
+            charge = _charge(data)
+            ctx = ctx_for(request, em.owner.get(charge["id"]))
+            return intents.refund(ctx, charge, _int(data, "amount"), data.get("reason"), {})
+
+        return await act(request, run)
+
+    @router.post("/dispute")
+    async def dispute(request: Request) -> JSONResponse:
+        def run(data: dict[str, Any]) -> dict[str, Any]:
+            if "dispute" in data:
+                found = em.objects.get(str(data["dispute"]))
+                if found is None or found.get("object") != "dispute":
+                    raise ValueError(f"no such dispute {data['dispute']}")
+                status = data.get("status", "lost")
+                if status not in ("won", "lost", "warning_closed"):
+                    raise ValueError("status must be won, lost or warning_closed")
+                return connect.close_dispute(ctx_for(request, None), found, status)
+            charge = _charge(data)
+            reason = str(data.get("reason", "fraudulent"))
+            return connect.dispute(ctx_for(request, None), charge, reason)
+
+        return await act(request, run)
+
+    @router.post("/accounts/{account_id}/requirements")
+    async def requirements(request: Request, account_id: str) -> JSONResponse:
+        def run(data: dict[str, Any]) -> dict[str, Any]:
+            acct = _account({"account": account_id})
+            due = data.get("currently_due", ["individual.verification.document"])
+            if not isinstance(due, list) or not all(isinstance(d, str) for d in due) or not due:
+                raise ValueError("currently_due must be a non-empty list of strings")
+            connect.require_again(
+                ctx_for(request, None), acct, due, disable=data.get("disable") is True
+            )
+            return acct
+
+        return await act(request, run)
 
     @router.post("/advance_clock")
     async def advance_clock(request: Request) -> JSONResponse:

@@ -129,7 +129,7 @@ ROUTES: tuple[Route, ...] = (
     _r("GET", "/v1/balance_transactions/{id}", intents.retrieve_balance_transaction, "balance"),
     _r("GET", "/v1/events", intents.list_events, "events"),
     _r("GET", "/v1/events/{id}", intents.retrieve_event, "events"),
-    *connect.ROUTES,
+    *(_r(*row) for row in connect.ROUTES),
 )
 
 

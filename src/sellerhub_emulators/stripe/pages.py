@@ -199,3 +199,62 @@ def add_page_routes(router: APIRouter, em: StripeEmulator) -> None:
             {kind: ident, f"{kind}_client_secret": secret, "redirect_status": status},
             f"Authentication {status}",
         )
+
+
+def add_onboarding_routes(router: APIRouter, em: StripeEmulator) -> None:
+    """``pages/onboarding/{token}``: an Account Link's hosted onboarding. The first visit uses
+    the link (single use); a used or expired link redirects to ``refresh_url``. Submitting
+    completes the requirements and redirects to ``return_url``."""
+
+    def _usable(token: str) -> tuple[dict[str, Any] | None, Response | None]:
+        link = em.account_links.get(token)
+        if link is None:
+            return None, _error("Unknown account link.", 404)
+        return link, None
+
+    @router.get("/pages/onboarding/{token}", include_in_schema=False)
+    async def onboarding_form(request: Request, token: str) -> Response:
+        link, problem = _usable(token)
+        if link is None:
+            return problem or _error("Unknown account link.", 404)
+        if link["state"] != "new" or em.elapsed() >= link["expires_at"]:
+            link["state"] = "spent"
+            return RedirectResponse(link["refresh_url"], status_code=303)
+        link["state"] = "visited"
+        acct = em.objects[link["account"]]
+        due = ", ".join(acct["requirements"]["currently_due"]) or "nothing"
+        fields = hidden_inputs({"session": token})
+        name = acct["business_profile"].get("name") or ""
+        body = (
+            f"<h1>{'Verify' if link['type'] == 'account_update' else 'Set up'} your payouts</h1>"
+            f"<p>Connected account <code>{escape(acct['id'])}</code> "
+            f"({escape(acct['country'])}, {escape(acct['email'] or 'no email')}). "
+            f"Still due: {escape(due)}.</p>"
+            f'<form method="post">{fields}'
+            '<label for="f-name">Business name</label>'
+            f'<input type="text" id="f-name" name="business_name" value="{escape(name)}">'
+            '<button type="submit" name="action" value="submit">Submit</button>'
+            '<button type="submit" name="action" value="leave">Leave for now</button>'
+            "</form>"
+        )
+        return _page("Stripe Connect onboarding", body)
+
+    @router.post("/pages/onboarding/{token}", include_in_schema=False)
+    async def onboarding_submit(request: Request, token: str) -> Response:
+        link, problem = _usable(token)
+        if link is None:
+            return problem or _error("Unknown account link.", 404)
+        form = await read_params(request) or {}
+        if link["state"] != "visited" or form.get("session") != token:
+            return RedirectResponse(link["refresh_url"], status_code=303)
+        link["state"] = "spent"
+        if form.get("action") != "submit":
+            return RedirectResponse(link["return_url"], status_code=303)
+        from sellerhub_emulators.stripe.connect import complete_onboarding
+
+        acct = em.objects[link["account"]]
+        ctx = page_ctx(em, request, None)
+        em.pending = []
+        complete_onboarding(ctx, acct, name=(form.get("business_name") or "").strip() or None)
+        events.flush(em)
+        return RedirectResponse(link["return_url"], status_code=303)
