@@ -24,6 +24,10 @@
   (``charge.dispute.closed``).
 - ``POST _admin/accounts/{acct}/requirements`` ``{"currently_due": [...], "disable": false}``:
   requirements due again, payouts (and with ``disable`` charges) off, ``account.updated``.
+- ``POST _admin/checkout/{cs}/settle`` ``{"success"?: bool}``: the bank debit chosen on the
+  Checkout page settles (``checkout.session.async_payment_succeeded``/``_failed``).
+- ``POST _admin/subscriptions/{sub}/advance``: the next period starts and is billed
+  (``invoice.paid``, or ``invoice.payment_failed``/``invoice.payment_action_required``).
 - ``POST _admin/advance_clock`` ``{"seconds": 86400}``: move the emulator's time (idempotency
   pruning, link expiry, ``created``) forward.
 """
@@ -39,7 +43,7 @@ from fastapi.encoders import jsonable_encoder
 from pydantic import ValidationError
 from starlette.responses import JSONResponse
 
-from sellerhub_emulators.stripe import connect, events, forms, intents
+from sellerhub_emulators.stripe import checkout, connect, events, forms, intents
 from sellerhub_emulators.stripe.context import Ctx
 from sellerhub_emulators.stripe.errors import StripeError
 from sellerhub_emulators.stripe.events import AUTOMATIC
@@ -264,6 +268,30 @@ def build_stripe_admin_router(em: StripeEmulator) -> APIRouter:
                 ctx_for(request, None), acct, due, disable=data.get("disable") is True
             )
             return acct
+
+        return await act(request, run)
+
+    @router.post("/checkout/{session_id}/settle")
+    async def settle(request: Request, session_id: str) -> JSONResponse:
+        def run(data: dict[str, Any]) -> dict[str, Any]:
+            session = em.objects.get(session_id)
+            if session is None or session.get("object") != "checkout.session":
+                raise ValueError(f"no such Checkout Session {session_id}")
+            success = data.get("success")
+            if success is not None and not isinstance(success, bool):
+                raise ValueError("success must be a boolean")
+            ctx = ctx_for(request, em.owner.get(session_id))
+            return checkout.settle_async(ctx, session, success)
+
+        return await act(request, run)
+
+    @router.post("/subscriptions/{sub_id}/advance")
+    async def advance(request: Request, sub_id: str) -> JSONResponse:
+        def run(data: dict[str, Any]) -> dict[str, Any]:
+            sub = em.objects.get(sub_id)
+            if sub is None or sub.get("object") != "subscription":
+                raise ValueError(f"no such subscription {sub_id}")
+            return checkout.advance(ctx_for(request, em.owner.get(sub_id)), sub)
 
         return await act(request, run)
 

@@ -22,7 +22,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from sellerhub_emulators.common.httputil import basic_credentials, bearer_token
-from sellerhub_emulators.stripe import connect, customers, errors, events, forms, intents
+from sellerhub_emulators.stripe import checkout, connect, customers, errors, events, forms, intents
 from sellerhub_emulators.stripe import constants as c
 from sellerhub_emulators.stripe.context import Ctx
 from sellerhub_emulators.stripe.errors import StripeError
@@ -130,6 +130,7 @@ ROUTES: tuple[Route, ...] = (
     _r("GET", "/v1/events", intents.list_events, "events"),
     _r("GET", "/v1/events/{id}", intents.retrieve_event, "events"),
     *(_r(*row) for row in connect.ROUTES),
+    *(_r(*row) for row in checkout.ROUTES),
 )
 
 

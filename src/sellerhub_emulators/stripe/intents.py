@@ -538,7 +538,7 @@ def _confirm_payment(
     )
     em.private[pi["id"]].extra["off_session"] = off_session
     if needs_auth and off_session:
-        charge = _charge(
+        charge = record_charge(
             ctx, pi, pm, failure=("authentication_required", "authentication_required")
         )
         _fail_payment(ctx, pi, pm, charge, "authentication_required", "authentication_required")
@@ -566,12 +566,12 @@ def settle_payment(ctx: Ctx, pi: Obj, pm: Obj) -> Obj:
     pi["next_action"] = None
     if spec.decline is not None:
         code, decline_code = spec.decline
-        charge = _charge(ctx, pi, pm, failure=(code, decline_code))
+        charge = record_charge(ctx, pi, pm, failure=(code, decline_code))
         _fail_payment(ctx, pi, pm, charge, code, decline_code)
         raise card_decline(
             ctx, pm, code, decline_code, charge=charge["id"], payment_intent=copy.deepcopy(pi)
         )
-    charge = _charge(ctx, pi, pm, failure=None)
+    charge = record_charge(ctx, pi, pm, failure=None)
     pi["status"] = "succeeded"
     pi["amount_received"] = pi["amount"]
     pi["latest_charge"] = charge["id"]
@@ -739,10 +739,9 @@ def _fee(amount: int) -> int:
     return (amount * 29 + 500) // 1000 + 30
 
 
-def _charge(ctx: Ctx, pi: Obj, pm: Obj, *, failure: tuple[str, str] | None) -> Obj:
+def record_charge(ctx: Ctx, pi: Obj, pm: Obj, *, failure: tuple[str, str] | None) -> Obj:
     em = ctx.em
     ident = em.new_id("ch")
-    card = pm["card"]
     txn = None
     if failure is None:
         fee = _fee(pi["amount"])
@@ -812,22 +811,7 @@ def _charge(ctx: Ctx, pi: Obj, pm: Obj, *, failure: tuple[str, str] | None) -> O
         "paid": failure is None,
         "payment_intent": pi["id"],
         "payment_method": pm["id"],
-        "payment_method_details": {
-            "card": {
-                "brand": card["brand"],
-                "checks": copy.deepcopy(card["checks"]),
-                "country": card["country"],
-                "exp_month": card["exp_month"],
-                "exp_year": card["exp_year"],
-                "fingerprint": card["fingerprint"],
-                "funding": card["funding"],
-                "last4": card["last4"],
-                "network": card["brand"],
-                "three_d_secure": None,
-                "wallet": None,
-            },
-            "type": "card",
-        },
+        "payment_method_details": _details(pm),
         "receipt_email": pi["receipt_email"],
         "receipt_url": ctx.page(f"receipts/{ident}"),
         "refunded": False,
@@ -845,6 +829,29 @@ def _charge(ctx: Ctx, pi: Obj, pm: Obj, *, failure: tuple[str, str] | None) -> O
         "transfer_group": pi["transfer_group"],
     }
     return em.put(charge, ctx.account)
+
+
+def _details(pm: Obj) -> Obj:
+    card = pm.get("card")
+    if card is None:
+        kind = str(pm["type"])
+        return {kind: copy.deepcopy(pm.get(kind)), "type": kind}
+    return {
+        "card": {
+            "brand": card["brand"],
+            "checks": copy.deepcopy(card["checks"]),
+            "country": card["country"],
+            "exp_month": card["exp_month"],
+            "exp_year": card["exp_year"],
+            "fingerprint": card["fingerprint"],
+            "funding": card["funding"],
+            "last4": card["last4"],
+            "network": card["brand"],
+            "three_d_secure": None,
+            "wallet": None,
+        },
+        "type": "card",
+    }
 
 
 def retrieve_charge(ctx: Ctx, params: Params, ident: str) -> Obj:

@@ -258,3 +258,107 @@ def add_onboarding_routes(router: APIRouter, em: StripeEmulator) -> None:
         complete_onboarding(ctx, acct, name=(form.get("business_name") or "").strip() or None)
         events.flush(em)
         return RedirectResponse(link["return_url"], status_code=303)
+
+
+def add_checkout_routes(router: APIRouter, em: StripeEmulator) -> None:
+    """``pages/checkout/{cs}``: the hosted Checkout page (see ``checkout.py``) and
+    ``pages/receipts/{id}``: a receipt for a charge or an invoice."""
+    from sellerhub_emulators.stripe import checkout
+    from sellerhub_emulators.stripe.cards import ASYNC_METHODS
+
+    def _render(session: Obj, error: str | None = None, status: int = 200) -> HTMLResponse:
+        items = em.private[session["id"]].extra["line_items"]
+        rows = "".join(
+            f"<li>{escape(str(it['description']))} x {it['quantity']}: "
+            f"{it['amount_total']} {escape(it['currency'].upper())}</li>"
+            for it in items
+        )
+        currency = escape(str(session["currency"]).upper())
+        total = (
+            f"<p>Total: <strong>{session['amount_total']} {currency}</strong> (minor units)</p>"
+            if session["mode"] != "setup"
+            else "<p>Save a card for later payments.</p>"
+        )
+        choices = _card_choices()
+        if session["mode"] == "payment":
+            choices += "".join(
+                f'<label><input type="radio" name="payment_method" value="{escape(k)}"> '
+                f"{escape(label)}</label>"
+                for k, (label, _) in ASYNC_METHODS.items()
+            )
+        email = ""
+        if session["customer"] is None:
+            email = (
+                '<label for="f-email">Email</label><input type="email" id="f-email" name="email" '
+                f'value="{escape(session["customer_email"] or "")}">'
+            )
+        verb = {"payment": "Pay", "setup": "Save card", "subscription": "Subscribe"}[
+            session["mode"]
+        ]
+        problem = f'<p role="alert"><strong>{escape(error)}</strong></p>' if error else ""
+        body = (
+            f"<h1>Checkout ({escape(session['mode'])})</h1>{problem}<ul>{rows}</ul>{total}"
+            f'<form method="post">{email}{choices}'
+            f'<button type="submit" name="action" value="pay">{verb}</button>'
+            '<button type="submit" name="action" value="cancel">Cancel</button></form>'
+        )
+        return _page("Checkout", body, status)
+
+    def _session(request: Request, ident: str) -> tuple[Obj | None, Ctx]:
+        found = em.objects.get(ident)
+        ctx = page_ctx(em, request, em.owner.get(ident))
+        if found is None or found.get("object") != "checkout.session":
+            return None, ctx
+        return found, ctx
+
+    @router.get("/pages/checkout/{ident}", include_in_schema=False)
+    async def checkout_form(request: Request, ident: str) -> Response:
+        session, ctx = _session(request, ident)
+        if session is None:
+            return _error("Unknown Checkout Session.", 404)
+        em.pending = []
+        checkout.check_expiry(ctx, session)
+        events.flush(em)
+        if session["status"] != "open":
+            return _error(f"This Checkout Session is {session['status']}.", 409)
+        return _render(session)
+
+    @router.post("/pages/checkout/{ident}", include_in_schema=False)
+    async def checkout_submit(request: Request, ident: str) -> Response:
+        session, ctx = _session(request, ident)
+        if session is None:
+            return _error("Unknown Checkout Session.", 404)
+        form = await read_params(request) or {}
+        em.pending = []
+        checkout.check_expiry(ctx, session)
+        if session["status"] != "open":
+            events.flush(em)
+            return _error(f"This Checkout Session is {session['status']}.", 409)
+        if form.get("action") == "cancel":
+            cancel = session["cancel_url"]
+            if cancel:
+                return RedirectResponse(cancel, status_code=303)
+            return _page("Canceled", "<h1>Checkout canceled</h1>")
+        try:
+            checkout.complete_session(
+                ctx, session, form.get("payment_method", ""), form.get("email") or None
+            )
+        except StripeError as exc:
+            events.flush(em)
+            return _render(session, str(exc.body["error"]["message"]), 402)
+        events.flush(em)
+        target = str(session["success_url"]).replace("{CHECKOUT_SESSION_ID}", ident)
+        return RedirectResponse(target, status_code=303)
+
+    @router.get("/pages/receipts/{ident}", include_in_schema=False)
+    async def receipt(ident: str) -> Response:
+        obj = em.objects.get(ident)
+        if obj is None or obj.get("object") not in ("charge", "invoice"):
+            return _error("Unknown receipt.", 404)
+        amount = obj.get("amount", obj.get("amount_due"))
+        body = (
+            f"<h1>Receipt</h1><p><code>{escape(ident)}</code>: {amount} "
+            f"{escape(str(obj['currency']).upper())} (minor units), status "
+            f"<code>{escape(str(obj['status']))}</code>.</p>"
+        )
+        return _page("Receipt", body)
