@@ -35,6 +35,8 @@ SAFE = {
     "shopify_client_secret": "real-shopify-secret",
     "shopify_shop_url_template": "https://{shop}",
     "stripe_webhook_secret": "whsec_real",
+    "stripe_secret_key": "sk_live_" + "r" * 24,
+    "stripe_publishable_key": "pk_live_" + "r" * 24,
     "ads_authorize_urls": {r: "https://www.amazon.com/ap/oa" for r in ("na", "eu", "fe")},
     "ads_token_urls": {r: "https://api.amazon.com/auth/o2/token" for r in ("na", "eu", "fe")},
     "ads_api_urls": {r: "https://advertising-api.amazon.com" for r in ("na", "eu", "fe")},
@@ -73,6 +75,8 @@ def test_safe_production_configuration_passes() -> None:
         ({"public_url": "http://sellerhub.example.com"}, "SELLERHUB_PUBLIC_URL"),
         ({"lwa_client_secret": None}, "SELLERHUB_LWA_CLIENT_SECRET"),
         ({"lwa_token_url": None}, "SELLERHUB_LWA_TOKEN_URL"),
+        ({"stripe_secret_key": None}, "SELLERHUB_STRIPE_SECRET_KEY"),
+        ({"stripe_publishable_key": None}, "SELLERHUB_STRIPE_PUBLISHABLE_KEY"),
     ],
 )
 def test_production_refuses_unsafe_settings(override: dict[str, object], names: str) -> None:

@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from sellerhub import deps
 from sellerhub.audit.models import AuditEvent
+from sellerhub.billing.customers.models import StripePaymentMethod
 from sellerhub.commerce.catalog.models import Product, ProductListing
 from sellerhub.commerce.claims.models import Claim
 from sellerhub.commerce.inventory.fba.models import FbaSnapshot
@@ -322,6 +323,24 @@ async def _claim(runtime: Runtime, owner: Tenant) -> str:
     return str(claim.id)
 
 
+async def _payment_method(runtime: Runtime, owner: Tenant) -> str:
+    async with unit_of_work(runtime.sessionmaker) as session:
+        set_tenant(session, owner.organization.id)
+        card = StripePaymentMethod(
+            organization_id=owner.organization.id,
+            stripe_payment_method_id=f"pm_{uuid.uuid4().hex}",
+            stripe_customer_id=f"cus_{uuid.uuid4().hex}",
+            set_up_at=utcnow(),
+            brand="visa",
+            last4="4242",
+            exp_month=12,
+            exp_year=2034,
+        )
+        card.ensure_id()
+        session.add(card)
+    return str(card.id)
+
+
 # (path prefix, parameter) -> a row of the given organization; the longest prefix wins.
 ROWS: dict[tuple[str, str], RowFactory] = {
     ("/api/v1/audit-events/", "event_id"): _audit_event,
@@ -336,6 +355,7 @@ ROWS: dict[tuple[str, str], RowFactory] = {
     ("/api/v1/inventory/reservations/", "reservation_id"): _reservation,
     ("/api/v1/inventory/fba/snapshots/", "snapshot_id"): _fba_snapshot,
     ("/api/v1/webhook-events/", "event_id"): _webhook_event,
+    ("/api/v1/billing/payment-methods/", "payment_method_id"): _payment_method,
 }
 
 

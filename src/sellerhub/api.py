@@ -4,6 +4,7 @@ through a parent router): each nesting level costs route-matching time on every 
 from fastapi import APIRouter
 
 from sellerhub.audit.endpoints import router as audit_router
+from sellerhub.billing.customers.endpoints import router as billing_cards_router
 from sellerhub.callbacks import router as amazon_callback_router
 from sellerhub.commerce.catalog.endpoints import router as products_router
 from sellerhub.commerce.claims.endpoints import router as claims_router
@@ -63,6 +64,7 @@ ROUTERS: list[APIRouter] = [
     locations_router,
     inventory_router,
     webhook_events_router,
+    billing_cards_router,
     *WEB_PAGES,  # the web UI's pages (sellerhub.web), HTML for people
     webhooks_router,  # last: deliveries are served before routing (webhooks.ingress.IngressLane)
 ]

@@ -16,6 +16,10 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SECRET_KEY = "dev-insecure-change-me"  # noqa: S105 - a marker, refused in production
+# The Stripe emulator's keys (sellerhub_emulators.stripe), the development defaults.
+STRIPE_DEVELOPMENT_SECRET_KEY = "sk_test_sellerhub_emulator"  # noqa: S105 - refused in production
+STRIPE_DEVELOPMENT_PUBLISHABLE_KEY = "pk_test_sellerhub_emulator"
+STRIPE_API = "https://api.stripe.com"
 
 
 class Environment(StrEnum):
@@ -95,6 +99,15 @@ class Settings(BaseSettings):
     shopify_client_id: str = "shopify-emulator-client"
     shopify_client_secret: SecretStr = SecretStr("shopify-emulator-secret")
     stripe_webhook_secret: SecretStr = SecretStr("whsec_sellerhub_development")
+    # Stripe (docs/billing.md): the API base (unset: the emulator at /_emulators/stripe while the
+    # emulators are mounted, else https://api.stripe.com), the keys (the emulator's by default,
+    # refused in production), each call's timeout and how often the SDK retries a call that is
+    # safe to retry (connection errors, 409, 5xx; every POST carries an Idempotency-Key).
+    stripe_api_base: str | None = None
+    stripe_secret_key: SecretStr = SecretStr(STRIPE_DEVELOPMENT_SECRET_KEY)
+    stripe_publishable_key: str = STRIPE_DEVELOPMENT_PUBLISHABLE_KEY
+    stripe_timeout_seconds: float = Field(default=20.0, gt=0, le=120)
+    stripe_max_network_retries: int = Field(default=2, ge=0, le=10)
     webhook_max_body_bytes: int = Field(default=1_048_576, ge=1024, le=26_214_400)
     # Every other request (core.inputs): a body above the limit gets 413; a body still arriving
     # after the body timeout gets 408; a request whose headers are not complete after the header
@@ -228,6 +241,19 @@ class Settings(BaseSettings):
     def dhl_sandbox_api_base(self) -> str:
         return self.dhl_sandbox_api_url or self._emulator_url("/dhl")
 
+    @property
+    def stripe_api(self) -> str:
+        """Stripe's API base (``/v1/…`` below it): the configured one; else the emulator while
+        the emulators are mounted; else Stripe's."""
+        if self.stripe_api_base:
+            return self.stripe_api_base.rstrip("/")
+        return self._emulator_url("/stripe") if self.emulators_enabled else STRIPE_API
+
+    @property
+    def stripe_emulated(self) -> bool:
+        """Stripe is the development emulator (which serves a hosted card page)."""
+        return self.stripe_api.endswith("/_emulators/stripe")
+
     def operator_hosts(self) -> frozenset[str]:
         """Host names of the provider URLs the operator configured (the emulators' when unset):
         destinations the operator chose, unlike a store URL a user typed in. The production
@@ -307,6 +333,10 @@ class Settings(BaseSettings):
             found.append("SELLERHUB_SHOPIFY_CLIENT_SECRET is the emulator's default")
         if self.stripe_webhook_secret.get_secret_value() == "whsec_sellerhub_development":
             found.append("SELLERHUB_STRIPE_WEBHOOK_SECRET is the development default")
+        if self.stripe_secret_key.get_secret_value() == STRIPE_DEVELOPMENT_SECRET_KEY:
+            found.append("SELLERHUB_STRIPE_SECRET_KEY is the emulator's default")
+        if self.stripe_publishable_key == STRIPE_DEVELOPMENT_PUBLISHABLE_KEY:
+            found.append("SELLERHUB_STRIPE_PUBLISHABLE_KEY is the emulator's default")
         if self.ads_client_secret.get_secret_value() == "sellerhub-emulator-secret":
             found.append("SELLERHUB_ADS_CLIENT_SECRET is the emulator's default")
         for kind in ("authorize", "token", "api"):

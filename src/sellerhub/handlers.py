@@ -5,6 +5,7 @@ A new topic is handled by adding its row here."""
 
 from __future__ import annotations
 
+from sellerhub.billing import flows as billing
 from sellerhub.commerce.flows import order_from_shopify, order_from_woocommerce, orders_from_events
 from sellerhub.webhooks import service as webhooks
 from sellerhub.webhooks.service import BatchHandlers, Handlers
@@ -20,6 +21,9 @@ WEBHOOK_HANDLERS: Handlers = {
     ("shopify", "orders/updated"): order_from_shopify,
     ("woocommerce", "order.created"): order_from_woocommerce,
     ("woocommerce", "order.updated"): order_from_woocommerce,
+    # Billing (billing/flows.py): a card saved or refused in the browser
+    ("stripe", "setup_intent.succeeded"): billing.setup_intent_succeeded,
+    ("stripe", "setup_intent.setup_failed"): billing.setup_intent_failed,
 }
 
 # Topics the drain may handle several events of one organization at once (set-based writes;

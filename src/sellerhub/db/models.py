@@ -1,6 +1,8 @@
 """Imports every model so that ``Base.metadata`` is complete (Alembic, tests)."""
 
 from sellerhub.audit.models import AuditEvent, PlatformAuditEvent
+from sellerhub.billing.connect.models import StripeAccount
+from sellerhub.billing.customers.models import StripeCustomer, StripePaymentMethod
 from sellerhub.commerce.catalog.models import Product, ProductListing
 from sellerhub.commerce.claims.models import Claim, Recovery
 from sellerhub.commerce.claims.reports.models import (
@@ -79,6 +81,9 @@ __all__ = [
     "SigningKey",
     "StockLevel",
     "StockMovement",
+    "StripeAccount",
+    "StripeCustomer",
+    "StripePaymentMethod",
     "SyncJob",
     "User",
     "WebhookEvent",

@@ -1,0 +1,75 @@
+"""Billing's flows across domains: what billing needs to know of the organization (identity)
+and the webhook events it handles (the rows of ``sellerhub.handlers`` for source ``stripe``).
+
+Webhook handlers run in the drain's transaction with the worker's resources: the Stripe client
+is the runtime's (``client_of(jobs.resources())``). A Stripe event row has no organization; each
+handler finds it from the Stripe object (our stored customer or account id) and scopes the
+session to it."""
+
+from __future__ import annotations
+
+import uuid
+
+import stripe
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sellerhub.billing.customers import service as customers
+from sellerhub.billing.customers.schemas import CustomerSetupOut
+from sellerhub.billing.stripe.client import client_of
+from sellerhub.config import Settings
+from sellerhub.identity import service as identity
+from sellerhub.identity.organizations.models import Role
+from sellerhub.identity.principal import Principal
+from sellerhub.identity.users.models import UserType
+from sellerhub.jobs.app import resources
+from sellerhub.webhooks.models import WebhookEvent
+
+
+async def organization_contact(
+    session: AsyncSession, organization_id: uuid.UUID
+) -> tuple[str, str | None]:
+    """The organization's name and its owner's email (the first owner), for Stripe's records.
+    The session must be scoped to the organization."""
+    owner_email: str | None = None
+    owner_id: uuid.UUID | None = None
+    for membership, user in await identity.members_with_users(session):
+        if membership.role == Role.OWNER.value and user is not None:
+            owner_email, owner_id = user.email, user.id
+            break
+    as_owner = Principal(
+        user_id=owner_id or uuid.UUID(int=0),
+        organization_id=organization_id,
+        role=Role.OWNER,
+        user_type=UserType.CUSTOMER,
+        via="billing",
+    )
+    organization = await identity.current_organization(session, as_owner)
+    return organization.name, owner_email
+
+
+async def create_customer_setup(
+    session: AsyncSession,
+    client: stripe.StripeClient,
+    settings: Settings,
+    organization_id: uuid.UUID,
+) -> CustomerSetupOut:
+    """The card flow's first step, with the organization's name and owner's email."""
+    name, email = await organization_contact(session, organization_id)
+    return await customers.create_customer_setup(
+        session, client, settings, organization_id, name=name, email=email
+    )
+
+
+# --- webhook handlers (sellerhub.handlers, source "stripe") -----------------------------------
+
+
+def _client() -> stripe.StripeClient:
+    return client_of(resources())
+
+
+async def setup_intent_succeeded(session: AsyncSession, event: WebhookEvent) -> None:
+    await customers.record_setup_succeeded(session, _client(), event.payload)
+
+
+async def setup_intent_failed(session: AsyncSession, event: WebhookEvent) -> None:
+    await customers.record_setup_failed(session, event.payload)

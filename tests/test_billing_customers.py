@@ -1,0 +1,260 @@
+"""The card on file, end to end over real HTTP: the seller (a browser of the live server) asks
+for a customer setup, opens the emulator's hosted page, picks a test card; Stripe's
+``setup_intent.succeeded`` arrives signed at /webhooks/stripe, the drain stores the card (brand,
+last four, expiry) as the default here and on the Stripe customer; listing, removing, roles,
+another organization, duplicate and out-of-order events, Stripe failing, and no secret in any
+log."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from sellerhub.runtime import Runtime
+from tests.browser import Browser
+from tests.conftest import Tenant, make_tenant
+from tests.stripe_helpers import (
+    admin,
+    drain,
+    event_statuses,
+    live_jobs,  # noqa: F401 - fixture
+    stripe_reset,  # noqa: F401 - fixture
+    wait_for_event,
+)
+
+pytestmark = pytest.mark.usefixtures("live_jobs", "stripe_reset")
+
+SETUP = "/api/v1/stripe/create-customer-setup"
+CARDS = "/api/v1/billing/payment-methods"
+
+
+def _setup(seller: Browser) -> dict[str, Any]:
+    answer = seller.client.post(SETUP, headers=seller.csrf())
+    assert answer.status_code == 201, answer.text
+    return dict(answer.json())
+
+
+def _pick_card(seller: Browser, setup: dict[str, Any], card: str = "pm_card_visa") -> str:
+    """Open the hosted page, pick ``card``; the redirect's ``redirect_status``."""
+    page = seller.get(setup["hosted_url"])
+    assert page.status_code == 200, page.text
+    back = seller.submit(page, ("action", "save"), follow=False, overrides={"payment_method": card})
+    assert back.status_code == 303, back.text
+    query = parse_qs(urlsplit(back.headers["location"]).query)
+    assert query["setup_intent"] == [setup["setup_intent_id"]]
+    return query["redirect_status"][0]
+
+
+async def _save_card(
+    seller: Browser, runtime: Runtime, card: str = "pm_card_visa", saved_before: int = 0
+) -> dict[str, Any]:
+    setup = _setup(seller)
+    assert _pick_card(seller, setup, card) == "succeeded"
+    await wait_for_event(runtime, "setup_intent.succeeded", saved_before + 1)
+    await drain(runtime)
+    return setup
+
+
+def _cards(browser: Browser) -> list[dict[str, Any]]:
+    answer = browser.client.get(CARDS)
+    assert answer.status_code == 200, answer.text
+    return list(answer.json())
+
+
+def _customer(live_server: str, customer_id: str) -> dict[str, Any]:
+    answer = httpx.get(
+        f"{live_server}/_emulators/stripe/v1/customers/{customer_id}",
+        headers={"Authorization": "Bearer sk_test_sellerhub_emulator"},
+        timeout=5,
+    )
+    assert answer.status_code == 200, answer.text
+    return dict(answer.json())
+
+
+async def test_card_saved_through_the_hosted_page(
+    seller: Browser, runtime: Runtime, live_server: str
+) -> None:
+    setup = await _save_card(seller, runtime)
+    assert setup["customer_id"].startswith("cus_")
+    assert setup["publishable_key"] == "pk_test_sellerhub_emulator"
+    assert setup["client_secret"].startswith(setup["setup_intent_id"])
+    (card,) = _cards(seller)
+    assert card["brand"] == "visa" and card["last4"] == "4242" and card["is_default"]
+    assert 1 <= card["exp_month"] <= 12 and card["exp_year"] >= 2026
+    assert set(card) == {
+        "id",
+        "stripe_payment_method_id",
+        "brand",
+        "last4",
+        "exp_month",
+        "exp_year",
+        "is_default",
+        "created_at",
+    }
+    customer = _customer(live_server, setup["customer_id"])
+    assert (
+        customer["invoice_settings"]["default_payment_method"] == card["stripe_payment_method_id"]
+    )
+    assert customer["metadata"]["organization_id"]
+    # A second setup reuses the customer.
+    assert _setup(seller)["customer_id"] == setup["customer_id"]
+    assert [s for s, _ in await event_statuses(runtime, "setup_intent.succeeded")] == ["processed"]
+
+
+async def test_newest_card_is_default_and_removal_moves_it(
+    seller: Browser, runtime: Runtime, live_server: str
+) -> None:
+    setup = await _save_card(seller, runtime, "pm_card_visa")
+    await _save_card(seller, runtime, "pm_card_mastercard", saved_before=1)
+    cards = _cards(seller)
+    assert [(c["brand"], c["is_default"]) for c in cards] == [
+        ("mastercard", True),
+        ("visa", False),
+    ]
+    removed = seller.client.delete(f"{CARDS}/{cards[0]['id']}", headers=seller.csrf())
+    assert removed.status_code == 204, removed.text
+    (left,) = _cards(seller)
+    assert left["brand"] == "visa" and left["is_default"]
+    customer = _customer(live_server, setup["customer_id"])
+    assert (
+        customer["invoice_settings"]["default_payment_method"] == left["stripe_payment_method_id"]
+    )
+    again = seller.client.delete(f"{CARDS}/{cards[0]['id']}", headers=seller.csrf())
+    assert again.status_code == 404 and again.json()["code"] == "not-found"
+    last = seller.client.delete(f"{CARDS}/{left['id']}", headers=seller.csrf())
+    assert last.status_code == 204
+    assert _cards(seller) == []
+    async with runtime.engine.connect() as conn:
+        actions = {
+            a
+            for (a,) in await conn.execute(
+                text("SELECT action FROM audit_events WHERE action LIKE 'BILLING_CARD%'")
+            )
+        }
+    assert actions == {"BILLING_CARD_SAVED", "BILLING_CARD_REMOVED"}
+
+
+async def test_duplicate_and_late_events_change_nothing(
+    seller: Browser, runtime: Runtime, live_server: str
+) -> None:
+    """The first card's event delivered again after a newer card was saved, and after that
+    newer card was removed: the default stays the newest live card, a removed card stays
+    removed."""
+    await _save_card(seller, runtime, "pm_card_visa")
+    (first_event,) = admin(live_server, "deliveries")["deliveries"][:1] or [None]
+    await _save_card(seller, runtime, "pm_card_amex", saved_before=1)
+    events = [
+        d
+        for d in admin(live_server, "deliveries")["deliveries"]
+        if d.get("type") == "setup_intent.succeeded"
+    ]
+    assert len(events) >= 2, events
+    assert first_event is not None
+    cards = _cards(seller)
+    assert [(c["brand"], c["is_default"]) for c in cards] == [("amex", True), ("visa", False)]
+    # Resend both events: Stripe sends a duplicate with the same id (stored once) — we replay
+    # the event under a new id, as a late retry of the older one would look.
+    await _replay_as_new(runtime, "setup_intent.succeeded")
+    await drain(runtime)
+    assert [(c["brand"], c["is_default"]) for c in _cards(seller)] == [
+        ("amex", True),
+        ("visa", False),
+    ]
+    amex = cards[0]
+    assert seller.client.delete(f"{CARDS}/{amex['id']}", headers=seller.csrf()).status_code == 204
+    await _replay_as_new(runtime, "setup_intent.succeeded")
+    await drain(runtime)
+    (visa,) = _cards(seller)
+    assert visa["brand"] == "visa" and visa["is_default"]
+    statuses = await event_statuses(runtime, "setup_intent.succeeded")
+    assert {s for s, _ in statuses} == {"processed"}, statuses
+
+
+async def _replay_as_new(runtime: Runtime, topic: str) -> None:
+    """Store every stored event of ``topic`` again under a new id (oldest first), fresh."""
+    async with runtime.engine.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO webhook_events (id, source, external_id, topic, payload, headers, "
+                "status, attempts) SELECT gen_random_uuid(), source, external_id || '-late-' || "
+                "md5(random()::text), topic, payload, headers, 'pending', 0 FROM webhook_events "
+                "WHERE source = 'stripe' AND topic = :t AND external_id NOT LIKE '%-late-%'"
+            ),
+            {"t": topic},
+        )
+
+
+async def test_refused_card_is_recorded_not_saved(seller: Browser, runtime: Runtime) -> None:
+    setup = _setup(seller)
+    assert _pick_card(seller, setup, "pm_card_chargeDeclined") == "failed"
+    await wait_for_event(runtime, "setup_intent.setup_failed")
+    await drain(runtime)
+    assert _cards(seller) == []
+    async with runtime.engine.connect() as conn:
+        data = (
+            await conn.execute(
+                text("SELECT data FROM audit_events WHERE action = 'BILLING_CARD_REFUSED'")
+            )
+        ).scalar_one()
+    assert data["code"] == "card_declined"
+
+
+async def test_member_reads_but_cannot_change(
+    runtime: Runtime, live_server: str, client: httpx.AsyncClient
+) -> None:
+    member = await make_tenant(runtime, role=_member_role())
+    refused = await client.post(SETUP, headers=member.headers)
+    assert refused.status_code == 403, refused.text
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    listed = await client.get(CARDS, headers=member.headers)
+    assert listed.status_code == 200 and listed.json() == []
+    gone = await client.delete(f"{CARDS}/{uuid.uuid4()}", headers=member.headers)
+    assert gone.status_code == 403
+
+
+async def test_another_organizations_card_is_404(
+    seller: Browser, runtime: Runtime, client: httpx.AsyncClient
+) -> None:
+    await _save_card(seller, runtime)
+    (card,) = _cards(seller)
+    stranger: Tenant = await make_tenant(runtime)
+    answer = await client.delete(f"{CARDS}/{card['id']}", headers=stranger.headers)
+    assert answer.status_code == 404 and answer.json()["code"] == "not-found"
+    assert (await client.get(CARDS, headers=stranger.headers)).json() == []
+    assert len(_cards(seller)) == 1
+
+
+async def test_stripe_failing_is_retried_then_a_clear_503(
+    seller: Browser, live_server: str
+) -> None:
+    # One 500: the SDK retries (same Idempotency-Key) and the setup is made.
+    admin(live_server, "faults", {"method": "POST", "path": "/v1/customers", "status": 500})
+    assert seller.client.post(SETUP, headers=seller.csrf()).status_code == 201
+    # Failing longer than the retries: 503 with Retry-After, nothing half made.
+    admin(
+        live_server,
+        "faults",
+        {"method": "POST", "path": "/v1/setup_intents", "status": 500, "count": 10},
+    )
+    answer = seller.client.post(SETUP, headers=seller.csrf())
+    assert answer.status_code == 503, answer.text
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    assert answer.json()["code"] == "stripe-unavailable"
+    assert answer.headers["retry-after"] == "30"
+    admin(live_server, "faults", method="DELETE")
+    # Throttled (429, which Stripe does not ask to retry at once): 503 too.
+    admin(live_server, "faults", {"method": "POST", "path": "/v1/setup_intents", "status": 429})
+    throttled = seller.client.post(SETUP, headers=seller.csrf())
+    assert throttled.status_code == 503 and throttled.json()["code"] == "stripe-unavailable"
+    assert seller.client.post(SETUP, headers=seller.csrf()).status_code == 201
+
+
+def _member_role() -> Any:
+    from sellerhub.identity.organizations.models import Role
+
+    return Role.MEMBER
