@@ -635,7 +635,9 @@ async def test_idempotency_keys_pruned_after_24h(api: httpx.AsyncClient, clock: 
 # -- faults ------------------------------------------------------------------------------------
 
 
-async def test_faults_error_and_after(sdk: stripe.StripeClient, api: httpx.AsyncClient) -> None:
+async def test_faults_error_and_after(
+    sdk: stripe.StripeClient, api: httpx.AsyncClient, emu_app: FastAPI
+) -> None:
     cus, pm = await saved_card(sdk)
     rule = {"method": "POST", "path": "/v1/payment_intents", "mode": "error", "status": 429}
     await api.post("/_admin/faults", json=rule)
@@ -645,6 +647,14 @@ async def test_faults_error_and_after(sdk: stripe.StripeClient, api: httpx.Async
     with pytest.raises(stripe.APIError):
         await sdk.v1.payment_intents.create_async(params=charge_params(cus, pm))
     assert (await api.get("/_admin/summary")).json()["succeeded_payment_intents"] == 0
+    # Refused before running: nothing stored, so the SDK's retry (same key) goes through.
+    await api.post("/_admin/faults", json=rule | {"status": 500, "count": 1})
+    retrying = make_sdk(emu_app, max_network_retries=1)
+    done = await retrying.v1.payment_intents.create_async(
+        params=charge_params(cus, pm, metadata={"recovery_id": "rec-retry"})
+    )
+    assert done.status == "succeeded"
+    assert (await api.get("/_admin/summary")).json()["counts"] == {"rec-retry": 1}
     # Performed, then answered 500: the charge exists; the same key replays the 500.
     await api.post("/_admin/faults", json=rule | {"mode": "after"})
     key: Any = {"idempotency_key": "after-1"}

@@ -329,9 +329,12 @@ async def _dispatch(
             if rule.mode == "drop":
                 release(0, b"", False)
                 return _Dropped()
+            # Refused before the endpoint ran: nothing is stored under the idempotency key, so
+            # a retry with the same key runs (the SDK's own retries recover).
             exc = errors.rate_limited() if rule.status == 429 else errors.api_error()
             if rule.status not in (429, 500):
-                exc = StripeError(rule.status, "api_error", "Injected failure.", stored=True)
+                exc = StripeError(rule.status, "api_error", "Injected failure.")
+            exc.stored = False
             raise exc
         em.pending = []
         try:

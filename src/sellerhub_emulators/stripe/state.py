@@ -33,9 +33,15 @@ FaultMode = Literal["error", "after", "drop", "after_drop"]
 
 class FaultRule(BaseModel):
     """The next ``count`` requests whose method is ``method`` (or any, ``*``) and whose path
-    starts with ``path`` (e.g. ``/v1/payment_intents``) answer ``status`` (500 ``api_error`` or
-    429 ``rate_limit``) without running (``error``), run and then answer 500 (``after``), run
-    and then drop the connection (``after_drop``), or drop it without running (``drop``)."""
+    starts with ``path`` (e.g. ``/v1/payment_intents``):
+
+    - ``error``: answer ``status`` (500 ``api_error``, 429 ``rate_limit``) without running;
+      nothing is stored under the Idempotency-Key, so a retry with the same key runs;
+    - ``after``: run, then answer 500 — stored under the key like Stripe stores a 500, so a
+      retry with the same key replays the 500 (only a lookup finds what happened);
+    - ``after_drop``: run, store the real answer under the key, then break the connection
+      mid-answer (a retry with the same key gets the stored answer);
+    - ``drop``: break the connection without running."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
