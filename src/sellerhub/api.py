@@ -4,6 +4,8 @@ through a parent router): each nesting level costs route-matching time on every 
 from fastapi import APIRouter
 
 from sellerhub.audit.endpoints import router as audit_router
+from sellerhub.billing.credits.endpoints import cross_app_router as credits_cross_app_router
+from sellerhub.billing.credits.endpoints import router as credits_router
 from sellerhub.billing.customers.endpoints import router as billing_cards_router
 from sellerhub.callbacks import router as amazon_callback_router
 from sellerhub.commerce.catalog.endpoints import router as products_router
@@ -41,6 +43,7 @@ ROUTERS: list[APIRouter] = [
     audit_router,
     cross_app_router,  # early: its validate-token is a hot, benchmarked route
     reservations_router,  # early: POST /api/v1/inventory/reservations, hot and benchmarked
+    credits_cross_app_router,  # early: POST /api/cross-app/credits/consume, hot and benchmarked
     identity_router,
     sessions_router,
     amazon_login_router,
@@ -64,6 +67,7 @@ ROUTERS: list[APIRouter] = [
     locations_router,
     inventory_router,
     webhook_events_router,
+    credits_router,
     billing_cards_router,
     *WEB_PAGES,  # the web UI's pages (sellerhub.web), HTML for people
     webhooks_router,  # last: deliveries are served before routing (webhooks.ingress.IngressLane)

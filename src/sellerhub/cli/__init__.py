@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from sellerhub.cli import apps, connections, inventory, keys, processes
+from sellerhub.cli import apps, connections, credits, inventory, keys, processes
 
 cli = typer.Typer(help="sellerhub: backend for e-commerce seller tools.", no_args_is_help=True)
 cli.add_typer(processes.group)  # top-level commands
@@ -13,6 +13,7 @@ cli.add_typer(keys.group, name="keys")
 cli.add_typer(apps.group, name="apps")
 cli.add_typer(connections.group, name="connections")
 cli.add_typer(inventory.group, name="inventory")
+cli.add_typer(credits.group, name="credits")
 
 
 def main() -> None:

@@ -2,6 +2,12 @@
 
 from sellerhub.audit.models import AuditEvent, PlatformAuditEvent
 from sellerhub.billing.connect.models import StripeAccount
+from sellerhub.billing.credits.models import (
+    CreditAccount,
+    CreditHold,
+    CreditPackage,
+    CreditTransfer,
+)
 from sellerhub.billing.customers.models import StripeCustomer, StripePaymentMethod
 from sellerhub.commerce.catalog.models import Product, ProductListing
 from sellerhub.commerce.claims.models import Claim, Recovery
@@ -55,6 +61,10 @@ __all__ = [
     "ClaimsRefund",
     "ClaimsReimbursement",
     "Connection",
+    "CreditAccount",
+    "CreditHold",
+    "CreditPackage",
+    "CreditTransfer",
     "EmailCode",
     "FbaSnapshot",
     "FbaSnapshotItem",

@@ -1,6 +1,7 @@
 """Every module that defines jobs, imported explicitly so the worker knows all task names.
 Add a domain's ``tasks`` module here when it gets one."""
 
+from sellerhub.billing.credits import tasks as credits_tasks
 from sellerhub.commerce.claims import tasks as claims_tasks
 from sellerhub.commerce.claims.reports import tasks as claims_reports_tasks
 from sellerhub.commerce.inventory import tasks as inventory_tasks
@@ -26,3 +27,4 @@ MODULES += [inventory_import_tasks]
 MODULES += [fba_tasks]
 MODULES += [claims_reports_tasks]
 MODULES += [claims_tasks]
+MODULES += [credits_tasks]

@@ -1,0 +1,458 @@
+"""The credit routes: the seed's cross-app credit API (app tokens with ``credits:read`` /
+``credits:consume``, service tokens with the permission, or the organization's own users) and
+the dashboard API under ``/api/v1/credits`` (wallet, history, holds, packages, grants)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi.responses import JSONResponse
+
+from sellerhub.billing.credits import service
+from sellerhub.billing.credits.errors import PackageNotFound
+from sellerhub.billing.credits.models import AccountKind
+from sellerhub.billing.credits.repository import PackageRow, PageRow, TransferRow
+from sellerhub.billing.credits.schemas import (
+    ConsumeIn,
+    CreditCheckIn,
+    CreditCheckOut,
+    CrossAppCredits,
+    GrantIn,
+    HoldIn,
+    PackageIn,
+    PackageOut,
+    PackageUpdate,
+    PostIn,
+    TransferOut,
+    TransferPage,
+    UsageOut,
+    WalletOut,
+)
+from sellerhub.core.errors import Forbidden
+from sellerhub.core.logging import bind_context
+from sellerhub.deps import PlatformAdmin, SessionDep, authenticate, runtime_of
+from sellerhub.identity.apps import service as apps
+from sellerhub.identity.apps import tokens
+from sellerhub.identity.apps.errors import AppPermissionMissing
+from sellerhub.identity.apps.models import Permission
+from sellerhub.identity.apps.principals import (
+    ORGANIZATION_HEADER,
+    OrganizationNotGranted,
+    ServicePrincipal,
+)
+from sellerhub.identity.jwt.service import unverified_claims
+from sellerhub.identity.organizations.models import Role
+
+cross_app_router = APIRouter(prefix="/api/cross-app", tags=["credits"])
+router = APIRouter(prefix="/api/v1/credits", tags=["credits"])
+
+CALLER_SECURITY: list[dict[str, list[str]]] = [
+    {"appToken": []},
+    {"bearerAuth": []},
+    {"sessionCookie": [], "csrfCookie": [], "csrfToken": []},
+]
+CALLER_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"description": "no credentials, or they are not valid"},
+    403: {
+        "description": "the token lacks the permission, acts for another organization, or the "
+        "caller is not a member"
+    },
+}
+
+
+# --- who is calling ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CreditCaller:
+    """Whose wallet, and who spends it: ``app_id`` is the app of an app or service token (None
+    for the organization's own users and API keys); ``actor_id`` the user or app row."""
+
+    organization_id: uuid.UUID
+    app_id: str | None
+    actor_id: uuid.UUID
+    via: str
+
+
+def _is_app_token(token: str) -> bool:
+    if token.count(".") != 2:
+        return False
+    try:
+        claims = unverified_claims(token)
+    except Exception:
+        return False
+    azp = claims.get("azp")
+    return isinstance(azp, str) and claims.get("aud") == azp and "org" in claims
+
+
+async def credit_caller(request: Request, permission: Permission) -> CreditCaller:
+    """An app token (a user's, ``/api/cross-app/auth``) carrying ``permission`` for the
+    organization it names — a request naming another one in ``X-Sellerhub-Organization`` is
+    refused; a service token with ``permission`` acting in an organization its app may act in;
+    or the organization's user or API key (member or higher)."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    token = token.strip()
+    if scheme.lower() == "bearer" and _is_app_token(token):
+        runtime = runtime_of(request)
+        app, claims = await tokens.verify_app_token(runtime.sessionmaker, runtime.keystore, token)
+        apps.check_origin(app, request.headers.get("origin"))
+        tokens.require_permission(claims, permission)
+        if permission.value not in app.permissions:
+            raise AppPermissionMissing(f"the app {app.app_id} lacks {permission.value}")
+        organization_id = uuid.UUID(str(claims["org"]))
+        named = request.headers.get(ORGANIZATION_HEADER)
+        if named is not None and named.strip().lower() != str(organization_id):
+            raise OrganizationNotGranted(
+                "an app token acts only in the organization it was issued for"
+            )
+        bind_context(organization_id=str(organization_id), app_id=app.app_id)
+        return CreditCaller(organization_id, app.app_id, uuid.UUID(str(claims["sub"])), "app")
+    principal = await authenticate(request, permission.value)
+    if isinstance(principal, ServicePrincipal):
+        return CreditCaller(
+            principal.organization_id, principal.app_id, principal.user_id, "service"
+        )
+    if not principal.has_role(Role.MEMBER):
+        raise Forbidden("this needs the member role or higher")
+    return CreditCaller(principal.organization_id, None, principal.user_id, principal.via)
+
+
+def caller_with(
+    permission: Permission,
+) -> Callable[[Request], Coroutine[Any, Any, CreditCaller]]:
+    async def caller(request: Request) -> CreditCaller:
+        return await credit_caller(request, permission)
+
+    return caller
+
+
+Reader = Annotated[CreditCaller, Depends(caller_with(Permission.CREDITS_READ))]
+Consumer = Annotated[CreditCaller, Depends(caller_with(Permission.CREDITS_CONSUME))]
+
+
+# --- rendering -----------------------------------------------------------------------------
+
+
+def _transfer(row: TransferRow, key: str, balance_after: int | None) -> TransferOut:
+    return TransferOut(
+        id=row.id,
+        idempotency_key=key,
+        code=row.code,
+        phase=row.phase,
+        amount=row.amount,
+        debit_account_id=row.debit_account_id,
+        credit_account_id=row.credit_account_id,
+        pending_id=row.pending_id,
+        app_id=row.app_id,
+        service=row.service,
+        balance_after=balance_after,
+        timeout_at=row.timeout_at,
+        created_at=row.created_at,
+    )
+
+
+def _listed(row: PageRow) -> TransferOut:
+    wallet = AccountKind.WALLET.value
+    after = None
+    if row.debit_kind == wallet:
+        after = row.transfer.debit_balance_after
+    elif row.credit_kind == wallet:
+        after = row.transfer.credit_balance_after
+    return _transfer(row.transfer, row.idempotency_key, after)
+
+
+def _package(row: PackageRow) -> PackageOut:
+    return PackageOut(
+        id=row.id,
+        name=row.name,
+        credits=row.credits,
+        price_minor=row.price_minor,
+        currency=row.currency,
+        active=row.active,
+    )
+
+
+def _json(model: Any, code: int) -> Response:
+    return Response(model.model_dump_json(), status_code=code, media_type="application/json")
+
+
+# --- the cross-app API (seed) --------------------------------------------------------------
+
+
+@cross_app_router.post(
+    "/credit-check",
+    response_model=CreditCheckOut,
+    openapi_extra={"security": CALLER_SECURITY},
+    responses=CALLER_RESPONSES,
+)
+async def credit_check(request: Request, body: CreditCheckIn, caller: Reader) -> CreditCheckOut:
+    """Whether the wallet has ``required`` credits available (needs ``credits:read``)."""
+    async with runtime_of(request).reads.connection() as conn:
+        wallet = await service.wallet(conn, caller.organization_id)
+    return CreditCheckOut(sufficient=wallet.available >= body.required, balance=wallet.available)
+
+
+@cross_app_router.get(
+    "/credits",
+    response_model=CrossAppCredits,
+    openapi_extra={"security": CALLER_SECURITY},
+    responses=CALLER_RESPONSES,
+)
+async def credits(request: Request, caller: Reader) -> CrossAppCredits:
+    """The wallet's available credits and the packages on sale (needs ``credits:read``)."""
+    async with runtime_of(request).reads.connection() as conn:
+        wallet = await service.wallet(conn, caller.organization_id)
+        offered = await service.packages(conn, active_only=True)
+    return CrossAppCredits(balance=wallet.available, packages=[_package(p) for p in offered])
+
+
+@cross_app_router.post(
+    "/credits/consume",
+    response_model=TransferOut,
+    status_code=status.HTTP_201_CREATED,
+    openapi_extra={"security": CALLER_SECURITY},
+    responses={
+        **CALLER_RESPONSES,
+        200: {"model": TransferOut, "description": "the transfer made earlier with this key"},
+        402: {"description": "too few credits available (``balance`` says how many)"},
+        409: {"description": "the idempotency key was used with another amount or service"},
+        503: {"description": "the database is unavailable"},
+    },
+)
+async def consume(request: Request, body: ConsumeIn, caller: Consumer) -> Response:
+    """Spend ``amount`` credits on ``service`` (needs ``credits:consume``): 201 with the
+    transfer, 200 with the same transfer for a repeated key, 402 ``insufficient-credits`` with
+    the available ``balance``, 409 when the key was used for another request. Recorded per app
+    and service."""
+    row, created = await service.consume(
+        runtime_of(request).writes,
+        caller.organization_id,
+        amount=body.amount,
+        service=body.service,
+        key=body.idempotency_key,
+        app_id=caller.app_id,
+        metadata=body.metadata,
+    )
+    out = _transfer(row, body.idempotency_key, row.debit_balance_after)
+    return _json(out, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+# --- the dashboard API ---------------------------------------------------------------------
+
+
+@router.get(
+    "", response_model=WalletOut, openapi_extra={"security": CALLER_SECURITY},
+    responses=CALLER_RESPONSES,
+)  # fmt: skip
+async def wallet(request: Request, caller: Reader) -> WalletOut:
+    """The wallet: posted balance, credits held, available, and the credits used per app and
+    service."""
+    async with runtime_of(request).reads.connection() as conn:
+        found = await service.wallet(conn, caller.organization_id)
+        used = await service.usage(conn, caller.organization_id)
+    return WalletOut(
+        balance=found.balance,
+        held=found.held,
+        available=found.available,
+        usage=[UsageOut(app_id=a, service=s, credits=c, transfers=n) for a, s, c, n in used],
+    )
+
+
+CSV_COLUMNS = (
+    "id", "created_at", "code", "phase", "amount", "balance_after", "app_id", "service",
+    "pending_id", "idempotency_key",
+)  # fmt: skip
+
+
+@router.get(
+    "/transfers",
+    response_model=TransferPage,
+    openapi_extra={"security": CALLER_SECURITY},
+    responses={
+        **CALLER_RESPONSES,
+        200: {
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+            "description": "the page (JSON), or as CSV with ``format=csv`` (the next cursor in "
+            "``X-Next-Cursor``)",
+        },
+    },
+)
+async def transfers(
+    request: Request,
+    caller: Reader,
+    limit: int = Query(50, ge=1, le=1000),
+    cursor: uuid.UUID | None = Query(None, description="next_cursor of the previous page"),
+    format: Literal["json", "csv"] = Query("json"),
+) -> Response:
+    """The ledger of the organization, newest first: every transfer that touched its accounts."""
+    async with runtime_of(request).reads.connection() as conn:
+        rows, next_cursor = await service.page(
+            conn, caller.organization_id, before=cursor, limit=limit
+        )
+    items = [_listed(row) for row in rows]
+    if format == "json":
+        return _json(TransferPage(items=items, next_cursor=next_cursor), 200)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(CSV_COLUMNS)
+    for item in items:
+        writer.writerow(
+            [
+                item.id, item.created_at.isoformat(), item.code, item.phase, item.amount,
+                "" if item.balance_after is None else item.balance_after, item.app_id or "",
+                _cell(item.service), item.pending_id or "", _cell(item.idempotency_key),
+            ]
+        )  # fmt: skip
+    headers = {"Content-Disposition": 'attachment; filename="credit-transfers.csv"'}
+    if next_cursor is not None:
+        headers["X-Next-Cursor"] = str(next_cursor)
+    return Response(buffer.getvalue(), media_type="text/csv", headers=headers)
+
+
+def _cell(value: str | None) -> str:
+    """A CSV cell a spreadsheet will not run as a formula."""
+    text = value or ""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+@router.post(
+    "/holds",
+    response_model=TransferOut,
+    status_code=status.HTTP_201_CREATED,
+    openapi_extra={"security": CALLER_SECURITY},
+    responses={
+        **CALLER_RESPONSES,
+        200: {"model": TransferOut, "description": "the hold made earlier with this key"},
+        402: {"description": "too few credits available"},
+        409: {"description": "the idempotency key was used for another request"},
+    },
+)
+async def create_hold(request: Request, body: HoldIn, caller: Consumer) -> Response:
+    """Reserve credits for a long job (needs ``credits:consume``): they count against the
+    available balance until posted, voided, or voided by expiry after ``timeout_seconds``."""
+    async with runtime_of(request).writes.connection() as conn:
+        row, created = await service.hold(
+            conn,
+            caller.organization_id,
+            amount=body.amount,
+            service=body.service,
+            key=body.idempotency_key,
+            app_id=caller.app_id,
+            timeout_seconds=body.timeout_seconds,
+        )
+    out = _transfer(row, body.idempotency_key, row.debit_balance_after)
+    return _json(out, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+@router.post(
+    "/holds/{hold_id}/post",
+    response_model=TransferOut,
+    openapi_extra={"security": CALLER_SECURITY},
+    responses={
+        **CALLER_RESPONSES,
+        404: {"description": "no such hold"},
+        409: {"description": "the hold was resolved, or holds less than asked"},
+    },
+)
+async def post_hold(
+    request: Request, hold_id: uuid.UUID, body: PostIn, caller: Consumer
+) -> TransferOut:
+    """Post ``amount`` of the hold (all of it when absent); the rest is released. Posting again
+    answers the same transfer."""
+    async with runtime_of(request).writes.connection() as conn:
+        row, _ = await service.post_hold(conn, caller.organization_id, hold_id, body.amount)
+    return _transfer(row, f"post:{hold_id}", row.debit_balance_after)
+
+
+@router.post(
+    "/holds/{hold_id}/void",
+    response_model=TransferOut,
+    openapi_extra={"security": CALLER_SECURITY},
+    responses={
+        **CALLER_RESPONSES,
+        404: {"description": "no such hold"},
+        409: {"description": "the hold was posted"},
+    },
+)
+async def void_hold(request: Request, hold_id: uuid.UUID, caller: Consumer) -> TransferOut:
+    """Release the hold; voiding again (or after it expired) answers the same void."""
+    async with runtime_of(request).writes.connection() as conn:
+        row, _ = await service.void_hold(conn, caller.organization_id, hold_id)
+    return _transfer(row, f"void:{hold_id}", row.debit_balance_after)
+
+
+@router.post(
+    "/grants",
+    response_model=TransferOut,
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        200: {"model": TransferOut, "description": "the grant made earlier with this key"},
+        404: {"description": "no organization has that id"},
+        409: {"description": "the idempotency key was used for another grant"},
+    },
+)
+async def create_grant(body: GrantIn, session: SessionDep, principal: PlatformAdmin) -> Response:
+    """Give an organization credits (platform administrators), once per idempotency key."""
+    row, created = await service.admin_grant(
+        session,
+        body.organization_id,
+        amount=body.amount,
+        key=body.idempotency_key,
+        reason=body.reason,
+        actor_user_id=principal.user_id,
+    )
+    out = _transfer(row, body.idempotency_key, row.credit_balance_after)
+    return _json(out, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+@router.get("/packages", response_model=list[PackageOut])
+async def list_packages(
+    request: Request,
+    principal: PlatformAdmin,
+    include_inactive: bool = Query(True),
+) -> list[PackageOut]:
+    """Every package, inactive ones too (platform administrators)."""
+    async with runtime_of(request).reads.connection() as conn:
+        rows = await service.packages(conn, active_only=not include_inactive)
+    return [_package(p) for p in rows]
+
+
+@router.post("/packages", response_model=PackageOut, status_code=status.HTTP_201_CREATED)
+async def create_package(
+    body: PackageIn, session: SessionDep, principal: PlatformAdmin
+) -> JSONResponse:
+    """A package of credits at a price (platform administrators)."""
+    row = await service.create_package(
+        await service.raw_connection(session),
+        name=body.name,
+        credits=body.credits,
+        price_minor=body.price_minor,
+        currency=body.currency.upper(),
+        active=body.active,
+    )
+    return JSONResponse(_package(row).model_dump(mode="json"), status_code=201)
+
+
+@router.patch(
+    "/packages",
+    response_model=PackageOut,
+    responses={404: {"description": "no such package"}},
+)
+async def update_package(
+    body: PackageUpdate, session: SessionDep, principal: PlatformAdmin
+) -> PackageOut:
+    """Change the package ``id`` names, or take it off sale (``active: false``); the fields
+    left out keep their values. (Packages are the platform's, not an organization's.)"""
+    changes = body.model_dump(exclude_unset=True, exclude={"id"})
+    if changes.get("currency"):
+        changes["currency"] = changes["currency"].upper()
+    row = await service.update_package(await service.raw_connection(session), body.id, changes)
+    if row is None:
+        raise PackageNotFound("no package has that id")
+    return _package(row)

@@ -1,0 +1,136 @@
+"""What the credit routes read and answer. Credits are whole units (integers)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MAX_CREDITS = 1_000_000_000_000  # per transfer
+SERVICE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$"
+Key = Field(min_length=1, max_length=200, description="the same key repeats the same request")
+Service = Field(
+    min_length=1, max_length=64, pattern=SERVICE_PATTERN, description="what the credits pay for"
+)
+
+
+class CreditCheckIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    required: int = Field(ge=0, le=MAX_CREDITS)
+
+
+class CreditCheckOut(BaseModel):
+    sufficient: bool
+    balance: int = Field(description="available credits (holds subtracted)")
+
+
+class ConsumeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    amount: int = Field(ge=1, le=MAX_CREDITS)
+    service: str = Service
+    idempotency_key: str = Key
+    metadata: dict[str, Any] | None = Field(None, description="kept with the transfer")
+
+
+class TransferOut(BaseModel):
+    id: uuid.UUID
+    idempotency_key: str
+    code: str = Field(description="grant, purchase, consume, hold, expire, refund, correction")
+    phase: str = Field(description="single, pending (a hold), post or void")
+    amount: int
+    debit_account_id: uuid.UUID
+    credit_account_id: uuid.UUID
+    pending_id: uuid.UUID | None = Field(description="the hold a post or void resolves")
+    app_id: str | None
+    service: str | None
+    balance_after: int | None = Field(
+        description="the wallet's available credits right after it (when it touched the wallet)"
+    )
+    timeout_at: datetime | None
+    created_at: datetime
+
+
+class PackageOut(BaseModel):
+    id: uuid.UUID
+    name: str
+    credits: int
+    price_minor: int = Field(description="minor units of the currency")
+    currency: str
+    active: bool
+
+
+class PackageIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=120)
+    credits: int = Field(ge=1, le=MAX_CREDITS)
+    price_minor: int = Field(ge=0, le=100_000_000_00)
+    currency: str = Field(pattern=r"^[A-Za-z]{3}$")
+    active: bool = True
+
+
+class PackageUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: uuid.UUID = Field(description="the package to change")
+    name: str | None = Field(None, min_length=1, max_length=120)
+    credits: int | None = Field(None, ge=1, le=MAX_CREDITS)
+    price_minor: int | None = Field(None, ge=0, le=100_000_000_00)
+    currency: str | None = Field(None, pattern=r"^[A-Za-z]{3}$")
+    active: bool | None = None
+
+
+class CrossAppCredits(BaseModel):
+    balance: int = Field(description="available credits (holds subtracted)")
+    packages: list[PackageOut] = Field(description="the packages on sale")
+
+
+class UsageOut(BaseModel):
+    app_id: str | None = Field(description="None: used by the organization's own users")
+    service: str | None
+    credits: int
+    transfers: int
+
+
+class WalletOut(BaseModel):
+    balance: int = Field(description="posted credits")
+    held: int = Field(description="credits reserved by open holds")
+    available: int = Field(description="balance - held: what can be consumed or held")
+    usage: list[UsageOut]
+
+
+class TransferPage(BaseModel):
+    items: list[TransferOut]
+    next_cursor: uuid.UUID | None
+
+
+class HoldIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    amount: int = Field(ge=1, le=MAX_CREDITS)
+    service: str = Service
+    idempotency_key: str = Key
+    timeout_seconds: int = Field(
+        900, ge=1, le=30 * 86400, description="voided by the expiry job after this long"
+    )
+
+
+class PostIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    amount: int | None = Field(
+        None, ge=1, le=MAX_CREDITS, description="at most the amount held; absent: all of it"
+    )
+
+
+class GrantIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    organization_id: uuid.UUID
+    amount: int = Field(ge=1, le=MAX_CREDITS)
+    idempotency_key: str = Key
+    reason: str = Field("", max_length=200)
