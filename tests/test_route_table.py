@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from sellerhub import deps
 from sellerhub.audit.models import AuditEvent
+from sellerhub.billing.commissions.models import Commission
 from sellerhub.billing.customers.models import StripePaymentMethod
 from sellerhub.commerce.catalog.models import Product, ProductListing
 from sellerhub.commerce.claims.models import Claim
@@ -341,10 +342,29 @@ async def _payment_method(runtime: Runtime, owner: Tenant) -> str:
     return str(card.id)
 
 
+async def _commission(runtime: Runtime, owner: Tenant) -> str:
+    async with unit_of_work(runtime.sessionmaker) as session:
+        set_tenant(session, owner.organization.id)
+        commission = Commission(
+            organization_id=owner.organization.id,
+            recovery_id=uuid.uuid4(),
+            recovery_amount_minor=1000,
+            currency="USD",
+            rate_bps=2000,
+            amount_minor=200,
+            state="requires_action",
+            payment_intent_id=f"pi_{uuid.uuid4().hex}",
+        )
+        commission.ensure_id()
+        session.add(commission)
+    return str(commission.id)
+
+
 # (path prefix, parameter) -> a row of the given organization; the longest prefix wins.
 ROWS: dict[tuple[str, str], RowFactory] = {
     ("/api/v1/audit-events/", "event_id"): _audit_event,
     ("/api/v1/claims/", "claim_id"): _claim,
+    ("/api/v1/billing/commissions/", "commission_id"): _commission,
     ("/api/v1/api-keys/", "key_id"): _api_key,
     ("/api/v1/connections/", "connection_id"): _connection,
     ("/api/v1/sync-jobs/", "job_id"): _sync_job,

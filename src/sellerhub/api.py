@@ -4,9 +4,14 @@ through a parent router): each nesting level costs route-matching time on every 
 from fastapi import APIRouter
 
 from sellerhub.audit.endpoints import router as audit_router
+from sellerhub.billing.commissions.endpoints import charge_router as commission_charge_router
+from sellerhub.billing.commissions.endpoints import router as commissions_router
 from sellerhub.billing.credits.endpoints import cross_app_router as credits_cross_app_router
 from sellerhub.billing.credits.endpoints import router as credits_router
+from sellerhub.billing.connect.endpoints import router as billing_connect_router
 from sellerhub.billing.customers.endpoints import router as billing_cards_router
+from sellerhub.billing.payouts.endpoints import router as payouts_router
+from sellerhub.billing.transactions.endpoints import router as transactions_router
 from sellerhub.callbacks import router as amazon_callback_router
 from sellerhub.commerce.catalog.endpoints import router as products_router
 from sellerhub.commerce.claims.endpoints import router as claims_router
@@ -69,6 +74,11 @@ ROUTERS: list[APIRouter] = [
     webhook_events_router,
     credits_router,
     billing_cards_router,
+    billing_connect_router,
+    commission_charge_router,
+    commissions_router,
+    transactions_router,
+    payouts_router,
     *WEB_PAGES,  # the web UI's pages (sellerhub.web), HTML for people
     webhooks_router,  # last: deliveries are served before routing (webhooks.ingress.IngressLane)
 ]

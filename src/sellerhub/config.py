@@ -20,6 +20,23 @@ DEFAULT_SECRET_KEY = "dev-insecure-change-me"  # noqa: S105 - a marker, refused 
 STRIPE_DEVELOPMENT_SECRET_KEY = "sk_test_sellerhub_emulator"  # noqa: S105 - refused in production
 STRIPE_DEVELOPMENT_PUBLISHABLE_KEY = "pk_test_sellerhub_emulator"
 STRIPE_API = "https://api.stripe.com"
+# Stripe's minimum charge per currency (minor units), for the currencies of Amazon's
+# marketplaces: a commission below it is not charged (billing/commissions/rules.py).
+COMMISSION_MINIMUMS = {
+    "USD": 50,
+    "CAD": 50,
+    "MXN": 1000,
+    "BRL": 50,
+    "GBP": 30,
+    "EUR": 50,
+    "SEK": 300,
+    "PLN": 200,
+    "AED": 200,
+    "INR": 50,
+    "JPY": 50,
+    "AUD": 50,
+    "SGD": 50,
+}
 
 
 class Environment(StrEnum):
@@ -108,6 +125,16 @@ class Settings(BaseSettings):
     stripe_publishable_key: str = STRIPE_DEVELOPMENT_PUBLISHABLE_KEY
     stripe_timeout_seconds: float = Field(default=20.0, gt=0, le=120)
     stripe_max_network_retries: int = Field(default=2, ge=0, le=10)
+    # The commission on recoveries (docs/billing.md): the default rate in basis points (an
+    # organization may have its own), the smallest charge per currency in minor units (below
+    # it nothing is charged), the days between retries after a decline, and how long an
+    # attempt whose outcome is unknown waits before it is looked up at Stripe.
+    billing_commission_rate_bps: int = Field(default=2000, ge=0, le=10_000)
+    billing_commission_minimums: dict[str, int] = Field(
+        default_factory=lambda: dict(COMMISSION_MINIMUMS)
+    )
+    billing_commission_retry_days: list[int] = Field(default_factory=lambda: [1, 3, 7])
+    billing_commission_recheck_seconds: int = Field(default=300, ge=1, le=86_400)
     webhook_max_body_bytes: int = Field(default=1_048_576, ge=1024, le=26_214_400)
     # Every other request (core.inputs): a body above the limit gets 413; a body still arriving
     # after the body timeout gets 408; a request whose headers are not complete after the header

@@ -6,6 +6,8 @@ A new topic is handled by adding its row here."""
 from __future__ import annotations
 
 from sellerhub.billing import flows as billing
+from sellerhub.billing.commissions import events as commission_events
+from sellerhub.billing.payouts import events as payout_events
 from sellerhub.commerce.flows import order_from_shopify, order_from_woocommerce, orders_from_events
 from sellerhub.webhooks import service as webhooks
 from sellerhub.webhooks.service import BatchHandlers, Handlers
@@ -21,9 +23,25 @@ WEBHOOK_HANDLERS: Handlers = {
     ("shopify", "orders/updated"): order_from_shopify,
     ("woocommerce", "order.created"): order_from_woocommerce,
     ("woocommerce", "order.updated"): order_from_woocommerce,
+    # Billing: the commission's payment (billing/commissions/events.py), the money sent to
+    # sellers (billing/payouts/events.py); Connect events carry ``account``
+    ("stripe", "payment_intent.succeeded"): commission_events.payment_intent_event,
+    ("stripe", "payment_intent.payment_failed"): commission_events.payment_intent_event,
+    ("stripe", "payment_intent.requires_action"): commission_events.payment_intent_event,
+    ("stripe", "payment_intent.processing"): commission_events.payment_intent_event,
+    ("stripe", "charge.succeeded"): commission_events.charge_succeeded,
+    ("stripe", "charge.refunded"): commission_events.charge_refunded,
+    ("stripe", "charge.dispute.created"): commission_events.dispute_created,
+    ("stripe", "invoice.paid"): commission_events.invoice_paid,
+    ("stripe", "transfer.created"): payout_events.transfer_created,
+    ("stripe", "transfer.reversed"): payout_events.transfer_reversed,
+    ("stripe", "payout.paid"): payout_events.payout_event,
+    ("stripe", "payout.failed"): payout_events.payout_event,
     # Billing (billing/flows.py): a card saved or refused in the browser
     ("stripe", "setup_intent.succeeded"): billing.setup_intent_succeeded,
     ("stripe", "setup_intent.setup_failed"): billing.setup_intent_failed,
+    # the seller's Connect account (a Connect event, ``account`` set)
+    ("stripe", "account.updated"): billing.account_updated,
 }
 
 # Topics the drain may handle several events of one organization at once (set-based writes;

@@ -1,6 +1,7 @@
 """Imports every model so that ``Base.metadata`` is complete (Alembic, tests)."""
 
 from sellerhub.audit.models import AuditEvent, PlatformAuditEvent
+from sellerhub.billing.commissions.models import Commission, CommissionRate
 from sellerhub.billing.connect.models import StripeAccount
 from sellerhub.billing.credits.models import (
     CreditAccount,
@@ -9,6 +10,8 @@ from sellerhub.billing.credits.models import (
     CreditTransfer,
 )
 from sellerhub.billing.customers.models import StripeCustomer, StripePaymentMethod
+from sellerhub.billing.payouts.models import SellerTransfer
+from sellerhub.billing.transactions.models import StripeTransaction, TransactionAudit
 from sellerhub.commerce.catalog.models import Product, ProductListing
 from sellerhub.commerce.claims.models import Claim, Recovery
 from sellerhub.commerce.claims.reports.models import (
@@ -60,6 +63,8 @@ __all__ = [
     "ClaimsLedgerEvent",
     "ClaimsRefund",
     "ClaimsReimbursement",
+    "Commission",
+    "CommissionRate",
     "Connection",
     "CreditAccount",
     "CreditHold",
@@ -88,13 +93,16 @@ __all__ = [
     "Reservation",
     "ReservationLine",
     "RevokedFamily",
+    "SellerTransfer",
     "SigningKey",
     "StockLevel",
     "StockMovement",
     "StripeAccount",
     "StripeCustomer",
     "StripePaymentMethod",
+    "StripeTransaction",
     "SyncJob",
+    "TransactionAudit",
     "User",
     "WebhookEvent",
 ]

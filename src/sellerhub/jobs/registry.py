@@ -1,7 +1,10 @@
 """Every module that defines jobs, imported explicitly so the worker knows all task names.
 Add a domain's ``tasks`` module here when it gets one."""
 
+from sellerhub.billing.commissions import tasks as commissions_tasks
+from sellerhub.billing import tasks as billing_tasks
 from sellerhub.billing.credits import tasks as credits_tasks
+from sellerhub.billing.payouts import tasks as payouts_tasks
 from sellerhub.commerce.claims import tasks as claims_tasks
 from sellerhub.commerce.claims.reports import tasks as claims_reports_tasks
 from sellerhub.commerce.inventory import tasks as inventory_tasks
@@ -28,3 +31,5 @@ MODULES += [fba_tasks]
 MODULES += [claims_reports_tasks]
 MODULES += [claims_tasks]
 MODULES += [credits_tasks]
+MODULES += [billing_tasks]
+MODULES += [commissions_tasks, payouts_tasks]

@@ -53,8 +53,8 @@ from sellerhub.jobs.app import enqueue
 
 log = get_logger(__name__)
 
-# Billing (Stripe) is the next issue; it registers nothing yet, so this domain registers the
-# task under billing's name and marks the recovery awaiting billing (``tasks.py``).
+# Billing's task (``billing/commissions/tasks.py``): it charges the recovery's commission and
+# marks the recovery as received by billing (``commission_requested``).
 COMMISSION_TASK: Final = "billing.commission_requested"
 # The advisory lock both pipeline writers take: one organization's runs take turns.
 WRITERS_LOCK: Final = "writers"
@@ -546,12 +546,17 @@ async def _audit(
 # --- commission --------------------------------------------------------------------------------
 
 
+async def recovery_of(session: AsyncSession, recovery_id: uuid.UUID) -> Recovery | None:
+    """A recovery of the session's organization (billing charges its commission on it)."""
+    return await ClaimRepository(session).recovery(recovery_id)
+
+
 async def commission_requested(
     session: AsyncSession, organization_id: uuid.UUID, recovery_id: uuid.UUID
 ) -> bool:
-    """The commission request of a recovery was received: it waits for billing (Stripe is
-    the next issue; nothing is charged). True when this call changed it (at least once
-    delivery: a second delivery changes nothing)."""
+    """Billing received the commission request of a recovery (``awaiting_billing``: billing
+    has it; its own ``commissions`` row says how the charge stands). True when this call
+    changed it (at least once delivery: a second delivery changes nothing)."""
     set_tenant(session, organization_id)
     recovery = await ClaimRepository(session).recovery(recovery_id)
     if recovery is None or recovery.commission_status != CommissionStatus.REQUESTED.value:

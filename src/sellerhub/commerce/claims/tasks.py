@@ -1,5 +1,5 @@
-"""Claims jobs: the commission request of a recovery (registered here under billing's name
-until billing exists), and the daily pass that opens and expires claims by their dates."""
+"""Claims jobs: the daily pass that opens and expires claims by their dates. The commission
+request of a recovery is billing's task (``billing/commissions/tasks.py``)."""
 
 from __future__ import annotations
 
@@ -16,12 +16,11 @@ from sellerhub.jobs.app import task
 log = get_logger(__name__)
 
 
-@task(service.COMMISSION_TASK)
 async def commission_requested(
     session: AsyncSession, organization_id: str, recovery_id: str
 ) -> None:
-    """A recovery's commission was requested. Billing (Stripe) is the next issue: the recovery
-    is marked ``awaiting_billing`` and nothing is charged. Idempotent."""
+    """Mark a recovery's commission request received (``awaiting_billing``), as billing's task
+    does before it charges; no longer a task of its own. Idempotent."""
     if await service.commission_requested(
         session, uuid.UUID(organization_id), uuid.UUID(recovery_id)
     ):

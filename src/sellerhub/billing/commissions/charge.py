@@ -1,0 +1,444 @@
+"""Charging a commission at Stripe, exactly once per recovery.
+
+Each step is its own transaction (these functions take the *sessionmaker*): the row must be
+committed before Stripe is called and the answer committed after, so that whatever dies in
+between leaves a row that says what may have happened.
+
+1. ``start``: with the commission's row, the next attempt is taken by one conditional UPDATE
+   (``pending``/``no_card``/due ``failed`` → ``processing``, ``attempt + 1``, the customer and
+   card of the attempt kept on the row) and committed. Two workers racing on one commission:
+   one takes the attempt, the other finds nothing to do.
+2. ``send``: an off-session PaymentIntent (``confirm=true, off_session=true``) with
+   ``Idempotency-Key: commission:{recovery_id}:{attempt}`` and the recovery, commission and
+   organization in its metadata.
+3. ``record``: the answer applied under the row lock (``service.apply_*``): succeeded,
+   requires_action (402 ``authentication_required``), failed (402 decline, with the retry
+   schedule), or unknown (timeout, 5xx, connection lost: still ``processing``).
+
+``reconcile`` resolves a ``processing`` attempt whose outcome was never recorded (unknown, or
+the process died after Stripe answered): the intent it made is read again (by its id, else
+searched by ``metadata['recovery_id']``); when Stripe has none, the same attempt is sent again
+with the same key and parameters (a replay at Stripe if it had run it) while Stripe still
+remembers keys (``KEY_MEMORY``); after that an attempt Stripe has no trace of goes back to
+``pending`` and the next charge is a new attempt. Never a second charge for a recovery."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+import stripe
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from sellerhub.billing.commissions import rules, service
+from sellerhub.billing.commissions.errors import (
+    NoSuchRecovery,
+    NotAwaitingAction,
+    StripeUnavailable,
+)
+from sellerhub.billing.commissions.models import Commission
+from sellerhub.billing.commissions.repository import CommissionRepository
+from sellerhub.billing.commissions.rules import CommissionState
+from sellerhub.billing.customers import service as customers
+from sellerhub.billing.payouts import service as payouts
+from sellerhub.commerce.claims import service as claims
+from sellerhub.config import Settings
+from sellerhub.core.clock import utcnow
+from sellerhub.core.logging import get_logger
+from sellerhub.db.session import unit_of_work
+from sellerhub.db.tenancy import set_tenant
+
+log = get_logger(__name__)
+
+S = CommissionState
+# Stripe prunes idempotency keys once they are 24 hours old: until then re-sending an attempt
+# is safe; a margin keeps us well inside it.
+KEY_MEMORY: Final = timedelta(hours=23)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What one call to Stripe came back with: an intent, a card error, or nothing known."""
+
+    intent: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+    unknown: str | None = None
+
+
+def _params(row: Commission) -> dict[str, Any]:
+    """The attempt's request, from the row alone: re-sending it sends the same parameters."""
+    return {
+        "amount": row.amount_minor,
+        "currency": row.currency.lower(),
+        "customer": row.customer_id,
+        "payment_method": row.payment_method_id,
+        "payment_method_types": ["card"],
+        "off_session": True,
+        "confirm": True,
+        "description": f"sellerhub commission on recovery {row.recovery_id}",
+        "metadata": {
+            "recovery_id": str(row.recovery_id),
+            "commission_id": str(row.id),
+            "organization_id": str(row.organization_id),
+            "attempt": str(row.attempt),
+        },
+    }
+
+
+async def send(client: stripe.StripeClient, params: Mapping[str, Any], key: str) -> Answer:
+    """One PaymentIntent create. A card error is an answer (its intent inside); a refusal of
+    the request (4xx other than 402) is an answer too, as an error; everything that leaves
+    the outcome open (timeouts, connection errors, 5xx, 409 and 429) is unknown."""
+    try:
+        intent = await client.v1.payment_intents.create_async(
+            params,  # type: ignore[arg-type]
+            {"idempotency_key": key},
+        )
+    except stripe.CardError as exc:
+        return Answer(error=_error_body(exc))
+    except (stripe.IdempotencyError, stripe.AuthenticationError, stripe.PermissionError) as exc:
+        return Answer(unknown=_error_name(exc))  # our setup, not the seller's card
+    except stripe.InvalidRequestError as exc:
+        status = exc.http_status or 400
+        if status in (409, 429) or status >= 500:
+            return Answer(unknown=_error_name(exc))
+        return Answer(error=_error_body(exc) | {"refused": True})
+    except stripe.StripeError as exc:  # APIConnectionError, APIError (5xx), RateLimitError
+        return Answer(unknown=_error_name(exc))
+    return Answer(intent=intent.to_dict())
+
+
+def _error_body(exc: stripe.StripeError) -> dict[str, Any]:
+    body = exc.json_body if isinstance(exc.json_body, dict) else {}
+    error = body.get("error")
+    return dict(error) if isinstance(error, dict) else {"code": exc.code, "message": str(exc)}
+
+
+def _error_name(exc: stripe.StripeError) -> str:
+    """The error's class and HTTP status, never its message (it may quote a request)."""
+    return f"{type(exc).__name__} {exc.http_status or ''}".strip()
+
+
+async def charge(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    client: stripe.StripeClient,
+    organization_id: uuid.UUID,
+    commission_id: uuid.UUID,
+    *,
+    now: datetime | None = None,
+) -> CommissionState | None:
+    """Move the commission towards a charge: a new attempt when it waits for one, the
+    look-up of an open attempt when its outcome is due; returns the state it is left in."""
+    now = now or utcnow()
+    async with unit_of_work(sessionmaker) as session:
+        set_tenant(session, organization_id)
+        row = await CommissionRepository(session).get(commission_id)
+        if row is None:
+            return None
+        state: CommissionState = row.state
+        if state is S.PROCESSING:  # an open attempt: looked up once its outcome is due
+            if row.next_attempt_at is not None and row.next_attempt_at > now:
+                return state
+            opened = False
+        else:
+            state = await _start(session, settings, row, now=now)
+            if state is not S.PROCESSING:
+                return state
+            opened = True
+    if not opened:
+        return await reconcile(
+            sessionmaker, settings, client, organization_id, commission_id, now=now
+        )
+    return await _send_and_record(
+        sessionmaker, settings, client, organization_id, commission_id, now=now
+    )
+
+
+async def _start(
+    session: AsyncSession, settings: Settings, row: Commission, *, now: datetime
+) -> CommissionState:
+    """Take the next attempt when the commission waits for one (the caller commits)."""
+    waiting = row.state in (S.PENDING, S.NO_CARD) or (
+        row.state is S.FAILED and row.next_attempt_at is not None and row.next_attempt_at <= now
+    )
+    if not waiting:
+        return row.state
+    card = await customers.default_payment_method(session, row.organization_id)
+    if card is None:
+        await service.wait_for_card(session, row)
+        return row.state
+    customer_id, payment_method_id = card
+    attempt = await CommissionRepository(session).start_attempt(
+        row.id,
+        customer_id=customer_id,
+        payment_method_id=payment_method_id,
+        now=now,
+        recheck_at=now + timedelta(seconds=settings.billing_commission_recheck_seconds),
+    )
+    if attempt is None:  # another worker took it
+        return S.PENDING
+    log.info("billing.commission_attempt", commission_id=str(row.id), attempt=attempt)
+    return S.PROCESSING
+
+
+async def _send_and_record(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    client: stripe.StripeClient,
+    organization_id: uuid.UUID,
+    commission_id: uuid.UUID,
+    *,
+    now: datetime,
+) -> CommissionState | None:
+    async with sessionmaker() as session:  # read only: the attempt as committed
+        set_tenant(session, organization_id)
+        row = await CommissionRepository(session).get(commission_id)
+        if row is None or row.state is not S.PROCESSING:
+            return None if row is None else row.state
+        attempt, params = row.attempt, _params(row)
+        key = rules.idempotency_key(row.recovery_id, attempt)
+    answer = await send(client, params, key)
+    return await _record(
+        sessionmaker, settings, organization_id, commission_id, attempt, answer, now=now
+    )
+
+
+async def _record(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    organization_id: uuid.UUID,
+    commission_id: uuid.UUID,
+    attempt: int,
+    answer: Answer,
+    *,
+    now: datetime | None = None,
+) -> CommissionState | None:
+    now = now or utcnow()
+    async with unit_of_work(sessionmaker) as session:
+        set_tenant(session, organization_id)
+        row = await CommissionRepository(session).get(commission_id, lock=True)
+        if row is None:
+            return None
+        if answer.intent is not None:
+            await service.apply_intent(session, settings, row, answer.intent, source="api", now=now)
+        elif answer.error is not None:
+            if row.attempt == attempt and row.state is S.PROCESSING:
+                await service.apply_decline(session, settings, row, answer.error, now=now)
+        elif row.attempt == attempt and row.state is S.PROCESSING:
+            service.apply_unknown(settings, row, answer.unknown or "unknown", now=now)
+        return row.state
+
+
+async def reconcile(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    client: stripe.StripeClient,
+    organization_id: uuid.UUID,
+    commission_id: uuid.UUID,
+    *,
+    now: datetime | None = None,
+) -> CommissionState | None:
+    """Resolve a ``processing`` attempt whose outcome is not recorded (see the module)."""
+    now = now or utcnow()
+    async with sessionmaker() as session:
+        set_tenant(session, organization_id)
+        row = await CommissionRepository(session).get(commission_id)
+        if row is None or row.state is not S.PROCESSING:
+            return None if row is None else row.state
+        attempt, intent_id, sent_at = row.attempt, row.payment_intent_id, row.attempt_sent_at
+        recovery_id, params = row.recovery_id, _params(row)
+    try:
+        if intent_id is not None:
+            found: dict[str, Any] | None = (
+                await client.v1.payment_intents.retrieve_async(intent_id)
+            ).to_dict()
+        else:
+            found = await find_intent(client, recovery_id, attempt)
+    except stripe.StripeError as exc:
+        return await _record(
+            sessionmaker,
+            settings,
+            organization_id,
+            commission_id,
+            attempt,
+            Answer(unknown=_error_name(exc)),
+            now=now,
+        )
+    if found is not None:
+        log.info("billing.commission_reconciled", commission_id=str(commission_id), found=True)
+        return await _record(
+            sessionmaker,
+            settings,
+            organization_id,
+            commission_id,
+            attempt,
+            Answer(intent=found),
+            now=now,
+        )
+    if sent_at is not None and now - sent_at < KEY_MEMORY:
+        # Stripe has no intent for it yet (never reached, or its search lags): the same
+        # request again, under the same key, runs it once or replays what it ran.
+        answer = await send(client, params, rules.idempotency_key(recovery_id, attempt))
+        return await _record(
+            sessionmaker, settings, organization_id, commission_id, attempt, answer, now=now
+        )
+    async with unit_of_work(sessionmaker) as session:
+        set_tenant(session, organization_id)
+        row = await CommissionRepository(session).get(commission_id, lock=True)
+        if row is None:
+            return None
+        if row.state is S.PROCESSING and row.attempt == attempt:
+            await service.back_to_pending(
+                session, row, f"attempt {attempt} left no payment at Stripe within a day"
+            )
+        return row.state
+
+
+async def find_intent(
+    client: stripe.StripeClient, recovery_id: uuid.UUID, attempt: int
+) -> dict[str, Any] | None:
+    """The recovery's intent at Stripe, by metadata: one that took the money first, else the
+    one of ``attempt``."""
+    result = await client.v1.payment_intents.search_async(
+        {"query": f"metadata['recovery_id']:'{recovery_id}'", "limit": 100}
+    )
+    intents = [i.to_dict() for i in result.data]
+    for intent in intents:
+        if intent.get("status") == "succeeded":
+            return intent
+    for intent in intents:
+        if str((intent.get("metadata") or {}).get("attempt")) == str(attempt):
+            return intent
+    return None
+
+
+# --- on session: the seller confirms what the bank asked for (SCA) ---------------------------
+
+
+async def authenticate(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    client: stripe.StripeClient,
+    organization_id: uuid.UUID,
+    commission_id: uuid.UUID,
+    *,
+    return_url: str,
+) -> str | None:
+    """The seller followed the emailed link: confirm the intent on session and give the URL
+    where the bank's page is (Stripe's ``next_action``); None when it needed none (the
+    commission is then recorded as it ended)."""
+    async with sessionmaker() as session:
+        set_tenant(session, organization_id)
+        row = await service.get(session, commission_id)
+        if row.state is not S.REQUIRES_ACTION or row.payment_intent_id is None:
+            raise NotAwaitingAction(f"the commission is {row.state}: nothing to confirm")
+        intent_id, payment_method = row.payment_intent_id, row.payment_method_id
+    try:
+        intent = (await client.v1.payment_intents.retrieve_async(intent_id)).to_dict()
+        if intent.get("status") == "requires_payment_method":
+            params: dict[str, Any] = {"return_url": return_url}
+            if payment_method:
+                params["payment_method"] = payment_method
+            intent = (
+                await client.v1.payment_intents.confirm_async(intent_id, params)  # type: ignore[arg-type]
+            ).to_dict()
+    except stripe.CardError as exc:
+        error = _error_body(exc)
+        intent = error.get("payment_intent") or {}
+    except stripe.StripeError as exc:
+        raise StripeUnavailable(
+            f"Stripe did not confirm the payment ({_error_name(exc)})"
+        ) from None
+    url = _redirect_url(intent)
+    if url is None:
+        await _record(
+            sessionmaker, settings, organization_id, commission_id, -1, Answer(intent=intent)
+        )
+    return url
+
+
+async def returned(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    client: stripe.StripeClient,
+    organization_id: uuid.UUID,
+    commission_id: uuid.UUID,
+) -> Commission:
+    """Back from the bank's page: the intent read again and applied."""
+    async with sessionmaker() as session:
+        set_tenant(session, organization_id)
+        row = await service.get(session, commission_id)
+        intent_id = row.payment_intent_id
+    if intent_id is not None and row.state in (S.REQUIRES_ACTION, S.PROCESSING, S.FAILED):
+        try:
+            intent = (await client.v1.payment_intents.retrieve_async(intent_id)).to_dict()
+        except stripe.StripeError as exc:
+            raise StripeUnavailable(f"Stripe could not be asked ({_error_name(exc)})") from None
+        await _record(
+            sessionmaker, settings, organization_id, commission_id, -1, Answer(intent=intent)
+        )
+    async with sessionmaker() as session:
+        set_tenant(session, organization_id)
+        return await service.get(session, commission_id)
+
+
+def _redirect_url(intent: Mapping[str, Any]) -> str | None:
+    action = intent.get("next_action") or {}
+    if intent.get("status") != "requires_action" or not isinstance(action, Mapping):
+        return None
+    redirect = action.get("redirect_to_url") or {}
+    url = redirect.get("url") if isinstance(redirect, Mapping) else None
+    return str(url) if url else None
+
+
+# --- the request: a recovery's commission opened, then charged --------------------------------
+
+
+async def request(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    client: stripe.StripeClient,
+    organization_id: uuid.UUID,
+    recovery_id: uuid.UUID,
+    *,
+    paid_to_platform: bool = False,
+    source_transaction: str | None = None,
+) -> Commission:
+    """The recovery's commission (opened once, committed before anything is sent), moved
+    towards its charge; the commission as it is left. Money the platform holds is not
+    charged: the rest of it is transferred to the seller (``payouts``)."""
+    async with unit_of_work(sessionmaker) as session:
+        set_tenant(session, organization_id)
+        recovery = await claims.recovery_of(session, recovery_id)
+        if recovery is None:
+            raise NoSuchRecovery("no such recovery")
+        row, _ = await service.open_commission(
+            session,
+            settings,
+            organization_id=organization_id,
+            recovery_id=recovery.id,
+            claim_id=recovery.claim_id,
+            amount_minor=recovery.amount_minor,
+            currency=recovery.currency,
+            paid_to_platform=paid_to_platform,
+        )
+        await claims.commission_requested(session, organization_id, recovery.id)
+        if row.state is S.WITHHELD and row.recovery_amount_minor > row.amount_minor:
+            await payouts.open_transfer(
+                session,
+                organization_id=organization_id,
+                recovery_id=recovery.id,
+                commission_id=row.id,
+                amount_minor=row.recovery_amount_minor - row.amount_minor,
+                currency=row.currency,
+                source_transaction=source_transaction,
+            )
+        commission_id = row.id
+    await charge(sessionmaker, settings, client, organization_id, commission_id)
+    async with sessionmaker() as session:
+        set_tenant(session, organization_id)
+        return await service.get(session, commission_id)

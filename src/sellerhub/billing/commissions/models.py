@@ -1,0 +1,101 @@
+"""The platform's commission on a recovery, and the per-organization rate.
+
+A ``Commission`` is written (and committed) for a recovery before Stripe is ever called: UNIQUE
+per recovery, it is the one record of whether that recovery's money was charged, and it outlives
+Stripe's 24-hour memory of idempotency keys. ``attempt`` counts the PaymentIntents asked for;
+each attempt's request carries ``Idempotency-Key: commission:{recovery_id}:{attempt}`` and the
+same parameters (customer, payment method, amount) kept on the row, so re-sending it is the
+same request. States and their moves: ``rules.TRANSITIONS``."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from sellerhub.billing.commissions.rules import CommissionState
+from sellerhub.db.base import Base, EnumText, IdMixin, TenantScoped, TimestampMixin
+
+STATES = ", ".join(f"'{s.value}'" for s in CommissionState)
+
+
+class Commission(IdMixin, TimestampMixin, TenantScoped, Base):
+    __tablename__ = "commissions"
+    __table_args__ = (
+        UniqueConstraint("recovery_id"),
+        UniqueConstraint("payment_intent_id"),
+        CheckConstraint(f"state IN ({STATES})", name="state"),
+        CheckConstraint("amount_minor >= 0 AND recovery_amount_minor >= 0", name="amounts"),
+        CheckConstraint("rate_bps BETWEEN 0 AND 10000", name="rate"),
+        CheckConstraint("attempt >= 0", name="attempt"),
+        CheckConstraint("refunded_minor BETWEEN 0 AND amount_minor", name="refunded"),
+        CheckConstraint(
+            "state NOT IN ('succeeded', 'refunded', 'disputed') OR payment_intent_id IS NOT NULL",
+            name="charged_has_intent",
+        ),
+        CheckConstraint(
+            "state NOT IN ('processing') OR attempt > 0", name="processing_has_attempt"
+        ),
+        CheckConstraint("currency ~ '^[A-Z]{3}$'", name="currency"),
+        Index("ix_commissions_org_id", "organization_id", "id"),
+        Index(
+            "ix_commissions_due",
+            "next_attempt_at",
+            postgresql_where="state IN ('pending', 'processing', 'failed', 'no_card')",
+        ),
+    )
+
+    recovery_id: Mapped[uuid.UUID] = mapped_column()
+    claim_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    recovery_amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    rate_bps: Mapped[int] = mapped_column(Integer)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    state: Mapped[CommissionState] = mapped_column(
+        EnumText(CommissionState, 20), default=CommissionState.PENDING
+    )
+    # Why it waits or was waived, in words (no card saved, below the minimum, a reversal).
+    reason: Mapped[str | None] = mapped_column(String(300), default=None)
+    # The platform holds the recovered money (paid to it on the seller's behalf): the
+    # commission is kept from the seller's transfer instead of charged to the card.
+    paid_to_platform: Mapped[bool] = mapped_column(Boolean, default=False)
+    attempt: Mapped[int] = mapped_column(Integer, default=0)
+    failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # The current attempt's parameters: re-sending it must send the same request.
+    customer_id: Mapped[str | None] = mapped_column(String(100), default=None)
+    payment_method_id: Mapped[str | None] = mapped_column(String(100), default=None)
+    attempt_sent_at: Mapped[datetime | None] = mapped_column(default=None)
+    payment_intent_id: Mapped[str | None] = mapped_column(String(100), default=None)
+    charge_id: Mapped[str | None] = mapped_column(String(100), default=None)
+    stripe_status: Mapped[str | None] = mapped_column(String(40), default=None)
+    # Stripe's ``created`` of the newest event applied about the intent: an older one that
+    # arrives later does not move the commission back (webhooks come in any order).
+    last_event_created: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    failure_code: Mapped[str | None] = mapped_column(String(100), default=None)
+    decline_code: Mapped[str | None] = mapped_column(String(100), default=None)
+    failure_message: Mapped[str | None] = mapped_column(String(500), default=None)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(default=None)
+    succeeded_at: Mapped[datetime | None] = mapped_column(default=None)
+    refunded_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class CommissionRate(IdMixin, TimestampMixin, TenantScoped, Base):
+    """An organization's own rate (basis points), instead of the setting's default."""
+
+    __tablename__ = "commission_rates"
+    __table_args__ = (
+        UniqueConstraint("organization_id"),
+        CheckConstraint("rate_bps BETWEEN 0 AND 10000", name="rate"),
+    )
+
+    rate_bps: Mapped[int] = mapped_column(Integer)

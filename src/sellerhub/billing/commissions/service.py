@@ -1,0 +1,534 @@
+"""Commissions: the row written for a recovery (before Stripe is ever called), what each
+answer of Stripe does to it (``apply_intent``, ``apply_decline``, ``apply_unknown``), the notices
+sent to the seller, and the organization's view (list, one). The calls to Stripe and the
+transactions around them are in ``charge.py``; the rules (amount, minimum, schedule, states)
+in ``rules.py``.
+
+Every function here receives a session and only flushes. A session scoped to the commission's
+organization, or a system context (webhook handlers, the periodic job), whose statements
+then find rows by their own ids only."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sellerhub.billing.commissions import rules
+from sellerhub.billing.commissions.errors import BadCursor, NoSuchCommission
+from sellerhub.billing.commissions.models import Commission
+from sellerhub.billing.commissions.repository import CommissionRepository
+from sellerhub.billing.commissions.rules import CommissionState
+from sellerhub.billing.commissions.schemas import CommissionOut
+from sellerhub.billing.transactions import service as ledger
+from sellerhub.billing.transactions.models import TransactionKind
+from sellerhub.config import Settings
+from sellerhub.core.clock import utcnow
+from sellerhub.core.errors import NotFound
+from sellerhub.core.ids import uuid7
+from sellerhub.core.logging import get_logger
+from sellerhub.jobs.app import enqueue
+
+log = get_logger(__name__)
+
+REQUEST_TASK: Final = "billing.commission_requested"  # claims.service.COMMISSION_TASK
+CHARGE_TASK: Final = "billing.commission_charge"
+NOTICE_TASK: Final = "billing.commission_notice"
+S = CommissionState
+
+
+def settings_rules(settings: Settings) -> tuple[Mapping[str, int], Sequence[int]]:
+    return settings.billing_commission_minimums, settings.billing_commission_retry_days
+
+
+async def own_rate(session: AsyncSession) -> int | None:
+    """The organization's own rate (basis points), if it has one."""
+    return await CommissionRepository(session).rate()
+
+
+async def rate_of(session: AsyncSession, settings: Settings) -> int:
+    """The organization's own rate, else the setting's (basis points)."""
+    own = await own_rate(session)
+    return settings.billing_commission_rate_bps if own is None else own
+
+
+async def set_rate(session: AsyncSession, organization_id: uuid.UUID, rate_bps: int | None) -> None:
+    """Set (or with None drop) the organization's own rate; 404 for no such organization."""
+    try:
+        async with session.begin_nested():
+            await CommissionRepository(session).set_rate(organization_id, rate_bps)
+            await session.flush()
+    except IntegrityError:
+        raise NotFound("no such organization") from None
+
+
+async def open_commission(
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    organization_id: uuid.UUID,
+    recovery_id: uuid.UUID,
+    claim_id: uuid.UUID | None,
+    amount_minor: int,
+    currency: str,
+    paid_to_platform: bool = False,
+) -> tuple[Commission, bool]:
+    """The recovery's commission, written now unless it exists (UNIQUE per recovery); True
+    when this call wrote it. A reversal (negative recovery) or a commission below the
+    currency's minimum is ``waived`` with the reason; money the platform holds is ``withheld``
+    (kept from the seller's transfer, whatever its size: no card is charged); the rest is
+    ``pending``, to be charged."""
+    repo = CommissionRepository(session)
+    existing = await repo.by_recovery(recovery_id)
+    if existing is not None:
+        return existing, False
+    rate = await rate_of(session, settings)
+    minimums, _ = settings_rules(settings)
+    cur = currency.upper()
+    state, reason, amount = S.PENDING, None, 0
+    if amount_minor <= 0:
+        state, reason = S.WAIVED, "a reversal or an empty recovery: nothing to charge"
+    else:
+        amount = rules.commission_minor(amount_minor, rate)
+        if paid_to_platform:  # no card charge, so no minimum charge either
+            state, reason = S.WITHHELD, "kept from the recovery the platform holds"
+        elif rules.below_minimum(amount, cur, minimums):
+            state = S.WAIVED
+            reason = (
+                f"{amount} is below the minimum charge of {rules.minimum_for(cur, minimums)} "
+                f"(minor units of {cur})"
+            )
+            amount = 0
+    values: dict[str, Any] = {
+        "id": uuid7(),
+        "organization_id": organization_id,
+        "recovery_id": recovery_id,
+        "claim_id": claim_id,
+        "recovery_amount_minor": max(amount_minor, 0),
+        "currency": cur,
+        "rate_bps": rate,
+        "amount_minor": amount,
+        "state": state,
+        "reason": reason,
+        "paid_to_platform": paid_to_platform,
+        "attempt": 0,
+        "failed_attempts": 0,
+        "refunded_minor": 0,
+    }
+    created = await repo.insert_once(values)
+    row = await repo.by_recovery(recovery_id)
+    assert row is not None
+    if created:
+        log.info(
+            "billing.commission_opened",
+            commission_id=str(row.id),
+            recovery_id=str(recovery_id),
+            state=str(state),
+            amount_minor=amount,
+        )
+    return row, created
+
+
+# --- what Stripe's answers do --------------------------------------------------------------
+
+
+def _move(row: Commission, target: CommissionState) -> bool:
+    """Move when the table allows it; False (nothing changed) for news that does not."""
+    if row.state == target:
+        return False
+    if not rules.can_move(row.state, target):
+        log.info(
+            "billing.commission_move_ignored",
+            commission_id=str(row.id),
+            state=str(row.state),
+            target=str(target),
+        )
+        return False
+    row.state = target
+    return True
+
+
+async def apply_intent(
+    session: AsyncSession,
+    settings: Settings,
+    row: Commission,
+    intent: Mapping[str, Any],
+    *,
+    source: str,
+    now: datetime | None = None,
+) -> bool:
+    """Apply what a PaymentIntent says now (an API answer, a re-read, a search hit or a
+    webhook's object); True when the commission changed. An intent of an earlier attempt
+    counts only when it took the money (recorded, never lost); other news about it is old."""
+    now = now or utcnow()
+    intent_id = str(intent.get("id") or "")
+    status = str(intent.get("status") or "")
+    error = intent.get("last_payment_error") or {}
+    target = rules.state_of_intent(status, error.get("code") if error else None)
+    if not intent_id or target is None:
+        return False
+    if row.payment_intent_id is None:
+        # Not yet linked: only the current attempt's intent (its metadata names the attempt).
+        attempt = (intent.get("metadata") or {}).get("attempt")
+        current = attempt is None or str(attempt) == str(row.attempt)
+    else:
+        current = row.payment_intent_id == intent_id
+    if not current and target is not S.SUCCEEDED:
+        return False
+    if target is S.SUCCEEDED:
+        return await _succeeded(session, row, intent, source=source, now=now)
+    if row.payment_intent_id is None:
+        row.payment_intent_id = intent_id
+    row.stripe_status = status
+    if target is S.PROCESSING:
+        row.next_attempt_at = now + timedelta(seconds=settings.billing_commission_recheck_seconds)
+        await session.flush()
+        return False
+    if target is S.REQUIRES_ACTION:
+        if not _move(row, S.REQUIRES_ACTION):
+            await session.flush()
+            return False
+        row.failure_code = "authentication_required"
+        row.decline_code = None
+        row.failure_message = _message(error) or "the bank asks the seller to authenticate"
+        row.next_attempt_at = None
+        await session.flush()
+        await notify(session, row, "requires_action")
+        return True
+    return await _failed(session, settings, row, error, now=now)
+
+
+async def apply_decline(
+    session: AsyncSession,
+    settings: Settings,
+    row: Commission,
+    error: Mapping[str, Any],
+    *,
+    now: datetime | None = None,
+) -> bool:
+    """A 402 ``card_error`` (or a refusal Stripe answered without an intent): the intent in
+    the error decides when there is one; otherwise the error's code."""
+    intent = error.get("payment_intent")
+    if isinstance(intent, Mapping) and intent.get("id"):
+        merged = dict(intent)
+        if not merged.get("last_payment_error"):
+            merged["last_payment_error"] = dict(error)
+        if merged.get("status") in (None, "requires_confirmation"):
+            merged["status"] = "requires_payment_method"
+        return await apply_intent(session, settings, row, merged, source="api", now=now)
+    if error.get("code") == "authentication_required":
+        return await apply_intent(
+            session,
+            settings,
+            row,
+            {
+                "id": row.payment_intent_id or "",
+                "status": "requires_payment_method",
+                "last_payment_error": dict(error),
+            },
+            source="api",
+            now=now,
+        )
+    return await _failed(session, settings, row, error, now=now or utcnow())
+
+
+def apply_unknown(settings: Settings, row: Commission, why: str, *, now: datetime) -> None:
+    """The attempt's outcome is unknown (a timeout, a 5xx, a lost answer): it stays
+    ``processing`` and is looked up later (``charge.reconcile``), never sent as a new one."""
+    row.next_attempt_at = now + timedelta(seconds=settings.billing_commission_recheck_seconds)
+    log.warning(
+        "billing.commission_outcome_unknown",
+        commission_id=str(row.id),
+        attempt=row.attempt,
+        reason=why,
+    )
+
+
+async def _succeeded(
+    session: AsyncSession,
+    row: Commission,
+    intent: Mapping[str, Any],
+    *,
+    source: str,
+    now: datetime,
+) -> bool:
+    intent_id = str(intent["id"])
+    charge = intent.get("latest_charge")
+    charge_id = charge.get("id") if isinstance(charge, Mapping) else charge
+    amount = int(intent.get("amount_received") or intent.get("amount") or row.amount_minor)
+    changed = False
+    if row.payment_intent_id not in (None, intent_id) and row.state in (
+        S.SUCCEEDED,
+        S.REFUNDED,
+        S.DISPUTED,
+    ):
+        # Money taken twice for one recovery: never expected (one attempt at a time, each
+        # looked up before the next); recorded in the ledger and said loudly.
+        log.error(
+            "billing.commission_charged_twice",
+            commission_id=str(row.id),
+            payment_intent=intent_id,
+            recorded=row.payment_intent_id,
+        )
+    elif row.state is not S.SUCCEEDED and _move(row, S.SUCCEEDED):
+        row.payment_intent_id = intent_id
+        row.charge_id = str(charge_id) if charge_id else None
+        row.stripe_status = "succeeded"
+        row.succeeded_at = now
+        row.next_attempt_at = None
+        row.failure_code = row.decline_code = row.failure_message = None
+        changed = True
+        log.info("billing.commission_succeeded", commission_id=str(row.id), attempt=row.attempt)
+    elif row.payment_intent_id == intent_id and row.charge_id is None and charge_id:
+        row.charge_id = str(charge_id)
+    await session.flush()
+    await ledger.record(
+        session,
+        organization_id=row.organization_id,
+        kind=TransactionKind.CHARGE,
+        stripe_id=str(charge_id or intent_id),
+        amount_minor=amount,
+        currency=str(intent.get("currency") or row.currency),
+        status="succeeded",
+        source=source,
+        payment_intent_id=intent_id,
+        charge_id=str(charge_id) if charge_id else None,
+        commission_id=row.id,
+        recovery_id=row.recovery_id,
+        stripe_created=_int(intent.get("created")),
+    )
+    return changed
+
+
+async def _failed(
+    session: AsyncSession,
+    settings: Settings,
+    row: Commission,
+    error: Mapping[str, Any],
+    *,
+    now: datetime,
+) -> bool:
+    if not _move(row, S.FAILED):
+        return False
+    _, retry_days = settings_rules(settings)
+    row.failed_attempts += 1
+    row.failure_code = _text(error.get("code")) or "card_declined"
+    row.decline_code = _text(error.get("decline_code"))
+    row.failure_message = _message(error) or "the card was declined"
+    row.next_attempt_at = rules.next_attempt(row.failed_attempts, now, retry_days)
+    await session.flush()
+    log.info(
+        "billing.commission_failed",
+        commission_id=str(row.id),
+        attempt=row.attempt,
+        code=row.failure_code,
+        decline_code=row.decline_code,
+        retry_at=row.next_attempt_at.isoformat() if row.next_attempt_at else None,
+    )
+    await notify(session, row, "failed" if row.next_attempt_at else "given_up")
+    return True
+
+
+async def wait_for_card(session: AsyncSession, row: Commission) -> bool:
+    """No default card: the commission waits (charged once a card is saved: the periodic job
+    looks again on every run). The seller is told once."""
+    if row.state is S.NO_CARD or not _move(row, S.NO_CARD):
+        return False
+    row.reason = "no card is saved: add one on the billing page"
+    row.next_attempt_at = None
+    await session.flush()
+    await notify(session, row, "no_card")
+    return True
+
+
+async def back_to_pending(session: AsyncSession, row: Commission, why: str) -> bool:
+    """An attempt that, after a day, Stripe has no trace of: the next charge is a new attempt
+    (a new key; the old one is forgotten by Stripe by then)."""
+    if not _move(row, S.PENDING):
+        return False
+    row.next_attempt_at = None
+    row.reason = why[:300]
+    await session.flush()
+    log.warning("billing.commission_attempt_lost", commission_id=str(row.id), attempt=row.attempt)
+    return True
+
+
+async def apply_refund(
+    session: AsyncSession, row: Commission, charge: Mapping[str, Any], *, source: str
+) -> bool:
+    """``charge.refunded``: the refunded amount only grows (out of order safe); a full refund
+    makes the commission ``refunded``. Each refund is its own ledger movement."""
+    refunded = min(int(charge.get("amount_refunded") or 0), row.amount_minor)
+    changed = False
+    if refunded > row.refunded_minor:
+        row.refunded_minor = refunded
+        changed = True
+    if refunded >= row.amount_minor > 0 and _move(row, S.REFUNDED):
+        changed = True
+    await session.flush()
+    refunds = charge.get("refunds") or {}
+    for refund in refunds.get("data") or []:
+        if not isinstance(refund, Mapping) or not refund.get("id"):
+            continue
+        await ledger.record(
+            session,
+            organization_id=row.organization_id,
+            kind=TransactionKind.REFUND,
+            stripe_id=str(refund["id"]),
+            amount_minor=int(refund.get("amount") or 0),
+            currency=str(refund.get("currency") or row.currency),
+            status=str(refund.get("status") or "succeeded"),
+            source=source,
+            payment_intent_id=row.payment_intent_id,
+            charge_id=row.charge_id,
+            commission_id=row.id,
+            recovery_id=row.recovery_id,
+            stripe_created=_int(refund.get("created")),
+        )
+    return changed
+
+
+async def apply_dispute(
+    session: AsyncSession, row: Commission, dispute: Mapping[str, Any], *, source: str
+) -> bool:
+    changed = _move(row, S.DISPUTED)
+    await session.flush()
+    await ledger.record(
+        session,
+        organization_id=row.organization_id,
+        kind=TransactionKind.DISPUTE,
+        stripe_id=str(dispute["id"]),
+        amount_minor=int(dispute.get("amount") or 0),
+        currency=str(dispute.get("currency") or row.currency),
+        status=str(dispute.get("status") or "needs_response"),
+        source=source,
+        payment_intent_id=row.payment_intent_id,
+        charge_id=row.charge_id,
+        commission_id=row.id,
+        recovery_id=row.recovery_id,
+        stripe_created=_int(dispute.get("created")),
+    )
+    return changed
+
+
+# --- the seller's notices --------------------------------------------------------------------
+
+
+async def notify(session: AsyncSession, row: Commission, notice: str) -> None:
+    """Request the seller's notice (``tasks.commission_notice`` writes the mail, scoped to the
+    organization) in this transaction: a notice exists if and only if the change was kept."""
+    await enqueue(
+        session,
+        NOTICE_TASK,
+        {
+            "organization_id": str(row.organization_id),
+            "commission_id": str(row.id),
+            "notice": notice,
+        },
+    )
+
+
+def notice_text(row: Commission, notice: str, *, public_url: str) -> tuple[str, str]:
+    """(subject, body) of a notice; amounts in minor units with the currency, no card data."""
+    money = f"{row.amount_minor} {row.currency} (minor units)"
+    page = f"{public_url}/api/v1/billing/commissions/{row.id}"
+    if notice == "requires_action":
+        link = f"{public_url}/api/v1/billing/commissions/{row.id}/authenticate"
+        return (
+            "Your bank asks you to confirm a sellerhub payment",
+            f"sellerhub's commission of {money} on a recovered reimbursement needs your "
+            f"confirmation: your bank asked for it.\n\nConfirm it here (sign in first):\n{link}\n",
+        )
+    if notice == "failed":
+        when = row.next_attempt_at.date().isoformat() if row.next_attempt_at else ""
+        return (
+            "A sellerhub payment was declined",
+            f"sellerhub's commission of {money} was declined: {row.failure_message} "
+            f"({row.failure_code}"
+            + (f", {row.decline_code}" if row.decline_code else "")
+            + f").\n\nWe will try again on {when}. To use another card, add it on the billing "
+            f"page.\n{page}\n",
+        )
+    if notice == "given_up":
+        return (
+            "A sellerhub payment could not be collected",
+            f"sellerhub's commission of {money} was declined {row.failed_attempts} times "
+            f"({row.failure_code}); we stopped trying. Add another card on the billing page and "
+            f"contact us to settle it.\n{page}\n",
+        )
+    return (
+        "Add a card to pay sellerhub's commission",
+        f"A reimbursement was recovered for you, and sellerhub's commission of {money} is due, "
+        f"but no card is saved. Add one on the billing page; it is charged then.\n{page}\n",
+    )
+
+
+# --- the organization's view -----------------------------------------------------------------
+
+
+async def get(session: AsyncSession, commission_id: uuid.UUID) -> Commission:
+    row = await CommissionRepository(session).get(commission_id)
+    if row is None:
+        raise NoSuchCommission("no such commission")
+    return row
+
+
+async def page(
+    session: AsyncSession, *, limit: int, cursor: str | None, state: str | None
+) -> tuple[Sequence[Commission], str | None]:
+    before = None
+    if cursor:
+        try:
+            before = uuid.UUID(cursor)
+        except ValueError:
+            raise BadCursor(
+                "pass next_cursor of the previous page as it was given",
+                errors=[{"field": "cursor", "message": "is not a cursor of this list"}],
+            ) from None
+    rows = await CommissionRepository(session).page(limit=limit, before=before, state=state)
+    items = rows[:limit]
+    return items, (str(items[-1].id) if len(rows) > limit else None)
+
+
+def describe(row: Commission) -> CommissionOut:
+    return CommissionOut(
+        id=row.id,
+        recovery_id=row.recovery_id,
+        claim_id=row.claim_id,
+        state=str(row.state),
+        reason=row.reason,
+        recovery_amount_minor=row.recovery_amount_minor,
+        rate_bps=row.rate_bps,
+        amount_minor=row.amount_minor,
+        currency=row.currency,
+        paid_to_platform=row.paid_to_platform,
+        attempt=row.attempt,
+        failed_attempts=row.failed_attempts,
+        payment_intent_id=row.payment_intent_id,
+        charge_id=row.charge_id,
+        failure_code=row.failure_code,
+        decline_code=row.decline_code,
+        failure_message=row.failure_message,
+        next_attempt_at=row.next_attempt_at,
+        succeeded_at=row.succeeded_at,
+        refunded_minor=row.refunded_minor,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def _text(value: object) -> str | None:
+    return str(value)[:100] if value else None
+
+
+def _message(error: Mapping[str, Any]) -> str | None:
+    message = error.get("message")
+    return str(message)[:500] if message else None
+
+
+def _int(value: object) -> int | None:
+    return value if isinstance(value, int) else None
