@@ -77,7 +77,12 @@ def signature_header(secret: str, body: bytes, timestamp: int) -> str:
 
 
 async def send(
-    em: StripeEmulator, event_id: str, *, attempt: int = 1, reason: str = "auto"
+    em: StripeEmulator,
+    event_id: str,
+    *,
+    attempt: int = 1,
+    reason: str = "auto",
+    client: httpx.AsyncClient | None = None,
 ) -> dict[str, Any]:
     """POST one event once; the attempt is recorded and returned."""
     event = em.objects[event_id]
@@ -103,10 +108,12 @@ async def send(
         "User-Agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
         "Stripe-Signature": signature_header(secret, body, em.now()),
     }
-    timeout = httpx.Timeout(c.DELIVERY_TIMEOUT_SECONDS)
     try:
-        async with httpx.AsyncClient(timeout=timeout, trust_env=False) as client:
+        if client is not None:
             response = await client.post(url, content=body, headers=headers)
+        else:
+            async with new_client() as own:
+                response = await own.post(url, content=body, headers=headers)
     except httpx.HTTPError as exc:
         record["error"] = f"{type(exc).__name__}: {exc}"
     else:
@@ -117,6 +124,10 @@ async def send(
     return record
 
 
+def new_client() -> httpx.AsyncClient:
+    return httpx.AsyncClient(timeout=httpx.Timeout(c.DELIVERY_TIMEOUT_SECONDS), trust_env=False)
+
+
 def _ok(record: dict[str, Any]) -> bool:
     status = record["status"]
     return isinstance(status, int) and 200 <= status < 300
@@ -124,12 +135,13 @@ def _ok(record: dict[str, Any]) -> bool:
 
 async def _deliver_in_order(em: StripeEmulator, event_ids: list[str]) -> None:
     await asyncio.sleep(em.settings.delivery_delay_seconds)
-    for event_id in event_ids:
-        if event_id not in em.objects:  # reset meanwhile
-            return
-        record = await send(em, event_id)
-        if not _ok(record) and record["url"] is not None:
-            _spawn(em, _retry(em, event_id))
+    async with new_client() as client:
+        for event_id in event_ids:
+            if event_id not in em.objects:  # reset meanwhile
+                return
+            record = await send(em, event_id, client=client)
+            if not _ok(record) and record["url"] is not None:
+                _spawn(em, _retry(em, event_id))
 
 
 async def _retry(em: StripeEmulator, event_id: str) -> None:

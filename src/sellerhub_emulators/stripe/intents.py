@@ -106,6 +106,12 @@ def create_setup_intent(ctx: Ctx, params: Params) -> Obj:
     cus_id = cus["id"] if cus else None
     pm = _pm_for(ctx, forms.string(params, "payment_method"), cus_id)
     confirm = forms.boolean(params, "confirm")
+    if confirm and pm is None:
+        raise invalid(
+            "You cannot confirm this SetupIntent because it's missing a payment method.",
+            param="payment_method",
+            code="setup_intent_unexpected_state",
+        )
     ident = em.new_id("seti")
     si: Obj = {
         "id": ident,
@@ -348,8 +354,6 @@ def create_payment_intent(ctx: Ctx, params: Params) -> Obj:
     confirm = forms.boolean(params, "confirm")
     if "off_session" in params and not confirm:
         raise invalid("off_session can only be used when confirm=true.", param="off_session")
-    if forms.choice(params, "capture_method", ("automatic", "automatic_async")) is None:
-        pass
     pm = _pm_for(ctx, forms.string(params, "payment_method"), cus_id)
     sfu = forms.choice(params, "setup_future_usage", ("off_session", "on_session"))
     types = forms.strings(params, "payment_method_types")
@@ -367,6 +371,13 @@ def create_payment_intent(ctx: Ctx, params: Params) -> Obj:
                 param="transfer_data[destination]",
                 code="resource_missing",
             )
+    if confirm and pm is None:
+        raise invalid(
+            "You cannot confirm this PaymentIntent because it's missing a payment method.",
+            param="payment_method",
+            code="payment_intent_unexpected_state",
+        )
+    capture = forms.choice(params, "capture_method", ("automatic", "automatic_async"))
     ident = em.new_id("pi")
     pi: Obj = {
         "id": ident,
@@ -384,7 +395,7 @@ def create_payment_intent(ctx: Ctx, params: Params) -> Obj:
         ),
         "canceled_at": None,
         "cancellation_reason": None,
-        "capture_method": "automatic_async",
+        "capture_method": capture or "automatic_async",
         "client_secret": _secret(ctx, ident),
         "confirmation_method": "automatic",
         "created": em.now(),
@@ -428,6 +439,7 @@ def create_payment_intent(ctx: Ctx, params: Params) -> Obj:
         "transfer_group": forms.string(params, "transfer_group"),
     }
     em.put(pi, ctx.account)
+    em.index_metadata(pi, {})
     emit(em, ctx.origin, "payment_intent.created", pi, account=ctx.account)
     if confirm:
         return _confirm_payment(
@@ -450,7 +462,9 @@ def update_payment_intent(ctx: Ctx, params: Params, ident: str) -> Obj:
     pi = ctx.em.get(ident, ctx.account, "payment_intent")
     if pi["status"] in ("succeeded", "canceled", "processing"):
         raise _pi_state(pi, "update")
+    before = dict(pi["metadata"])
     pi["metadata"] = forms.metadata(params, pi["metadata"])
+    ctx.em.index_metadata(pi, before)
     for name in ("description", "receipt_email", "transfer_group"):
         if name in params:
             pi[name] = forms.string(params, name)
@@ -715,12 +729,17 @@ def search_payment_intents(ctx: Ctx, params: Params) -> Obj:
             raise invalid("Invalid page token.", param="page")
         start = int(token)
     clauses = _clauses(query)
-    now = ctx.em.elapsed()
-    rows = [
-        r
-        for r in ctx.em.all_of("payment_intent", ctx.account)
-        if ctx.em.private[r["id"]].visible_at <= now and _matches(r, clauses)
-    ]
+    em = ctx.em
+    now = em.elapsed()
+    candidates = em.all_of("payment_intent", ctx.account)
+    for field, key, op, value, negated in clauses:
+        if field == "metadata" and op == ":" and not negated and key is not None:
+            ids = em.metadata_index.get((ctx.account, key, value), set())
+            candidates = sorted(
+                (em.objects[i] for i in ids), key=lambda o: em.private[o["id"]].seq, reverse=True
+            )
+            break
+    rows = [r for r in candidates if em.private[r["id"]].visible_at <= now and _matches(r, clauses)]
     chunk = rows[start : start + limit]
     more = len(rows) > start + limit
     return {

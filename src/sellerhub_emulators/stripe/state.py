@@ -127,6 +127,9 @@ class StripeEmulator(EmulatorState):
         self.auto_webhook_url: str | None = None
         self.objects: dict[str, dict[str, Any]] = {}
         self.owner: dict[str, str | None] = {}
+        self.by_kind: dict[tuple[str, str | None], list[str]] = {}  # ids in creation order
+        # PaymentIntent ids per (account, metadata key, value), for search.
+        self.metadata_index: dict[tuple[str | None, str, str], set[str]] = {}
         self.private: dict[str, Private] = {}
         self.idempotency: dict[tuple[str, str], IdempotencyRecord] = {}
         self.events: list[str] = []
@@ -160,6 +163,8 @@ class StripeEmulator(EmulatorState):
 
     def put(self, obj: dict[str, Any], account: str | None, **private: Any) -> dict[str, Any]:
         ident = obj["id"]
+        if ident not in self.private:
+            self.by_kind.setdefault((obj["object"], account), []).append(ident)
         self.objects[ident] = obj
         self.owner[ident] = account
         info = self.private.setdefault(ident, Private(seq=next(self._seq)))
@@ -167,6 +172,13 @@ class StripeEmulator(EmulatorState):
         for key, value in private.items():
             setattr(info, key, value)
         return obj
+
+    def index_metadata(self, obj: dict[str, Any], before: dict[str, str]) -> None:
+        account = self.owner.get(obj["id"])
+        for key, value in before.items():
+            self.metadata_index.get((account, key, value), set()).discard(obj["id"])
+        for key, value in obj["metadata"].items():
+            self.metadata_index.setdefault((account, key, value), set()).add(obj["id"])
 
     def touch(self, ident: str) -> None:
         """A change: the object leaves search results until the lag has passed again."""
@@ -192,13 +204,8 @@ class StripeEmulator(EmulatorState):
 
     def all_of(self, kind: str, account: str | None) -> list[dict[str, Any]]:
         """Objects of ``kind`` in ``account``, newest first."""
-        found = [
-            o
-            for i, o in self.objects.items()
-            if o.get("object") == kind and self.owner.get(i) == account
-        ]
-        found.sort(key=lambda o: self.private[o["id"]].seq, reverse=True)
-        return found
+        ids = self.by_kind.get((kind, account), [])
+        return [self.objects[i] for i in reversed(ids) if i in self.objects]
 
     def any_scope(self, ident: str) -> dict[str, Any] | None:
         return self.objects.get(ident)
@@ -206,8 +213,15 @@ class StripeEmulator(EmulatorState):
     # -- idempotency ----------------------------------------------------------------------------
 
     def prune_idempotency(self) -> None:
+        """Forget keys first used 24 h ago or more. Records are kept in the order they were
+        made, so the scan stops at the first younger one (a key in flight is kept)."""
         cutoff = self.elapsed() - c.IDEMPOTENCY_TTL_SECONDS
-        stale = [k for k, r in self.idempotency.items() if not r.in_flight and r.created <= cutoff]
+        stale = []
+        for key, record in self.idempotency.items():
+            if record.created > cutoff:
+                break
+            if not record.in_flight:
+                stale.append(key)
         for key in stale:
             del self.idempotency[key]
 
