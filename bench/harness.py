@@ -171,6 +171,9 @@ def run_secrets() -> dict[str, str]:
         "SELLERHUB_ADS_CLIENT_SECRET": secrets.token_urlsafe(24),
         "SELLERHUB_SHOPIFY_CLIENT_SECRET": secrets.token_urlsafe(24),
         "SELLERHUB_STRIPE_WEBHOOK_SECRET": "whsec_" + secrets.token_urlsafe(24),
+        # Production refuses the Stripe emulator's keys; the benched routes never call Stripe.
+        "SELLERHUB_STRIPE_SECRET_KEY": "sk_test_" + secrets.token_urlsafe(24),
+        "SELLERHUB_STRIPE_PUBLISHABLE_KEY": "pk_test_" + secrets.token_urlsafe(24),
     }
 
 
