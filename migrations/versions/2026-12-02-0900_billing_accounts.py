@@ -26,6 +26,8 @@ def upgrade() -> None:
         "stripe_accounts",
         sa.Column("stripe_account_id", sa.String(length=255), nullable=True),
         sa.Column("idempotency_key", sa.String(length=255), nullable=False),
+        sa.Column("attempt", sa.Integer(), nullable=False),
+        sa.Column("attempted_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("connection_id", sa.Uuid(), nullable=True),
         sa.Column("country", sa.String(length=2), nullable=False),
         sa.Column("email", sa.String(length=320), nullable=True),
@@ -51,6 +53,7 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("organization_id", sa.Uuid(), nullable=False),
+        sa.CheckConstraint("attempt >= 0", name=op.f("ck_stripe_accounts_attempt")),
         sa.CheckConstraint("country ~ '^[A-Z]{2}$'", name=op.f("ck_stripe_accounts_country")),
         sa.CheckConstraint(
             "stripe_account_id IS NULL OR stripe_account_id ~ '^acct_[A-Za-z0-9_]+$'",

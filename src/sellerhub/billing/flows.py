@@ -9,14 +9,21 @@ session to it."""
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import stripe
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from sellerhub.billing.connect import service as connect
+from sellerhub.billing.connect.models import StripeAccount
 from sellerhub.billing.customers import service as customers
 from sellerhub.billing.customers.schemas import CustomerSetupOut
 from sellerhub.billing.stripe.client import client_of
 from sellerhub.config import Settings
+from sellerhub.connections import service as connections
+from sellerhub.core.errors import NotFound
+from sellerhub.db.session import unit_of_work
+from sellerhub.db.tenancy import set_tenant
 from sellerhub.identity import service as identity
 from sellerhub.identity.organizations.models import Role
 from sellerhub.identity.principal import Principal
@@ -60,6 +67,55 @@ async def create_customer_setup(
     )
 
 
+# --- Connect onboarding after Amazon is connected ---------------------------------------------
+
+DEFAULT_COUNTRY = "US"
+
+
+def country_of(details: dict[str, Any] | None) -> str:
+    """The country of the connection's first marketplace the seller participates in (Amazon's
+    ``countryCode``), else its first marketplace's; US when Amazon named none."""
+    marketplaces = (details or {}).get("marketplaces") or []
+    ordered = [m for m in marketplaces if isinstance(m, dict) and m.get("participating")]
+    ordered += [m for m in marketplaces if isinstance(m, dict)]
+    for marketplace in ordered:
+        code = str(marketplace.get("country_code") or "").upper()
+        if len(code) == 2 and code.isalpha():
+            return "GB" if code == "UK" else code
+    return DEFAULT_COUNTRY
+
+
+async def onboard_after_amazon(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    client: stripe.StripeClient,
+    settings: Settings,
+    organization_id: uuid.UUID,
+    connection_id: uuid.UUID,
+) -> StripeAccount | None:
+    """Silent Connect onboarding (the ``connections.billing_onboarding`` job): the account's
+    row, prefilled with the owner's email, the organization's name and the country of the
+    Amazon marketplace, is committed first; then the account is created at Stripe exactly once
+    (``connect.create_account``). Running it again does nothing more."""
+    async with unit_of_work(sessionmaker) as session:
+        set_tenant(session, organization_id)
+        if await connect.account_of(session, organization_id) is None:
+            try:
+                connection = await connections.get_connection(session, connection_id)
+                details: dict[str, Any] | None = connection.details
+            except NotFound:  # disconnected since: the account is still the seller's
+                details = None
+            name, email = await organization_contact(session, organization_id)
+            await connect.record_intent(
+                session,
+                organization_id,
+                connection_id=connection_id,
+                country=country_of(details),
+                email=email,
+                business_name=name,
+            )
+    return await connect.create_account(sessionmaker, client, settings, organization_id)
+
+
 # --- webhook handlers (sellerhub.handlers, source "stripe") -----------------------------------
 
 
@@ -73,3 +129,7 @@ async def setup_intent_succeeded(session: AsyncSession, event: WebhookEvent) -> 
 
 async def setup_intent_failed(session: AsyncSession, event: WebhookEvent) -> None:
     await customers.record_setup_failed(session, event.payload)
+
+
+async def account_updated(session: AsyncSession, event: WebhookEvent) -> None:
+    await connect.record_account_updated(session, _client(), event.payload, event.account)

@@ -5,18 +5,15 @@ organizations (one per organization per round)."""
 from __future__ import annotations
 
 import asyncio
-import uuid
 from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sellerhub.audit import service as audit
 from sellerhub.connections.refresh import RefreshContext, access_token_for
 from sellerhub.connections.repository import ConnectionRepository
 from sellerhub.core.clock import utcnow
 from sellerhub.core.errors import DomainError
 from sellerhub.core.logging import get_logger
-from sellerhub.db.tenancy import set_tenant
 from sellerhub.jobs.app import resources, task
 
 log = get_logger(__name__)
@@ -59,25 +56,5 @@ async def refresh_due_connections(session: AsyncSession) -> None:
         log.info("connections.refreshed_due", count=total)
 
 
-async def _requested(
-    session: AsyncSession, organization_id: str, connection_id: str, action: str
-) -> None:
-    org = uuid.UUID(organization_id)
-    set_tenant(session, org)
-    await audit.record(
-        session,
-        organization_id=org,
-        action=action,
-        actor_type="job",
-        target_type="connection",
-        target_id=connection_id,
-    )
-
-
-@task("connections.billing_onboarding")
-async def billing_onboarding(
-    session: AsyncSession, organization_id: str, connection_id: str
-) -> None:
-    """Hook run after a seller connects Amazon: silent Stripe Connect onboarding (billing
-    capability); until then the request is recorded in the audit trail."""
-    await _requested(session, organization_id, connection_id, "BILLING_ONBOARDING_REQUESTED")
+# ``connections.billing_onboarding``, requested after Amazon connects, is billing's job
+# (billing/tasks.py): billing reads connections, so connections does not import billing.

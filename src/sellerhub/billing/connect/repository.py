@@ -1,0 +1,55 @@
+"""Every SQL statement of the sellers' Connect accounts."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sellerhub.billing.connect.models import StripeAccount
+from sellerhub.db.tenancy import system_context
+
+
+class AccountRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def of_organization(
+        self, organization_id: uuid.UUID, *, lock: bool = False
+    ) -> StripeAccount | None:
+        query = select(StripeAccount).where(StripeAccount.organization_id == organization_id)
+        if lock:
+            query = query.with_for_update()
+        return (await self.session.execute(query)).scalar_one_or_none()
+
+    async def insert_once(self, values: dict[str, object]) -> bool:
+        """The organization's row unless it has one (UNIQUE organization); True when inserted."""
+        inserted = await self.session.execute(
+            insert(StripeAccount)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=["organization_id"])
+            .returning(StripeAccount.id)
+        )
+        return inserted.scalar_one_or_none() is not None
+
+    async def owner_of(self, stripe_account_id: str) -> uuid.UUID | None:
+        """The organization of a connected account, before any tenant is known (a webhook)."""
+        with system_context(self.session, "billing: the organization of a Connect account"):
+            query = select(StripeAccount.organization_id).where(
+                StripeAccount.stripe_account_id == stripe_account_id
+            )
+            return (await self.session.execute(query)).scalar_one_or_none()
+
+    async def set_account_id(self, organization_id: uuid.UUID, stripe_account_id: str) -> None:
+        """Record the account Stripe made, unless one is recorded already."""
+        await self.session.execute(
+            update(StripeAccount)
+            .where(
+                StripeAccount.organization_id == organization_id,
+                StripeAccount.stripe_account_id.is_(None),
+            )
+            .values(stripe_account_id=stripe_account_id)
+            .execution_options(synchronize_session="fetch")
+        )
