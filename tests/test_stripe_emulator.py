@@ -20,6 +20,9 @@ from fastapi import FastAPI
 from sellerhub_emulators.app import create_emulators_app
 from sellerhub_emulators.stripe import PUBLISHABLE_KEY, SECRET_KEY, WEBHOOK_SECRET, StripeEmulator
 
+# The official SDK posts its form body as httpx data=<str>, which httpx deprecates.
+pytestmark = pytest.mark.filterwarnings("ignore:Use 'content=<...>':DeprecationWarning")
+
 BASE = "http://testserver/stripe"
 AUTH = {"Authorization": f"Bearer {SECRET_KEY}"}
 

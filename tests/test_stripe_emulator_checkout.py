@@ -22,6 +22,9 @@ from .test_stripe_emulator import (  # noqa: F401 - fixtures
     sdk,
 )
 
+# The official SDK posts its form body as httpx data=<str>, which httpx deprecates.
+pytestmark = pytest.mark.filterwarnings("ignore:Use 'content=<...>':DeprecationWarning")
+
 PAYMENT: Any = {
     "mode": "payment",
     "line_items": [

@@ -27,6 +27,9 @@ from .test_stripe_emulator import (  # noqa: F401 - fixtures
     sdk,
 )
 
+# The official SDK posts its form body as httpx data=<str>, which httpx deprecates.
+pytestmark = pytest.mark.filterwarnings("ignore:Use 'content=<...>':DeprecationWarning")
+
 CONTROLLER: Any = {
     "controller": {
         "fees": {"payer": "application"},
@@ -267,3 +270,50 @@ async def test_refund_and_dispute_from_admin(
     assert full.amount == 1500
     with pytest.raises(stripe.InvalidRequestError):
         await sdk.v1.refunds.create_async(params={"payment_intent": pi.id})
+
+
+async def test_destination_charge_transfers_on_success(
+    sdk: stripe.StripeClient, api: httpx.AsyncClient
+) -> None:
+    acct = await sdk.v1.accounts.create_async(params=CONTROLLER)
+    cus, pm = await saved_card(sdk)
+    params: Any = charge_params(cus, pm) | {
+        "transfer_data": {"destination": acct.id},
+        "application_fee_amount": 300,
+    }
+    with pytest.raises(stripe.InvalidRequestError) as raised:
+        await sdk.v1.payment_intents.create_async(params=params)
+    assert raised.value.code == "insufficient_capabilities_for_transfer"
+    await onboard(api, sdk, acct.id)
+    pi = await sdk.v1.payment_intents.create_async(
+        params=params | {"expand": ["latest_charge.transfer"]}
+    )
+    charge = pi.latest_charge
+    assert isinstance(charge, stripe.Charge)
+    transfer = charge.transfer
+    assert isinstance(transfer, stripe.Transfer)
+    assert transfer.amount == 1700 and transfer.destination == acct.id
+    assert transfer.source_transaction == charge.id
+
+
+@pytest.mark.parametrize(
+    ("path", "data"),
+    [
+        ("/v1/accounts", {"controller[fees]": "x"}),
+        ("/v1/accounts", {"capabilities[transfers]": "yes"}),
+        ("/v1/payment_intents", {"amount": "100", "currency": "usd", "metadata[a][b]": "x"}),
+        ("/v1/payment_intents", {"amount[]": "100", "currency": "usd"}),
+        ("/v1/customers", {"invoice_settings": "x"}),
+        (
+            "/v1/checkout/sessions",
+            {"mode": "payment", "success_url": "https://a.example/", "line_items": "x"},
+        ),
+        ("/v1/customers", {"a[b": "x"}),
+    ],
+)
+async def test_malformed_parameters_are_400(
+    api: httpx.AsyncClient, path: str, data: dict[str, str]
+) -> None:
+    answer = await api.post(path, data=data, headers=AUTH)
+    assert answer.status_code == 400
+    assert answer.json()["error"]["type"] == "invalid_request_error"

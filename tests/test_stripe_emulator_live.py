@@ -15,6 +15,9 @@ import stripe
 from sellerhub.runtime import Runtime
 from sellerhub_emulators.stripe import SECRET_KEY
 
+# The official SDK posts its form body as httpx data=<str>, which httpx deprecates.
+pytestmark = pytest.mark.filterwarnings("ignore:Use 'content=<...>':DeprecationWarning")
+
 
 async def _deliveries(admin: httpx.AsyncClient, count: int) -> list[dict[str, Any]]:
     for _ in range(200):

@@ -80,6 +80,15 @@ def _requirements(due: list[str], *, disabled: str | None) -> Obj:
     }
 
 
+def _inner(ctl: Params, outer: str, inner: str, default: str) -> str:
+    value = ctl.get(outer)
+    if value is None:
+        return default
+    if not isinstance(value, dict):
+        raise invalid(f"Invalid object: controller[{outer}]", param=f"controller[{outer}]")
+    return str(value.get(inner, default))
+
+
 def _controller(params: Params) -> tuple[str, str, str, str, str]:
     legacy = forms.choice(params, "type", tuple(LEGACY))
     ctl = forms.mapping(params, "controller")
@@ -90,9 +99,9 @@ def _controller(params: Params) -> tuple[str, str, str, str, str]:
         )
     if legacy is not None:
         return (*LEGACY[legacy], legacy)
-    fees = str((ctl.get("fees") or {}).get("payer", "account"))
-    losses = str((ctl.get("losses") or {}).get("payments", "stripe"))
-    dashboard = str((ctl.get("stripe_dashboard") or {}).get("type", "full"))
+    fees = _inner(ctl, "fees", "payer", "account")
+    losses = _inner(ctl, "losses", "payments", "stripe")
+    dashboard = _inner(ctl, "stripe_dashboard", "type", "full")
     collection = str(ctl.get("requirement_collection", "stripe"))
     for value, allowed, param in (
         (fees, ("account", "application"), "controller[fees][payer]"),
@@ -434,6 +443,46 @@ def create_transfer(ctx: Ctx, params: Params) -> Obj:
             "4000000000000077 test card.",
             code="balance_insufficient",
         )
+    return _transfer(
+        ctx,
+        amount,
+        cur,
+        dest_id,
+        source=source,
+        group=forms.string(params, "transfer_group"),
+        metadata=forms.metadata(params),
+        description=forms.string(params, "description"),
+    )
+
+
+def destination_transfer(ctx: Ctx, charge: Obj, destination: str, amount: int) -> Obj:
+    """The transfer a destination charge makes when it succeeds (``transfer_data``)."""
+    transfer = _transfer(
+        ctx,
+        amount,
+        charge["currency"],
+        destination,
+        source=charge["id"],
+        group=charge["transfer_group"],
+        metadata={},
+        description=None,
+    )
+    charge["transfer"] = transfer["id"]
+    return transfer
+
+
+def _transfer(
+    ctx: Ctx,
+    amount: int,
+    cur: str,
+    dest_id: str,
+    *,
+    source: str | None,
+    group: str | None,
+    metadata: dict[str, str],
+    description: str | None,
+) -> Obj:
+    em = ctx.em
     ident = em.new_id("tr")
     txn = _txn(ctx, None, -amount, cur, "transfer", ident)
     transfer: Obj = {
@@ -444,11 +493,11 @@ def create_transfer(ctx: Ctx, params: Params) -> Obj:
         "balance_transaction": txn,
         "created": em.now(),
         "currency": cur,
-        "description": forms.string(params, "description"),
+        "description": description,
         "destination": dest_id,
         "destination_payment": em.new_id("py"),
         "livemode": False,
-        "metadata": forms.metadata(params),
+        "metadata": metadata,
         "reversals": {
             "object": "list",
             "data": [],
@@ -458,7 +507,7 @@ def create_transfer(ctx: Ctx, params: Params) -> Obj:
         "reversed": False,
         "source_transaction": source,
         "source_type": "card",
-        "transfer_group": forms.string(params, "transfer_group"),
+        "transfer_group": group,
     }
     em.put(transfer, None)
     em.credit(None, cur, -amount)

@@ -78,6 +78,10 @@ def create_customer(ctx: Ctx, params: Params) -> Obj:
     pm = payment_method(ctx, pm_id) if pm_id else None
     if pm is not None and pm["customer"] is not None:
         raise _already_attached(pm["id"])
+    if pm is not None:
+        spec = spec_of(ctx, pm)
+        if spec.decline_setup and spec.decline is not None:
+            raise card_decline(ctx, pm, *spec.decline)
     settings = forms.mapping(params, "invoice_settings")
     default = settings.get("default_payment_method")
     if default and (pm is None or default not in (pm_id, pm["id"])):

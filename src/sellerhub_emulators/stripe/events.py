@@ -165,6 +165,10 @@ def _spawn(em: StripeEmulator, coro: Any) -> None:
 def flush(em: StripeEmulator) -> None:
     """Schedule the events the request just emitted (call after the answer is built)."""
     pending, em.pending = em.pending, []
+    # Events without an endpoint (none configured, and not mounted in sellerhub) are not sent.
+    pending = [
+        i for i in pending if em.webhook_target(connect="account" in em.objects[i])[0] is not None
+    ]
     if not pending:
         return
     mode = em.settings.delivery

@@ -16,6 +16,7 @@ from urllib.parse import quote
 from sellerhub_emulators.stripe import constants as c
 from sellerhub_emulators.stripe import forms
 from sellerhub_emulators.stripe.cards import DECLINE_MESSAGES
+from sellerhub_emulators.stripe.connect import destination_transfer
 from sellerhub_emulators.stripe.context import Ctx
 from sellerhub_emulators.stripe.customers import attach_to, card_decline
 from sellerhub_emulators.stripe.errors import StripeError, invalid, unexpected_state
@@ -363,14 +364,32 @@ def create_payment_intent(ctx: Ctx, params: Params) -> Obj:
         )
     auto = forms.mapping(params, "automatic_payment_methods")
     transfer = forms.mapping(params, "transfer_data")
+    transfer_data: Obj | None = None
     if transfer:
         dest = str(transfer.get("destination", ""))
-        if em.find(dest, None, "account") is None:
+        found = em.find(dest, None, "account")
+        if found is None:
             raise invalid(
                 f"No such destination: '{dest}'",
                 param="transfer_data[destination]",
                 code="resource_missing",
             )
+        if found["capabilities"].get("transfers") != "active":
+            raise invalid(
+                "Your destination account needs to have at least one of the following "
+                "capabilities enabled: transfers, crypto_transfers, legacy_payments",
+                param="transfer_data[destination]",
+                code="insufficient_capabilities_for_transfer",
+            )
+        transfer_data = {"destination": dest}
+        share = forms.integer(transfer, "amount", minimum=1)
+        if share is not None:
+            if share > amount:
+                raise invalid(
+                    "transfer_data[amount] cannot exceed the amount.",
+                    param="transfer_data[amount]",
+                )
+            transfer_data["amount"] = share
     if confirm and pm is None:
         raise invalid(
             "You cannot confirm this PaymentIntent because it's missing a payment method.",
@@ -430,12 +449,7 @@ def create_payment_intent(ctx: Ctx, params: Params) -> Obj:
             params, "statement_descriptor_suffix", max_len=22
         ),
         "status": "requires_confirmation" if pm else "requires_payment_method",
-        "transfer_data": (
-            {"destination": str(transfer["destination"])}
-            | ({"amount": int(str(transfer["amount"]))} if "amount" in transfer else {})
-            if transfer
-            else None
-        ),
+        "transfer_data": transfer_data,
         "transfer_group": forms.string(params, "transfer_group"),
     }
     em.put(pi, ctx.account)
@@ -595,6 +609,10 @@ def settle_payment(ctx: Ctx, pi: Obj, pm: Obj) -> Obj:
     ctx.em.touch(pi["id"])
     emit(ctx.em, ctx.origin, "charge.succeeded", charge, account=ctx.account)
     emit(ctx.em, ctx.origin, "payment_intent.succeeded", pi, account=ctx.account)
+    if pi["transfer_data"] and ctx.account is None:
+        data = pi["transfer_data"]
+        share = data.get("amount", pi["amount"] - (pi["application_fee_amount"] or 0))
+        destination_transfer(ctx, charge, data["destination"], share)
     return pi
 
 
@@ -844,6 +862,7 @@ def record_charge(ctx: Ctx, pi: Obj, pm: Obj, *, failure: tuple[str, str] | None
         "source_transfer": None,
         "statement_descriptor": pi["statement_descriptor"],
         "status": "succeeded" if failure is None else "failed",
+        "transfer": None,
         "transfer_data": copy.deepcopy(pi["transfer_data"]),
         "transfer_group": pi["transfer_group"],
     }
@@ -1032,7 +1051,10 @@ def list_events(ctx: Ctx, params: Params) -> Obj:
     )
     kind = forms.string(params, "type")
     kinds = forms.strings(params, "types")
-    created = forms.mapping(params, "created")
+    created_bounds = {
+        op: forms.integer(forms.mapping(params, "created"), op) or 0
+        for op in forms.mapping(params, "created")
+    }
 
     def keep(evt: Obj) -> bool:
         if kind is not None:
@@ -1043,8 +1065,8 @@ def list_events(ctx: Ctx, params: Params) -> Obj:
                 return False
         if kinds and evt["type"] not in kinds:
             return False
-        for op, bound in created.items():
-            b = int(str(bound))
+        for op, bound in created_bounds.items():
+            b = bound
             t = evt["created"]
             if not {"gt": t > b, "gte": t >= b, "lt": t < b, "lte": t <= b}.get(op, True):
                 return False
