@@ -8,19 +8,21 @@ before or after running it."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 import stripe
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
-from sellerhub.billing.commissions import charge, service
+from sellerhub.billing.commissions import charge, service, tasks
 from sellerhub.billing.commissions.models import Commission
 from sellerhub.billing.commissions.rules import CommissionState as S
 from sellerhub.billing.customers.models import StripeCustomer, StripePaymentMethod
@@ -31,12 +33,21 @@ from sellerhub.core.clock import utcnow
 from sellerhub.db.session import unit_of_work
 from sellerhub.db.tenancy import set_tenant, system_context
 from sellerhub.identity.organizations.models import Role
+from sellerhub.jobs import app as jobs
 from sellerhub.jobs.models import OutboxJob
 from sellerhub.runtime import Runtime
 from sellerhub.webhooks import service as webhooks
 from sellerhub.webhooks.models import WebhookEvent
 from sellerhub_emulators.stripe import SECRET_KEY
 from tests.conftest import Tenant, make_tenant, remember_secret
+from tests.test_claims_workflow import (
+    commission_requests,
+    detect,
+    lost,
+    paid,
+    recoveries_of,
+    reimburse,
+)
 
 remember_secret(SECRET_KEY, "4242424242424242", "4000002760003184", "4000000000009995")
 
@@ -746,3 +757,105 @@ async def test_the_audit_of_money_is_append_only(
             with pytest.raises(Exception, match="append-only"):
                 await conn.exec_driver_sql(statement)
             await conn.rollback()
+
+
+# --- the claims workflow's request, through the outbox ----------------------------------------
+
+
+async def test_a_reimbursed_claim_is_charged_once_through_the_outbox(
+    runtime: Runtime, emulator: Stripe, tenant: Tenant
+) -> None:
+    """Claims records the recovery and requests the commission in the same transaction; the
+    job (billing's) opens and charges it, and a second delivery of the job changes nothing."""
+    await save_card(runtime, emulator, tenant)
+    await detect(runtime, tenant, lost())
+    await reimburse(runtime, tenant, paid("R1"))
+    [payload] = await commission_requests(runtime)
+    [recovered] = await recoveries_of(runtime, tenant)
+    assert payload == {
+        "organization_id": str(tenant.organization.id),
+        "recovery_id": str(recovered.id),
+    }
+    previous = jobs.resources()
+    settings = runtime.settings.model_copy(update={"stripe_api_base": emulator.base})
+    jobs.configure(dataclasses.replace(previous, settings=settings))
+    try:
+        for _ in range(2):  # delivered at least once
+            async with unit_of_work(runtime.sessionmaker) as session:
+                await tasks.commission_requested(session, **payload)
+    finally:
+        jobs.configure(previous)
+    row = await commission_of(runtime, recovered.id)
+    assert row.state is S.SUCCEEDED and row.attempt == 1
+    assert row.amount_minor == (recovered.amount_minor * 2000 + 5000) // 10_000
+    assert await charged(emulator, recovered.id) == 1
+    [after] = await recoveries_of(runtime, tenant)
+    assert after.commission_status == "awaiting_billing"  # billing has it
+
+
+async def test_no_card_number_or_secret_key_in_any_log(
+    runtime: Runtime, emulator: Stripe, seller: Tenant, suite_logs: Path
+) -> None:
+    """A charge, a decline and an SCA case written to the logs (the live server's and this
+    process's): no secret key, no card number, no client secret."""
+    for card in ("pm_card_visa", "pm_card_chargeDeclinedInsufficientFunds"):
+        await save_card(runtime, emulator, seller, card)
+        await request(runtime, emulator, seller, await recovery(runtime, seller))
+    await save_card(runtime, emulator, seller, "pm_card_authenticationRequired")
+    row = await request(runtime, emulator, seller, await recovery(runtime, seller))
+    assert row.state is S.REQUIRES_ACTION
+    intent = await emulator.sdk.v1.payment_intents.retrieve_async(str(row.payment_intent_id))
+    secrets_seen = [SECRET_KEY, "4242424242424242", "4000002760003184", str(intent.client_secret)]
+    assert await asyncio.to_thread(holding, suite_logs, secrets_seen) == []
+
+
+def holding(folder: Path, values: list[str]) -> list[str]:
+    """The log files in ``folder`` that hold any of ``values``."""
+    found = []
+    for path in sorted(folder.iterdir()):
+        text = path.read_text(errors="replace")
+        found += [path.name for value in values if value in text]
+    return found
+
+
+async def test_an_organizations_own_rate(
+    runtime: Runtime, emulator: Stripe, seller: Tenant, live_server: str
+) -> None:
+    operator = await make_tenant(runtime, "Platform")
+    async with runtime.engine.begin() as conn:
+        await conn.execute(
+            text("UPDATE users SET user_type = 'admin' WHERE id = :id"), {"id": operator.user.id}
+        )
+    body = {"organization_id": str(seller.organization.id), "rate_bps": 1500}
+    async with httpx.AsyncClient(base_url=live_server, timeout=30) as api:
+        refused = await api.put(
+            "/api/v1/billing/commission-rates", json=body, headers=seller.headers
+        )
+        assert refused.status_code == 403  # a seller does not set its own rate
+        done = await api.put(
+            "/api/v1/billing/commission-rates", json=body, headers=operator.headers
+        )
+        assert done.status_code == 200 and done.json() == {"rate_bps": 1500, "default": False}
+        mine = await api.get("/api/v1/billing/commission-rate", headers=seller.headers)
+        assert mine.json() == {"rate_bps": 1500, "default": False}
+        theirs = await api.get("/api/v1/billing/commission-rate", headers=operator.headers)
+        assert theirs.json() == {"rate_bps": 2000, "default": True}
+        nobody = body | {"organization_id": str(uuid.uuid4())}
+        missing = await api.put(
+            "/api/v1/billing/commission-rates", json=nobody, headers=operator.headers
+        )
+        assert missing.status_code == 404
+        too_high = body | {"rate_bps": 10_001}
+        invalid = await api.put(
+            "/api/v1/billing/commission-rates", json=too_high, headers=operator.headers
+        )
+        assert invalid.status_code == 422
+    await save_card(runtime, emulator, seller)
+    row = await request(runtime, emulator, seller, await recovery(runtime, seller, amount=10_001))
+    assert (row.rate_bps, row.amount_minor) == (1500, 1500)  # 1500.15 -> 1500
+    async with httpx.AsyncClient(base_url=live_server, timeout=30) as api:
+        back = body | {"rate_bps": None}
+        reset = await api.put(
+            "/api/v1/billing/commission-rates", json=back, headers=operator.headers
+        )
+        assert reset.json() == {"rate_bps": 2000, "default": True}
