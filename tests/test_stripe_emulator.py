@@ -564,6 +564,7 @@ async def test_idempotency_replay_and_mismatch(
     again = await api.post("/v1/payment_intents", data=data, headers=headers)
     assert first.status_code == again.status_code == 200
     assert again.json() == first.json() and again.headers["Idempotent-Replayed"] == "true"
+    assert again.headers["Original-Request"] == first.headers["Request-Id"]
     assert "Idempotent-Replayed" not in first.headers
     other = await api.post("/v1/payment_intents", data=data | {"amount": "3000"}, headers=headers)
     assert other.status_code == 400 and other.json()["error"]["type"] == "idempotency_error"

@@ -48,7 +48,31 @@ Endpoints (``/v1``):
   refunds: POST (``payment_intent`` or ``charge``, ``amount``), GET list/``{id}``;
   balance: GET; balance_transactions: GET ``{id}``; events: GET list (``type``, ``types[]``,
   ``created[gte]``…), GET ``{id}`` (Connect events are listed with their ``Stripe-Account``).
-  Connect (accounts, account_links, transfers) and Checkout: see ``connect.py``/``checkout.py``.
+  accounts: POST (``controller[fees][payer]``, ``controller[losses][payments]``,
+    ``controller[stripe_dashboard][type]``, ``controller[requirement_collection]`` or legacy
+    ``type``; ``country``, ``email``, ``business_profile[name]``, ``business_type``,
+    ``capabilities[card_payments|transfers][requested]``, ``metadata``), GET list, GET/POST
+    ``{id}``, GET ``/v1/account``. New: ``charges_enabled``/``payouts_enabled``/
+    ``details_submitted`` false, ``requirements.currently_due`` non-empty.
+  account_links: POST (``account``, ``type=account_onboarding|account_update``,
+    ``refresh_url``, ``return_url``, ``collection_options[fields]``) → ``url`` of the hosted
+    onboarding page: single use, expires after 300 s (then a redirect to ``refresh_url``);
+    submitting it enables charges and payouts, activates the capabilities and emits
+    ``account.updated`` (Connect event), then redirects to ``return_url``.
+  transfers: POST (``amount``, ``currency``, ``destination``, ``transfer_group``,
+    ``source_transaction``, ``metadata``; the destination's ``transfers`` capability must be
+    active; without ``source_transaction`` the platform's balance must cover it: 400
+    ``balance_insufficient``) → ``transfer.created``; GET list/``{id}``; POST
+    ``{id}/reversals`` (``amount``) → ``transfer.reversed``. PaymentIntents with
+    ``transfer_data[destination]`` transfer on success. payouts: GET list/``{id}`` with
+    ``Stripe-Account`` (made by ``_admin/payouts``).
+  checkout/sessions: POST (``mode=payment|setup|subscription``, ``line_items[i][price]`` or
+    ``[price_data][currency|unit_amount|product_data][name]|recurring]``, ``[quantity]``,
+    ``success_url`` with ``{CHECKOUT_SESSION_ID}``, ``cancel_url``, ``client_reference_id``,
+    ``metadata``, ``customer``/``customer_email``, ``expires_at``, ``payment_intent_data``,
+    ``setup_intent_data``, ``subscription_data``), GET list/``{id}``, POST ``{id}/expire``, GET
+    ``{id}/line_items``; products, prices (``recurring[interval]``), subscriptions (GET,
+    DELETE/``cancel``), invoices (GET). Details in ``checkout.py``.
 
 Test PaymentMethods (Stripe's ids; using one makes a new ``pm_…`` card each time, attached to
 the customer on a successful setup or attach; fingerprints are stable per card):
@@ -88,10 +112,15 @@ Control (``_admin``, JSON): ``GET|POST config`` (``secret_key``, ``publishable_k
 customers, payment_methods, setup_intents, payment_intents, charges, refunds, balance, events,
 accounts, account_links, transfers, payouts, checkout, products, prices, subscriptions,
 invoices), ``POST reset``, ``GET stats``, ``GET|POST|DELETE faults`` (method + path prefix →
-500/429 without running, or run then 500 / drop the connection), ``GET deliveries``,
+``error``: 500/429 without running, nothing stored under the key; ``after``: run, then 500,
+stored like Stripe stores a 500; ``after_drop``: run, store the real answer, break the
+connection; ``drop``: break it without running), ``GET deliveries``,
 ``POST events/{evt}/resend``, ``POST deliver`` (chosen events or the held ones, in given or
 reversed order), ``GET charges?metadata[k]=v``, ``GET summary?metadata_key=recovery_id``
-(succeeded PaymentIntents per value, duplicates), ``POST advance_clock``. See ``admin.py``.
+(succeeded PaymentIntents per value, duplicates), ``POST advance_clock``, ``POST balance``,
+``POST payouts`` (paid|failed), ``POST refund``, ``POST dispute``, ``POST
+accounts/{acct}/requirements``, ``POST checkout/{cs}/settle``, ``POST
+subscriptions/{sub}/advance``. See ``admin.py``.
 """
 
 from sellerhub_emulators.stripe.constants import (

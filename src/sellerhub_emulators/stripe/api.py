@@ -302,9 +302,10 @@ async def _dispatch(
                 existing.body,
                 status_code=existing.status,
                 media_type="application/json",
-                headers=headers | {"Idempotent-Replayed": "true", "Original-Request": "replayed"},
+                headers=headers
+                | {"Idempotent-Replayed": "true", "Original-Request": existing.request_id},
             )
-        record = IdempotencyRecord(method, full, flat, em.elapsed())
+        record = IdempotencyRecord(method, full, flat, em.elapsed(), request_id)
         em.idempotency[scope] = record
 
     def release(status: int, body: bytes, keep: bool) -> None:

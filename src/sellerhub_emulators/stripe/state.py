@@ -82,6 +82,7 @@ class IdempotencyRecord:
     path: str
     params: list[tuple[str, str]]
     created: float
+    request_id: str = ""
     in_flight: bool = True
     status: int = 0
     body: bytes = b""
