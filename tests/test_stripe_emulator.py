@@ -744,6 +744,20 @@ async def test_resend_and_reversed_order(
     assert (await api.post("/_admin/events/evt_none/resend")).status_code == 404
 
 
+async def test_signature_uses_the_real_time(
+    sdk: stripe.StripeClient, api: httpx.AsyncClient, receiver: Receiver
+) -> None:
+    await api.post("/_admin/advance_clock", json={"seconds": 86_400})
+    await sdk.v1.customers.create_async()
+    await receiver.wait_for(1)
+    hook = receiver.requests[0]
+    event = stripe.Webhook.construct_event(
+        hook.body.decode(), hook.headers["stripe-signature"], WEBHOOK_SECRET
+    )
+    signed_at = int(hook.headers["stripe-signature"].split(",")[0].removeprefix("t="))
+    assert event.created - signed_at >= 86_000  # the event's time is the emulator's
+
+
 async def test_failed_delivery_is_retried(
     sdk: stripe.StripeClient, api: httpx.AsyncClient, receiver: Receiver
 ) -> None:
