@@ -13,6 +13,7 @@ from bench import (
     claims,
     connections,
     core,
+    credits,
     identity,
     inventory,
     inventory_import,
@@ -30,6 +31,7 @@ BENCHES = (
     "inventory_import",
     "inventory",
     "claims",
+    "credits",
 )
 
 
@@ -127,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
                 inventory_import.run(database_url=url, work_dir=tmp)
             if "claims" in args.benches:
                 claims.run(database_url=url, work_dir=tmp)
+            if "credits" in args.benches:
+                credits.run(database_url=url, work_dir=tmp, spec=spec)
             if "web" in args.benches:
                 web.run(
                     database_url=url,

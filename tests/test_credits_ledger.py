@@ -27,7 +27,7 @@ from sellerhub.billing.credits.errors import (
     IdempotencyKeyReused,
     InsufficientCredits,
 )
-from sellerhub.billing.credits.models import TransferCode
+from sellerhub.billing.credits.models import AccountKind, TransferCode
 from sellerhub.core.clock import utcnow
 from sellerhub.db.session import unit_of_work
 from sellerhub.runtime import Runtime
@@ -144,6 +144,38 @@ async def test_consume_is_refused_beyond_the_available_balance(
     assert created and other.debit_balance_after == 0
     used = await service.usage(conn, org)
     assert used == [("adsight", "ocr", 3, 1), ("reimb", "ocr", 2, 1)]
+    await _proved(conn)
+
+
+async def test_a_batch_decides_in_order_on_running_balances(
+    conn: Any, tenant: Tenant, other_tenant: Tenant
+) -> None:
+    """One call of the function with repeated keys, a short transfer between two that fit, and
+    another organization's wallet named as the debit account."""
+    org = tenant.organization.id
+    await service.grant(conn, org, amount=5, key="g")
+    await service.grant(conn, other_tenant.organization.id, amount=5, key="g")
+
+    def consume(key: str, amount: int) -> repo.TransferRequest:
+        return service.consume_request(org, amount=amount, service="s", key=key, app_id="a")
+
+    foreign = repo.TransferRequest(
+        **{
+            **consume("k4", 1).__dict__,
+            "id": uuid.uuid4(),
+            "debit": repo.account_key(AccountKind.WALLET, other_tenant.organization.id),
+        }
+    )
+    batch = [consume("k1", 3), consume("k1", 3), consume("k2", 3), consume("k3", 2), foreign]
+    out = await repo.transfer_batch(conn, batch)
+    assert [o.status for o in out] == ["created", "existing", "insufficient", "created", "missing"]
+    assert out[0].transfer and out[1].transfer and out[0].transfer.id == out[1].transfer.id
+    assert out[2].available == 2
+    assert out[3].transfer and out[3].transfer.debit_balance_after == 0
+    again = await repo.transfer_batch(conn, [consume("k3", 2), consume("k1", 3)])
+    assert [o.status for o in again] == ["existing", "existing"]
+    assert again[1].transfer and again[1].transfer.debit_balance_after == 2
+    assert (await service.wallet(conn, other_tenant.organization.id)).available == 5
     await _proved(conn)
 
 

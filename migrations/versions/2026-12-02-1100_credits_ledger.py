@@ -70,12 +70,160 @@ SET enable_seqscan = off
 AS $fn$
 DECLARE
     i int;
+    j int;
+    n int := coalesce(cardinality(p_id), 0);
     v_amount bigint;
     v_held bigint;
     v_ledger smallint;
     v_found boolean;
     t credit_transfers%ROWTYPE;
+    -- the set-based path: the locked accounts' rows as arrays (in id order), and per transfer
+    a_id uuid[]; a_org uuid[]; a_ledger smallint[]; a_dguard boolean[]; a_cguard boolean[];
+    a_dpe bigint[]; a_dpo bigint[]; a_cpe bigint[]; a_cpo bigint[];
+    x_existing uuid[]; x_first int[]; x_status text[]; x_dafter bigint[]; x_cafter bigint[];
+    x_available bigint[]; x_ledger smallint[];
+    d int; c int; made int;
 BEGIN
+    IF NOT ('post' = ANY(p_phase) OR 'void' = ANY(p_phase)) THEN
+        -- Single and pending transfers only (the consume route's batches): lock and read every
+        -- account once, decide each transfer in order on the running totals in memory, then
+        -- write the totals with one UPDATE and the transfers with one INSERT.
+        SELECT array_agg(a.id ORDER BY a.id), array_agg(a.organization_id ORDER BY a.id),
+               array_agg(a.ledger ORDER BY a.id),
+               array_agg(a.debits_must_not_exceed_credits ORDER BY a.id),
+               array_agg(a.credits_must_not_exceed_debits ORDER BY a.id),
+               array_agg(a.debits_pending ORDER BY a.id), array_agg(a.debits_posted ORDER BY a.id),
+               array_agg(a.credits_pending ORDER BY a.id), array_agg(a.credits_posted ORDER BY a.id)
+        INTO a_id, a_org, a_ledger, a_dguard, a_cguard, a_dpe, a_dpo, a_cpe, a_cpo
+        FROM (SELECT * FROM credit_accounts x
+              WHERE x.id IN (SELECT unnest(p_debit) UNION SELECT unnest(p_credit))
+              ORDER BY x.id
+              FOR NO KEY UPDATE) a;
+        -- Per transfer: the transfer its key names already, and the first transfer of the batch
+        -- with the same key.
+        SELECT array_agg(q.existing ORDER BY q.k), array_agg(q.first ORDER BY q.k)
+        INTO x_existing, x_first
+        FROM (SELECT w.k, t2.id AS existing,
+                     min(w.k) OVER (PARTITION BY w.org, w.scope, w.key)::int AS first
+              FROM unnest(p_org, p_scope, p_key) WITH ORDINALITY AS w(org, scope, key, k)
+              LEFT JOIN credit_transfers t2 ON t2.organization_id = w.org
+                   AND t2.key_scope = w.scope AND t2.idempotency_key = w.key) q;
+        x_status := array_fill(NULL::text, ARRAY[n]);
+        x_dafter := array_fill(NULL::bigint, ARRAY[n]);
+        x_cafter := array_fill(NULL::bigint, ARRAY[n]);
+        x_available := array_fill(NULL::bigint, ARRAY[n]);
+        x_ledger := array_fill(NULL::smallint, ARRAY[n]);
+        made := 0;
+        FOR i IN 1 .. n LOOP
+            IF x_existing[i] IS NOT NULL THEN
+                x_status[i] := 'existing';
+                CONTINUE;
+            END IF;
+            IF x_first[i] < i THEN  -- an earlier transfer of the batch made with the key?
+                FOR j IN x_first[i] .. i - 1 LOOP
+                    IF x_status[j] = 'created' AND p_org[j] = p_org[i]
+                       AND p_scope[j] = p_scope[i] AND p_key[j] = p_key[i] THEN
+                        x_status[i] := 'same:' || j;
+                        EXIT;
+                    END IF;
+                END LOOP;
+                IF x_status[i] IS NOT NULL THEN
+                    CONTINUE;
+                END IF;
+            END IF;
+            v_amount := p_amount[i];
+            d := array_position(a_id, p_debit[i]);
+            c := array_position(a_id, p_credit[i]);
+            IF d IS NULL OR (a_org[d] IS NOT NULL AND a_org[d] <> p_org[i])
+               OR c IS NULL OR (a_org[c] IS NOT NULL AND a_org[c] <> p_org[i]) THEN
+                x_status[i] := 'missing';
+            ELSIF a_dguard[d] AND a_dpo[d] + a_dpe[d] + v_amount > a_cpo[d] THEN
+                x_status[i] := 'insufficient';
+                x_available[i] := a_cpo[d] - a_dpo[d] - a_dpe[d];
+            ELSIF a_ledger[c] <> a_ledger[d]
+                  OR (a_cguard[c] AND a_cpo[c] + a_cpe[c] + v_amount > a_dpo[c]) THEN
+                x_status[i] := 'refused';
+            ELSE
+                IF p_phase[i] = 'single' THEN
+                    a_dpo[d] := a_dpo[d] + v_amount;
+                    a_cpo[c] := a_cpo[c] + v_amount;
+                ELSE
+                    a_dpe[d] := a_dpe[d] + v_amount;
+                    a_cpe[c] := a_cpe[c] + v_amount;
+                END IF;
+                x_status[i] := 'created';
+                x_dafter[i] := a_cpo[d] - a_dpo[d] - a_dpe[d];
+                x_cafter[i] := a_cpo[c] - a_dpo[c] - a_dpe[c];
+                x_ledger[i] := a_ledger[d];
+                made := made + 1;
+            END IF;
+        END LOOP;
+        IF made > 0 THEN
+            UPDATE credit_accounts a
+            SET debits_pending = v.dpe, debits_posted = v.dpo, credits_pending = v.cpe,
+                credits_posted = v.cpo
+            FROM unnest(a_id, a_dpe, a_dpo, a_cpe, a_cpo) AS v(id, dpe, dpo, cpe, cpo)
+            WHERE a.id = v.id
+              AND (a.debits_pending, a.debits_posted, a.credits_pending, a.credits_posted)
+                  IS DISTINCT FROM (v.dpe, v.dpo, v.cpe, v.cpo);
+            INSERT INTO credit_transfers
+                (id, organization_id, key_scope, idempotency_key, debit_account_id,
+                 credit_account_id, amount, ledger, code, phase, pending_id, timeout_at, app_id,
+                 service, metadata, debit_balance_after, credit_balance_after)
+            SELECT w.id, w.org, w.scope, w.key, w.debit, w.credit, w.amount, w.ledger, w.code,
+                   w.phase, NULL, w.timeout, w.app, w.service, coalesce(w.meta, '{}')::jsonb,
+                   w.dafter, w.cafter
+            FROM unnest(p_id, p_org, p_scope, p_key, p_debit, p_credit, p_amount, x_ledger,
+                        p_code, p_phase, p_timeout, p_app, p_service, p_meta, x_dafter,
+                        x_cafter, x_status)
+                 AS w(id, org, scope, key, debit, credit, amount, ledger, code, phase, timeout,
+                      app, service, meta, dafter, cafter, status)
+            WHERE w.status = 'created'
+            ON CONFLICT (organization_id, key_scope, idempotency_key) DO NOTHING;
+            GET DIAGNOSTICS j = ROW_COUNT;
+            IF j <> made THEN  -- a concurrent call took a key meanwhile: the caller goes alone
+                RAISE EXCEPTION 'an idempotency key was taken while the batch was decided'
+                    USING ERRCODE = 'unique_violation';
+            END IF;
+            INSERT INTO credit_holds (transfer_id, organization_id, expires_at)
+            SELECT w.id, w.org, w.timeout
+            FROM unnest(p_id, p_org, p_timeout, p_phase, x_status)
+                 AS w(id, org, timeout, phase, status)
+            WHERE w.status = 'created' AND w.phase = 'pending';
+        END IF;
+        FOR i IN 1 .. n LOOP
+            o_item := i; o_status := x_status[i]; o_available := x_available[i];
+            j := i;
+            IF left(o_status, 5) = 'same:' THEN
+                j := substr(o_status, 6)::int;
+                o_status := 'existing';
+            END IF;
+            IF o_status = 'existing' AND j = i THEN
+                SELECT * INTO t FROM credit_transfers x WHERE x.id = x_existing[i];
+                o_id := t.id; o_amount := t.amount; o_code := t.code; o_phase := t.phase;
+                o_pending := t.pending_id; o_debit := t.debit_account_id;
+                o_credit := t.credit_account_id; o_app := t.app_id; o_service := t.service;
+                o_debit_after := t.debit_balance_after;
+                o_credit_after := t.credit_balance_after; o_timeout := t.timeout_at;
+                o_created := t.created_at;
+            ELSIF o_status IN ('created', 'existing') THEN
+                o_id := p_id[j]; o_amount := p_amount[j]; o_code := p_code[j];
+                o_phase := p_phase[j]; o_pending := NULL; o_debit := p_debit[j];
+                o_credit := p_credit[j]; o_app := p_app[j]; o_service := p_service[j];
+                o_debit_after := x_dafter[j]; o_credit_after := x_cafter[j];
+                o_timeout := p_timeout[j]; o_created := now();
+            ELSE
+                o_id := NULL; o_amount := NULL; o_code := NULL; o_phase := NULL;
+                o_pending := NULL; o_debit := NULL; o_credit := NULL; o_app := NULL;
+                o_service := NULL; o_debit_after := NULL; o_credit_after := NULL;
+                o_timeout := NULL; o_created := NULL;
+            END IF;
+            RETURN NEXT;
+        END LOOP;
+        RETURN;
+    END IF;
+
+    -- Batches with posts or voids: transfer by transfer.
     PERFORM 1 FROM credit_accounts a
     WHERE a.id IN (SELECT unnest(p_debit) UNION SELECT unnest(p_credit)
                    UNION SELECT x.debit_account_id FROM credit_transfers x
@@ -85,7 +233,7 @@ BEGIN
     ORDER BY a.id
     FOR NO KEY UPDATE;
 
-    FOR i IN 1 .. coalesce(cardinality(p_id), 0) LOOP
+    FOR i IN 1 .. n LOOP
         o_item := i; o_status := NULL; o_available := NULL; t := NULL;
         SELECT * INTO t FROM credit_transfers x
         WHERE x.organization_id = p_org[i] AND x.key_scope = p_scope[i]
@@ -155,7 +303,9 @@ BEGIN
                         o_status := 'existing';
                     END IF;
                 ELSE
-                    o_status := 'refused';
+                    PERFORM 1 FROM credit_accounts a WHERE a.id = p_credit[i]
+                      AND (a.organization_id IS NULL OR a.organization_id = p_org[i]);
+                    o_status := CASE WHEN FOUND THEN 'refused' ELSE 'missing' END;
                 END IF;
                 IF o_status IS DISTINCT FROM 'created' THEN  -- undo the debit side
                     UPDATE credit_accounts a

@@ -30,7 +30,14 @@ from sellerhub.core.logging import get_logger
 log = get_logger(__name__)
 
 MAX_BATCH = 256  # transfers per call of the function
-MAX_IN_FLIGHT = 2  # calls at once per process (one hot wallet serialises them anyway)
+# One call at a time per process: calls on one hot wallet serialise on its row lock anyway (a
+# second call waits for the first's commit), so two in flight only split the waiting transfers
+# into two smaller batches, each paying a commit.
+MAX_IN_FLIGHT = 1
+# Before a call, wait at most this long for as many transfers as the last call carried: when a
+# call's callers are answered, they come back together, and the first one alone must not start
+# a call of one (each call costs a commit, a WAL flush, whatever its size).
+LINGER_SECONDS = 0.003
 ALONE_ATTEMPTS = 5
 RETRYABLE = frozenset({"40P01", "40001", "55P03", "23505"})  # deadlock, serialization, lock, key
 
@@ -298,11 +305,15 @@ class LedgerWriter:
         self.pool = pool
         self.waiting: list[Waiter] = []
         self.flushing: set[asyncio.Task[None]] = set()
+        self.last_size = 1  # transfers in the last call
+        self.gathered: asyncio.Event | None = None  # set once as many are waiting again
 
     async def submit(self, request: TransferRequest) -> TransferOutcome:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[TransferOutcome] = loop.create_future()
         self.waiting.append((request, future))
+        if self.gathered is not None and len(self.waiting) >= self.last_size:
+            self.gathered.set()
         if len(self.flushing) < MAX_IN_FLIGHT:
             flush = loop.create_task(self._flush())
             self.flushing.add(flush)
@@ -314,9 +325,24 @@ class LedgerWriter:
         if not flush.cancelled() and (exc := flush.exception()) is not None:
             log.error("credits.flush_failed", error=type(exc).__name__)
 
+    async def _gather(self) -> None:
+        """Linger (``LINGER_SECONDS`` at most) until as many transfers wait as the last call
+        carried; under no load that is one, and nothing waits."""
+        if len(self.waiting) >= min(self.last_size, MAX_BATCH):
+            return
+        self.gathered = asyncio.Event()
+        try:
+            await asyncio.wait_for(self.gathered.wait(), LINGER_SECONDS)
+        except TimeoutError:
+            pass
+        finally:
+            self.gathered = None
+
     async def _flush(self) -> None:
         while self.waiting:
+            await self._gather()
             batch, self.waiting = self.waiting[:MAX_BATCH], self.waiting[MAX_BATCH:]
+            self.last_size = len(batch)
             try:
                 await self._write(batch)
             except asyncio.CancelledError:
