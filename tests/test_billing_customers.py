@@ -8,6 +8,7 @@ log."""
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -258,3 +259,40 @@ def _member_role() -> Any:
     from sellerhub.identity.organizations.models import Role
 
     return Role.MEMBER
+
+
+async def test_no_key_client_secret_or_card_data_in_logs(
+    seller: Browser, runtime: Runtime, live_server: str, suite_logs: Path
+) -> None:
+    """A card saved, one refused, Stripe failing: the logs of this process and of the live
+    server (INFO, everything billing logs) hold no key, webhook secret, client secret or card
+    number (the suite scans again at the end of the run)."""
+    setup = await _save_card(seller, runtime)
+    refused = _setup(seller)
+    assert _pick_card(seller, refused, "pm_card_chargeDeclined") == "failed"
+    await wait_for_event(runtime, "setup_intent.setup_failed")
+    await drain(runtime)
+    admin(
+        live_server,
+        "faults",
+        {"method": "POST", "path": "/v1/setup_intents", "status": 500, "count": 10},
+    )
+    assert seller.client.post(SETUP, headers=seller.csrf()).status_code == 503
+    admin(live_server, "faults", method="DELETE")
+    logs = _read_logs(suite_logs)
+    assert "billing.setup_created" in logs and "stripe.call_failed" in logs
+    for forbidden in (
+        "sk_test_sellerhub_emulator",
+        "whsec_sellerhub_development",
+        setup["client_secret"],
+        refused["client_secret"],
+        "_secret_",
+        "4242424242424242",
+        "4000000000000002",
+        "cvc",
+    ):
+        assert forbidden not in logs, forbidden
+
+
+def _read_logs(folder: Path) -> str:
+    return "\n".join(p.read_text(errors="replace") for p in sorted(folder.iterdir()))

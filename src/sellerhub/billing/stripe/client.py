@@ -140,7 +140,7 @@ def translate(exc: stripe.StripeError) -> DomainError:
     """The domain error for an SDK exception (see the module docstring)."""
     fields = _error_fields(exc)
     message = exc.user_message if isinstance(exc.user_message, str) else None
-    if isinstance(exc, stripe.CardError):
+    if isinstance(exc, stripe.CardError) or exc.http_status == 402:  # 402: a card refusal
         return CardRefused(
             message or "the card was refused",
             card_code=exc.code,
