@@ -6,6 +6,7 @@ every invariant."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -359,3 +360,31 @@ async def test_any_mix_of_operations_keeps_the_ledger_whole(
                 wallet = await service.wallet(conn, tenant.organization.id)
                 assert wallet.balance >= 0 and wallet.held >= 0 and wallet.available >= 0
         await _proved(conn)
+
+
+async def test_a_hold_past_its_timeout_is_not_posted_and_an_app_resolves_its_own(
+    conn: Any, tenant: Tenant
+) -> None:
+    org = tenant.organization.id
+    await service.grant(conn, org, amount=10, key="g")
+    brief, _ = await service.hold(
+        conn, org, amount=4, service="s", key="h1", app_id="a", timeout_seconds=1
+    )
+    await asyncio.sleep(1.1)
+    with pytest.raises(HoldResolved):  # expired: the job has not voided it yet
+        await service.post_hold(conn, org, brief.id, None, app_id="a")
+    assert (await _wallet(conn, tenant)).held == 4
+    voided, created = await service.void_hold(conn, org, brief.id, app_id="a")
+    assert created and voided.amount == 4
+    assert await service.expire_holds(conn) == 0
+    theirs, _ = await service.hold(
+        conn, org, amount=4, service="s", key="h2", app_id="b", timeout_seconds=60
+    )
+    with pytest.raises(HoldNotFound):
+        await service.post_hold(conn, org, theirs.id, None, app_id="a")
+    with pytest.raises(HoldNotFound):
+        await service.void_hold(conn, org, theirs.id, app_id="a")
+    posted, _ = await service.post_hold(conn, org, theirs.id, 1)  # the organization's user
+    assert posted.amount == 1
+    assert (await _wallet(conn, tenant)).available == 9
+    await _proved(conn)

@@ -53,7 +53,8 @@ CREATE TRIGGER credit_transfers_immutable BEFORE UPDATE OR DELETE ON credit_tran
 # * missing: an account does not exist or belongs to another organization;
 # * no_hold: no pending transfer of the organization has that id;
 # * resolved: the hold was posted or voided before;
-# * exceeds_hold: the post asks more than was held (o_available: the amount held).
+# * exceeds_hold: the post asks more than was held (o_available: the amount held);
+# * expired: the post comes after the hold's timeout (the expiry job voids it).
 TRANSFER_BATCH = """
 CREATE FUNCTION credits_transfer_batch(
     p_id uuid[], p_org uuid[], p_scope text[], p_key text[], p_debit uuid[], p_credit uuid[],
@@ -325,7 +326,9 @@ BEGIN
                 v_held := t.amount;
                 v_amount := CASE WHEN p_phase[i] = 'post' THEN coalesce(p_amount[i], v_held)
                                  ELSE 0 END;
-                IF v_amount > v_held THEN
+                IF p_phase[i] = 'post' AND t.timeout_at <= clock_timestamp() THEN
+                    o_status := 'expired';  -- only a void (the expiry job's) resolves it now
+                ELSIF v_amount > v_held THEN
                     o_status := 'exceeds_hold';
                     o_available := v_held;
                 ELSE

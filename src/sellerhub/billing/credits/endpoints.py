@@ -356,8 +356,8 @@ async def create_hold(request: Request, body: HoldIn, caller: Consumer) -> Respo
     openapi_extra={"security": CALLER_SECURITY},
     responses={
         **CALLER_RESPONSES,
-        404: {"description": "no such hold"},
-        409: {"description": "the hold was resolved, or holds less than asked"},
+        404: {"description": "no such hold (of this organization, or of the calling app)"},
+        409: {"description": "the hold was resolved or expired, or holds less than asked"},
     },
 )
 async def post_hold(
@@ -366,7 +366,9 @@ async def post_hold(
     """Post ``amount`` of the hold (all of it when absent); the rest is released. Posting again
     answers the same transfer."""
     async with runtime_of(request).writes.connection() as conn:
-        row, _ = await service.post_hold(conn, caller.organization_id, hold_id, body.amount)
+        row, _ = await service.post_hold(
+            conn, caller.organization_id, hold_id, body.amount, app_id=caller.app_id
+        )
     return _transfer(row, f"post:{hold_id}", row.debit_balance_after)
 
 
@@ -376,14 +378,16 @@ async def post_hold(
     openapi_extra={"security": CALLER_SECURITY},
     responses={
         **CALLER_RESPONSES,
-        404: {"description": "no such hold"},
+        404: {"description": "no such hold (of this organization, or of the calling app)"},
         409: {"description": "the hold was posted"},
     },
 )
 async def void_hold(request: Request, hold_id: uuid.UUID, caller: Consumer) -> TransferOut:
     """Release the hold; voiding again (or after it expired) answers the same void."""
     async with runtime_of(request).writes.connection() as conn:
-        row, _ = await service.void_hold(conn, caller.organization_id, hold_id)
+        row, _ = await service.void_hold(
+            conn, caller.organization_id, hold_id, app_id=caller.app_id
+        )
     return _transfer(row, f"void:{hold_id}", row.debit_balance_after)
 
 

@@ -106,6 +106,8 @@ def settle(outcome: TransferOutcome, request: TransferRequest) -> tuple[Transfer
         )
     if status == "resolved":
         raise HoldResolved("the hold was posted or voided already")
+    if status == "expired":
+        raise HoldResolved("the hold expired; its credits are released")
     if status == "refused":
         raise Conflict("the receiving account refused the transfer")
     raise RuntimeError(f"the ledger answered {status!r} for a transfer")
@@ -211,10 +213,29 @@ async def hold(
     return await transfer(conn, request)
 
 
+async def _own_hold(
+    conn: Any, organization_id: uuid.UUID, hold_id: uuid.UUID, app_id: str | None
+) -> None:
+    """An app resolves only its own holds (the organization's users resolve any of theirs)."""
+    if app_id is None:
+        return
+    found = await TenantLedger(conn, organization_id).by_id(hold_id)
+    if found is None or found.phase != TransferPhase.PENDING.value or found.app_id != app_id:
+        raise HoldNotFound("no hold of this app has that id")
+
+
 async def post_hold(
-    conn: Any, organization_id: uuid.UUID, hold_id: uuid.UUID, amount: int | None
+    conn: Any,
+    organization_id: uuid.UUID,
+    hold_id: uuid.UUID,
+    amount: int | None,
+    *,
+    app_id: str | None = None,
 ) -> tuple[TransferRow, bool]:
-    """Post ``amount`` (at most the amount held; None: all of it); the rest is released."""
+    """Post ``amount`` (at most the amount held; None: all of it); the rest is released. A
+    hold past its timeout can no longer be posted. ``app_id``: the calling app's, which may
+    resolve only its own holds."""
+    await _own_hold(conn, organization_id, hold_id, app_id)
     request = TransferRequest(
         organization_id=organization_id,
         key_scope=HOLD_SCOPE,
@@ -243,9 +264,10 @@ def void_request(
 
 
 async def void_hold(
-    conn: Any, organization_id: uuid.UUID, hold_id: uuid.UUID
+    conn: Any, organization_id: uuid.UUID, hold_id: uuid.UUID, *, app_id: str | None = None
 ) -> tuple[TransferRow, bool]:
     """Release the hold: nothing is posted."""
+    await _own_hold(conn, organization_id, hold_id, app_id)
     return await transfer(conn, void_request(organization_id, hold_id))
 
 
