@@ -7,6 +7,7 @@ log."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from pathlib import Path
 from typing import Any
@@ -14,8 +15,13 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+import stripe
 from sqlalchemy import text
 
+from sellerhub.billing.stripe.client import translate
+from sellerhub.billing.stripe.errors import CardRefused
+from sellerhub.config import Settings
+from sellerhub.identity.organizations.models import Role
 from sellerhub.runtime import Runtime
 from tests.browser import Browser
 from tests.conftest import Tenant, make_tenant
@@ -65,6 +71,16 @@ def _cards(browser: Browser) -> list[dict[str, Any]]:
     answer = browser.client.get(CARDS)
     assert answer.status_code == 200, answer.text
     return list(answer.json())
+
+
+def _customers(live_server: str) -> list[dict[str, Any]]:
+    answer = httpx.get(
+        f"{live_server}/_emulators/stripe/v1/customers",
+        headers={"Authorization": "Bearer sk_test_sellerhub_emulator"},
+        timeout=5,
+    )
+    assert answer.status_code == 200, answer.text
+    return list(answer.json()["data"])
 
 
 def _customer(live_server: str, customer_id: str) -> dict[str, Any]:
@@ -208,7 +224,7 @@ async def test_refused_card_is_recorded_not_saved(seller: Browser, runtime: Runt
 async def test_member_reads_but_cannot_change(
     runtime: Runtime, live_server: str, client: httpx.AsyncClient
 ) -> None:
-    member = await make_tenant(runtime, role=_member_role())
+    member = await make_tenant(runtime, role=Role.MEMBER)
     refused = await client.post(SETUP, headers=member.headers)
     assert refused.status_code == 403, refused.text
     assert refused.headers["content-type"].startswith("application/problem+json")
@@ -255,12 +271,6 @@ async def test_stripe_failing_is_retried_then_a_clear_503(
     assert seller.client.post(SETUP, headers=seller.csrf()).status_code == 201
 
 
-def _member_role() -> Any:
-    from sellerhub.identity.organizations.models import Role
-
-    return Role.MEMBER
-
-
 async def test_no_key_client_secret_or_card_data_in_logs(
     seller: Browser, runtime: Runtime, live_server: str, suite_logs: Path
 ) -> None:
@@ -296,3 +306,118 @@ async def test_no_key_client_secret_or_card_data_in_logs(
 
 def _read_logs(folder: Path) -> str:
     return "\n".join(p.read_text(errors="replace") for p in sorted(folder.iterdir()))
+
+
+async def test_card_needing_authentication_once_is_saved(seller: Browser, runtime: Runtime) -> None:
+    """A card that asks for 3-D Secure at setup: the hosted page sends the browser to the bank's
+    page; completed, the SetupIntent succeeds and the card is saved."""
+    setup = _setup(seller)
+    page = seller.get(setup["hosted_url"])
+    overrides = {"payment_method": "pm_card_authenticationRequiredOnSetup"}
+    challenge = seller.submit(page, ("action", "save"), follow=True, overrides=overrides)
+    assert challenge.status_code == 200 and "3-D Secure" in challenge.text, challenge.text
+    back = seller.submit(challenge, ("action", "complete"), follow=False)
+    assert back.status_code == 303
+    assert parse_qs(urlsplit(back.headers["location"]).query)["redirect_status"] == ["succeeded"]
+    await wait_for_event(runtime, "setup_intent.succeeded")
+    await drain(runtime)
+    (card,) = _cards(seller)
+    assert card["is_default"] and card["last4"] == "3155"
+
+
+async def test_concurrent_setups_make_one_customer(seller: Browser, live_server: str) -> None:
+    """Two tabs ask at once: one Stripe customer (one Idempotency-Key), one row."""
+
+    async def ask() -> httpx.Response:
+        return await asyncio.to_thread(seller.client.post, SETUP, headers=seller.csrf())
+
+    first, second = await asyncio.gather(ask(), ask())
+    assert first.status_code == 201 and second.status_code == 201, (first.text, second.text)
+    assert first.json()["customer_id"] == second.json()["customer_id"]
+    assert first.json()["setup_intent_id"] != second.json()["setup_intent_id"]
+    assert [c["id"] for c in _customers(live_server)] == [first.json()["customer_id"]]
+
+
+async def test_a_session_needs_the_csrf_header(seller: Browser) -> None:
+    refused = seller.client.post(SETUP)
+    assert refused.status_code == 403, refused.text
+    assert refused.headers["content-type"].startswith("application/problem+json")
+
+
+def _sdk_error(kind: type[stripe.StripeError], status: int, **error: str) -> stripe.StripeError:
+    body = {"error": {"message": "Stripe's words", **error}}
+    code = error.get("code")
+    if issubclass(kind, stripe.CardError):
+        return kind(
+            "Stripe's words", None, code or "card_declined", http_status=status, json_body=body
+        )
+    if issubclass(kind, stripe.InvalidRequestError):
+        return kind("Stripe's words", None, code, http_status=status, json_body=body)
+    return kind("Stripe's words", http_status=status, json_body=body)
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "code"),
+    [
+        (
+            _sdk_error(stripe.CardError, 402, type="card_error", decline_code="insufficient_funds"),
+            402,
+            "card-refused",
+        ),
+        (
+            _sdk_error(
+                stripe.InvalidRequestError, 402, type="invalid_request_error", code="card_declined"
+            ),
+            402,
+            "card-refused",
+        ),
+        (
+            _sdk_error(
+                stripe.InvalidRequestError,
+                404,
+                type="invalid_request_error",
+                code="resource_missing",
+            ),
+            404,
+            "stripe-object-missing",
+        ),
+        (
+            _sdk_error(
+                stripe.InvalidRequestError,
+                400,
+                type="invalid_request_error",
+                code="parameter_unknown",
+            ),
+            502,
+            "stripe-refused",
+        ),
+        (
+            _sdk_error(stripe.IdempotencyError, 400, type="idempotency_error"),
+            409,
+            "stripe-idempotency",
+        ),
+        (_sdk_error(stripe.AuthenticationError, 401), 503, "stripe-misconfigured"),
+        (_sdk_error(stripe.PermissionError, 403), 503, "stripe-misconfigured"),
+        (_sdk_error(stripe.RateLimitError, 429), 503, "stripe-unavailable"),
+        (_sdk_error(stripe.APIError, 500, type="api_error"), 503, "stripe-unavailable"),
+        (stripe.APIConnectionError("timed out"), 503, "stripe-unavailable"),  # type: ignore[no-untyped-call]
+    ],
+)
+def test_stripe_errors_become_domain_errors(
+    error: stripe.StripeError, status: int, code: str
+) -> None:
+    translated = translate(error)
+    assert (translated.status, translated.code) == (status, code)
+    if code == "card-refused":
+        assert isinstance(translated, CardRefused) and translated.card_code
+    if status == 503 and code == "stripe-unavailable":
+        assert translated.extra["retry_after"] == 30
+
+
+def test_stripe_api_base_follows_the_emulators() -> None:
+    dev = Settings(_env_file=None, public_url="http://127.0.0.1:9000")
+    assert dev.stripe_api == "http://127.0.0.1:9000/_emulators/stripe" and dev.stripe_emulated
+    off = Settings(_env_file=None, emulators=False)
+    assert off.stripe_api == "https://api.stripe.com" and not off.stripe_emulated
+    mine = Settings(_env_file=None, stripe_api_base="https://stripe.internal/")
+    assert mine.stripe_api == "https://stripe.internal"
