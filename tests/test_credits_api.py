@@ -376,3 +376,53 @@ async def test_grants_and_packages_are_for_platform_admins(
         404, "not-found",
     )  # fmt: skip
     await proved(runtime)
+
+
+CREDIT_ROUTES = [
+    ("POST", "/api/cross-app/credit-check", {"required": 1}),
+    ("GET", "/api/cross-app/credits", None),
+    ("POST", CONSUME, {"amount": 1, "service": "s", "idempotency_key": "k"}),
+    ("GET", "/api/v1/credits", None),
+    ("GET", "/api/v1/credits/transfers", None),
+    ("POST", "/api/v1/credits/holds", {"amount": 1, "service": "s", "idempotency_key": "k"}),
+    ("POST", f"/api/v1/credits/holds/{uuid.uuid4()}/post", {}),
+    ("POST", f"/api/v1/credits/holds/{uuid.uuid4()}/void", None),
+    ("POST", "/api/v1/credits/grants", {}),
+    ("GET", "/api/v1/credits/packages", None),
+    ("POST", "/api/v1/credits/packages", {}),
+    ("PATCH", "/api/v1/credits/packages", {}),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body"), CREDIT_ROUTES)
+async def test_every_credit_route_refuses_an_anonymous_caller(
+    client: httpx.AsyncClient, method: str, path: str, body: dict[str, Any] | None
+) -> None:
+    response = await client.request(method, path, json=body)
+    problem(response, 401, "unauthenticated")
+
+
+async def test_concurrent_holds_never_reserve_more_than_the_wallet(
+    client: httpx.AsyncClient, runtime: Runtime, tenant: Tenant
+) -> None:
+    await fund(runtime, tenant.organization.id, 100)
+
+    async def hold(n: int) -> httpx.Response:
+        body = {"amount": 10, "service": "render", "idempotency_key": f"h{n}"}
+        return await client.post("/api/v1/credits/holds", json=body, headers=tenant.headers)
+
+    responses = await asyncio.gather(*(hold(n) for n in range(40)))
+    assert sorted(r.status_code for r in responses) == [201] * 10 + [402] * 30
+    made = [r.json() for r in responses if r.status_code == 201]
+    assert sorted(h["balance_after"] for h in made) == list(range(0, 100, 10))
+    posts = await asyncio.gather(
+        *(
+            client.post(f"/api/v1/credits/holds/{h['id']}/post", json={"amount": 3},
+                        headers=tenant.headers)
+            for h in made
+        )
+    )  # fmt: skip
+    assert {p.status_code for p in posts} == {200}
+    wallet = (await client.get("/api/v1/credits", headers=tenant.headers)).json()
+    assert (wallet["balance"], wallet["held"], wallet["available"]) == (70, 0, 70)
+    await proved(runtime)
