@@ -388,3 +388,32 @@ async def test_a_hold_past_its_timeout_is_not_posted_and_an_app_resolves_its_own
     assert posted.amount == 1
     assert (await _wallet(conn, tenant)).available == 9
     await _proved(conn)
+
+
+async def test_two_writers_racing_one_key_make_one_transfer(
+    runtime: Runtime, tenant: Tenant, conn: Any
+) -> None:
+    """Two processes' writers (two calls at once) given the same key: one makes it, the other
+    answers it (its call waits on the wallet's lock, then finds the key), and the other
+    transfers of both calls are made."""
+    org = tenant.organization.id
+    await service.grant(conn, org, amount=1000, key="g")
+    first, second = repo.LedgerWriter(runtime.writes), repo.LedgerWriter(runtime.writes)
+    for n in range(20):
+        batch = [
+            service.consume_request(org, amount=1, service="s", key=f"k{n}-{m}", app_id=None)
+            for m in range(5)
+        ]
+        same = service.consume_request(org, amount=2, service="s", key=f"race-{n}", app_id=None)
+        twin = repo.TransferRequest(**{**same.__dict__, "id": uuid.uuid4()})
+        outcomes = await asyncio.gather(
+            *(first.submit(r) for r in [*batch, same]), *(second.submit(r) for r in [twin])
+        )
+        raced = outcomes[-2:]
+        assert sorted(o.status for o in raced) == ["created", "existing"]
+        assert raced[0].transfer and raced[1].transfer
+        assert raced[0].transfer.id == raced[1].transfer.id
+        assert {o.status for o in outcomes[:-2]} == {"created"}
+    wallet = await service.wallet(conn, org)
+    assert wallet.balance == 1000 - 20 * (5 + 2)
+    await _proved(conn)

@@ -340,7 +340,12 @@ class LedgerWriter:
 
     async def _flush(self) -> None:
         while self.waiting:
-            await self._gather()
+            try:
+                await self._gather()
+            except asyncio.CancelledError:  # shutting down: the callers stop waiting too
+                for _, future in self.waiting:
+                    future.cancel()
+                raise
             batch, self.waiting = self.waiting[:MAX_BATCH], self.waiting[MAX_BATCH:]
             self.last_size = len(batch)
             try:
@@ -634,8 +639,9 @@ class Reconciliation:
 
 
 async def reconcile(conn: Any) -> Reconciliation:
-    """Prove every account's totals equal the sums of its transfers, and the zero sums. Read in
-    one REPEATABLE READ snapshot when the connection is free to start one."""
+    """Prove every account's totals equal the sums of its transfers, and the zero sums. Each
+    check is one statement, so it reads one snapshot: writes running meanwhile cannot make it
+    disagree with itself."""
     cursor = await conn.execute(_RECONCILE)
     mismatches = [
         AccountMismatch(
