@@ -10,6 +10,7 @@ import time
 from types import FrameType
 
 from bench import (
+    billing,
     claims,
     connections,
     core,
@@ -32,6 +33,7 @@ BENCHES = (
     "inventory",
     "claims",
     "credits",
+    "billing",
 )
 
 
@@ -131,6 +133,8 @@ def main(argv: list[str] | None = None) -> int:
                 claims.run(database_url=url, work_dir=tmp)
             if "credits" in args.benches:
                 credits.run(database_url=url, work_dir=tmp, spec=spec)
+            if "billing" in args.benches:
+                billing.run(database_url=url, work_dir=tmp)
             if "web" in args.benches:
                 web.run(
                     database_url=url,

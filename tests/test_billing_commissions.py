@@ -35,6 +35,7 @@ from sellerhub.db.tenancy import set_tenant, system_context
 from sellerhub.identity.organizations.models import Role
 from sellerhub.jobs import app as jobs
 from sellerhub.jobs.models import OutboxJob
+from sellerhub.mail.models import OutboundMail
 from sellerhub.runtime import Runtime
 from sellerhub.webhooks import service as webhooks
 from sellerhub.webhooks.models import WebhookEvent
@@ -48,6 +49,7 @@ from tests.test_claims_workflow import (
     recoveries_of,
     reimburse,
 )
+from tests.test_cross_app import World, bearer, register, world  # noqa: F401 - fixture
 
 remember_secret(SECRET_KEY, "4242424242424242", "4000002760003184", "4000000000009995")
 
@@ -130,11 +132,15 @@ async def save_card(
 
 async def recovery(runtime: Runtime, tenant: Tenant, amount: int = 12_345) -> uuid.UUID:
     """A claim reimbursed by Amazon: its recovery (the commission's input)."""
+    return await recovery_in(runtime, tenant.organization.id, amount)
+
+
+async def recovery_in(runtime: Runtime, organization_id: uuid.UUID, amount: int) -> uuid.UUID:
     today = utcnow().date()
     async with unit_of_work(runtime.sessionmaker) as session:
-        set_tenant(session, tenant.organization.id)
+        set_tenant(session, organization_id)
         claim = Claim(
-            organization_id=tenant.organization.id,
+            organization_id=organization_id,
             connection_id=uuid.uuid4(),
             key=uuid.uuid4().hex,
             kind="warehouse_lost",
@@ -149,7 +155,7 @@ async def recovery(runtime: Runtime, tenant: Tenant, amount: int = 12_345) -> uu
         session.add(claim)
         await session.flush()
         row = Recovery(
-            organization_id=tenant.organization.id,
+            organization_id=organization_id,
             claim_id=claim.id,
             reimbursement_id=uuid.uuid4().hex[:20],
             kind="reimbursement",
@@ -859,3 +865,72 @@ async def test_an_organizations_own_rate(
             "/api/v1/billing/commission-rates", json=back, headers=operator.headers
         )
         assert reset.json() == {"rate_bps": 2000, "default": True}
+
+
+async def test_a_service_app_with_billing_charge_may_charge(
+    runtime: Runtime,
+    client: httpx.AsyncClient,
+    world: World,  # noqa: F811
+) -> None:
+    """The seed's path: a service app whose token carries billing:charge, acting in an
+    organization it created; without the permission it is refused."""
+    charger = await register(
+        client,
+        world.admin_headers,
+        "commission-svc",
+        kind="service",
+        allowed_origins=[],
+        permissions=["billing:charge", "users:create"],
+    )
+    other = await register(
+        client,
+        world.admin_headers,
+        "other-svc",
+        kind="service",
+        allowed_origins=[],
+        permissions=["credits:read", "users:create"],
+    )
+    signup = await client.post(
+        "/api/cross-app/signup",
+        json={"email": f"seller-{uuid.uuid4().hex[:8]}@example.com", "name": "Seller"},
+        headers=charger.basic,
+    )
+    assert signup.status_code == 201, signup.text
+    organization = signup.json()["organization_id"]
+    # 20 % of 100 cents is below the minimum: answered without calling Stripe.
+    recovery_id = await recovery_in(runtime, uuid.UUID(organization), 100)
+    body = {"recovery_id": str(recovery_id)}
+    for app, status in ((charger, 200), (other, 403)):
+        token = await client.post(
+            "/oauth/token", data={"grant_type": "client_credentials"}, headers=app.basic
+        )
+        assert token.status_code == 200, token.text
+        headers = bearer(token.json()["access_token"]) | {"X-Sellerhub-Organization": organization}
+        answer = await client.post("/api/v1/stripe/charge-commission", json=body, headers=headers)
+        assert answer.status_code == status, answer.text
+        if status == 200:
+            assert answer.json()["state"] == "waived"
+
+
+async def test_the_sellers_admins_are_mailed_the_reason_and_the_next_try(
+    runtime: Runtime, emulator: Stripe, seller: Tenant
+) -> None:
+    await save_card(runtime, emulator, seller, "pm_card_chargeDeclinedInsufficientFunds")
+    row = await request(runtime, emulator, seller, await recovery(runtime, seller))
+    [notice] = await notices(runtime)
+    previous = jobs.resources()
+    settings = runtime.settings.model_copy(update={"public_url": "https://sellerhub.example"})
+    jobs.configure(dataclasses.replace(previous, settings=settings))
+    try:
+        async with unit_of_work(runtime.sessionmaker) as session:
+            await tasks.commission_notice(session, **notice)
+    finally:
+        jobs.configure(previous)
+    async with runtime.sessionmaker() as session:
+        mails = (await session.execute(select(OutboundMail))).scalars().all()
+    [mail] = [m for m in mails if m.to_address == seller.user.email]
+    assert mail.subject == "A sellerhub payment was declined"
+    assert "insufficient_funds" in mail.body_text and "2469 USD" in mail.body_text
+    assert row.next_attempt_at is not None
+    assert row.next_attempt_at.date().isoformat() in mail.body_text
+    assert f"https://sellerhub.example/api/v1/billing/commissions/{row.id}" in mail.body_text

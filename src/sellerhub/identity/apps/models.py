@@ -29,6 +29,7 @@ class Permission(StrEnum):
     CREDITS_CONSUME = "credits:consume"
     CREDITS_PURCHASE = "credits:purchase"
     USERS_CREATE = "users:create"
+    BILLING_CHARGE = "billing:charge"  # charge a recovery's commission (billing/commissions)
 
 
 KNOWN_PERMISSIONS = frozenset(p.value for p in Permission)
