@@ -67,6 +67,27 @@ async def create_customer_setup(
     )
 
 
+async def create_card_checkout(
+    session: AsyncSession,
+    client: stripe.StripeClient,
+    settings: Settings,
+    organization_id: uuid.UUID,
+) -> str:
+    """The billing page's Add card: Stripe's hosted page (Checkout, setup mode), back to the
+    billing page."""
+    name, email = await organization_contact(session, organization_id)
+    page = f"{settings.public_url}/billing"
+    return await customers.create_card_checkout(
+        session,
+        client,
+        organization_id,
+        name=name,
+        email=email,
+        success_url=f"{page}?card=added",
+        cancel_url=f"{page}?card=cancelled",
+    )
+
+
 # --- Connect onboarding after Amazon is connected ---------------------------------------------
 
 DEFAULT_COUNTRY = "US"

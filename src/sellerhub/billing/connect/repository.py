@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import LiteralString
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
@@ -10,6 +11,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sellerhub.billing.connect.models import StripeAccount
 from sellerhub.db.tenancy import system_context
+
+# The organization's account for a page (a ``db.reads.Read``; NULL when there is none).
+ACCOUNT_SQL: LiteralString = (
+    "SELECT json_build_object('stripe_account_id', stripe_account_id, 'country', country,"
+    " 'charges_enabled', charges_enabled, 'payouts_enabled', payouts_enabled,"
+    " 'details_submitted', details_submitted, 'requirements_due', requirements_due,"
+    " 'disabled_reason', disabled_reason, 'updated_at', stripe_state_at)"
+    " FROM stripe_accounts WHERE organization_id = %(organization_id)s"
+)
 
 
 class AccountRepository:

@@ -28,7 +28,7 @@ from stripe.params import AccountCreateParams, AccountLinkCreateParams
 
 from sellerhub.audit import service as audit
 from sellerhub.billing.connect.models import StripeAccount
-from sellerhub.billing.connect.repository import AccountRepository
+from sellerhub.billing.connect.repository import ACCOUNT_SQL, AccountRepository
 from sellerhub.billing.connect.schemas import AccountLinkOut, ConnectOut, ConnectStatus
 from sellerhub.billing.stripe.client import calling
 from sellerhub.config import Settings
@@ -36,6 +36,7 @@ from sellerhub.core.clock import utcnow
 from sellerhub.core.errors import Conflict, ValidationFailed
 from sellerhub.core.ids import uuid7
 from sellerhub.core.logging import get_logger
+from sellerhub.db.reads import Read
 from sellerhub.db.session import unit_of_work
 from sellerhub.db.tenancy import set_tenant, tenant_of
 
@@ -77,17 +78,48 @@ async def account_of(session: AsyncSession, organization_id: uuid.UUID) -> Strip
     return await AccountRepository(session).of_organization(organization_id)
 
 
+def _status(
+    account_id: str | None, charges: bool, payouts: bool, due: list[str], reason: str | None
+) -> ConnectStatus:
+    if account_id is None:
+        return "creating"
+    if reason and not reason.startswith("requirements.") and not charges:
+        return "restricted"  # rejected, under review, paused: not something the seller can fill
+    if charges and payouts and not due:
+        return "enabled"
+    return "verification_needed"
+
+
 def status_of(row: StripeAccount | None) -> ConnectStatus:
     if row is None:
         return "not_started"
-    if row.stripe_account_id is None:
-        return "creating"
-    reason = row.disabled_reason or ""
-    if reason and not reason.startswith("requirements.") and not row.charges_enabled:
-        return "restricted"  # rejected, under review, paused: not something the seller can fill
-    if row.charges_enabled and row.payouts_enabled and not row.requirements_due:
-        return "enabled"
-    return "verification_needed"
+    return _status(
+        row.stripe_account_id,
+        row.charges_enabled,
+        row.payouts_enabled,
+        list(row.requirements_due or []),
+        row.disabled_reason,
+    )
+
+
+def _decode_account(value: Any) -> ConnectOut:
+    if not isinstance(value, dict):
+        return ConnectOut(status="not_started")
+    due = [str(item) for item in value.get("requirements_due") or []]
+    status = _status(
+        value.get("stripe_account_id"),
+        bool(value.get("charges_enabled")),
+        bool(value.get("payouts_enabled")),
+        due,
+        value.get("disabled_reason"),
+    )
+    return ConnectOut.model_validate({**value, "status": status, "requirements_due": due})
+
+
+def account_read() -> Read[ConnectOut]:
+    """The organization's account as ``describe`` gives it, for a page's one read
+    (``web.session.view``)."""
+    return Read(ACCOUNT_SQL, decode=_decode_account)
 
 
 def describe(row: StripeAccount | None) -> ConnectOut:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import LiteralString
 
 from sqlalchemy import func, select, true, update
 from sqlalchemy.dialects.postgresql import insert
@@ -13,6 +14,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sellerhub.billing.customers.models import StripeCustomer, StripePaymentMethod
 from sellerhub.core.ids import uuid7
 from sellerhub.db.tenancy import system_context
+
+# The live cards for a page (a ``db.reads.Read``: the default first, then the newest).
+CARDS_SQL: LiteralString = (
+    "SELECT coalesce(json_agg(json_build_object('id', id, 'brand', brand, 'last4', last4,"
+    " 'exp_month', exp_month, 'exp_year', exp_year, 'is_default', is_default)"
+    " ORDER BY is_default DESC, set_up_at DESC, id DESC), '[]'::json)"
+    " FROM stripe_payment_methods"
+    " WHERE organization_id = %(organization_id)s AND removed_at IS NULL"
+)
 
 
 class CustomerRepository:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 from urllib.parse import urlencode
@@ -31,10 +32,15 @@ from urllib.parse import urlencode
 import stripe
 from sqlalchemy.ext.asyncio import AsyncSession
 from stripe.params import SetupIntentCreateParams
+from stripe.params.checkout import SessionCreateParams
 
 from sellerhub.audit import service as audit
 from sellerhub.billing.customers.models import StripeCustomer, StripePaymentMethod
-from sellerhub.billing.customers.repository import CustomerRepository, PaymentMethodRepository
+from sellerhub.billing.customers.repository import (
+    CARDS_SQL,
+    CustomerRepository,
+    PaymentMethodRepository,
+)
 from sellerhub.billing.customers.schemas import CustomerSetupOut
 from sellerhub.billing.stripe.client import calling
 from sellerhub.config import Settings
@@ -42,6 +48,7 @@ from sellerhub.core.clock import utcnow
 from sellerhub.core.errors import NotFound, ValidationFailed
 from sellerhub.core.ids import uuid7
 from sellerhub.core.logging import get_logger
+from sellerhub.db.reads import Read
 from sellerhub.db.tenancy import set_tenant, tenant_of
 
 log = get_logger(__name__)
@@ -79,6 +86,37 @@ async def payment_methods(
     """The organization's saved cards, the default first, then the newest."""
     rows = await PaymentMethodRepository(session).live(organization_id)
     return sorted(rows, key=lambda r: not r.is_default)
+
+
+@dataclass(frozen=True)
+class SavedCard:
+    """A card as a page shows it."""
+
+    id: uuid.UUID
+    brand: str
+    last4: str
+    exp_month: int
+    exp_year: int
+    is_default: bool
+
+
+def _decode_cards(value: Any) -> list[SavedCard]:
+    return [
+        SavedCard(
+            id=uuid.UUID(str(c["id"])),
+            brand=str(c["brand"]),
+            last4=str(c["last4"]),
+            exp_month=int(c["exp_month"]),
+            exp_year=int(c["exp_year"]),
+            is_default=bool(c["is_default"]),
+        )
+        for c in value or []
+    ]
+
+
+def cards_read() -> Read[list[SavedCard]]:
+    """The saved cards, the default first, for a page's one read (``web.session.view``)."""
+    return Read(CARDS_SQL, decode=_decode_cards)
 
 
 async def customer_of(session: AsyncSession, organization_id: uuid.UUID) -> StripeCustomer | None:
@@ -159,6 +197,37 @@ async def create_customer_setup(
         publishable_key=settings.stripe_publishable_key,
         hosted_url=hosted,
     )
+
+
+async def create_card_checkout(
+    session: AsyncSession,
+    client: stripe.StripeClient,
+    organization_id: uuid.UUID,
+    *,
+    name: str,
+    email: str | None,
+    success_url: str,
+    cancel_url: str,
+) -> str:
+    """The web page's way to save a card: a Checkout Session in setup mode on the customer
+    (Stripe's hosted page; the emulator serves one too). Its SetupIntent ends in the same
+    ``setup_intent.succeeded`` as the API's flow. Answers the page to send the browser to."""
+    customer_id = await ensure_customer(session, client, organization_id, name=name, email=email)
+    params: SessionCreateParams = {
+        "mode": "setup",
+        "customer": customer_id,
+        "currency": "usd",  # setup mode asks for one; it only picks the payment methods shown
+        "success_url": success_url,
+        "cancel_url": cancel_url,
+        "setup_intent_data": {"metadata": {"organization_id": str(organization_id)}},
+        "metadata": {"organization_id": str(organization_id)},
+    }
+    async with calling("checkout.sessions.create"):
+        checkout = await client.v1.checkout.sessions.create_async(params)
+    if not checkout.url:
+        raise ValueError("Stripe answered a Checkout Session without a URL")
+    log.info("billing.card_checkout_created", checkout_session=checkout.id)
+    return checkout.url
 
 
 # --- webhook events (sellerhub.handlers) ------------------------------------------------------

@@ -3,6 +3,7 @@
 from fastapi import APIRouter
 
 from sellerhub.web.pages import auth, dashboard
+from sellerhub.web.pages import billing as billing_page
 from sellerhub.web.pages import claims as claims_page
 from sellerhub.web.pages import connections as connections_page
 from sellerhub.web.pages import inventory as inventory_page
@@ -16,3 +17,4 @@ ROUTERS.append(settings_page.router)
 ROUTERS.append(connections_page.router)
 ROUTERS.extend([inventory_page.router, products_page.router])
 ROUTERS.append(claims_page.router)
+ROUTERS.append(billing_page.router)
