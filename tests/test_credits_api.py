@@ -201,6 +201,14 @@ async def test_permissions_and_organizations_are_enforced(
     problem(await client.post(CONSUME, json=body), 401, "unauthenticated")
     bad = {"Authorization": "Bearer not-a-token"}
     assert (await client.post(CONSUME, json=body, headers=bad)).status_code == 401
+    # A user's API key is bound to its organization as well.
+    problem(
+        await client.post(
+            CONSUME, json=body, headers={**tenant.headers, ORG: str(other_tenant.organization.id)}
+        ),
+        403,
+        "organization-not-granted",
+    )
     # The other organization's wallet was not touched.
     other = await client.get("/api/v1/credits", headers=other_tenant.headers)
     assert other.json()["balance"] == 0

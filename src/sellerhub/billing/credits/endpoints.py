@@ -96,9 +96,10 @@ def _is_app_token(token: str) -> bool:
 
 async def credit_caller(request: Request, permission: Permission) -> CreditCaller:
     """An app token (a user's, ``/api/cross-app/auth``) carrying ``permission`` for the
-    organization it names — a request naming another one in ``X-Sellerhub-Organization`` is
-    refused; a service token with ``permission`` acting in an organization its app may act in;
-    or the organization's user or API key (member or higher)."""
+    organization it names; a service token with ``permission`` acting in an organization its
+    app may act in (named by ``X-Sellerhub-Organization``); or the organization's user or API
+    key (member or higher). An app token or a user's naming another organization in that
+    header is refused."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     token = token.strip()
     if scheme.lower() == "bearer" and _is_app_token(token):
@@ -109,11 +110,7 @@ async def credit_caller(request: Request, permission: Permission) -> CreditCalle
         if permission.value not in app.permissions:
             raise AppPermissionMissing(f"the app {app.app_id} lacks {permission.value}")
         organization_id = uuid.UUID(str(claims["org"]))
-        named = request.headers.get(ORGANIZATION_HEADER)
-        if named is not None and named.strip().lower() != str(organization_id):
-            raise OrganizationNotGranted(
-                "an app token acts only in the organization it was issued for"
-            )
+        _same_organization(request, organization_id)
         bind_context(organization_id=str(organization_id), app_id=app.app_id)
         return CreditCaller(organization_id, app.app_id, uuid.UUID(str(claims["sub"])), "app")
     principal = await authenticate(request, permission.value)
@@ -123,7 +120,16 @@ async def credit_caller(request: Request, permission: Permission) -> CreditCalle
         )
     if not principal.has_role(Role.MEMBER):
         raise Forbidden("this needs the member role or higher")
+    _same_organization(request, principal.organization_id)
     return CreditCaller(principal.organization_id, None, principal.user_id, principal.via)
+
+
+def _same_organization(request: Request, organization_id: uuid.UUID) -> None:
+    """A token bound to one organization (an app token, a user's) refuses a request that names
+    another one in ``X-Sellerhub-Organization``, instead of silently acting in its own."""
+    named = request.headers.get(ORGANIZATION_HEADER)
+    if named is not None and named.strip().lower() != str(organization_id):
+        raise OrganizationNotGranted("this token acts only in the organization it was issued for")
 
 
 def caller_with(
