@@ -23,6 +23,7 @@ import stripe
 from sqlalchemy import func, select, text
 
 from sellerhub.billing.commissions import charge, service, tasks
+from sellerhub.billing.commissions import events as commission_events
 from sellerhub.billing.commissions.models import Commission
 from sellerhub.billing.commissions.rules import CommissionState as S
 from sellerhub.billing.customers.models import StripeCustomer, StripePaymentMethod
@@ -934,3 +935,41 @@ async def test_the_sellers_admins_are_mailed_the_reason_and_the_next_try(
     assert row.next_attempt_at is not None
     assert row.next_attempt_at.date().isoformat() in mail.body_text
     assert f"https://sellerhub.example/api/v1/billing/commissions/{row.id}" in mail.body_text
+
+
+async def test_an_event_hidden_by_a_scoped_drain_session_is_handled_again_alone(
+    runtime: Runtime, emulator: Stripe, seller: Tenant
+) -> None:
+    """An earlier handler of the same drain scoped its session to another organization: the
+    commission's event is not found under that scope, so it stays pending (not done unseen)
+    and is handled on its own later."""
+    (await emulator.admin.post("/config", json={"delivery": "off"})).raise_for_status()
+    await save_card(runtime, emulator, seller, "pm_card_chargeDeclinedInsufficientFunds")
+    row = await request(runtime, emulator, seller, await recovery(runtime, seller))
+    assert row.state is S.FAILED
+    other = await make_tenant(runtime, "Scoped Co")
+    intent = (
+        await emulator.sdk.v1.payment_intents.retrieve_async(str(row.payment_intent_id))
+    ).to_dict()
+    intent |= {"status": "succeeded", "latest_charge": "ch_late", "amount_received": 2469}
+    event = WebhookEvent(
+        source="stripe",
+        external_id=f"evt_{uuid.uuid4().hex[:12]}",
+        topic="payment_intent.succeeded",
+        payload={"type": "payment_intent.succeeded", "created": 2, "data": {"object": intent}},
+        headers={},
+    )
+    event.ensure_id()
+    async with unit_of_work(runtime.sessionmaker) as session:
+        session.add(event)
+    handlers = {("stripe", "payment_intent.succeeded"): commission_events.payment_intent_event}
+    async with unit_of_work(runtime.sessionmaker) as session:
+        set_tenant(session, other.organization.id)  # what another handler left behind
+        stored = await session.get(WebhookEvent, event.id)
+        assert stored is not None
+        assert not await webhooks._handle(session, stored, handlers)
+        assert stored.status == "pending" and stored.last_error
+    async with unit_of_work(runtime.sessionmaker) as session:
+        await webhooks.process(session, event.id, handlers=handlers)
+    final = await commission_of(runtime, row.recovery_id)
+    assert final.state is S.SUCCEEDED and final.charge_id == "ch_late"

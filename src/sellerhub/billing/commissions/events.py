@@ -27,11 +27,26 @@ from sellerhub.billing.transactions.repository import TransactionRepository
 from sellerhub.config import Settings
 from sellerhub.core.errors import ValidationFailed
 from sellerhub.core.logging import get_logger
-from sellerhub.db.tenancy import system_context
+from sellerhub.db.tenancy import system_context, tenant_of
 from sellerhub.jobs.app import resources
 from sellerhub.webhooks.models import WebhookEvent
 
 log = get_logger(__name__)
+
+
+class ScopedElsewhere(RuntimeError):
+    """The drain's session was scoped to an organization by an earlier handler of the same
+    drain, and what this event names is not found under that scope: it may belong to
+    another organization. Raised so the event stays pending and is handled again on its own
+    (the re-drive processes each event in a session of its own), never marked done unseen."""
+
+
+def unmatched(session: AsyncSession, event: WebhookEvent, stripe_id: str) -> None:
+    """Nothing of ours is named by the event: logged, done, unless the session's scope may be
+    hiding it (``ScopedElsewhere``)."""
+    if tenant_of(session) is not None:
+        raise ScopedElsewhere(f"{event.topic} {stripe_id}: handled again on its own")
+    log.info("billing.event_unmatched", topic=event.topic, stripe_id=stripe_id)
 
 
 def event_object(event: WebhookEvent) -> dict[str, Any]:
@@ -76,7 +91,7 @@ async def payment_intent_event(session: AsyncSession, event: WebhookEvent) -> No
     with system_context(session, "stripe event: a commission's payment intent"):
         row = await _by_intent(session, intent["id"], intent.get("metadata"))
         if row is None:
-            log.info("billing.event_unmatched", topic=event.topic, stripe_id=intent["id"])
+            unmatched(session, event, intent["id"])
             return
         created = _created(event)
         final = intent.get("status") == "succeeded"
@@ -98,7 +113,7 @@ async def charge_succeeded(session: AsyncSession, event: WebhookEvent) -> None:
     with system_context(session, "stripe event: a commission's charge"):
         row = await _by_intent(session, intent_id, charge.get("metadata"))
         if row is None or intent_id is None:
-            log.info("billing.event_unmatched", topic=event.topic, stripe_id=charge["id"])
+            unmatched(session, event, charge["id"])
             return
         await service.apply_intent(
             session,
@@ -124,7 +139,7 @@ async def charge_refunded(session: AsyncSession, event: WebhookEvent) -> None:
         if row is None:
             row = await _by_intent(session, _id(charge.get("payment_intent")))
         if row is None:
-            log.info("billing.event_unmatched", topic=event.topic, stripe_id=charge["id"])
+            unmatched(session, event, charge["id"])
             return
         await service.apply_refund(session, row, charge, source=f"event {event.external_id}")
 
@@ -139,7 +154,7 @@ async def dispute_created(session: AsyncSession, event: WebhookEvent) -> None:
         if row is None:
             row = await _by_intent(session, _id(dispute.get("payment_intent")))
         if row is None:
-            log.info("billing.event_unmatched", topic=event.topic, stripe_id=dispute["id"])
+            unmatched(session, event, dispute["id"])
             return
         await service.apply_dispute(session, row, dispute, source=f"event {event.external_id}")
 
@@ -160,7 +175,7 @@ async def invoice_paid(session: AsyncSession, event: WebhookEvent) -> None:
         if customer is not None:
             organization_id = await TransactionRepository(session).owner_of_customer(customer)
         if organization_id is None:
-            log.info("billing.event_unmatched", topic=event.topic, stripe_id=invoice["id"])
+            unmatched(session, event, invoice["id"])
             return
         created = invoice.get("created")
         await ledger.record(

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sellerhub.billing.commissions.events import event_object
+from sellerhub.billing.commissions.events import event_object, unmatched
 from sellerhub.billing.payouts import service
 from sellerhub.billing.payouts.models import SellerTransfer
 from sellerhub.billing.payouts.repository import TransferRepository
@@ -49,7 +49,7 @@ async def transfer_created(session: AsyncSession, event: WebhookEvent) -> None:
     with system_context(session, "stripe event: a transfer to a seller"):
         row = await _transfer_row(session, transfer)
         if row is None:
-            log.info("billing.event_unmatched", topic=event.topic, stripe_id=transfer["id"])
+            unmatched(session, event, transfer["id"])
             return
         await service.apply_transfer(session, row, transfer, source=f"event {event.external_id}")
 
@@ -59,7 +59,7 @@ async def transfer_reversed(session: AsyncSession, event: WebhookEvent) -> None:
     with system_context(session, "stripe event: a transfer reversed"):
         row = await _transfer_row(session, transfer)
         if row is None:
-            log.info("billing.event_unmatched", topic=event.topic, stripe_id=transfer["id"])
+            unmatched(session, event, transfer["id"])
             return
         if row.transfer_id is None:  # the reversal came before the creation
             await service.apply_transfer(
@@ -79,7 +79,7 @@ async def payout_event(session: AsyncSession, event: WebhookEvent) -> None:
     with system_context(session, "stripe event: a connected account's payout"):
         organization_id = await TransferRepository(session).owner_of_account(account)
         if organization_id is None:
-            log.info("billing.event_unmatched", topic=event.topic, stripe_id=payout["id"])
+            unmatched(session, event, payout["id"])
             return
         created = payout.get("created")
         await ledger.record(
