@@ -973,3 +973,42 @@ async def test_an_event_hidden_by_a_scoped_drain_session_is_handled_again_alone(
         await webhooks.process(session, event.id, handlers=handlers)
     final = await commission_of(runtime, row.recovery_id)
     assert final.state is S.SUCCEEDED and final.charge_id == "ch_late"
+
+
+async def test_the_sweep_moves_every_due_commission_on(
+    runtime: Runtime, emulator: Stripe, seller: Tenant
+) -> None:
+    """The periodic job: a commission whose answer was lost (now overdue) is reconciled, one
+    that waited for a card is charged once a card is saved, one not yet due is left alone."""
+    waiting_id = await recovery(runtime, seller)
+    waiting = await request(runtime, emulator, seller, waiting_id)
+    assert waiting.state is S.NO_CARD
+    await save_card(runtime, emulator, seller)
+    lost_id = await recovery(runtime, seller)
+    await emulator.fault("after")
+    lost = await request(runtime, emulator, seller, lost_id)
+    assert lost.state is S.PROCESSING
+    declined_id = await recovery(runtime, seller)
+    await save_card(runtime, emulator, seller, "pm_card_chargeDeclinedInsufficientFunds")
+    declined = await request(runtime, emulator, seller, declined_id)
+    assert declined.state is S.FAILED
+    await save_card(runtime, emulator, seller)
+    async with unit_of_work(runtime.sessionmaker) as session:
+        set_tenant(session, seller.organization.id)
+        row = await service.get(session, lost.id)
+        row.next_attempt_at = utcnow() - dt.timedelta(seconds=1)  # its re-check is due
+    previous = jobs.resources()
+    settings = runtime.settings.model_copy(update={"stripe_api_base": emulator.base})
+    jobs.configure(dataclasses.replace(previous, settings=settings))
+    try:
+        async with unit_of_work(runtime.sessionmaker) as session:
+            await tasks.sweep(session)
+    finally:
+        jobs.configure(previous)
+    assert (await commission_of(runtime, waiting_id)).state is S.SUCCEEDED
+    assert (await commission_of(runtime, lost_id)).state is S.SUCCEEDED
+    assert (await commission_of(runtime, declined_id)).state is S.FAILED  # due in a day
+    assert (await commission_of(runtime, declined_id)).attempt == 1
+    for recovery_id in (waiting_id, lost_id):
+        assert await charged(emulator, recovery_id) == 1
+    assert await charged(emulator, declined_id) == 0

@@ -7,6 +7,7 @@ events are recorded once, whatever their order; the organization's list."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import uuid
 from typing import Any
@@ -15,7 +16,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from sellerhub.billing.commissions import charge
+from sellerhub.billing.commissions import charge, tasks
 from sellerhub.billing.commissions.rules import CommissionState as S
 from sellerhub.billing.connect.models import StripeAccount
 from sellerhub.billing.payouts import transfer as payouts
@@ -24,6 +25,7 @@ from sellerhub.billing.transactions.models import StripeTransaction
 from sellerhub.core.clock import utcnow
 from sellerhub.db.session import unit_of_work
 from sellerhub.db.tenancy import set_tenant
+from sellerhub.jobs import app as jobs
 from sellerhub.runtime import Runtime
 from sellerhub.webhooks import service as webhooks
 from tests.conftest import Tenant, make_tenant
@@ -274,3 +276,24 @@ async def test_transfer_and_payout_events_recorded_once_in_any_order(
         assert hidden.json()["items"] == []
         payouts_only = await api.get("/api/v1/billing/transactions", params={"kind": "payout"})
         assert [t["account_id"] for t in payouts_only.json()["items"]] == [account]
+
+
+async def test_the_sweep_sends_a_waiting_transfer_once_the_account_exists(
+    runtime: Runtime, emulator: Stripe, seller: Tenant
+) -> None:
+    await fund_platform(emulator)
+    recovery_id = await recovery(runtime, seller)
+    transfer_id = await held(runtime, emulator, seller, recovery_id)
+    assert await send(runtime, emulator, seller, transfer_id) is T.WAITING
+    await connected_account(runtime, emulator, seller)
+    previous = jobs.resources()
+    settings = runtime.settings.model_copy(update={"stripe_api_base": emulator.base})
+    jobs.configure(dataclasses.replace(previous, settings=settings))
+    try:
+        for _ in range(2):
+            async with unit_of_work(runtime.sessionmaker) as session:
+                await tasks.sweep(session)
+    finally:
+        jobs.configure(previous)
+    assert (await transfer_of(runtime, seller, recovery_id)).state is T.PAID
+    assert len(await transfers_at_stripe(emulator, recovery_id)) == 1
