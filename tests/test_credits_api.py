@@ -92,6 +92,7 @@ async def test_a_thousand_concurrent_consumes_on_500_credits(
     assert wallet.json()["usage"] == [
         {"app_id": "adsight", "service": "ocr", "credits": 500, "transfers": 500}
     ]
+    assert wallet.json()["packages"] == []
     async with runtime.engine.connect() as db:
         count = await db.scalar(
             text(
@@ -369,6 +370,8 @@ async def test_grants_and_packages_are_for_platform_admins(
     offered = await client.get("/api/cross-app/credits", headers=headers)
     assert offered.json()["balance"] == 25
     assert [p["name"] for p in offered.json()["packages"]] == ["Starter"]
+    dashboard = await client.get("/api/v1/credits", headers=tenant.headers)
+    assert [p["price_minor"] for p in dashboard.json()["packages"]] == [999]
     changed = await client.patch("/api/v1/credits/packages",
                                  json={"id": made.json()["id"], "active": False},
                                  headers=world.admin_headers)  # fmt: skip

@@ -275,16 +275,18 @@ async def consume(request: Request) -> Response:
     responses=CALLER_RESPONSES,
 )  # fmt: skip
 async def wallet(request: Request, caller: Reader) -> WalletOut:
-    """The wallet: posted balance, credits held, available, and the credits used per app and
-    service."""
+    """The wallet: posted balance, credits held, available, the credits used per app and
+    service, and the packages on sale."""
     async with runtime_of(request).reads.connection() as conn:
         found = await service.wallet(conn, caller.organization_id)
         used = await service.usage(conn, caller.organization_id)
+        offered = await service.packages(conn, active_only=True)
     return WalletOut(
         balance=found.balance,
         held=found.held,
         available=found.available,
         usage=[UsageOut(app_id=a, service=s, credits=c, transfers=n) for a, s, c, n in used],
+        packages=[_package(p) for p in offered],
     )
 
 

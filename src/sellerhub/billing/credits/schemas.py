@@ -101,6 +101,7 @@ class WalletOut(BaseModel):
     held: int = Field(description="credits reserved by open holds")
     available: int = Field(description="balance - held: what can be consumed or held")
     usage: list[UsageOut]
+    packages: list[PackageOut] = Field(description="the packages on sale")
 
 
 class TransferPage(BaseModel):
