@@ -25,6 +25,7 @@ from sqlalchemy import func, select, text
 from sellerhub.billing.commissions import charge, service, tasks
 from sellerhub.billing.commissions import events as commission_events
 from sellerhub.billing.commissions.models import Commission
+from sellerhub.billing.commissions.repository import CommissionRepository
 from sellerhub.billing.commissions.rules import CommissionState as S
 from sellerhub.billing.customers.models import StripeCustomer, StripePaymentMethod
 from sellerhub.billing.stripe.client import StripeConfig, build
@@ -1012,3 +1013,35 @@ async def test_the_sweep_moves_every_due_commission_on(
     for recovery_id in (waiting_id, lost_id):
         assert await charged(emulator, recovery_id) == 1
     assert await charged(emulator, declined_id) == 0
+
+
+async def test_commissions_waiting_for_a_card_never_hold_back_the_due_ones(
+    runtime: Runtime, seller: Tenant
+) -> None:
+    now = utcnow()
+
+    def commission(state: S, **extra: Any) -> Commission:
+        row = Commission(
+            organization_id=seller.organization.id,
+            recovery_id=uuid.uuid4(),
+            recovery_amount_minor=1000,
+            currency="USD",
+            rate_bps=2000,
+            amount_minor=200,
+            state=state,
+            **extra,
+        )
+        row.ensure_id()
+        return row
+
+    waiting = [commission(S.NO_CARD) for _ in range(5)]
+    due = commission(S.FAILED, attempt=1, next_attempt_at=now - dt.timedelta(minutes=1))
+    later = commission(S.FAILED, attempt=1, next_attempt_at=now + dt.timedelta(days=1))
+    async with unit_of_work(runtime.sessionmaker) as session:
+        set_tenant(session, seller.organization.id)
+        session.add_all([*waiting, due, later])
+    async with runtime.sessionmaker() as session:
+        with system_context(session, "test"):
+            found = await CommissionRepository(session).due(now, 2)
+    # No card is saved: the waiting ones are not even looked at; the due one is.
+    assert found == [(seller.organization.id, due.id)]

@@ -6,12 +6,13 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import exists, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sellerhub.billing.commissions.models import Commission, CommissionRate
-from sellerhub.billing.commissions.rules import OPEN, CommissionState
+from sellerhub.billing.commissions.rules import CommissionState
+from sellerhub.billing.customers.models import StripePaymentMethod
 
 
 class CommissionRepository:
@@ -94,22 +95,41 @@ class CommissionRepository:
         return moved.scalar_one_or_none()
 
     async def due(self, now: datetime, limit: int) -> Sequence[tuple[uuid.UUID, uuid.UUID]]:
-        """(organization, commission) of the commissions the periodic job should look at:
-        pending or waiting for a card (every run), failed whose retry is due, processing
-        whose outcome is overdue. Any organization: the caller is a system job."""
-        rows = await self.session.execute(
+        """(organization, commission) of the commissions the periodic job should move on, at
+        most ``limit`` of each kind: those whose time came (a retry after a decline, the
+        re-check of an open attempt), the soonest first; then those waiting to be sent
+        (pending, or waiting for a card whose organization now has a default card). Any
+        organization: the caller is a system job. A crowd of commissions waiting for cards
+        never holds back the due ones."""
+        overdue = await self.session.execute(
             select(Commission.organization_id, Commission.id)
             .where(
-                Commission.state.in_([s.value for s in OPEN]),
-                or_(
-                    Commission.state.in_([CommissionState.PENDING, CommissionState.NO_CARD]),
-                    (Commission.next_attempt_at.is_not(None)) & (Commission.next_attempt_at <= now),
-                ),
+                Commission.state.in_([CommissionState.PROCESSING, CommissionState.FAILED]),
+                Commission.next_attempt_at.is_not(None),
+                Commission.next_attempt_at <= now,
             )
-            .order_by(Commission.next_attempt_at.nulls_first(), Commission.id)
+            .order_by(Commission.next_attempt_at, Commission.id)
             .limit(limit)
         )
-        return [(org, ident) for org, ident in rows.all()]
+        card_saved = exists(
+            select(StripePaymentMethod.id).where(
+                StripePaymentMethod.organization_id == Commission.organization_id,
+                StripePaymentMethod.is_default.is_(True),
+                StripePaymentMethod.removed_at.is_(None),
+            )
+        )
+        waiting = await self.session.execute(
+            select(Commission.organization_id, Commission.id)
+            .where(
+                or_(
+                    Commission.state == CommissionState.PENDING,
+                    (Commission.state == CommissionState.NO_CARD) & card_saved,
+                )
+            )
+            .order_by(Commission.id)
+            .limit(limit)
+        )
+        return [(org, ident) for org, ident in [*overdue.all(), *waiting.all()]]
 
     async def page(
         self, *, limit: int, before: uuid.UUID | None, state: str | None
