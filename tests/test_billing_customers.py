@@ -11,7 +11,7 @@ import asyncio
 import uuid
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urljoin, urlsplit
 
 import httpx
 import pytest
@@ -23,7 +23,8 @@ from sellerhub.billing.stripe.errors import CardRefused
 from sellerhub.config import Settings
 from sellerhub.identity.organizations.models import Role
 from sellerhub.runtime import Runtime
-from tests.browser import Browser
+from sellerhub.webhooks import service as webhooks
+from tests.browser import Browser, forms_of
 from tests.conftest import Tenant, make_tenant
 from tests.stripe_helpers import (
     admin,
@@ -421,3 +422,31 @@ def test_stripe_api_base_follows_the_emulators() -> None:
     assert off.stripe_api == "https://api.stripe.com" and not off.stripe_emulated
     mine = Settings(_env_file=None, stripe_api_base="https://stripe.internal/")
     assert mine.stripe_api == "https://stripe.internal"
+
+
+async def test_two_organizations_events_in_one_drain(
+    seller: Browser, runtime: Runtime, live_server: str
+) -> None:
+    """Stripe's events carry no organization, so one drain handles both sellers' events in one
+    transaction: each card lands in its own organization."""
+    other = await make_tenant(runtime, "Initech")
+    setup_a = _setup(seller)
+    async with httpx.AsyncClient(base_url=live_server, timeout=15) as api:
+        answer = await api.post(SETUP, headers=other.headers)
+        assert answer.status_code == 201, answer.text
+        page = await api.get(answer.json()["hosted_url"])
+        assert page.status_code == 200
+        (form,) = forms_of(page.text)
+        saved = await api.post(
+            urljoin(str(page.url), form.action or str(page.url)),
+            data={**form.fields, "payment_method": "pm_card_mastercard", "action": "save"},
+        )
+        assert saved.status_code == 303, saved.text
+    assert _pick_card(seller, setup_a, "pm_card_visa") == "succeeded"
+    await wait_for_event(runtime, "setup_intent.succeeded", 2)
+    await webhooks.drain(runtime.sessionmaker)
+    assert [c["brand"] for c in _cards(seller)] == ["visa"]
+    async with httpx.AsyncClient(base_url=live_server, timeout=15) as api:
+        theirs = (await api.get(CARDS, headers=other.headers)).json()
+    assert [(c["brand"], c["is_default"]) for c in theirs] == [("mastercard", True)]
+    assert {s for s, _ in await event_statuses(runtime, "setup_intent.succeeded")} == {"processed"}

@@ -2,9 +2,10 @@
 and the webhook events it handles (the rows of ``sellerhub.handlers`` for source ``stripe``).
 
 Webhook handlers run in the drain's transaction with the worker's resources: the Stripe client
-is the runtime's (``client_of(jobs.resources())``). A Stripe event row has no organization; each
-handler finds it from the Stripe object (our stored customer or account id) and scopes the
-session to it."""
+is the runtime's (``client_of(jobs.resources())``). A Stripe event row has no organization, and
+the drain handles the events of several organizations in one transaction: each handler finds the
+organization from the Stripe object (our stored customer or account id) and works in a named
+system context, every statement naming that organization; none sets the session's tenant."""
 
 from __future__ import annotations
 

@@ -38,7 +38,7 @@ from sellerhub.core.ids import uuid7
 from sellerhub.core.logging import get_logger
 from sellerhub.db.reads import Read
 from sellerhub.db.session import unit_of_work
-from sellerhub.db.tenancy import set_tenant, tenant_of
+from sellerhub.db.tenancy import set_tenant, system_context
 
 log = get_logger(__name__)
 
@@ -302,7 +302,21 @@ async def record_account_updated(
     account: str | None,
 ) -> None:
     """``account.updated`` (a Connect event: ``account`` names the connected account): the
-    account's current state, read from Stripe, unless the row already holds a later one."""
+    account's current state, read from Stripe, unless the row already holds a later one.
+    Stripe's events carry no organization and the drain handles several organizations' events
+    in one transaction: this never sets the session's tenant; it works in a named system
+    context, every statement naming the organization found from our row."""
+    with system_context(session, "stripe event: a Connect account updated"):
+        await _account_updated(session, client, payload, account)
+        await session.flush()  # inside the context: the drain's savepoint flushes outside it
+
+
+async def _account_updated(
+    session: AsyncSession,
+    client: stripe.StripeClient,
+    payload: dict[str, Any],
+    account: str | None,
+) -> None:
     data = payload.get("data")
     obj = data.get("object") if isinstance(data, dict) else None
     if not isinstance(obj, dict) or not str(obj.get("id", "")).startswith("acct_"):
@@ -322,8 +336,6 @@ async def record_account_updated(
     if organization_id is None:
         log.info("billing.account_not_ours", account=account_id)
         return
-    if tenant_of(session) != organization_id:
-        set_tenant(session, organization_id)
     row = await repo.of_organization(organization_id, lock=True)
     if row is None or row.stripe_account_id not in (None, account_id):
         log.info("billing.account_not_ours", account=account_id)

@@ -49,7 +49,7 @@ from sellerhub.core.errors import NotFound, ValidationFailed
 from sellerhub.core.ids import uuid7
 from sellerhub.core.logging import get_logger
 from sellerhub.db.reads import Read
-from sellerhub.db.tenancy import set_tenant, tenant_of
+from sellerhub.db.tenancy import system_context
 
 log = get_logger(__name__)
 
@@ -249,20 +249,31 @@ def _id_of(value: Any) -> str | None:
 
 
 async def _organization_of(session: AsyncSession, customer_id: str | None) -> uuid.UUID | None:
-    """The organization whose customer this is (our row, not the event's metadata: metadata
-    anyone with the key could set names no organization we trust), scoped on the session."""
+    """The organization whose customer this is: our row, not the event's metadata."""
     if customer_id is None:
         return None
-    organization_id = await CustomerRepository(session).owner_of(customer_id)
-    if organization_id is not None and tenant_of(session) != organization_id:
-        set_tenant(session, organization_id)
-    return organization_id
+    return await CustomerRepository(session).owner_of(customer_id)
+
+
+# Stripe's events carry no organization, and the drain handles the events of several
+# organizations in one transaction (its group without an organization): the handlers never set
+# the session's tenant; they read and write in a named system context, every statement naming
+# the organization found from our own customer row.
+EVENT_CONTEXT = "stripe event: a card set up at Stripe"
 
 
 async def record_setup_succeeded(
     session: AsyncSession, client: stripe.StripeClient, payload: dict[str, Any]
 ) -> None:
     """``setup_intent.succeeded``: store the card and make it the default (see the module)."""
+    with system_context(session, EVENT_CONTEXT):
+        await _setup_succeeded(session, client, payload)
+        await session.flush()  # inside the context: the drain's savepoint flushes outside it
+
+
+async def _setup_succeeded(
+    session: AsyncSession, client: stripe.StripeClient, payload: dict[str, Any]
+) -> None:
     seti = _event_object(payload, "seti_")
     organization_id = await _organization_of(session, _id_of(seti.get("customer")))
     if organization_id is None:
@@ -318,20 +329,22 @@ async def record_setup_succeeded(
 async def record_setup_failed(session: AsyncSession, payload: dict[str, Any]) -> None:
     """``setup_intent.setup_failed``: the card was refused; recorded for the seller (audit)."""
     seti = _event_object(payload, "seti_")
-    organization_id = await _organization_of(session, _id_of(seti.get("customer")))
-    if organization_id is None:
-        return
-    error = seti.get("last_setup_error") if isinstance(seti.get("last_setup_error"), dict) else {}
-    assert isinstance(error, dict)
-    await audit.record(
-        session,
-        organization_id=organization_id,
-        action="BILLING_CARD_REFUSED",
-        actor_type="provider",
-        target_type="setup_intent",
-        target_id=seti["id"],
-        data={"code": error.get("code"), "decline_code": error.get("decline_code")},
-    )
+    with system_context(session, EVENT_CONTEXT):
+        organization_id = await _organization_of(session, _id_of(seti.get("customer")))
+        if organization_id is None:
+            return
+        error = seti.get("last_setup_error")
+        error = error if isinstance(error, dict) else {}
+        await audit.record(
+            session,
+            organization_id=organization_id,
+            action="BILLING_CARD_REFUSED",
+            actor_type="provider",
+            target_type="setup_intent",
+            target_id=seti["id"],
+            data={"code": error.get("code"), "decline_code": error.get("decline_code")},
+        )
+        await session.flush()
 
 
 async def _settle_default(
