@@ -6,6 +6,7 @@ requirements due again, events late or duplicated, roles and another organizatio
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -236,3 +237,44 @@ async def test_member_reads_admin_links_other_organization_sees_nothing(
     answer = await client.post(f"{CONNECT}/link", headers=stranger.headers)
     assert answer.status_code == 409 and answer.json()["code"] == "connect-account-not-ready"
     assert (await client.get(CONNECT, headers=stranger.headers)).json()["stripe_account_id"] is None
+
+
+async def test_two_runs_at_once_make_one_account(runtime: Runtime, live_server: str) -> None:
+    tenant = await make_tenant(runtime)
+    organization_id = str(tenant.organization.id)
+    results = await asyncio.gather(
+        _onboard(runtime, organization_id, str(uuid.uuid4())),
+        _onboard(runtime, organization_id, str(uuid.uuid4())),
+        return_exceptions=True,
+    )
+    # One created it; the other found it made, or stood back while the attempt was in flight.
+    assert all(r is None or isinstance(r, connect.CreationInFlight) for r in results), results
+    assert len(_accounts(live_server, organization_id)) == 1
+
+
+async def test_the_sweep_creates_what_the_job_gave_up_on(
+    runtime: Runtime, live_server: str
+) -> None:
+    """Stripe down for every try of the job (nothing made): the periodic sweep creates the
+    account later, once."""
+    tenant = await make_tenant(runtime)
+    organization_id = str(tenant.organization.id)
+    admin(live_server, "faults", {"method": "POST", "path": "/v1/accounts", "count": 20})
+    with pytest.raises(StripeUnavailable):
+        await _onboard(runtime, organization_id, str(uuid.uuid4()))
+    admin(live_server, "faults", method="DELETE")
+    assert _accounts(live_server, organization_id) == []
+    async with runtime.engine.begin() as conn:
+        await conn.execute(
+            text("UPDATE stripe_accounts SET attempted_at = now() - interval '1 hour'")
+        )
+    res = jobs.resources()
+    assert res.settings is not None
+    created = await connect.create_awaiting(res.sessionmaker, client_of(res), res.settings)
+    assert created == 1
+    (account,) = _accounts(live_server, organization_id)
+    async with unit_of_work(runtime.sessionmaker) as session:
+        set_tenant(session, tenant.organization.id)
+        row = await connect.account_of(session, tenant.organization.id)
+        assert row is not None and row.stripe_account_id == account["id"] and row.attempt == 2
+    assert await connect.create_awaiting(res.sessionmaker, client_of(res), res.settings) == 0

@@ -7,8 +7,12 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sellerhub.billing import flows
+from sellerhub.billing.connect import service as connect
 from sellerhub.billing.stripe.client import client_of
+from sellerhub.core.logging import get_logger
 from sellerhub.jobs.app import resources, task
+
+log = get_logger(__name__)
 
 
 @task("connections.billing_onboarding")
@@ -28,3 +32,14 @@ async def billing_onboarding(
         uuid.UUID(organization_id),
         uuid.UUID(connection_id),
     )
+
+
+@task("billing.connect_sweep", queue="maintenance", cron="*/10 * * * *")
+async def connect_sweep(session: AsyncSession) -> None:
+    """Every 10 minutes: Connect accounts requested but not created yet (the onboarding job
+    ran out of retries while Stripe was down) are created (``connect.create_awaiting``)."""
+    res = resources()
+    assert res.settings is not None
+    created = await connect.create_awaiting(res.sessionmaker, client_of(res), res.settings)
+    if created:
+        log.info("billing.connect_sweep", created=created)

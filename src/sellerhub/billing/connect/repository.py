@@ -52,6 +52,17 @@ class AccountRepository:
             )
             return (await self.session.execute(query)).scalar_one_or_none()
 
+    async def awaiting_creation(self, limit: int) -> list[uuid.UUID]:
+        """Organizations whose account Stripe has not given us yet (every organization)."""
+        with system_context(self.session, "billing: Connect accounts still to create"):
+            query = (
+                select(StripeAccount.organization_id)
+                .where(StripeAccount.stripe_account_id.is_(None))
+                .order_by(StripeAccount.created_at)
+                .limit(limit)
+            )
+            return list((await self.session.execute(query)).scalars().all())
+
     async def set_account_id(self, organization_id: uuid.UUID, stripe_account_id: str) -> None:
         """Record the account Stripe made, unless one is recorded already."""
         await self.session.execute(
