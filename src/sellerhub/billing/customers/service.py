@@ -220,7 +220,8 @@ async def create_card_checkout(
         "success_url": success_url,
         "cancel_url": cancel_url,
         "setup_intent_data": {"metadata": {"organization_id": str(organization_id)}},
-        "metadata": {"organization_id": str(organization_id)},
+        # What the session is for, so the Checkout handlers (credits) can leave it alone.
+        "metadata": {"organization_id": str(organization_id), "purpose": "card_setup"},
     }
     async with calling("checkout.sessions.create"):
         checkout = await client.v1.checkout.sessions.create_async(params)
