@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml sdk/python/pyproject.toml | cksum | cut -d' ' -f1)
 
 .PHONY: run test lint typecheck pytest bench install clean
 
@@ -10,8 +10,8 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(STAMP): $(BIN)/python pyproject.toml
-	@$(BIN)/python -m pip install --quiet -e '.[dev]'
+$(STAMP): $(BIN)/python pyproject.toml sdk/python/pyproject.toml
+	@$(BIN)/python -m pip install --quiet -e '.[dev]' -e sdk/python  # the Python SDK too
 	@rm -f $(VENV)/.installed-*
 	@touch $(STAMP)
 
@@ -21,12 +21,13 @@ run: $(STAMP)
 	$(BIN)/sellerhub run
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench migrations
-	$(BIN)/ruff format --check src tests bench migrations
+	$(BIN)/ruff check src tests bench migrations sdk/python
+	$(BIN)/ruff format --check src tests bench migrations sdk/python
 	$(BIN)/lint-imports  # the import contracts in .importlinter
 
 typecheck: $(STAMP)
 	$(BIN)/mypy src tests bench
+	$(BIN)/mypy sdk/python/src sdk/python/tests  # the SDK, a distribution of its own
 
 pytest: $(STAMP)
 	@command -v chromium >/dev/null || (apt-get update -qq && \
