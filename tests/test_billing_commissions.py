@@ -322,16 +322,14 @@ async def test_the_process_died_after_stripe_answered(
             amount_minor=10_000,
             currency="USD",
         )
-        assert await charge._start(session, runtime.settings, row, now=utcnow()) is S.PROCESSING
-    async with runtime.sessionmaker() as session:
-        set_tenant(session, seller.organization.id)
-        row = await service.get(session, row.id)
-        params, key = charge._params(row), f"commission:{recovery_id}:1"
-    answer = await charge.send(emulator.sdk, params, key)
+        state, taken = await charge._start(session, runtime.settings, row, now=utcnow())
+        assert state is S.PROCESSING and taken is not None
+    assert taken.key == f"commission:{recovery_id}:1"
+    answer = await charge.send(emulator.sdk, taken.params, taken.key)
     assert answer.intent is not None and answer.intent["status"] == "succeeded"
     # ...the process dies here. A worker later (the outcome is overdue):
     later = utcnow() + dt.timedelta(hours=1)
-    state = await charge.charge(
+    final = await charge.charge(
         runtime.sessionmaker,
         runtime.settings,
         emulator.sdk,
@@ -339,7 +337,7 @@ async def test_the_process_died_after_stripe_answered(
         row.id,
         now=later,
     )
-    assert state is S.SUCCEEDED
+    assert final is S.SUCCEEDED
     assert (await commission_of(runtime, recovery_id)).payment_intent_id == answer.intent["id"]
     assert await charged(emulator, recovery_id) == 1
 

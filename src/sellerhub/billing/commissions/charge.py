@@ -68,13 +68,26 @@ class Answer:
     unknown: str | None = None
 
 
+@dataclass(frozen=True)
+class Attempt:
+    """An attempt as committed: its number, and the request that carries it."""
+
+    number: int
+    params: dict[str, Any]
+    key: str
+
+
 def _params(row: Commission) -> dict[str, Any]:
     """The attempt's request, from the row alone: re-sending it sends the same parameters."""
+    return _request(row, row.attempt, str(row.customer_id), str(row.payment_method_id))
+
+
+def _request(row: Commission, attempt: int, customer: str, payment_method: str) -> dict[str, Any]:
     return {
         "amount": row.amount_minor,
         "currency": row.currency.lower(),
-        "customer": row.customer_id,
-        "payment_method": row.payment_method_id,
+        "customer": customer,
+        "payment_method": payment_method,
         "payment_method_types": ["card"],
         "off_session": True,
         "confirm": True,
@@ -83,7 +96,7 @@ def _params(row: Commission) -> dict[str, Any]:
             "recovery_id": str(row.recovery_id),
             "commission_id": str(row.id),
             "organization_id": str(row.organization_id),
-            "attempt": str(row.attempt),
+            "attempt": str(attempt),
         },
     }
 
@@ -143,34 +156,35 @@ async def charge(
         if state is S.PROCESSING:  # an open attempt: looked up once its outcome is due
             if row.next_attempt_at is not None and row.next_attempt_at > now:
                 return state
-            opened = False
+            taken = None
         else:
-            state = await _start(session, settings, row, now=now)
-            if state is not S.PROCESSING:
+            state, taken = await _start(session, settings, row, now=now)
+            if taken is None:
                 return state
-            opened = True
-    if not opened:
+    if taken is None:
         return await reconcile(
             sessionmaker, settings, client, organization_id, commission_id, now=now
         )
-    return await _send_and_record(
-        sessionmaker, settings, client, organization_id, commission_id, now=now
+    answer = await send(client, taken.params, taken.key)
+    return await _record(
+        sessionmaker, settings, organization_id, commission_id, taken.number, answer, now=now
     )
 
 
 async def _start(
     session: AsyncSession, settings: Settings, row: Commission, *, now: datetime
-) -> CommissionState:
-    """Take the next attempt when the commission waits for one (the caller commits)."""
+) -> tuple[CommissionState, Attempt | None]:
+    """Take the next attempt when the commission waits for one (the caller commits before it
+    sends it): the state it is left in, and the attempt when this call took one."""
     waiting = row.state in (S.PENDING, S.NO_CARD) or (
         row.state is S.FAILED and row.next_attempt_at is not None and row.next_attempt_at <= now
     )
     if not waiting:
-        return row.state
+        return row.state, None
     card = await customers.default_payment_method(session, row.organization_id)
     if card is None:
         await service.wait_for_card(session, row)
-        return row.state
+        return row.state, None
     customer_id, payment_method_id = card
     attempt = await CommissionRepository(session).start_attempt(
         row.id,
@@ -180,31 +194,10 @@ async def _start(
         recheck_at=now + timedelta(seconds=settings.billing_commission_recheck_seconds),
     )
     if attempt is None:  # another worker took it
-        return S.PENDING
+        return S.PENDING, None
     log.info("billing.commission_attempt", commission_id=str(row.id), attempt=attempt)
-    return S.PROCESSING
-
-
-async def _send_and_record(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    settings: Settings,
-    client: stripe.StripeClient,
-    organization_id: uuid.UUID,
-    commission_id: uuid.UUID,
-    *,
-    now: datetime,
-) -> CommissionState | None:
-    async with sessionmaker() as session:  # read only: the attempt as committed
-        set_tenant(session, organization_id)
-        row = await CommissionRepository(session).get(commission_id)
-        if row is None or row.state is not S.PROCESSING:
-            return None if row is None else row.state
-        attempt, params = row.attempt, _params(row)
-        key = rules.idempotency_key(row.recovery_id, attempt)
-    answer = await send(client, params, key)
-    return await _record(
-        sessionmaker, settings, organization_id, commission_id, attempt, answer, now=now
-    )
+    params = _request(row, attempt, customer_id, payment_method_id)
+    return S.PROCESSING, Attempt(attempt, params, rules.idempotency_key(row.recovery_id, attempt))
 
 
 async def _record(
