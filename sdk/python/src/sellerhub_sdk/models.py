@@ -97,12 +97,19 @@ class Checkout:
     arrive when sellerhub is told the payment succeeded."""
 
     url: str
+    purchase_id: str | None
+    checkout_session_id: str | None
     raw: dict[str, Any] = field(repr=False, compare=False)
 
     @classmethod
     def of(cls, data: dict[str, Any]) -> Checkout:
-        url = data.get("url") or data.get("checkout_url")
-        return cls(url=str(url), raw=data)
+        purchase, session = data.get("purchase_id"), data.get("checkout_session_id")
+        return cls(
+            url=str(data["url"]),
+            purchase_id=None if purchase is None else str(purchase),
+            checkout_session_id=None if session is None else str(session),
+            raw=data,
+        )
 
 
 @dataclass(frozen=True)
