@@ -162,6 +162,40 @@ async def test_stripe_events_are_stored_once(client: httpx.AsyncClient, runtime:
     assert (await client.post("/webhooks/stripe", content=body, headers=stale)).status_code == 401
 
 
+async def test_a_connect_endpoint_s_own_secret_is_accepted_too(
+    client: httpx.AsyncClient, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stripe signs a Connect endpoint's deliveries with that endpoint's secret: with
+    ``stripe_connect_webhook_secret`` set, either secret verifies; any other is refused."""
+    from pydantic import SecretStr
+
+    connect_secret = "whsec_connect_endpoint"
+    body = json.dumps({"id": "evt_acct_1", "type": "account.updated", "account": "acct_1"})
+    now = int(time.time())
+
+    def signed(secret: str, event_id: str) -> tuple[bytes, dict[str, str]]:
+        raw = body.replace("evt_acct_1", event_id).encode()
+        return raw, {"Stripe-Signature": f"t={now},v1={stripe_signature(secret, raw, now)}"}
+
+    raw, headers = signed(connect_secret, "evt_acct_1")
+    assert (await client.post("/webhooks/stripe", content=raw, headers=headers)).status_code == 401
+    monkeypatch.setattr(
+        runtime.settings, "stripe_connect_webhook_secret", SecretStr(connect_secret)
+    )
+    answer = await client.post("/webhooks/stripe", content=raw, headers=headers)
+    assert answer.status_code == 200 and answer.json()["duplicate"] is False
+    raw, headers = signed(STRIPE_SECRET, "evt_platform_1")
+    assert (await client.post("/webhooks/stripe", content=raw, headers=headers)).status_code == 200
+    raw, headers = signed("whsec_someone_else", "evt_forged_1")
+    assert (await client.post("/webhooks/stripe", content=raw, headers=headers)).status_code == 401
+    async with runtime.engine.connect() as conn:
+        stored = await conn.execute(text("SELECT external_id, account FROM webhook_events"))
+        assert sorted(tuple(r) for r in stored) == [
+            ("evt_acct_1", "acct_1"),
+            ("evt_platform_1", "acct_1"),
+        ]
+
+
 async def _woo_connection(runtime: Runtime, tenant: Tenant, secret: str) -> uuid.UUID:
     async with unit_of_work(runtime.sessionmaker) as session:
         set_tenant(session, tenant.organization.id)

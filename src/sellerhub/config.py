@@ -116,6 +116,9 @@ class Settings(BaseSettings):
     shopify_client_id: str = "shopify-emulator-client"
     shopify_client_secret: SecretStr = SecretStr("shopify-emulator-secret")
     stripe_webhook_secret: SecretStr = SecretStr("whsec_sellerhub_development")
+    # A Connect endpoint (events of connected accounts) has its own signing secret at Stripe;
+    # when both endpoints deliver to /webhooks/stripe, a delivery signed with either is accepted.
+    stripe_connect_webhook_secret: SecretStr | None = None
     # Stripe (docs/billing.md): the API base (unset: the emulator at /_emulators/stripe while the
     # emulators are mounted, else https://api.stripe.com), the keys (the emulator's by default,
     # refused in production), each call's timeout and how often the SDK retries a call that is

@@ -268,13 +268,21 @@ async def woocommerce(
 
 
 async def stripe(runtime: Runtime, delivery: Delivery) -> dict[str, Any]:
-    """Stripe events (``Stripe-Signature``, 300 s tolerance, any matching ``v1``). Handling
-    comes with billing; events are stored and acknowledged now."""
-    secret = runtime.settings.stripe_webhook_secret.get_secret_value()
-    try:
-        verify_stripe(secret, delivery.body, delivery.header("stripe-signature"))
-    except SignatureInvalid as exc:
-        raise _refuse("stripe", exc) from None
+    """Stripe events (``Stripe-Signature``, 300 s tolerance, any matching ``v1``), signed with
+    the platform endpoint's secret or, when set, the Connect endpoint's (connected accounts'
+    events); handled from the inbox by the billing rows of ``handlers.py``."""
+    settings = runtime.settings
+    secrets = [settings.stripe_webhook_secret.get_secret_value()]
+    if settings.stripe_connect_webhook_secret is not None:
+        secrets.append(settings.stripe_connect_webhook_secret.get_secret_value())
+    header = delivery.header("stripe-signature")
+    for n, secret in enumerate(secrets, start=1):
+        try:
+            verify_stripe(secret, delivery.body, header)
+            break
+        except SignatureInvalid as exc:
+            if n == len(secrets):
+                raise _refuse("stripe", exc) from None
     payload = _json(delivery.body)
     event_id, topic = payload.get("id"), payload.get("type")
     if not isinstance(event_id, str) or not isinstance(topic, str):
