@@ -36,7 +36,7 @@ ADS_ORIGIN = {"Origin": "https://ads.example.com"}
 async def _no_packages(runtime: Runtime) -> AsyncIterator[None]:
     yield
     async with runtime.engine.begin() as conn:  # not an organization's: not truncated with them
-        await conn.execute(text("TRUNCATE credit_packages"))
+        await conn.execute(text("TRUNCATE credit_packages CASCADE"))
 
 
 async def fund(runtime: Runtime, organization_id: uuid.UUID | str, amount: int) -> None:

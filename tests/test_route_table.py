@@ -15,7 +15,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from sellerhub import deps
 from sellerhub.audit.models import AuditEvent
@@ -360,6 +360,33 @@ async def _commission(runtime: Runtime, owner: Tenant) -> str:
     return str(commission.id)
 
 
+async def _credit_subscription(runtime: Runtime, owner: Tenant) -> str:
+    row_id, package_id = uuid.uuid4(), uuid.uuid4()
+    async with runtime.engine.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO credit_packages (id, name, credits, price_minor, currency, active,"
+                " interval) VALUES (:p, 'plan', 10, 100, 'USD', true, 'month')"
+            ),
+            {"p": package_id},
+        )
+        await conn.execute(
+            text(
+                "INSERT INTO credit_subscriptions (id, organization_id, checkout_session_id,"
+                " stripe_subscription_id, package_id, credits, status, invoices_paid)"
+                " VALUES (:id, :org, :cs, :sub, :p, 10, 'active', 1)"
+            ),
+            {
+                "id": row_id,
+                "org": owner.organization.id,
+                "cs": f"cs_test_{row_id.hex}",
+                "sub": f"sub_{row_id.hex}",
+                "p": package_id,
+            },
+        )
+    return str(row_id)
+
+
 # (path prefix, parameter) -> a row of the given organization; the longest prefix wins.
 ROWS: dict[tuple[str, str], RowFactory] = {
     ("/api/v1/audit-events/", "event_id"): _audit_event,
@@ -376,6 +403,7 @@ ROWS: dict[tuple[str, str], RowFactory] = {
     ("/api/v1/inventory/fba/snapshots/", "snapshot_id"): _fba_snapshot,
     ("/api/v1/webhook-events/", "event_id"): _webhook_event,
     ("/api/v1/billing/payment-methods/", "payment_method_id"): _payment_method,
+    ("/api/v1/credits/subscriptions/", "subscription_id"): _credit_subscription,
 }
 
 

@@ -30,9 +30,10 @@ WEBHOOK_HANDLERS: Handlers = {
     ("stripe", "payment_intent.requires_action"): commission_events.payment_intent_event,
     ("stripe", "payment_intent.processing"): commission_events.payment_intent_event,
     ("stripe", "charge.succeeded"): commission_events.charge_succeeded,
-    ("stripe", "charge.refunded"): commission_events.charge_refunded,
-    ("stripe", "charge.dispute.created"): commission_events.dispute_created,
-    ("stripe", "invoice.paid"): commission_events.invoice_paid,
+    # a refund, dispute or invoice of credits (billing/flows.py), else the commission's
+    ("stripe", "charge.refunded"): billing.charge_refunded,
+    ("stripe", "charge.dispute.created"): billing.dispute_created,
+    ("stripe", "invoice.paid"): billing.invoice_paid,
     ("stripe", "transfer.created"): payout_events.transfer_created,
     ("stripe", "transfer.reversed"): payout_events.transfer_reversed,
     ("stripe", "payout.paid"): payout_events.payout_event,
@@ -42,6 +43,11 @@ WEBHOOK_HANDLERS: Handlers = {
     ("stripe", "setup_intent.setup_failed"): billing.setup_intent_failed,
     # the seller's Connect account (a Connect event, ``account`` set)
     ("stripe", "account.updated"): billing.account_updated,
+    # credits sold through Checkout (billing/credits/purchases.py)
+    ("stripe", "checkout.session.completed"): billing.checkout_completed,
+    ("stripe", "checkout.session.async_payment_succeeded"): billing.checkout_async_succeeded,
+    ("stripe", "checkout.session.async_payment_failed"): billing.checkout_async_failed,
+    ("stripe", "checkout.session.expired"): billing.checkout_expired,
 }
 
 # Topics the drain may handle several events of one organization at once (set-based writes;

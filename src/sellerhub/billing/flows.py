@@ -15,16 +15,18 @@ from typing import Any
 import stripe
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from sellerhub.billing.commissions import events as commission_events
 from sellerhub.billing.connect import service as connect
 from sellerhub.billing.connect.models import StripeAccount
+from sellerhub.billing.credits import purchases
 from sellerhub.billing.customers import service as customers
 from sellerhub.billing.customers.schemas import CustomerSetupOut
-from sellerhub.billing.stripe.client import client_of
+from sellerhub.billing.stripe.client import calling, client_of
 from sellerhub.config import Settings
 from sellerhub.connections import service as connections
 from sellerhub.core.errors import NotFound
 from sellerhub.db.session import unit_of_work
-from sellerhub.db.tenancy import set_tenant
+from sellerhub.db.tenancy import set_tenant, system_context
 from sellerhub.identity import service as identity
 from sellerhub.identity.organizations.models import Role
 from sellerhub.identity.principal import Principal
@@ -155,3 +157,79 @@ async def setup_intent_failed(session: AsyncSession, event: WebhookEvent) -> Non
 
 async def account_updated(session: AsyncSession, event: WebhookEvent) -> None:
     await connect.record_account_updated(session, _client(), event.payload, event.account)
+
+
+# --- credits sold through Checkout (billing/credits/purchases.py) -----------------------------
+
+
+async def checkout_completed(session: AsyncSession, event: WebhookEvent) -> None:
+    """``checkout.session.completed``: a credit purchase paid (fulfilled once) or waiting for
+    its bank debit, or a credit subscription started."""
+    checkout = commission_events.event_object(event)
+    with system_context(session, "stripe event: a credits Checkout Session"):
+        if await purchases.subscription_started(session, checkout):
+            return
+        await purchases.fulfil_session(session, checkout, source=f"event {event.external_id}")
+
+
+async def checkout_async_succeeded(session: AsyncSession, event: WebhookEvent) -> None:
+    checkout = commission_events.event_object(event)
+    with system_context(session, "stripe event: a credits bank debit settled"):
+        await purchases.fulfil_session(session, checkout, source=f"event {event.external_id}")
+
+
+async def checkout_async_failed(session: AsyncSession, event: WebhookEvent) -> None:
+    checkout = commission_events.event_object(event)
+    with system_context(session, "stripe event: a credits bank debit failed"):
+        await purchases.close_session(session, checkout, "failed")
+
+
+async def checkout_expired(session: AsyncSession, event: WebhookEvent) -> None:
+    checkout = commission_events.event_object(event)
+    with system_context(session, "stripe event: a credits Checkout Session expired"):
+        await purchases.close_session(session, checkout, "expired")
+
+
+async def charge_refunded(session: AsyncSession, event: WebhookEvent) -> None:
+    """A refund of a credit purchase takes its credits back; any other charge is a
+    commission's (``commissions/events.charge_refunded``)."""
+    charge = commission_events.event_object(event)
+    with system_context(session, "stripe event: a credit purchase refunded"):
+        done = await purchases.reverse_refund(session, charge, source=f"event {event.external_id}")
+    if done is None:
+        await commission_events.charge_refunded(session, event)
+
+
+async def dispute_created(session: AsyncSession, event: WebhookEvent) -> None:
+    """A dispute of a credit purchase takes its credits back; else the commission's."""
+    dispute = commission_events.event_object(event)
+    intent = _stripe_id(dispute.get("payment_intent"))
+    if intent is None:
+        charge_id = _stripe_id(dispute.get("charge"))
+        if charge_id is not None:
+            async with calling("charges.retrieve"):
+                charge = await _client().v1.charges.retrieve_async(charge_id)
+            intent = _stripe_id(charge.payment_intent)
+    with system_context(session, "stripe event: a credit purchase disputed"):
+        done = await purchases.reverse_dispute(
+            session, dispute, intent, source=f"event {event.external_id}"
+        )
+    if done is None:
+        await commission_events.dispute_created(session, event)
+
+
+async def invoice_paid(session: AsyncSession, event: WebhookEvent) -> None:
+    """``invoice.paid``: recorded in the money ledger (``commissions/events.invoice_paid``);
+    a credit subscription's invoice also grants its credits, once per invoice."""
+    await commission_events.invoice_paid(session, event)
+    invoice = commission_events.event_object(event)
+    with system_context(session, "stripe event: a credit subscription's invoice paid"):
+        await purchases.invoice_paid(session, invoice)
+
+
+def _stripe_id(value: object) -> str | None:
+    if isinstance(value, dict):
+        value = value.get("id")
+    if isinstance(value, stripe.StripeObject):
+        value = getattr(value, "id", None)
+    return value if isinstance(value, str) and value else None

@@ -7,6 +7,8 @@ from sellerhub.billing.credits.models import (
     CreditAccount,
     CreditHold,
     CreditPackage,
+    CreditPurchase,
+    CreditSubscription,
     CreditTransfer,
 )
 from sellerhub.billing.customers.models import StripeCustomer, StripePaymentMethod
@@ -69,6 +71,8 @@ __all__ = [
     "CreditAccount",
     "CreditHold",
     "CreditPackage",
+    "CreditPurchase",
+    "CreditSubscription",
     "CreditTransfer",
     "EmailCode",
     "FbaSnapshot",

@@ -15,8 +15,9 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from sellerhub.billing.credits import service
+from sellerhub.billing.credits import purchases, service
 from sellerhub.billing.credits.errors import PackageNotFound
 from sellerhub.billing.credits.models import AccountKind
 from sellerhub.billing.credits.repository import PackageRow, PageRow, TransferRow
@@ -31,15 +32,31 @@ from sellerhub.billing.credits.schemas import (
     PackageOut,
     PackageUpdate,
     PostIn,
+    PurchaseIn,
+    PurchaseOut,
+    PurchaseStatusOut,
+    SubscriptionIn,
+    SubscriptionOut,
+    SubscriptionStartOut,
     TransferOut,
     TransferPage,
     UsageOut,
     WalletOut,
 )
-from sellerhub.core.errors import Forbidden
+from sellerhub.billing.flows import organization_contact
+from sellerhub.billing.stripe.client import client_of
+from sellerhub.core.errors import Forbidden, NotFound, ValidationFailed
 from sellerhub.core.logging import bind_context
 from sellerhub.core.openapi import inline_schema
-from sellerhub.deps import PlatformAdmin, SessionDep, authenticate, runtime_of
+from sellerhub.db.tenancy import set_tenant
+from sellerhub.deps import (
+    AdminPrincipal,
+    PlatformAdmin,
+    SessionDep,
+    TenantSessionDep,
+    authenticate,
+    runtime_of,
+)
 from sellerhub.identity.apps import service as apps
 from sellerhub.identity.apps import tokens
 from sellerhub.identity.apps.errors import AppPermissionMissing
@@ -486,3 +503,171 @@ async def update_package(
     if row is None:
         raise PackageNotFound("no package has that id")
     return _package(row)
+
+
+# --- buying credits (Stripe Checkout; billing/credits/purchases.py) ---------------------------
+
+Purchaser = Annotated[CreditCaller, Depends(caller_with(Permission.CREDITS_PURCHASE))]
+
+
+async def _contact(session: AsyncSession, organization_id: uuid.UUID) -> tuple[str, str | None]:
+    set_tenant(session, organization_id)
+    return await organization_contact(session, organization_id)
+
+
+@cross_app_router.post(
+    "/credits/purchase",
+    response_model=PurchaseOut,
+    status_code=status.HTTP_201_CREATED,
+    openapi_extra={"security": CALLER_SECURITY},
+    responses={
+        **CALLER_RESPONSES,
+        404: {"description": "no active one-time package has that id"},
+        422: {"description": "a URL the app did not register, or neither package nor amount"},
+        502: {"description": "Stripe refused the request"},
+        503: {"description": "Stripe is unavailable; retry later"},
+    },
+)
+async def purchase(
+    request: Request, body: PurchaseIn, session: SessionDep, caller: Purchaser
+) -> JSONResponse:
+    """A Stripe Checkout Session selling a package (or ``amount`` credits) to the caller's
+    organization (needs ``credits:purchase``); answers the hosted page's URL. The success and
+    cancel URLs must be the app's registered redirect URLs (the first one when left out); the
+    organization's own users are sent back to sellerhub's ``/credits``. The credits are granted
+    once Stripe says the payment is made."""
+    runtime = runtime_of(request)
+    if (body.package_id is None) == (body.amount is None):
+        raise ValidationFailed("give exactly one of package_id and amount")
+    if caller.app_id is not None:
+        app = await apps.get_app(session, caller.app_id)
+        success, cancel = purchases.app_urls(
+            list(app.redirect_urls), body.success_url, body.cancel_url
+        )
+    else:
+        success, cancel = _own_urls(runtime.settings.public_url, body)
+    name, email = await _contact(session, caller.organization_id)
+    row_id, cs_id, url = await purchases.start_purchase(
+        session, client_of(runtime), caller.organization_id, app_id=caller.app_id,
+        package_id=body.package_id, amount=body.amount, success_url=success,
+        cancel_url=cancel, name=name, email=email,
+    )  # fmt: skip
+    out = PurchaseOut(purchase_id=row_id, checkout_session_id=cs_id, url=url)
+    return JSONResponse(out.model_dump(mode="json"), status_code=201)
+
+
+def _own_urls(public_url: str, body: PurchaseIn) -> tuple[str, str]:
+    page = f"{public_url}/credits"
+    registered = [page]
+    return (
+        purchases.app_urls(registered, body.success_url, body.cancel_url)
+        if (body.success_url or body.cancel_url)
+        else (f"{page}?session_id={{CHECKOUT_SESSION_ID}}", f"{page}?purchase=cancelled")
+    )
+
+
+@router.post(
+    "/purchase",
+    response_model=PurchaseOut,
+    status_code=status.HTTP_201_CREATED,
+    responses={404: {"description": "no such package"}, 502: {}, 503: {}},
+)
+async def dashboard_purchase(
+    request: Request, body: PurchaseIn, session: TenantSessionDep, principal: AdminPrincipal
+) -> JSONResponse:
+    """The credits page's Buy (admins and owners): back to ``/credits`` once paid."""
+    runtime = runtime_of(request)
+    if (body.package_id is None) == (body.amount is None):
+        raise ValidationFailed("give exactly one of package_id and amount")
+    success, cancel = _own_urls(runtime.settings.public_url, body)
+    name, email = await organization_contact(session, principal.organization_id)
+    row_id, cs_id, url = await purchases.start_purchase(
+        session, client_of(runtime), principal.organization_id, app_id=None,
+        package_id=body.package_id, amount=body.amount, success_url=success,
+        cancel_url=cancel, name=name, email=email,
+    )  # fmt: skip
+    out = PurchaseOut(purchase_id=row_id, checkout_session_id=cs_id, url=url)
+    return JSONResponse(out.model_dump(mode="json"), status_code=201)
+
+
+@router.get(
+    "/purchases/{checkout_session_id}",
+    response_model=PurchaseStatusOut,
+    responses={404: {"description": "no purchase of this organization has that session"}},
+)
+async def purchase_status(
+    request: Request, checkout_session_id: str, session: SessionDep, caller: Reader,
+    fulfil: bool = Query(False, description="re-read the session from Stripe and fulfil it"),
+) -> PurchaseStatusOut:  # fmt: skip
+    """A purchase's state; with ``fulfil=true`` (the success page) the session is re-read from
+    Stripe and fulfilled when paid (once, whoever comes first: this or the webhook)."""
+    set_tenant(session, caller.organization_id)
+    if fulfil:
+        found: purchases.Purchase | None = await purchases.fulfil_from_stripe(
+            session, client_of(runtime_of(request)), caller.organization_id, checkout_session_id
+        )
+    else:
+        conn = await service.raw_connection(session)
+        found = await purchases.purchase_of(conn, caller.organization_id, checkout_session_id)
+    if found is None:
+        raise NotFound("no purchase of this organization has that Checkout Session")
+    return PurchaseStatusOut(
+        checkout_session_id=found.checkout_session_id, status=found.status,
+        credits=found.credits, amount_minor=found.amount_minor, currency=found.currency,
+        reversed_credits=found.reversed_credits,
+    )  # fmt: skip
+
+
+def _subscription_out(row: purchases.Subscription) -> SubscriptionOut:
+    return SubscriptionOut(
+        id=row.id, package_id=row.package_id, credits=row.credits, status=row.status,
+        stripe_subscription_id=row.stripe_subscription_id, invoices_paid=row.invoices_paid,
+        created_at=row.created_at, canceled_at=row.canceled_at,
+    )  # fmt: skip
+
+
+@router.post(
+    "/subscriptions",
+    response_model=SubscriptionStartOut,
+    status_code=status.HTTP_201_CREATED,
+    responses={404: {"description": "no active subscription plan has that id"}},
+)
+async def start_subscription(
+    request: Request, body: SubscriptionIn, session: TenantSessionDep, principal: AdminPrincipal
+) -> JSONResponse:
+    """Subscribe to a plan through Checkout (mode subscription); each paid invoice grants the
+    plan's credits once."""
+    runtime = runtime_of(request)
+    page = f"{runtime.settings.public_url}/credits"
+    name, email = await organization_contact(session, principal.organization_id)
+    row_id, url = await purchases.start_subscription(
+        session, client_of(runtime), principal.organization_id, package_id=body.package_id,
+        success_url=f"{page}?subscription=started", cancel_url=f"{page}?subscription=cancelled",
+        name=name, email=email,
+    )  # fmt: skip
+    out = SubscriptionStartOut(subscription_id=row_id, url=url)
+    return JSONResponse(out.model_dump(mode="json"), status_code=201)
+
+
+@router.get("/subscriptions", response_model=list[SubscriptionOut])
+async def list_subscriptions(session: SessionDep, caller: Reader) -> list[SubscriptionOut]:
+    """The organization's credit subscriptions (started ones), newest first."""
+    conn = await service.raw_connection(session)
+    rows = await purchases.subscriptions(conn, caller.organization_id)
+    return [_subscription_out(r) for r in rows]
+
+
+@router.delete(
+    "/subscriptions/{subscription_id}",
+    response_model=SubscriptionOut,
+    responses={404: {"description": "no such subscription"}, 409: {}},
+)
+async def cancel_subscription(
+    request: Request, subscription_id: uuid.UUID, session: TenantSessionDep,
+    principal: AdminPrincipal,
+) -> SubscriptionOut:  # fmt: skip
+    """Cancel now at Stripe; the credits already granted stay."""
+    row = await purchases.cancel_subscription(
+        session, client_of(runtime_of(request)), principal.organization_id, subscription_id
+    )
+    return _subscription_out(row)

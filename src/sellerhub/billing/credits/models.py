@@ -206,6 +206,9 @@ class CreditPackage(IdMixin, TimestampMixin, Base):
         CheckConstraint("credits > 0", name="credits"),
         CheckConstraint("price_minor >= 0", name="price"),
         CheckConstraint("currency ~ '^[A-Z]{3}$'", name="currency"),
+        CheckConstraint(
+            "interval IS NULL OR interval IN ('day', 'week', 'month', 'year')", name="interval"
+        ),
     )
 
     name: Mapped[str] = mapped_column(String(120))
@@ -213,3 +216,68 @@ class CreditPackage(IdMixin, TimestampMixin, Base):
     price_minor: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # None: sold once; day | week | month | year: a subscription plan granting every period.
+    interval: Mapped[str | None] = mapped_column(String(10), default=None)
+
+
+class CreditPurchase(TenantScoped, Base):
+    """One Checkout Session selling credits (mode payment): created with the session, fulfilled
+    once (``status`` paid, the grant keyed ``checkout:<session id>``) by whichever of the
+    webhook and the success page comes first. ``reversed_credits``: taken back by refunds and
+    disputes so far (each reversal's own key)."""
+
+    __tablename__ = "credit_purchases"
+    __table_args__ = (
+        CheckConstraint("credits > 0", name="credits"),
+        CheckConstraint("amount_minor >= 0", name="amount"),
+        CheckConstraint("reversed_credits >= 0 AND reversed_credits <= credits", name="reversed"),
+        CheckConstraint(
+            "status IN ('open', 'processing', 'paid', 'failed', 'expired')", name="status"
+        ),
+        Index("ix_credit_purchases_org", "organization_id", "created_at"),
+        Index("ix_credit_purchases_intent", "payment_intent_id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id"), nullable=False
+    )
+    checkout_session_id: Mapped[str] = mapped_column(String(200), unique=True)
+    app_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    package_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("credit_packages.id"), default=None
+    )
+    credits: Mapped[int] = mapped_column(BigInteger)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    payment_intent_id: Mapped[str | None] = mapped_column(String(100), default=None)
+    reversed_credits: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    fulfilled_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class CreditSubscription(TenantScoped, Base):
+    """A package bought every period (a Stripe Subscription started through Checkout in
+    subscription mode): each paid invoice grants ``credits`` once (``invoice:<invoice id>``)."""
+
+    __tablename__ = "credit_subscriptions"
+    __table_args__ = (
+        CheckConstraint("credits > 0", name="credits"),
+        Index("ix_credit_subscriptions_org", "organization_id", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id"), nullable=False
+    )
+    checkout_session_id: Mapped[str] = mapped_column(String(200), unique=True)
+    stripe_subscription_id: Mapped[str | None] = mapped_column(
+        String(100), unique=True, default=None
+    )
+    package_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("credit_packages.id"))
+    credits: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(30), default="open")
+    invoices_paid: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    canceled_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -135,3 +135,53 @@ class GrantIn(BaseModel):
     amount: int = Field(ge=1, le=MAX_CREDITS)
     idempotency_key: str = Key
     reason: str = Field("", max_length=200)
+
+
+class PurchaseIn(BaseModel):
+    """A package, or an amount of credits (priced at the smallest package's unit price)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    package_id: uuid.UUID | None = None
+    amount: int | None = Field(None, ge=1, le=10_000_000)
+    success_url: str | None = Field(
+        None, max_length=2000, description="one of the app's registered redirect URLs (query free)"
+    )
+    cancel_url: str | None = Field(None, max_length=2000)
+
+
+class PurchaseOut(BaseModel):
+    purchase_id: uuid.UUID
+    checkout_session_id: str
+    url: str = Field(description="Stripe's hosted Checkout page")
+
+
+class PurchaseStatusOut(BaseModel):
+    checkout_session_id: str
+    status: str = Field(description="open | processing | paid | failed | expired")
+    credits: int
+    amount_minor: int
+    currency: str
+    reversed_credits: int
+
+
+class SubscriptionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    package_id: uuid.UUID = Field(description="a subscription plan (a package with an interval)")
+
+
+class SubscriptionOut(BaseModel):
+    id: uuid.UUID
+    package_id: uuid.UUID
+    credits: int = Field(description="granted for each paid invoice")
+    status: str
+    stripe_subscription_id: str | None
+    invoices_paid: int
+    created_at: datetime
+    canceled_at: datetime | None
+
+
+class SubscriptionStartOut(BaseModel):
+    subscription_id: uuid.UUID
+    url: str

@@ -1,0 +1,193 @@
+"""Buying credits through Stripe Checkout against the live server's Stripe emulator: fulfilled
+exactly once whether the webhook, the success page or both arrive (in either order or at
+once), bank debits settled or failed, a refund after the credits were spent booked as debt
+and repaid by the next purchase, the ledger still reconciled."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from sqlalchemy import text
+
+from sellerhub.billing.credits import purchases, service
+from sellerhub.runtime import Runtime
+from tests.browser import Browser
+from tests.stripe_helpers import (
+    admin,
+    drain,
+    live_jobs,  # noqa: F401 - fixture
+    stripe_reset,  # noqa: F401 - fixture
+    wait_for_event,
+)
+
+pytestmark = pytest.mark.usefixtures("live_jobs", "stripe_reset")
+
+
+async def _package(runtime: Runtime, credits: int = 100, price: int = 1000) -> uuid.UUID:
+    package_id = uuid.uuid4()
+    async with runtime.engine.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO credit_packages (id, name, credits, price_minor, currency, active)"
+                " VALUES (:id, :name, :credits, :price, 'USD', true)"
+            ),
+            {"id": package_id, "name": f"{credits} credits", "credits": credits, "price": price},
+        )
+    return package_id
+
+
+def _buy(seller: Browser, package_id: uuid.UUID) -> dict[str, Any]:
+    answer = seller.client.post(
+        "/api/v1/credits/purchase", json={"package_id": str(package_id)}, headers=seller.csrf()
+    )
+    assert answer.status_code == 201, answer.text
+    return dict(answer.json())
+
+
+def _pay(seller: Browser, url: str, method: str = "pm_card_visa") -> str:
+    page = seller.get(url)
+    assert page.status_code == 200, page.text
+    back = seller.submit(
+        page, ("action", "pay"), follow=False, overrides={"payment_method": method}
+    )
+    assert back.status_code == 303, back.text
+    return str(back.headers["location"])
+
+
+def _wallet(seller: Browser) -> dict[str, Any]:
+    answer = seller.client.get("/api/v1/credits")
+    assert answer.status_code == 200, answer.text
+    return dict(answer.json())
+
+
+def _success_page(seller: Browser, cs_id: str) -> dict[str, Any]:
+    answer = seller.client.get(f"/api/v1/credits/purchases/{cs_id}", params={"fulfil": "true"})
+    assert answer.status_code == 200, answer.text
+    return dict(answer.json())
+
+
+async def _reconciled(runtime: Runtime) -> None:
+    async with runtime.sessionmaker() as session:
+        report = await service.reconcile(await service.raw_connection(session))
+        assert report.ok, report
+
+
+@pytest.mark.parametrize("order", ["webhook_first", "page_first", "together"])
+async def test_one_session_fulfilled_once(seller: Browser, runtime: Runtime, order: str) -> None:
+    package_id = await _package(runtime)
+    bought = _buy(seller, package_id)
+    back = _pay(seller, bought["url"])
+    assert parse_qs(urlsplit(back).query)["session_id"] == [bought["checkout_session_id"]]
+    await wait_for_event(runtime, "checkout.session.completed")
+    cs_id = bought["checkout_session_id"]
+    if order == "webhook_first":
+        await drain(runtime)
+        assert _success_page(seller, cs_id)["status"] == "paid"
+    elif order == "page_first":
+        assert _success_page(seller, cs_id)["status"] == "paid"
+        await drain(runtime)
+    else:
+        loop = asyncio.get_running_loop()
+        page = loop.run_in_executor(None, _success_page, seller, cs_id)
+        await asyncio.gather(drain(runtime), page)
+    assert _success_page(seller, cs_id)["status"] == "paid"
+    assert _wallet(seller)["balance"] == 100
+    async with runtime.engine.connect() as conn:
+        grants = await conn.execute(
+            text("SELECT count(*) FROM credit_transfers WHERE idempotency_key = :k"),
+            {"k": f"checkout:{cs_id}"},
+        )
+        assert grants.scalar_one() == 1
+        money = await conn.execute(
+            text("SELECT count(*) FROM stripe_transactions WHERE kind = 'charge'")
+        )
+        assert money.scalar_one() >= 1
+    await _reconciled(runtime)
+
+
+async def test_bank_debit_succeeds_or_fails(
+    seller: Browser, runtime: Runtime, live_server: str
+) -> None:
+    package_id = await _package(runtime, credits=50, price=500)
+    ok = _buy(seller, package_id)
+    _pay(seller, ok["url"], "async_succeeds")
+    bad = _buy(seller, package_id)
+    _pay(seller, bad["url"], "async_fails")
+    await wait_for_event(runtime, "checkout.session.completed", 2)
+    await drain(runtime)
+    assert _success_page(seller, ok["checkout_session_id"])["status"] == "processing"
+    assert _wallet(seller)["balance"] == 0
+    admin(live_server, f"checkout/{ok['checkout_session_id']}/settle", {})
+    admin(live_server, f"checkout/{bad['checkout_session_id']}/settle", {})
+    await wait_for_event(runtime, "checkout.session.async_payment_succeeded")
+    await wait_for_event(runtime, "checkout.session.async_payment_failed")
+    await drain(runtime)
+    assert _success_page(seller, ok["checkout_session_id"])["status"] == "paid"
+    assert _success_page(seller, bad["checkout_session_id"])["status"] == "failed"
+    assert _wallet(seller)["balance"] == 50
+    await _reconciled(runtime)
+
+
+async def test_refund_after_spending_is_debt_repaid_by_the_next_purchase(
+    seller: Browser, runtime: Runtime, live_server: str
+) -> None:
+    package_id = await _package(runtime)
+    first = _buy(seller, package_id)
+    _pay(seller, first["url"])
+    await wait_for_event(runtime, "checkout.session.completed")
+    await drain(runtime)
+    spent = seller.client.post(
+        "/api/cross-app/credits/consume",
+        json={"amount": 70, "service": "test", "idempotency_key": "spend-70"},
+        headers=seller.csrf(),
+    )
+    assert spent.status_code == 201, spent.text
+    charges = admin(live_server, "charges")
+    charge = next(c for c in charges["charges"] if c["amount"] == 1000)
+    admin(live_server, "refund", {"charge": charge["id"]})
+    await wait_for_event(runtime, "charge.refunded")
+    await drain(runtime)
+    await drain(runtime)  # a second delivery changes nothing
+    assert _wallet(seller)["balance"] == 0
+    async with runtime.engine.connect() as db:
+        found = await db.execute(
+            text("SELECT organization_id FROM credit_purchases WHERE checkout_session_id = :cs"),
+            {"cs": first["checkout_session_id"]},
+        )
+        org = found.scalar_one()
+    async with runtime.sessionmaker() as session:
+        assert await purchases.debt(await service.raw_connection(session), org) == 70
+    second = _buy(seller, package_id)
+    _pay(seller, second["url"])
+    _success_page(seller, second["checkout_session_id"])
+    assert _wallet(seller)["balance"] == 30
+    async with runtime.sessionmaker() as session:
+        assert await purchases.debt(await service.raw_connection(session), org) == 0
+    await _reconciled(runtime)
+
+
+async def test_purchase_refusals(seller: Browser, runtime: Runtime) -> None:
+    package_id = await _package(runtime)
+    foreign = seller.client.post(
+        "/api/v1/credits/purchase",
+        json={"package_id": str(package_id), "success_url": "https://evil.example/x"},
+        headers=seller.csrf(),
+    )
+    assert foreign.status_code == 422, foreign.text
+    assert foreign.json()["code"] == "redirect-not-allowed"
+    missing = seller.client.post(
+        "/api/v1/credits/purchase", json={"package_id": str(uuid.uuid4())}, headers=seller.csrf()
+    )
+    assert missing.status_code == 404, missing.text
+    both = seller.client.post(
+        "/api/v1/credits/purchase",
+        json={"package_id": str(package_id), "amount": 5},
+        headers=seller.csrf(),
+    )
+    assert both.status_code == 422, both.text
+    other = seller.client.get(f"/api/v1/credits/purchases/cs_test_{uuid.uuid4().hex}")
+    assert other.status_code == 404
