@@ -18,6 +18,7 @@ from bench import (
     identity,
     inventory,
     inventory_import,
+    sdk,
     web,
     webhooks,
 )
@@ -34,6 +35,7 @@ BENCHES = (
     "claims",
     "credits",
     "billing",
+    "sdk",
 )
 
 
@@ -135,6 +137,8 @@ def main(argv: list[str] | None = None) -> int:
                 credits.run(database_url=url, work_dir=tmp, spec=spec)
             if "billing" in args.benches:
                 billing.run(database_url=url, work_dir=tmp)
+            if "sdk" in args.benches:
+                sdk.run(database_url=url, work_dir=tmp)
             if "web" in args.benches:
                 web.run(
                     database_url=url,
