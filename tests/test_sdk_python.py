@@ -132,15 +132,14 @@ async def test_async_client_journey_with_a_service_apps_credentials(
             http, _admin(world), _app_id("svc"), kind="service", allowed_origins=[],
             permissions=["credits:consume", "credits:read", "users:create"],
         )  # fmt: skip
-        created = await http.post(
-            "/api/cross-app/signup",
-            json={"email": f"buyer-{uuid.uuid4().hex[:8]}@example.com", "name": "Buyer"},
-            headers=service.basic,
-        )
-    assert created.status_code == 201, created.text
-    organization = created.json()["organization_id"]
-    await _grant(live_server, world, organization, 5)
     credentials = ClientCredentials(service.app_id, service.secret)
+    email = f"buyer-{uuid.uuid4().hex[:8]}@example.com"
+    async with AsyncSellerhubClient(live_server, credentials=credentials) as as_app:
+        created = await as_app.identity.signup(email, name="Buyer")
+        assert created.created
+        assert (await as_app.identity.signup(email)).organization_id == created.organization_id
+    organization = created.organization_id
+    await _grant(live_server, world, organization, 5)
     async with AsyncSellerhubClient(
         live_server, credentials=credentials, organization_id=organization
     ) as sdk:

@@ -31,6 +31,7 @@ from sellerhub_sdk.models import (
     Checkout,
     CreditCheck,
     Introspection,
+    Signup,
     Transfer,
     User,
     UserInfo,
@@ -211,6 +212,11 @@ class AsyncIdentity:
 
     async def validate_token(self, token: str) -> Introspection:
         return await self._c._send(_ops.validate_token(token))
+
+    async def signup(self, email: str, *, name: str | None = None) -> Signup:
+        """Create (once) a credit-only account for ``email`` (``users:create``; needs the
+        app's ``ClientCredentials``); 409 ``Conflict`` when another app or the user made it."""
+        return await self._c._send(_ops.signup(email, name))
 
     async def user_info(self) -> UserInfo:
         return await self._c._send(_ops.user_info())

@@ -37,7 +37,8 @@ class Call(Generic[T]):
     params: dict[str, Any] | None = None
     idempotency_key: str | None = None
     authenticated: bool = True
-    client_auth: bool = False  # the app's client credentials as HTTP Basic, a form body
+    client_auth: bool = False  # the app's client credentials as HTTP Basic
+    form: bool = False  # the body form-encoded (the OAuth token endpoint), not JSON
     headers: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -114,7 +115,9 @@ def token_call(creds: ClientCredentials) -> Call[tuple[str, float]]:
     def parse(body: Any) -> tuple[str, float]:
         return str(body["access_token"]), float(body.get("expires_in", 300))
 
-    return Call("POST", "/oauth/token", parse, json=data, authenticated=False, client_auth=True)
+    return Call(
+        "POST", "/oauth/token", parse, json=data, authenticated=False, client_auth=True, form=True
+    )
 
 
 def build_request(
@@ -131,13 +134,15 @@ def build_request(
         headers[ORGANIZATION_HEADER] = organization_id
     if call.idempotency_key is not None:
         headers["Idempotency-Key"] = call.idempotency_key
-    if basic is not None:  # the token endpoint: form body, HTTP Basic client authentication
-        auth = httpx.BasicAuth(*basic)
+    if call.form:
         request = client.build_request(call.method, call.path, data=call.json, headers=headers)
-        return next(auth.auth_flow(request))
-    return client.build_request(
-        call.method, call.path, json=call.json, params=call.params, headers=headers
-    )
+    else:
+        request = client.build_request(
+            call.method, call.path, json=call.json, params=call.params, headers=headers
+        )
+    if basic is not None:  # the app's own calls: HTTP Basic client authentication
+        return next(httpx.BasicAuth(*basic).auth_flow(request))
+    return request
 
 
 def _body(response: httpx.Response) -> Any:

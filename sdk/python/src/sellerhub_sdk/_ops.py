@@ -10,6 +10,7 @@ from sellerhub_sdk.models import (
     Checkout,
     CreditCheck,
     Introspection,
+    Signup,
     Transfer,
     User,
     UserInfo,
@@ -85,7 +86,16 @@ def validate_token(token: str) -> Call[Introspection]:
     """Introspection by the app itself (its client credentials as HTTP Basic)."""
     return Call(
         "POST", "/api/cross-app/validate-token", lambda b: Introspection.of(b),
-        json={"token": token}, authenticated=False, client_auth=True,
+        json={"token": token}, authenticated=False, client_auth=True, form=True,
+    )  # fmt: skip
+
+
+def signup(email: str, name: str | None) -> Call[Signup]:
+    """A credit-only account created by the app (``users:create``; its client credentials)."""
+    body = {"email": email} | ({"name": name} if name is not None else {})
+    return Call(
+        "POST", "/api/cross-app/signup", lambda b: Signup.of(b), json=body,
+        authenticated=False, client_auth=True,
     )  # fmt: skip
 
 

@@ -30,6 +30,7 @@ from sellerhub_sdk.models import (
     Checkout,
     CreditCheck,
     Introspection,
+    Signup,
     Transfer,
     User,
     UserInfo,
@@ -218,6 +219,11 @@ class Identity:
     def validate_token(self, token: str) -> Introspection:
         """Introspect a token of this app (needs the app's ``ClientCredentials``)."""
         return self._c._send(_ops.validate_token(token))
+
+    def signup(self, email: str, *, name: str | None = None) -> Signup:
+        """Create (once) a credit-only account for ``email`` (``users:create``; needs the
+        app's ``ClientCredentials``); 409 ``Conflict`` when another app or the user made it."""
+        return self._c._send(_ops.signup(email, name))
 
     def user_info(self) -> UserInfo:
         """The user behind the client's app token (``profile:read``)."""

@@ -197,7 +197,18 @@ class User:
 
 
 @dataclass(frozen=True)
-class ServiceToken:
-    access_token: str
-    expires_in: int
-    scope: str | None = None
+class Signup:
+    """``identity.signup``: the account and its personal organization; ``created`` is False
+    when this app had created it before (the same ids)."""
+
+    user_id: str
+    organization_id: str
+    created: bool
+
+    @classmethod
+    def of(cls, data: dict[str, Any]) -> Signup:
+        return cls(
+            user_id=str(data["user_id"]),
+            organization_id=str(data["organization_id"]),
+            created=bool(data["created"]),
+        )
