@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import uuid
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
@@ -26,6 +27,7 @@ from sellerhub_sdk import (
     UnknownSigningKey,
     ValidationFailed,
 )
+from sqlalchemy import text
 
 from sellerhub.core.clock import utcnow
 from sellerhub.db.session import unit_of_work
@@ -33,11 +35,15 @@ from sellerhub.identity.jwt import service as keys
 from sellerhub.identity.jwt.service import KeyStore, KeyTimings
 from sellerhub.runtime import Runtime
 from tests import test_cross_app as cross_app
+from tests.browser import Browser
 from tests.conftest import Tenant
+from tests.stripe_helpers import drain, live_jobs, stripe_reset, wait_for_event
+from tests.test_credits_checkout import _package, _pay
 from tests.test_cross_app import RegisteredApp, World, register
 
 world = cross_app.world  # fixtures
 _fresh_registry = cross_app._fresh_registry
+__all__ = ["live_jobs", "stripe_reset"]  # fixtures
 
 
 def _app_id(prefix: str) -> str:
@@ -203,9 +209,40 @@ async def test_verifier_against_the_live_jwks_across_a_key_rotation(
     verifier.close()
 
 
-@pytest.mark.skip(
-    reason="POST /api/cross-app/credits/purchase (Stripe Checkout) is not on main yet; the SDK "
-    "wraps its documented contract ({package_id | amount} -> Checkout URL)"
-)
-async def test_purchase_answers_a_checkout_url() -> None:
-    raise AssertionError("unreachable")
+@pytest.fixture
+async def _no_packages(runtime: Runtime) -> AsyncIterator[None]:
+    yield
+    async with runtime.engine.begin() as conn:  # not an organization's: not truncated with them
+        await conn.execute(text("TRUNCATE credit_packages CASCADE"))  # and their purchases
+
+
+@pytest.mark.usefixtures("live_jobs", "stripe_reset", "_no_packages")
+async def test_purchase_through_checkout_credits_the_wallet(
+    runtime: Runtime, live_server: str, world: World, tenant: Tenant
+) -> None:
+    back = "https://sdk.example.com/back"
+    async with httpx.AsyncClient(base_url=live_server) as http:
+        app = await register(http, _admin(world), _app_id("buy"), redirect_urls=[back])
+        response = await http.post(
+            "/api/cross-app/auth", json={"app_id": app.app_id}, headers=tenant.headers
+        )
+    token = response.json()["access_token"]
+    package_id = await _package(runtime, credits=100, price=1000)
+    with SellerhubClient(live_server, token=token) as sdk:
+        offered = sdk.credits.balance().packages
+        assert [(p.id, p.credits, p.price_minor) for p in offered] == [(str(package_id), 100, 1000)]
+        checkout = sdk.credits.purchase(package_id=str(package_id))
+        assert checkout.url.startswith(live_server) and checkout.checkout_session_id
+        with pytest.raises(ValidationFailed):
+            sdk.credits.purchase(package_id=str(package_id), success_url="https://evil.example")
+        browser = Browser(live_server)
+        try:
+            returned = _pay(browser, checkout.url)
+        finally:
+            browser.close()
+        assert returned.startswith(back) and checkout.checkout_session_id in returned
+        await wait_for_event(runtime, "checkout.session.completed")
+        await drain(runtime)
+        assert sdk.credits.balance().balance == 100
+        bought = next(iter(sdk.credits.transfers()))
+        assert bought.code == "purchase" and bought.amount == 100
