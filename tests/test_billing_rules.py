@@ -121,3 +121,39 @@ def test_the_table() -> None:
 )
 def test_what_an_intent_says(status: str, code: str | None, state: S | None) -> None:
     assert rules.state_of_intent(status, code) is state
+
+
+@given(
+    st.integers(min_value=0, max_value=10**12),
+    st.integers(min_value=1, max_value=10**12),
+    st.integers(min_value=1, max_value=10**12),
+)
+def test_a_reversals_share_is_the_exact_proportion_rounded_half_up(
+    commission: int, reversed_minor: int, recovered: int
+) -> None:
+    exact = Fraction(commission * reversed_minor, recovered)
+    expected = (exact + Fraction(1, 2)).__floor__()
+    assert rules.reversal_share(commission, reversed_minor, recovered, 10**30) == expected
+    assert rules.reversal_share(commission, reversed_minor, recovered, 7) <= 7
+
+
+@given(st.integers(min_value=1, max_value=10**9), rates, st.lists(st.integers(1, 10**6)))
+def test_reversals_never_take_back_more_than_the_commission(
+    recovered: int, bps: int, parts: list[int]
+) -> None:
+    commission = rules.commission_minor(recovered, bps)
+    left = commission
+    for part in parts:
+        left -= rules.reversal_share(commission, part, recovered, left)
+        assert 0 <= left <= commission
+
+
+def test_reversal_examples() -> None:
+    assert rules.reversal_share(2000, 3333, 10_000, 2000) == 667  # 666.6
+    assert rules.reversal_share(2000, 2500, 10_000, 2000) == 500
+    assert rules.reversal_share(1, 1, 2, 1) == 1  # 0.5 goes up
+    assert rules.reversal_share(2469, 12_345, 12_345, 100) == 100  # at most what is left
+    assert rules.refund_key("r1") == "commission_refund:r1"
+    assert rules.can_move(S.NO_CARD, S.WAIVED) and rules.can_move(S.FAILED, S.WAIVED)
+    with pytest.raises(ValueError, match="positive amounts"):
+        rules.reversal_share(1, 1, 0, 1)

@@ -39,8 +39,8 @@ from sellerhub.billing.commissions.errors import (
     NotAwaitingAction,
     StripeUnavailable,
 )
-from sellerhub.billing.commissions.models import Commission
-from sellerhub.billing.commissions.repository import CommissionRepository
+from sellerhub.billing.commissions.models import Commission, CommissionRefund
+from sellerhub.billing.commissions.repository import CommissionRepository, ReversalRepository
 from sellerhub.billing.commissions.rules import CommissionState
 from sellerhub.billing.customers import service as customers
 from sellerhub.billing.payouts import service as payouts
@@ -420,6 +420,9 @@ async def request(
             paid_to_platform=paid_to_platform,
         )
         await claims.commission_requested(session, organization_id, recovery.id)
+        reversal = None
+        if recovery.kind == "reversal" and recovery.amount_minor < 0:
+            reversal = await _open_reversal(session, settings, recovery)
         if row.state is S.WITHHELD and row.recovery_amount_minor > row.amount_minor:
             await payouts.open_transfer(
                 session,
@@ -431,7 +434,207 @@ async def request(
                 source_transaction=source_transaction,
             )
         commission_id = row.id
+    if reversal is not None:
+        await _send_refund(sessionmaker, client, organization_id, reversal)
     await charge(sessionmaker, settings, client, organization_id, commission_id)
     async with sessionmaker() as session:
         set_tenant(session, organization_id)
         return await service.get(session, commission_id)
+
+
+# --- reversals: the commission's share refunded once -----------------------------------------
+
+
+@dataclass(frozen=True)
+class RefundRequest:
+    """A reversal's refund as committed: the request that carries it, under its one key."""
+
+    reversal_id: uuid.UUID
+    commission_id: uuid.UUID
+    params: dict[str, Any]
+    key: str
+
+
+def _refund_params(row: Commission, refund: CommissionRefund) -> RefundRequest:
+    """The refund's request, from the rows alone: sent again, it is the same request."""
+    return RefundRequest(
+        refund.reversal_id,
+        row.id,
+        {
+            "payment_intent": str(row.payment_intent_id),
+            "amount": refund.amount_minor,
+            "metadata": {
+                "reversal": str(refund.reversal_id),
+                "commission_id": str(row.id),
+                "recovery_id": str(row.recovery_id),
+            },
+        },
+        rules.refund_key(refund.reversal_id),
+    )
+
+
+async def _open_reversal(
+    session: AsyncSession, settings: Settings, reversal: Any
+) -> RefundRequest | None:
+    """A reversal names the reimbursement it takes back: that recovery's commission (opened
+    now if its own request has not come yet) gets the reversal's row, decided under its lock.
+    The refund to send when this call decided one."""
+    original = await ReversalRepository(session).original_of(
+        str(reversal.original_reimbursement_id or "")
+    )
+    if original is None:
+        log.warning("billing.reversal_without_original", recovery_id=str(reversal.id))
+        return None
+    commission, _ = await service.open_commission(
+        session,
+        settings,
+        organization_id=original.organization_id,
+        recovery_id=original.id,
+        claim_id=original.claim_id,
+        amount_minor=original.amount_minor,
+        currency=original.currency,
+    )
+    row = await CommissionRepository(session).get(commission.id, lock=True)
+    assert row is not None
+    refund, decided = await service.open_reversal(
+        session,
+        settings,
+        row,
+        reversal_id=reversal.id,
+        reversed_minor=-int(reversal.amount_minor),
+        now=utcnow(),
+    )
+    if decided and refund.state == service.PROCESSING:
+        return _refund_params(row, refund)
+    return None
+
+
+async def send_refund(client: stripe.StripeClient, request: RefundRequest) -> Answer:
+    """One ``POST /v1/refunds``. A refusal (4xx other than 409/429) is an answer, as an
+    error; anything that leaves the outcome open is unknown."""
+    try:
+        refund = await client.v1.refunds.create_async(
+            request.params,  # type: ignore[arg-type]
+            {"idempotency_key": request.key},
+        )
+    except (stripe.IdempotencyError, stripe.AuthenticationError, stripe.PermissionError) as exc:
+        return Answer(unknown=_error_name(exc))
+    except stripe.InvalidRequestError as exc:
+        status = exc.http_status or 400
+        if status in (409, 429) or status >= 500:
+            return Answer(unknown=_error_name(exc))
+        return Answer(error=_error_body(exc))
+    except stripe.StripeError as exc:
+        return Answer(unknown=_error_name(exc))
+    return Answer(intent=refund.to_dict())
+
+
+async def _send_refund(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    client: stripe.StripeClient,
+    organization_id: uuid.UUID,
+    request: RefundRequest,
+) -> str | None:
+    answer = await send_refund(client, request)
+    return await _record_refund(sessionmaker, organization_id, request.reversal_id, answer)
+
+
+async def _record_refund(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    organization_id: uuid.UUID,
+    reversal_id: uuid.UUID,
+    answer: Answer,
+) -> str | None:
+    async with unit_of_work(sessionmaker) as session:
+        set_tenant(session, organization_id)
+        found = await ReversalRepository(session).refund_of(reversal_id)
+        if found is None:
+            return None
+        row = await CommissionRepository(session).get(found.commission_id, lock=True)
+        refund = await ReversalRepository(session).refund_of(reversal_id, lock=True)
+        if row is None or refund is None:
+            return None
+        if answer.intent is not None:
+            await service.apply_refund_answer(session, row, refund, answer.intent, source="api")
+        elif answer.error is not None:
+            await service.refund_refused(
+                session, refund, str(answer.error.get("code") or "invalid_request")
+            )
+        else:
+            log.warning(
+                "billing.commission_refund_outcome_unknown",
+                reversal_id=str(reversal_id),
+                reason=answer.unknown,
+            )
+        return refund.state
+
+
+async def refund_step(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    client: stripe.StripeClient,
+    organization_id: uuid.UUID,
+    reversal_id: uuid.UUID,
+    *,
+    now: datetime | None = None,
+) -> str | None:
+    """Move a reversal's refund on (the periodic job): one waiting for the charge's outcome
+    is decided again; one sent whose outcome is overdue is looked up among the intent's
+    refunds at Stripe (by ``metadata[reversal]``) and, when Stripe has none, the same request
+    is sent again under the same key: never a second refund. Returns the state it is in."""
+    now = now or utcnow()
+    async with unit_of_work(sessionmaker) as session:
+        set_tenant(session, organization_id)
+        found = await ReversalRepository(session).refund_of(reversal_id)
+        if found is None:
+            return None
+        row = await CommissionRepository(session).get(found.commission_id, lock=True)
+        refund = await ReversalRepository(session).refund_of(reversal_id, lock=True)
+        if row is None or refund is None:
+            return None
+        if refund.next_attempt_at is None or refund.next_attempt_at > now:
+            return refund.state
+        fresh = False  # decided by this call: nothing was sent for it before
+        if refund.state == service.WAITING:
+            if not await service.decide(session, settings, row, refund, now=now):
+                return refund.state
+            if refund.state != service.PROCESSING:
+                return refund.state
+            fresh = True
+        elif refund.state == service.PROCESSING:
+            refund.next_attempt_at = now + timedelta(
+                seconds=settings.billing_commission_recheck_seconds
+            )
+            await session.flush()
+        else:
+            return refund.state
+        request = _refund_params(row, refund)
+    if not fresh:
+        try:
+            listed = await find_refund(client, str(request.params["payment_intent"]), reversal_id)
+        except stripe.StripeError as exc:
+            return await _record_refund(
+                sessionmaker, organization_id, reversal_id, Answer(unknown=_error_name(exc))
+            )
+        if listed is not None:
+            log.info("billing.commission_refund_reconciled", reversal_id=str(reversal_id))
+            return await _record_refund(
+                sessionmaker, organization_id, reversal_id, Answer(intent=listed)
+            )
+    return await _send_refund(sessionmaker, client, organization_id, request)
+
+
+async def find_refund(
+    client: stripe.StripeClient, payment_intent_id: str, reversal_id: uuid.UUID
+) -> dict[str, Any] | None:
+    """The refund sent for the reversal, among the intent's refunds (a list, so no lag)."""
+    params: dict[str, Any] = {"payment_intent": payment_intent_id, "limit": 100}
+    while True:
+        page = await client.v1.refunds.list_async(params)  # type: ignore[arg-type]
+        for refund in page.data:
+            body = refund.to_dict()
+            if str((body.get("metadata") or {}).get("reversal")) == str(reversal_id):
+                return body
+        if not page.has_more or not page.data:
+            return None
+        params["starting_after"] = page.data[-1].id

@@ -16,6 +16,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    ForeignKey,
     Index,
     Integer,
     String,
@@ -99,3 +100,66 @@ class CommissionRate(IdMixin, TimestampMixin, TenantScoped, Base):
     )
 
     rate_bps: Mapped[int] = mapped_column(Integer)
+
+
+REFUND_STATES = ("waiting", "processing", "succeeded", "reduced", "nothing")
+
+
+class CommissionRefund(IdMixin, TimestampMixin, TenantScoped, Base):
+    """What a reversal (a negative recovery naming the original reimbursement) did to the
+    original's commission: UNIQUE per reversal, written (and committed) before Stripe is
+    called, so a reversal refunds at most once. ``succeeded``: refunded at Stripe
+    (``stripe_refund_id``); ``reduced``: the commission was not charged yet and its amount was
+    lowered instead; ``nothing``: nothing was charged nor will be (waived, withheld, refunded
+    already); ``waiting``: an attempt of the charge is open, decided once its outcome is known;
+    ``processing``: the refund was sent and its outcome is not recorded yet."""
+
+    __tablename__ = "commission_refunds"
+    __table_args__ = (
+        UniqueConstraint("reversal_id"),
+        UniqueConstraint("stripe_refund_id"),
+        CheckConstraint(
+            "state IN (" + ", ".join(f"'{s}'" for s in REFUND_STATES) + ")", name="state"
+        ),
+        CheckConstraint("amount_minor >= 0 AND reversed_minor > 0", name="amounts"),
+        CheckConstraint(
+            "state <> 'succeeded' OR stripe_refund_id IS NOT NULL", name="succeeded_has_refund"
+        ),
+        Index("ix_commission_refunds_commission", "commission_id"),
+        Index(
+            "ix_commission_refunds_due",
+            "next_attempt_at",
+            postgresql_where="state IN ('waiting', 'processing')",
+        ),
+    )
+
+    commission_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("commissions.id", ondelete="CASCADE")
+    )
+    # The reversal's own recovery (claims' negative recovery): the refund's key.
+    reversal_id: Mapped[uuid.UUID] = mapped_column()
+    reversed_minor: Mapped[int] = mapped_column(BigInteger)
+    amount_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    state: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str | None] = mapped_column(String(300), default=None)
+    stripe_refund_id: Mapped[str | None] = mapped_column(String(100), default=None)
+    stripe_status: Mapped[str | None] = mapped_column(String(40), default=None)
+    sent_at: Mapped[datetime | None] = mapped_column(default=None)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class CommissionNotice(IdMixin, TimestampMixin, TenantScoped, Base):
+    """A notice to the seller (decline, SCA, no card, given up), at most one per commission,
+    attempt and kind: written in the transaction that decides to send it (a second decision
+    writes nothing and sends nothing), marked ``sent_at`` in the transaction that queues the
+    mail (a second delivery of the job finds it sent)."""
+
+    __tablename__ = "commission_notices"
+    __table_args__ = (UniqueConstraint("commission_id", "attempt", "kind"),)
+
+    commission_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("commissions.id", ondelete="CASCADE")
+    )
+    attempt: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(20))
+    sent_at: Mapped[datetime | None] = mapped_column(default=None)

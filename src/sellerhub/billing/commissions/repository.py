@@ -10,9 +10,16 @@ from sqlalchemy import exists, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sellerhub.billing.commissions.models import Commission, CommissionRate
+from sellerhub.billing.commissions.models import (
+    Commission,
+    CommissionNotice,
+    CommissionRate,
+    CommissionRefund,
+)
 from sellerhub.billing.commissions.rules import CommissionState
 from sellerhub.billing.customers.models import StripePaymentMethod
+from sellerhub.commerce.claims.models import Recovery
+from sellerhub.core.ids import uuid7
 
 
 class CommissionRepository:
@@ -156,3 +163,109 @@ class CommissionRepository:
             self.session.add(CommissionRate(organization_id=organization_id, rate_bps=rate_bps))
         else:
             existing.rate_bps = rate_bps
+
+
+class ReversalRepository:
+    """The statements of reversals' refunds and of the seller's notices."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def original_of(self, reimbursement_id: str) -> Recovery | None:
+        """The session's organization's recovery of the reimbursement a reversal names."""
+        found = await self.session.execute(
+            select(Recovery).where(
+                Recovery.reimbursement_id == reimbursement_id, Recovery.kind == "reimbursement"
+            )
+        )
+        return found.scalar_one_or_none()
+
+    async def insert_refund_once(self, values: dict[str, object]) -> bool:
+        """Insert the reversal's row unless it exists (UNIQUE reversal_id); True when this
+        call inserted it."""
+        inserted = await self.session.execute(
+            insert(CommissionRefund)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=["reversal_id"])
+            .returning(CommissionRefund.id)
+        )
+        return inserted.scalar_one_or_none() is not None
+
+    async def refund_of(
+        self, reversal_id: uuid.UUID, *, lock: bool = False
+    ) -> CommissionRefund | None:
+        query = select(CommissionRefund).where(CommissionRefund.reversal_id == reversal_id)
+        if lock:
+            query = query.with_for_update()
+        return (await self.session.execute(query)).scalar_one_or_none()
+
+    async def refunds_of(self, commission_id: uuid.UUID) -> Sequence[CommissionRefund]:
+        found = await self.session.execute(
+            select(CommissionRefund)
+            .where(CommissionRefund.commission_id == commission_id)
+            .order_by(CommissionRefund.id)
+        )
+        return found.scalars().all()
+
+    async def due_refunds(self, now: datetime, limit: int) -> Sequence[tuple[uuid.UUID, uuid.UUID]]:
+        """(organization, reversal) of the refunds to move on: waiting for the charge's
+        outcome, or sent with their outcome overdue. Any organization (a system job)."""
+        found = await self.session.execute(
+            select(CommissionRefund.organization_id, CommissionRefund.reversal_id)
+            .where(
+                CommissionRefund.state.in_(["waiting", "processing"]),
+                CommissionRefund.next_attempt_at.is_not(None),
+                CommissionRefund.next_attempt_at <= now,
+            )
+            .order_by(CommissionRefund.next_attempt_at, CommissionRefund.id)
+            .limit(limit)
+        )
+        return [(org, ident) for org, ident in found.all()]
+
+    async def decide_notice(
+        self, organization_id: uuid.UUID, commission_id: uuid.UUID, attempt: int, kind: str
+    ) -> bool:
+        """Record the decision to send a notice; True when none was decided before for the
+        commission, attempt and kind (UNIQUE)."""
+        inserted = await self.session.execute(
+            insert(CommissionNotice)
+            .values(
+                id=uuid7(),
+                organization_id=organization_id,
+                commission_id=commission_id,
+                attempt=attempt,
+                kind=kind,
+            )
+            .on_conflict_do_nothing(index_elements=["commission_id", "attempt", "kind"])
+            .returning(CommissionNotice.id)
+        )
+        return inserted.scalar_one_or_none() is not None
+
+    async def mark_notice_sent(
+        self,
+        organization_id: uuid.UUID,
+        commission_id: uuid.UUID,
+        attempt: int,
+        kind: str,
+        now: datetime,
+    ) -> bool:
+        """Mark the notice sent; True when this call did (not sent before). The row lock
+        makes a second delivery running at the same time wait, then find it sent."""
+        marked = await self.session.execute(
+            insert(CommissionNotice)
+            .values(
+                id=uuid7(),
+                organization_id=organization_id,
+                commission_id=commission_id,
+                attempt=attempt,
+                kind=kind,
+                sent_at=now,
+            )
+            .on_conflict_do_update(
+                index_elements=["commission_id", "attempt", "kind"],
+                set_={"sent_at": now},
+                where=CommissionNotice.sent_at.is_(None),
+            )
+            .returning(CommissionNotice.id)
+        )
+        return marked.scalar_one_or_none() is not None

@@ -50,8 +50,9 @@ TRANSITIONS: Final[Mapping[CommissionState, frozenset[CommissionState]]] = {
     S.PROCESSING: frozenset({S.SUCCEEDED, S.REQUIRES_ACTION, S.FAILED, S.PENDING}),
     # The seller confirms on session (processing), or a later webhook says how it ended.
     S.REQUIRES_ACTION: frozenset({S.PROCESSING, S.SUCCEEDED, S.FAILED}),
-    S.FAILED: frozenset({S.PROCESSING, S.SUCCEEDED, S.NO_CARD}),  # a retry, a late success
-    S.NO_CARD: frozenset({S.PROCESSING}),
+    # A retry, a late success; waived when a reversal took the rest of the recovery back.
+    S.FAILED: frozenset({S.PROCESSING, S.SUCCEEDED, S.NO_CARD, S.WAIVED}),
+    S.NO_CARD: frozenset({S.PROCESSING, S.WAIVED}),
     S.SUCCEEDED: frozenset({S.REFUNDED, S.DISPUTED}),
     S.DISPUTED: frozenset({S.REFUNDED}),
     S.WAIVED: frozenset(),
@@ -106,6 +107,20 @@ def next_attempt(
     if failed_attempts > len(retry_days):
         return None
     return failed_at + dt.timedelta(days=retry_days[failed_attempts - 1])
+
+
+def reversal_share(commission: int, reversed_minor: int, recovered_minor: int, left: int) -> int:
+    """What a reversal takes off a commission: ``commission * reversed / recovered`` rounded
+    half up in minor units, never more than ``left`` (what is not refunded or reduced yet)."""
+    if min(commission, reversed_minor, left) < 0 or recovered_minor <= 0:
+        raise ValueError("a share is computed on positive amounts of a recovery")
+    share = (2 * commission * reversed_minor + recovered_minor) // (2 * recovered_minor)
+    return min(share, left)
+
+
+def refund_key(reversal_id: object) -> str:
+    """The one key of a reversal's refund: sent again, it is the same request at Stripe."""
+    return f"commission_refund:{reversal_id}"
 
 
 def idempotency_key(recovery_id: object, attempt: int) -> str:

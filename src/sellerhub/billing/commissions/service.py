@@ -20,8 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sellerhub.billing.commissions import rules
 from sellerhub.billing.commissions.errors import BadCursor, NoSuchCommission
-from sellerhub.billing.commissions.models import Commission
-from sellerhub.billing.commissions.repository import CommissionRepository
+from sellerhub.billing.commissions.models import REFUND_STATES, Commission, CommissionRefund
+from sellerhub.billing.commissions.repository import CommissionRepository, ReversalRepository
 from sellerhub.billing.commissions.rules import CommissionState
 from sellerhub.billing.commissions.schemas import CommissionOut
 from sellerhub.billing.transactions import service as ledger
@@ -91,7 +91,15 @@ async def open_commission(
     cur = currency.upper()
     state, reason, amount = S.PENDING, None, 0
     if amount_minor <= 0:
-        state, reason = S.WAIVED, "a reversal or an empty recovery: nothing to charge"
+        state, reason = (
+            S.WAIVED,
+            (
+                "a reversal: nothing to charge; it takes back its share of the commission on the "
+                "reimbursement it names"
+                if amount_minor < 0
+                else "an empty recovery: nothing to charge"
+            ),
+        )
     else:
         amount = rules.commission_minor(amount_minor, rate)
         if paid_to_platform:  # no card charge, so no minimum charge either
@@ -374,6 +382,10 @@ async def apply_refund(
     for refund in refunds.get("data") or []:
         if not isinstance(refund, Mapping) or not refund.get("id"):
             continue
+        mine = await _reversal_of(session, row, refund)
+        if mine is not None:  # our reversal's refund: recorded as the API's answer would
+            await apply_refund_answer(session, row, mine, refund, source=source)
+            continue
         await ledger.record(
             session,
             organization_id=row.organization_id,
@@ -415,12 +427,229 @@ async def apply_dispute(
     return changed
 
 
+# --- reversals: the commission's share refunded, or reduced before it is charged ---------------
+
+WAITING, PROCESSING, SUCCEEDED, REDUCED, NOTHING = REFUND_STATES
+
+
+async def open_reversal(
+    session: AsyncSession,
+    settings: Settings,
+    row: Commission,
+    *,
+    reversal_id: uuid.UUID,
+    reversed_minor: int,
+    now: datetime,
+) -> tuple[CommissionRefund, bool]:
+    """The reversal's row on the commission of the recovery it takes back, written once
+    (UNIQUE per reversal) and decided (``decide``); True when this call decided it (then a
+    refund to send is this caller's to send; any other finds it ``processing``). The caller
+    holds the commission's row lock."""
+    repo = ReversalRepository(session)
+    await repo.insert_refund_once(
+        {
+            "id": uuid7(),
+            "organization_id": row.organization_id,
+            "commission_id": row.id,
+            "reversal_id": reversal_id,
+            "reversed_minor": reversed_minor,
+            "amount_minor": 0,
+            "state": WAITING,
+            "next_attempt_at": now,
+        }
+    )
+    refund = await repo.refund_of(reversal_id, lock=True)
+    assert refund is not None
+    if refund.state != WAITING:
+        return refund, False
+    return refund, await decide(session, settings, row, refund, now=now)
+
+
+async def decide(
+    session: AsyncSession,
+    settings: Settings,
+    row: Commission,
+    refund: CommissionRefund,
+    *,
+    now: datetime,
+) -> bool:
+    """What a waiting reversal does to its commission, under both rows' locks; True when it
+    was decided (not left waiting). The share is ``rules.reversal_share`` of the commission
+    on the whole recovery:
+
+    * not charged yet (``pending``, ``no_card``, ``failed``): the commission is lowered by the
+      share (``reduced``), ``waived`` when what is left is below the minimum charge;
+    * an attempt open (``processing``, ``requires_action``): it waits for the outcome;
+    * ``succeeded``: the share, at most what is not refunded yet, is to be refunded at Stripe
+      (``processing``, sent by the caller after the commit);
+    * otherwise nothing was charged or is left (``nothing``)."""
+    gross = rules.commission_minor(row.recovery_amount_minor, row.rate_bps)
+    recovered = row.recovery_amount_minor
+    if recovered <= 0 or gross <= 0:
+        return await _settle(session, refund, NOTHING, 0, "the commission was nothing")
+    if row.state in (S.PENDING, S.NO_CARD, S.FAILED):
+        share = rules.reversal_share(gross, refund.reversed_minor, recovered, row.amount_minor)
+        row.amount_minor -= share
+        minimums, _ = settings_rules(settings)
+        if rules.below_minimum(row.amount_minor, row.currency, minimums) and _move(row, S.WAIVED):
+            row.reason = (
+                f"reversed: {row.amount_minor} left is below the minimum charge "
+                f"(minor units of {row.currency})"
+            )
+            row.amount_minor = 0
+            row.next_attempt_at = None
+        log.info(
+            "billing.commission_reduced",
+            commission_id=str(row.id),
+            reversal_id=str(refund.reversal_id),
+            by=share,
+            state=str(row.state),
+        )
+        return await _settle(
+            session, refund, REDUCED, share, f"not charged yet: lowered by {share}"
+        )
+    if row.state in (S.PROCESSING, S.REQUIRES_ACTION):
+        refund.next_attempt_at = now + timedelta(
+            seconds=settings.billing_commission_recheck_seconds
+        )
+        refund.reason = "an attempt to charge is open: decided once its outcome is known"
+        await session.flush()
+        return False
+    if row.state is S.SUCCEEDED and row.payment_intent_id:
+        others = await ReversalRepository(session).refunds_of(row.id)
+        sent = sum(
+            r.amount_minor
+            for r in others
+            if r.id != refund.id and r.state in (PROCESSING, SUCCEEDED)
+        )
+        left = max(row.amount_minor - max(row.refunded_minor, sent), 0)
+        share = rules.reversal_share(gross, refund.reversed_minor, recovered, left)
+        if share == 0:
+            return await _settle(session, refund, NOTHING, 0, "the commission is refunded already")
+        refund.state = PROCESSING
+        refund.amount_minor = share
+        refund.sent_at = now
+        refund.next_attempt_at = now + timedelta(
+            seconds=settings.billing_commission_recheck_seconds
+        )
+        refund.reason = None
+        await session.flush()
+        return True
+    return await _settle(
+        session, refund, NOTHING, 0, f"the commission is {row.state}: no card charge to refund"
+    )
+
+
+async def _settle(
+    session: AsyncSession, refund: CommissionRefund, state: str, amount: int, why: str
+) -> bool:
+    refund.state = state
+    refund.amount_minor = amount
+    refund.reason = why[:300]
+    refund.next_attempt_at = None
+    await session.flush()
+    return True
+
+
+async def apply_refund_answer(
+    session: AsyncSession,
+    row: Commission,
+    refund: CommissionRefund,
+    answer: Mapping[str, Any],
+    *,
+    source: str,
+) -> bool:
+    """Stripe's Refund for the reversal (the API's answer, a listing, a webhook): recorded
+    once; the commission's refunded amount grows to what its reversals refunded (``refunded``
+    in full) and the refund is a ledger movement (UNIQUE per Stripe refund)."""
+    refund_id = str(answer.get("id") or "")
+    status = str(answer.get("status") or "succeeded")
+    if not refund_id:
+        return False
+    changed = False
+    if refund.state == PROCESSING:
+        if status in ("failed", "canceled"):
+            await _settle(session, refund, NOTHING, 0, f"Stripe's refund {refund_id} {status}")
+            return True
+        refund.state = SUCCEEDED
+        refund.stripe_refund_id = refund_id
+        refund.stripe_status = status
+        refund.next_attempt_at = None
+        await session.flush()
+        changed = True
+        refunded = sum(
+            r.amount_minor
+            for r in await ReversalRepository(session).refunds_of(row.id)
+            if r.state == SUCCEEDED
+        )
+        row.refunded_minor = min(max(row.refunded_minor, refunded), row.amount_minor)
+        if row.refunded_minor >= row.amount_minor > 0:
+            _move(row, S.REFUNDED)
+        await session.flush()
+        log.info(
+            "billing.commission_refunded",
+            commission_id=str(row.id),
+            reversal_id=str(refund.reversal_id),
+            amount_minor=refund.amount_minor,
+        )
+    await ledger.record(
+        session,
+        organization_id=row.organization_id,
+        kind=TransactionKind.REFUND,
+        stripe_id=refund_id,
+        amount_minor=int(answer.get("amount") or refund.amount_minor),
+        currency=str(answer.get("currency") or row.currency),
+        status=status,
+        source=source,
+        payment_intent_id=row.payment_intent_id,
+        charge_id=row.charge_id,
+        commission_id=row.id,
+        recovery_id=row.recovery_id,
+        stripe_created=_int(answer.get("created")),
+    )
+    return changed
+
+
+async def _reversal_of(
+    session: AsyncSession, row: Commission, refund: Mapping[str, Any]
+) -> CommissionRefund | None:
+    """The reversal's row a Stripe refund was sent for (``metadata[reversal]``), if any."""
+    named = (refund.get("metadata") or {}).get("reversal")
+    try:
+        reversal_id = uuid.UUID(str(named)) if named else None
+    except ValueError:
+        return None
+    if reversal_id is None:
+        return None
+    found = await ReversalRepository(session).refund_of(reversal_id, lock=True)
+    return found if found is not None and found.commission_id == row.id else None
+
+
+async def refund_refused(session: AsyncSession, refund: CommissionRefund, why: str) -> None:
+    """Stripe refused the refund (e.g. the charge was refunded meanwhile): nothing sent."""
+    if refund.state == PROCESSING:
+        await _settle(session, refund, NOTHING, 0, f"Stripe refused the refund: {why}")
+        log.warning("billing.commission_refund_refused", reversal_id=str(refund.reversal_id))
+
+
 # --- the seller's notices --------------------------------------------------------------------
 
 
 async def notify(session: AsyncSession, row: Commission, notice: str) -> None:
     """Request the seller's notice (``tasks.commission_notice`` writes the mail, scoped to the
-    organization) in this transaction: a notice exists if and only if the change was kept."""
+    organization) in this transaction: a notice exists if and only if the change was kept. At
+    most one per commission, attempt and kind (``commission_notices``, UNIQUE): a decision
+    taken again (a replayed answer, a webhook after the API's answer) requests nothing."""
+    if not await ReversalRepository(session).decide_notice(
+        row.organization_id, row.id, row.attempt, notice
+    ):
+        log.info(
+            "billing.commission_notice_decided_before",
+            commission_id=str(row.id),
+            attempt=row.attempt,
+            notice=notice,
+        )
+        return
     await enqueue(
         session,
         NOTICE_TASK,
@@ -428,7 +657,18 @@ async def notify(session: AsyncSession, row: Commission, notice: str) -> None:
             "organization_id": str(row.organization_id),
             "commission_id": str(row.id),
             "notice": notice,
+            "attempt": row.attempt,
         },
+    )
+
+
+async def notice_to_send(
+    session: AsyncSession, row: Commission, notice: str, attempt: int | None
+) -> bool:
+    """The notice job's check, in the transaction that queues the mail: True once per
+    commission, attempt and kind; a second delivery of the job finds it sent."""
+    return await ReversalRepository(session).mark_notice_sent(
+        row.organization_id, row.id, row.attempt if attempt is None else attempt, notice, utcnow()
     )
 
 

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sellerhub.billing.commissions import charge, service
 from sellerhub.billing.commissions.errors import NoSuchRecovery
-from sellerhub.billing.commissions.repository import CommissionRepository
+from sellerhub.billing.commissions.repository import CommissionRepository, ReversalRepository
 from sellerhub.billing.payouts import transfer as payouts
 from sellerhub.billing.payouts.repository import TransferRepository
 from sellerhub.billing.stripe.client import client_of
@@ -79,14 +79,22 @@ async def commission_charge(
 
 @task(service.NOTICE_TASK, queue="billing")
 async def commission_notice(
-    session: AsyncSession, organization_id: str, commission_id: str, notice: str
+    session: AsyncSession,
+    organization_id: str,
+    commission_id: str,
+    notice: str,
+    attempt: int | None = None,
 ) -> None:
-    """Mail the organization's owners and admins about their commission (the mail is queued
-    in this job's transaction; a second delivery of the job mails again, which a notice
-    tolerates)."""
+    """Mail the organization's owners and admins about their commission: once per
+    commission, attempt and kind. The notice is marked sent in the transaction that queues
+    the mail, so a second delivery of the job (or one running at the same time, which waits
+    for the row) finds it sent and mails nothing."""
     set_tenant(session, uuid.UUID(organization_id))
     row = await CommissionRepository(session).get(uuid.UUID(commission_id))
     if row is None:
+        return
+    if not await service.notice_to_send(session, row, notice, attempt):
+        log.info("billing.commission_notice_sent_before", commission_id=commission_id)
         return
     subject, body = service.notice_text(row, notice, public_url=_settings().public_url)
     for membership, user in await identity.members_with_users(session):
@@ -97,12 +105,14 @@ async def commission_notice(
 
 @task("billing.sweep", queue="billing", cron="*/5 * * * *")
 async def sweep(session: AsyncSession) -> None:
-    """Every 5 minutes: the commissions and transfers that are due (a retry after a decline,
-    a card now saved, an attempt whose outcome is overdue) are moved on, one at a time."""
+    """Every 5 minutes: the commissions, transfers and reversals' refunds that are due (a
+    retry after a decline, a card now saved, an attempt whose outcome is overdue, a refund
+    waiting for the charge or whose outcome is overdue) are moved on, one at a time."""
     now = utcnow()
     with system_context(session, "billing: due commissions and transfers"):
         commissions = await CommissionRepository(session).due(now, SWEEP_LIMIT)
         transfers = await TransferRepository(session).due(now, SWEEP_LIMIT)
+        refunds = await ReversalRepository(session).due_refunds(now, SWEEP_LIMIT)
     await session.rollback()  # nothing written here; the steps commit their own
     settings = _settings()
     client = client_of(resources())
@@ -129,5 +139,19 @@ async def sweep(session: AsyncSession) -> None:
             log.warning(
                 "billing.sweep_failed", transfer_id=str(transfer_id), error=type(exc).__name__
             )
-    if commissions or transfers:
-        log.info("billing.swept", commissions=len(commissions), transfers=len(transfers))
+    for organization_id, reversal_id in refunds:
+        try:
+            await charge.refund_step(
+                resources().sessionmaker, settings, client, organization_id, reversal_id, now=now
+            )
+        except Exception as exc:
+            log.warning(
+                "billing.sweep_failed", reversal_id=str(reversal_id), error=type(exc).__name__
+            )
+    if commissions or transfers or refunds:
+        log.info(
+            "billing.swept",
+            commissions=len(commissions),
+            transfers=len(transfers),
+            refunds=len(refunds),
+        )
