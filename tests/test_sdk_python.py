@@ -22,6 +22,7 @@ from sellerhub_sdk import (
     IdempotencyKeyReused,
     InsufficientCredits,
     NotAuthenticated,
+    NotFound,
     SellerhubClient,
     TokenVerifier,
     UnknownSigningKey,
@@ -241,8 +242,17 @@ async def test_purchase_through_checkout_credits_the_wallet(
         finally:
             browser.close()
         assert returned.startswith(back) and checkout.checkout_session_id in returned
+        # The app's success page: fulfilled from Stripe at once, then the webhook: once.
+        cs_id = checkout.checkout_session_id
+        assert cs_id is not None
+        paid = sdk.credits.purchase_status(cs_id, fulfil=True)
+        assert paid.status == "paid" and paid.credits == 100 and paid.amount_minor == 1000
+        assert sdk.credits.balance().balance == 100
         await wait_for_event(runtime, "checkout.session.completed")
         await drain(runtime)
+        assert sdk.credits.purchase_status(cs_id).status == "paid"
         assert sdk.credits.balance().balance == 100
+        with pytest.raises(NotFound):
+            sdk.credits.purchase_status("cs_test_unknown")
         bought = next(iter(sdk.credits.transfers()))
         assert bought.code == "purchase" and bought.amount == 100

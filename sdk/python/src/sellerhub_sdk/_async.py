@@ -31,6 +31,7 @@ from sellerhub_sdk.models import (
     Checkout,
     CreditCheck,
     Introspection,
+    PurchaseStatus,
     Signup,
     Transfer,
     User,
@@ -200,6 +201,14 @@ class AsyncCredits:
         return await self._c._send(
             _ops.purchase(package_id, amount, idempotency_key, success_url, cancel_url)
         )
+
+    async def purchase_status(
+        self, checkout_session_id: str, *, fulfil: bool = False
+    ) -> PurchaseStatus:
+        """A purchase's state (``credits:read``). ``fulfil=True`` (on your success page) makes
+        sellerhub re-read the session from Stripe and credit it when paid, once, whether this
+        or Stripe's webhook comes first."""
+        return await self._c._send(_ops.purchase_status(checkout_session_id, fulfil))
 
     def transfers(self, *, page_size: int | None = None) -> AsyncIterator[Transfer]:
         path, item = _ops.TRANSFERS

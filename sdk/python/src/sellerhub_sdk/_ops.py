@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from sellerhub_sdk._core import Call, Page, as_dict, new_idempotency_key, page_parser
 from sellerhub_sdk.models import (
@@ -10,6 +11,7 @@ from sellerhub_sdk.models import (
     Checkout,
     CreditCheck,
     Introspection,
+    PurchaseStatus,
     Signup,
     Transfer,
     User,
@@ -61,6 +63,12 @@ def purchase(
         "POST", "/api/cross-app/credits/purchase", lambda b: Checkout.of(b), json=body,
         idempotency_key=idempotency_key or new_idempotency_key(),
     )  # fmt: skip
+
+
+def purchase_status(checkout_session_id: str, fulfil: bool) -> Call[PurchaseStatus]:
+    path = f"/api/v1/credits/purchases/{quote(checkout_session_id, safe='')}"
+    params = {"fulfil": "true"} if fulfil else None
+    return Call("GET", path, lambda b: PurchaseStatus.of(b), params=params)
 
 
 def page(

@@ -30,6 +30,7 @@ from sellerhub_sdk.models import (
     Checkout,
     CreditCheck,
     Introspection,
+    PurchaseStatus,
     Signup,
     Transfer,
     User,
@@ -205,6 +206,12 @@ class Credits:
         return self._c._send(
             _ops.purchase(package_id, amount, idempotency_key, success_url, cancel_url)
         )
+
+    def purchase_status(self, checkout_session_id: str, *, fulfil: bool = False) -> PurchaseStatus:
+        """A purchase's state (``credits:read``). ``fulfil=True`` (on your success page) makes
+        sellerhub re-read the session from Stripe and credit it when paid, once, whether this
+        or Stripe's webhook comes first."""
+        return self._c._send(_ops.purchase_status(checkout_session_id, fulfil))
 
     def transfers(self, *, page_size: int | None = None) -> Iterator[Transfer]:
         """The ledger, newest first, every page (``credits:read``)."""

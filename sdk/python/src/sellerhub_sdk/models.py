@@ -113,6 +113,30 @@ class Checkout:
 
 
 @dataclass(frozen=True)
+class PurchaseStatus:
+    """A purchase's state: ``status`` is open, processing, paid, failed or expired;
+    ``reversed_credits`` what a refund or dispute took back."""
+
+    checkout_session_id: str
+    status: str
+    credits: int
+    amount_minor: int
+    currency: str
+    reversed_credits: int
+
+    @classmethod
+    def of(cls, data: dict[str, Any]) -> PurchaseStatus:
+        return cls(
+            checkout_session_id=str(data["checkout_session_id"]),
+            status=str(data["status"]),
+            credits=int(data["credits"]),
+            amount_minor=int(data["amount_minor"]),
+            currency=str(data["currency"]),
+            reversed_credits=int(data.get("reversed_credits", 0)),
+        )
+
+
+@dataclass(frozen=True)
 class Introspection:
     """``validate_token``: ``active`` and, when active, the token's claims."""
 
