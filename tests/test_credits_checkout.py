@@ -10,6 +10,7 @@ import uuid
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import pytest
 from sqlalchemy import text
 
@@ -191,3 +192,68 @@ async def test_purchase_refusals(seller: Browser, runtime: Runtime) -> None:
     assert both.status_code == 422, both.text
     other = seller.client.get(f"/api/v1/credits/purchases/cs_test_{uuid.uuid4().hex}")
     assert other.status_code == 404
+
+
+async def _plan(runtime: Runtime, credits: int = 40) -> uuid.UUID:
+    package_id = await _package(runtime, credits=credits, price=900)
+    async with runtime.engine.begin() as conn:
+        await conn.execute(
+            text("UPDATE credit_packages SET interval = 'month' WHERE id = :id"),
+            {"id": package_id},
+        )
+    return package_id
+
+
+async def test_subscription_grants_once_per_invoice_in_any_order(
+    seller: Browser, runtime: Runtime, live_server: str
+) -> None:
+    plan = await _plan(runtime)
+    admin(live_server, "config", {"delivery": "hold"})
+    started = seller.client.post(
+        "/api/v1/credits/subscriptions", json={"package_id": str(plan)}, headers=seller.csrf()
+    )
+    assert started.status_code == 201, started.text
+    _pay(seller, started.json()["url"])
+    async with httpx.AsyncClient(timeout=10) as http:
+        listing = await http.get(
+            f"{live_server}/_emulators/stripe/v1/subscriptions",
+            headers={"Authorization": "Bearer sk_test_sellerhub_emulator"},
+        )
+    subs = listing.json()["data"]
+    (sub,) = subs
+    admin(live_server, f"subscriptions/{sub['id']}/advance", {})
+    admin(live_server, f"subscriptions/{sub['id']}/advance", {})
+    held = admin(live_server, "deliveries")["held"]
+    # Everything delivered newest first (invoice.paid before checkout.session.completed)...
+    admin(live_server, "deliver", {"events": held, "order": "reversed"})
+    await wait_for_event(runtime, "invoice.paid", 3)
+    await drain(runtime)
+    # ... and every invoice.paid delivered again.
+    paid = [
+        d["event"]
+        for d in admin(live_server, "deliveries")["deliveries"]
+        if d["type"] == "invoice.paid"
+    ]
+    assert len(set(paid)) == 3
+    async with httpx.AsyncClient(timeout=10) as http:
+        for event_id in set(paid):
+            await http.post(f"{live_server}/_emulators/stripe/_admin/events/{event_id}/resend")
+    await asyncio.sleep(0.5)
+    await drain(runtime)
+    assert _wallet(seller)["balance"] == 120
+    listed = seller.client.get("/api/v1/credits/subscriptions").json()
+    assert [(s["status"], s["invoices_paid"], s["stripe_subscription_id"]) for s in listed] == [
+        ("active", 3, sub["id"])
+    ]
+    async with runtime.engine.connect() as conn:
+        keys = await conn.execute(
+            text("SELECT count(*) FROM credit_transfers WHERE idempotency_key LIKE 'invoice:%'")
+        )
+        assert keys.scalar_one() == 3
+    cancelled = seller.client.delete(
+        f"/api/v1/credits/subscriptions/{listed[0]['id']}", headers=seller.csrf()
+    )
+    assert cancelled.status_code == 200, cancelled.text
+    assert cancelled.json()["status"] == "canceled"
+    assert _wallet(seller)["balance"] == 120
+    await _reconciled(runtime)
