@@ -165,6 +165,26 @@ async def test_async_client_journey_with_a_service_apps_credentials(
         assert codes == ["consume", "consume", "consume", "grant"]
 
 
+async def test_dashboard_lists_with_an_api_key(
+    live_server: str, world: World, tenant: Tenant
+) -> None:
+    """The organization's own API key: its ledger and the dashboard's paged lists (none of
+    the latter has rows for a new organization; the routes, filters and pages still answer)."""
+    await _grant(live_server, world, tenant.organization.id, 3)
+    with SellerhubClient(live_server, token=tenant.api_key) as sdk:
+        assert [t.amount for t in sdk.credits.transfers(page_size=1)] == [3]
+        assert list(sdk.orders.list(page_size=1, channel="amazon")) == []
+        assert list(sdk.claims.list(page_size=1)) == []
+        assert list(sdk.billing.commissions.list(page_size=1)) == []
+        assert list(sdk.billing.payouts.list(page_size=1)) == []
+        assert list(sdk.billing.transactions.list(page_size=1)) == []
+        with pytest.raises(ValidationFailed):
+            list(sdk.orders.list(page_size=0))
+    async with AsyncSellerhubClient(live_server, token=tenant.api_key) as aio:
+        assert [o async for o in aio.orders.list()] == []
+        assert (await aio.credits.check(3)).sufficient
+
+
 async def _sign_with_new_key(runtime: Runtime, audience: str, issuer: str) -> tuple[str, str]:
     """Rotate the signing key (short timings: it signs 7 s after it is published) and sign a
     token with it, through the server's own key store."""
