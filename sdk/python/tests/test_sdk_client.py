@@ -311,3 +311,22 @@ def test_validate_token_uses_the_apps_client_credentials() -> None:
     client, _ = sync_client(Recorder())
     with pytest.raises(NotAuthenticated):
         client.identity.validate_token("tok")
+
+
+def test_a_refused_static_token_is_not_retried() -> None:
+    rec = Recorder(problem(401, "unauthenticated"))
+    client, slept = sync_client(rec)
+    with pytest.raises(NotAuthenticated):
+        client.credits.balance()
+    assert len(rec.requests) == 1 and slept == []
+
+
+async def test_async_reads_retry_a_503_and_connection_errors_with_backoff() -> None:
+    rec = Recorder(
+        httpx.ConnectError("refused"),
+        problem(503, "upstream-unavailable"),
+        httpx.Response(200, json={"balance": 4, "packages": []}),
+    )
+    client, slept = async_client(rec, retry=RetryPolicy(backoff=1.0, max_backoff=1.5))
+    assert (await client.credits.balance()).balance == 4
+    assert len(slept) == 2 and 0.5 <= slept[0] <= 1.0 and 0.75 <= slept[1] <= 1.5

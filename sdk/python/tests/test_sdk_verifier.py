@@ -212,3 +212,40 @@ async def test_verify_async(keys: Keys) -> None:
     assert (await v.verify_async(keys.token()))["aud"] == "adsight"
     with pytest.raises(InvalidToken):
         await v.verify_async(keys.token(aud="x"))
+
+
+def test_concurrent_unknown_kids_make_one_fetch(keys: Keys) -> None:
+    import threading
+
+    v = verifier(keys, min_refetch_seconds=60)
+    keys.add("late", publish=False)
+    token = keys.token("late")
+    failures: list[Exception] = []
+
+    def attempt() -> None:
+        try:
+            v.verify(token)
+        except UnknownSigningKey as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=attempt) for _ in range(32)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(failures) == 32 and keys.requests == 1
+
+
+def test_for_server_reads_the_metadata(keys: Keys) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/.well-known/oauth-authorization-server":
+            return httpx.Response(200, json={
+                "issuer": ISSUER, "jwks_uri": "https://keys.example.com/.well-known/jwks.json"
+            })  # fmt: skip
+        assert request.url.host == "keys.example.com"
+        return keys.handler(request)
+
+    http = httpx.Client(transport=httpx.MockTransport(handler))
+    v = TokenVerifier.for_server(ISSUER, "adsight", http_client=http)
+    assert v.issuer == ISSUER and v.jwks_url.startswith("https://keys.example.com/")
+    assert v.verify(keys.token())["iss"] == ISSUER
