@@ -43,6 +43,14 @@ from tests.test_billing_commissions import (
     save_card,
     stored_events,
 )
+from tests.test_claims_workflow import (
+    commission_requests,
+    detect,
+    lost,
+    paid,
+    recoveries_of,
+    reimburse,
+)
 
 
 @pytest.fixture(name="emulator")
@@ -348,3 +356,70 @@ async def test_a_notice_job_of_an_older_payload_is_mailed_once(
     await deliver_notice(runtime, notice)
     await deliver_notice(runtime, notice)
     assert len(await mails_to(runtime, seller.user.email)) == 1
+
+
+# --- through claims' outbox and the periodic job ------------------------------------------------
+
+
+async def run_jobs(runtime: Runtime, emulator: Stripe, payloads: list[dict[str, str]]) -> None:
+    previous = jobs.resources()
+    settings = runtime.settings.model_copy(update={"stripe_api_base": emulator.base})
+    jobs.configure(dataclasses.replace(previous, settings=settings))
+    try:
+        for payload in payloads:
+            async with unit_of_work(runtime.sessionmaker) as session:
+                await tasks.commission_requested(session, **payload)
+    finally:
+        jobs.configure(previous)
+
+
+async def test_a_reimbursement_reversed_through_claims_refunds_its_share(
+    runtime: Runtime, emulator: Stripe, seller: Tenant
+) -> None:
+    """Claims records the reimbursement, then Amazon's ``Reimbursement_Reversal`` naming it; each
+    requests billing's job (delivered twice here): charged once, refunded its share once."""
+    await save_card(runtime, emulator, seller)
+    await detect(runtime, seller, lost())
+    await reimburse(runtime, seller, paid("R1"))  # 3 x 500
+    await run_jobs(runtime, emulator, (await commission_requests(runtime)) * 2)
+    [original] = await recoveries_of(runtime, seller)
+    row = await commission_of(runtime, original.id)
+    assert row.state is S.SUCCEEDED and row.amount_minor == 300
+    await reimburse(runtime, seller, paid("R1-REV", quantity=-1, original="R1"))  # -500
+    payloads = await commission_requests(runtime)
+    assert len(payloads) == 2
+    await run_jobs(runtime, emulator, payloads * 2)
+    assert await refunds_at_stripe(emulator, row.payment_intent_id) == [100]
+    after = await commission_of(runtime, original.id)
+    assert after.state is S.SUCCEEDED and after.refunded_minor == 100
+    assert await charged(emulator, original.id) == 1
+
+
+async def test_the_sweep_resolves_a_refund_whose_answer_was_lost(
+    runtime: Runtime, emulator: Stripe, seller: Tenant
+) -> None:
+    recovery_id, row = await charged_commission(runtime, emulator, seller, 10_000)
+    reversal_id = await reversal(runtime, seller, recovery_id, 10_000)
+    await refund_fault(emulator, "after_drop")
+    await request(runtime, emulator, seller, reversal_id)
+    assert (await refund_row(runtime, reversal_id)).state == "processing"
+    async with unit_of_work(runtime.sessionmaker) as session:
+        set_tenant(session, seller.organization.id)
+        found = (
+            await session.execute(
+                select(CommissionRefund).where(CommissionRefund.reversal_id == reversal_id)
+            )
+        ).scalar_one()
+        found.next_attempt_at = utcnow() - dt.timedelta(seconds=1)  # its re-check is due
+    previous = jobs.resources()
+    settings = runtime.settings.model_copy(update={"stripe_api_base": emulator.base})
+    jobs.configure(dataclasses.replace(previous, settings=settings))
+    try:
+        for _ in range(2):
+            async with unit_of_work(runtime.sessionmaker) as session:
+                await tasks.sweep(session)
+    finally:
+        jobs.configure(previous)
+    assert (await refund_row(runtime, reversal_id)).state == "succeeded"
+    assert await refunds_at_stripe(emulator, row.payment_intent_id) == [2000]
+    assert (await commission_of(runtime, recovery_id)).state is S.REFUNDED
