@@ -113,8 +113,8 @@ async def refund_row(runtime: Runtime, reversal_id: uuid.UUID) -> CommissionRefu
         return row
 
 
-async def refund_fault(emulator: Stripe, mode: str) -> None:
-    rule = {"method": "POST", "path": "/v1/refunds", "mode": mode, "status": 500, "count": 1}
+async def refund_fault(emulator: Stripe, mode: str, status: int = 500) -> None:
+    rule = {"method": "POST", "path": "/v1/refunds", "mode": mode, "status": status, "count": 1}
     (await emulator.admin.post("/faults", json=rule)).raise_for_status()
 
 
@@ -223,12 +223,13 @@ async def test_stripe_refunded_then_answered_500(
     assert [str(t.kind) for t in await ledger(runtime, seller)].count("refund") == 1
 
 
+@pytest.mark.parametrize("status", [500, 429])
 async def test_a_refund_stripe_never_ran_is_sent_again_under_its_key(
-    runtime: Runtime, emulator: Stripe, seller: Tenant
+    runtime: Runtime, emulator: Stripe, seller: Tenant, status: int
 ) -> None:
     recovery_id, row = await charged_commission(runtime, emulator, seller, 10_000)
     reversal_id = await reversal(runtime, seller, recovery_id, 2_500)
-    await refund_fault(emulator, "error")
+    await refund_fault(emulator, "error", status)
     await request(runtime, emulator, seller, reversal_id)
     assert (await refund_row(runtime, reversal_id)).state == "processing"
     assert await refunds_at_stripe(emulator, row.payment_intent_id) == []
@@ -423,3 +424,18 @@ async def test_the_sweep_resolves_a_refund_whose_answer_was_lost(
     assert (await refund_row(runtime, reversal_id)).state == "succeeded"
     assert await refunds_at_stripe(emulator, row.payment_intent_id) == [2000]
     assert (await commission_of(runtime, recovery_id)).state is S.REFUNDED
+
+
+async def test_a_refund_stripe_refuses_is_settled_without_another(
+    runtime: Runtime, emulator: Stripe, seller: Tenant
+) -> None:
+    """The charge was refunded in full at Stripe (the dashboard) before we heard of it: the
+    reversal's refund is refused (400) and settled as nothing, never retried."""
+    recovery_id, row = await charged_commission(runtime, emulator, seller, 10_000)
+    (await emulator.admin.post("/refund", json={"charge": row.charge_id})).raise_for_status()
+    reversal_id = await reversal(runtime, seller, recovery_id, 5_000)
+    await request(runtime, emulator, seller, reversal_id)
+    refund = await refund_row(runtime, reversal_id)
+    assert refund.state == "nothing" and refund.reason and "refused" in refund.reason
+    assert refund.next_attempt_at is None
+    assert await refunds_at_stripe(emulator, row.payment_intent_id) == [2000]  # the dashboard's
