@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from sellerhub.billing.credits import reads as credit_reads
 from sellerhub.commerce.claims import packet
 from sellerhub.commerce.claims import service as claims
 from sellerhub.commerce.inventory import service as inventory
@@ -26,7 +27,10 @@ LOW_STOCK_BELOW = 5  # as the inventory page's low-stock filter by default
 @router.get("/")
 async def dashboard(request: Request) -> Response:
     # The viewer and every card's figures: one read-only statement.
-    viewer, (rows, order_count, jobs, (skus, units, low), last_fba, claim_card) = await view(
+    (
+        viewer,
+        (rows, order_count, jobs, (skus, units, low), last_fba, claim_card, wallet),
+    ) = await view(
         request,
         connections.summaries(),
         orders.count_read(),
@@ -34,6 +38,7 @@ async def dashboard(request: Request) -> Response:
         inventory.summary_read(below=LOW_STOCK_BELOW),
         fba.latest_snapshot(),
         claims.dashboard_card(),
+        credit_reads.card_read(),
     )
     live = [c for c in rows if c.status != "disconnected"]
     return render(
@@ -52,6 +57,7 @@ async def dashboard(request: Request) -> Response:
             "stock": {"skus": skus, "units": units, "low": low, "below": LOW_STOCK_BELOW},
             "last_fba": last_fba,
             "claims": claim_card,
+            "credits": wallet,
             "money": packet.money,
         },
     )

@@ -1,0 +1,77 @@
+"""The credits page in a real browser: an owner buys a package through Stripe's hosted page
+(the emulator's Checkout), comes back to ``/credits``, sees "Credits added" once the purchase
+is fulfilled and the balance risen, and the history lists the purchase; a member sees the page
+with Buy disabled and the reason, and a forged buy is refused."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import pytest
+from playwright.async_api import expect
+from sqlalchemy import text
+
+from sellerhub.runtime import Runtime
+from tests.stripe_helpers import (
+    live_jobs,  # noqa: F401 - fixture
+    stripe_reset,  # noqa: F401 - fixture
+)
+from tests.web.conftest import WebPage
+from tests.web.test_settings import csrf_token, make_team, sign_in
+
+pytestmark = pytest.mark.usefixtures("live_jobs", "stripe_reset")
+
+
+async def _package(runtime: Runtime) -> tuple[uuid.UUID, str]:
+    package_id = uuid.uuid4()
+    name = f"Starter {package_id.hex[:6]}"
+    async with runtime.engine.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO credit_packages (id, name, credits, price_minor, currency, active)"
+                " VALUES (:id, :name, 250, 1900, 'USD', true)"
+            ),
+            {"id": package_id, "name": name},
+        )
+    return package_id, name
+
+
+async def test_owner_buys_a_package_through_the_hosted_page(web: WebPage, runtime: Runtime) -> None:
+    _, name = await _package(runtime)
+    team = await make_team(runtime)
+    await sign_in(web, team.owner.email)
+    await web.go("/credits")
+    page = web.page
+    await expect(page.locator("[data-credits-balance]")).to_have_text("0")
+    await expect(page.get_by_text("No credit movements yet")).to_be_visible()
+    await page.get_by_role("button", name=f"Buy {name}").click()
+    await expect(page).to_have_url(re.compile(r"/_emulators/stripe/pages/checkout/cs_"))
+    await page.get_by_role("button", name=re.compile("^Pay")).click()
+    await expect(page).to_have_url(re.compile(r"/credits\?session_id=cs_"))
+    status = page.locator("#credits-purchase")
+    await expect(status).to_contain_text("Credits added. 250 credits are in your wallet.")
+    await page.get_by_role("link", name="Show the balance").click()
+    await expect(page.locator("[data-credits-balance]")).to_have_text("250")
+    await expect(page.locator("table.credits-history")).to_contain_text("Credits bought")
+    await expect(page.locator("table.credits-purchases")).to_contain_text("Paid")
+    await web.go("/")
+    await expect(page.locator("[data-credits-card]")).to_contain_text("Balance: 250")
+    await expect(page.get_by_role("link", name="Buy credits")).to_be_visible()
+
+
+async def test_member_sees_buy_disabled(web: WebPage, runtime: Runtime) -> None:
+    package_id, name = await _package(runtime)
+    team = await make_team(runtime)
+    await sign_in(web, team.member.email)
+    await web.go("/credits")
+    page = web.page
+    await expect(page.locator("#credits-admin-only")).to_contain_text("owner or admin")
+    await expect(page.get_by_role("button", name=f"Buy {name}")).to_be_disabled()
+    token = await csrf_token(web)
+    forged = await page.request.post(
+        f"{web.base}/credits/buy/{package_id}",
+        headers={"X-CSRF-Token": token, "HX-Request": "true"},
+    )
+    assert forged.status == 403
+    assert "owner or admin" in await forged.text()
