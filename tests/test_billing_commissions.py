@@ -512,8 +512,9 @@ async def test_authentication_required_then_confirmed_on_session(
         back = done.headers["location"]
         assert back.startswith(f"{live_server}/api/v1/billing/commissions/{row.id}/return")
         final = await browser.get(back)
-        assert final.status_code == 200, final.text
-        assert final.json()["state"] == "succeeded"
+        assert final.status_code == 303, final.text
+        assert final.headers["location"] == f"{live_server}/billing?payment=confirmed#commissions"
+        assert (await commission_of(runtime, recovery_id)).state is S.SUCCEEDED
     assert await charged(emulator, recovery_id) == 1
     # Following the link again is a conflict, not a second charge.
     async with httpx.AsyncClient(headers=seller.headers, timeout=20) as browser:

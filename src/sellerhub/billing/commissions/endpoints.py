@@ -122,13 +122,30 @@ async def authenticate_commission(
     return RedirectResponse(url or back, status_code=303)
 
 
+# The billing page's ``?payment=`` code for the commission's state once back from the bank.
+RETURN_CODES = {
+    "succeeded": "confirmed",
+    "processing": "processing",
+    "requires_action": "not_confirmed",
+    "failed": "failed",
+}
+
+
 @router.get(
-    "/commissions/{commission_id}/return", response_model=CommissionOut, responses=UNAVAILABLE
+    "/commissions/{commission_id}/return",
+    response_class=RedirectResponse,
+    status_code=303,
+    responses={
+        303: {"description": "to the billing page, ``?payment=confirmed|processing|failed|…``"},
+        **UNAVAILABLE,
+    },
 )
 async def commission_returned(
     commission_id: uuid.UUID, runtime: RuntimeDep, principal: CurrentPrincipal
-) -> CommissionOut:
-    """Back from the bank's page: the payment read again at Stripe; the commission as it is."""
+) -> RedirectResponse:
+    """Back from the bank's page: the payment read again at Stripe, and the browser sent to
+    the billing page with a fixed code for how it ended (``confirmed``, ``processing``,
+    ``not_confirmed``, ``failed`` with the reason on the commission, else ``unchanged``)."""
     row = await charge.returned(
         runtime.sessionmaker,
         runtime.settings,
@@ -136,7 +153,10 @@ async def commission_returned(
         principal.organization_id,
         commission_id,
     )
-    return service.describe(row)
+    code = RETURN_CODES.get(row.state.value, "unchanged")
+    return RedirectResponse(
+        f"{runtime.settings.public_url}/billing?payment={code}#commissions", status_code=303
+    )
 
 
 @router.get("/commission-rate", response_model=RateOut)

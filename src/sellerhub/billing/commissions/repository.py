@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import LiteralString
 
 from sqlalchemy import exists, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
@@ -269,3 +270,32 @@ class ReversalRepository:
             .returning(CommissionNotice.id)
         )
         return marked.scalar_one_or_none() is not None
+
+
+# A page of the organization's commissions for the billing page (a ``db.reads.Read``): newest
+# first, at most ``commissions_limit`` + 1 rows (the extra one says there is a next page), each
+# with its claim's kind and SKU when it came from a claim.
+COMMISSIONS_PAGE_SQL: LiteralString = (
+    "SELECT coalesce(json_agg(p ORDER BY p.id DESC), '[]'::json) FROM ("
+    "SELECT c.id, c.recovery_id, c.state, c.reason, c.amount_minor, c.currency,"
+    " c.paid_to_platform, c.failure_code, c.decline_code, c.next_attempt_at, c.succeeded_at,"
+    " c.refunded_minor, c.created_at, cl.kind AS claim_kind, cl.sku AS claim_sku"
+    " FROM commissions c"
+    " LEFT JOIN claims cl ON cl.id = c.claim_id AND cl.organization_id = c.organization_id"
+    " WHERE c.organization_id = %(organization_id)s"
+    " AND (%(commissions_before)s::uuid IS NULL OR c.id < %(commissions_before)s::uuid)"
+    " ORDER BY c.id DESC LIMIT %(commissions_limit)s) p"
+)
+
+# The dashboard's billing figures: per currency, what was charged and what is still open.
+COMMISSION_TOTALS_SQL: LiteralString = (
+    "SELECT coalesce(json_agg(t ORDER BY t.currency), '[]'::json) FROM ("
+    "SELECT currency,"
+    " coalesce(sum(amount_minor - refunded_minor) FILTER (WHERE state IN"
+    " ('succeeded', 'refunded', 'disputed', 'withheld')), 0) AS charged_minor,"
+    " coalesce(sum(amount_minor) FILTER (WHERE state IN"
+    " ('pending', 'processing', 'requires_action', 'failed', 'no_card')), 0) AS open_minor,"
+    " count(*) FILTER (WHERE state = 'requires_action') AS to_confirm,"
+    " count(*) FILTER (WHERE state = 'failed') AS declined"
+    " FROM commissions WHERE organization_id = %(organization_id)s GROUP BY currency) t"
+)

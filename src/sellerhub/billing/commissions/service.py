@@ -21,7 +21,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sellerhub.billing.commissions import rules
 from sellerhub.billing.commissions.errors import BadCursor, NoSuchCommission
 from sellerhub.billing.commissions.models import REFUND_STATES, Commission, CommissionRefund
-from sellerhub.billing.commissions.repository import CommissionRepository, ReversalRepository
+from sellerhub.billing.commissions.repository import (
+    COMMISSION_TOTALS_SQL,
+    COMMISSIONS_PAGE_SQL,
+    CommissionRepository,
+    ReversalRepository,
+)
 from sellerhub.billing.commissions.rules import CommissionState
 from sellerhub.billing.commissions.schemas import CommissionOut
 from sellerhub.billing.transactions import service as ledger
@@ -31,6 +36,7 @@ from sellerhub.core.clock import utcnow
 from sellerhub.core.errors import NotFound
 from sellerhub.core.ids import uuid7
 from sellerhub.core.logging import get_logger
+from sellerhub.db.reads import Read
 from sellerhub.jobs.app import enqueue
 
 log = get_logger(__name__)
@@ -772,3 +778,22 @@ def _message(error: Mapping[str, Any]) -> str | None:
 
 def _int(value: object) -> int | None:
     return value if isinstance(value, int) else None
+
+
+def _rows(value: Any) -> list[dict[str, Any]]:
+    return [dict(row) for row in value or []]
+
+
+def commissions_read(*, limit: int, before: uuid.UUID | None) -> Read[list[dict[str, Any]]]:
+    """A page of commissions, newest first, for a page's one read (``web.session.view``): at
+    most ``limit`` + 1 rows (the extra one means there is a next page)."""
+    return Read(
+        COMMISSIONS_PAGE_SQL,
+        {"commissions_before": before, "commissions_limit": limit + 1},
+        _rows,
+    )
+
+
+def totals_read() -> Read[list[dict[str, Any]]]:
+    """Per currency: charged (net of refunds), still open, to confirm, declined."""
+    return Read(COMMISSION_TOTALS_SQL, decode=_rows)

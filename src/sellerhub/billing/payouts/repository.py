@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import LiteralString
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.dialects.postgresql import insert
@@ -111,3 +112,15 @@ class TransferRepository:
             )
         )
         return found.scalar_one_or_none()
+
+
+# A page of the seller's transfers for the billing page (a ``db.reads.Read``): newest first, at
+# most ``payouts_limit`` + 1 rows (the extra one says there is a next page).
+PAYOUTS_PAGE_SQL: LiteralString = (
+    "SELECT coalesce(json_agg(p ORDER BY p.id DESC), '[]'::json) FROM ("
+    "SELECT id, recovery_id, amount_minor, currency, state, reason, reversed_minor, sent_at,"
+    " next_attempt_at, created_at"
+    " FROM seller_transfers WHERE organization_id = %(organization_id)s"
+    " AND (%(payouts_before)s::uuid IS NULL OR id < %(payouts_before)s::uuid)"
+    " ORDER BY id DESC LIMIT %(payouts_limit)s) p"
+)

@@ -13,12 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sellerhub.billing.commissions.errors import BadCursor
 from sellerhub.billing.payouts.models import SellerTransfer, TransferState
-from sellerhub.billing.payouts.repository import TransferRepository
+from sellerhub.billing.payouts.repository import PAYOUTS_PAGE_SQL, TransferRepository
 from sellerhub.billing.payouts.schemas import TransferOut
 from sellerhub.billing.transactions import service as ledger
 from sellerhub.billing.transactions.models import TransactionKind
 from sellerhub.core.ids import uuid7
 from sellerhub.core.logging import get_logger
+from sellerhub.db.reads import Read
 from sellerhub.jobs.app import enqueue
 
 log = get_logger(__name__)
@@ -221,3 +222,13 @@ def _text(value: object) -> str | None:
     if isinstance(value, Mapping):
         value = value.get("id")
     return str(value)[:100] if value else None
+
+
+def _rows(value: Any) -> list[dict[str, Any]]:
+    return [dict(row) for row in value or []]
+
+
+def transfers_read(*, limit: int, before: uuid.UUID | None) -> Read[list[dict[str, Any]]]:
+    """A page of the seller's transfers, newest first, for a page's one read
+    (``web.session.view``): at most ``limit`` + 1 rows (the extra one means a next page)."""
+    return Read(PAYOUTS_PAGE_SQL, {"payouts_before": before, "payouts_limit": limit + 1}, _rows)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from typing import LiteralString
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
@@ -67,3 +68,14 @@ class TransactionRepository:
             )
         )
         return found.scalar_one_or_none()
+
+
+# A page of the ledger for the billing page (a ``db.reads.Read``): newest first, at most
+# ``transactions_limit`` + 1 rows (the extra one says there is a next page).
+TRANSACTIONS_PAGE_SQL: LiteralString = (
+    "SELECT coalesce(json_agg(p ORDER BY p.id DESC), '[]'::json) FROM ("
+    "SELECT id, kind, stripe_id, amount_minor, currency, status, direction, created_at"
+    " FROM stripe_transactions WHERE organization_id = %(organization_id)s"
+    " AND (%(transactions_before)s::uuid IS NULL OR id < %(transactions_before)s::uuid)"
+    " ORDER BY id DESC LIMIT %(transactions_limit)s) p"
+)

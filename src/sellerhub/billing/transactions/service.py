@@ -18,10 +18,11 @@ from sellerhub.billing.transactions.models import (
     TransactionAudit,
     TransactionKind,
 )
-from sellerhub.billing.transactions.repository import TransactionRepository
+from sellerhub.billing.transactions.repository import TRANSACTIONS_PAGE_SQL, TransactionRepository
 from sellerhub.core.errors import ValidationFailed
 from sellerhub.core.ids import uuid7
 from sellerhub.core.logging import get_logger
+from sellerhub.db.reads import Read
 
 log = get_logger(__name__)
 
@@ -151,3 +152,17 @@ async def page(
     rows = await TransactionRepository(session).page(limit=limit, before=before, kind=kind)
     items = rows[:limit]
     return items, (items[-1].id if len(rows) > limit else None)
+
+
+def _rows(value: Any) -> list[dict[str, Any]]:
+    return [dict(row) for row in value or []]
+
+
+def transactions_read(*, limit: int, before: uuid.UUID | None) -> Read[list[dict[str, Any]]]:
+    """A page of the ledger, newest first, for a page's one read (``web.session.view``): at
+    most ``limit`` + 1 rows (the extra one means there is a next page)."""
+    return Read(
+        TRANSACTIONS_PAGE_SQL,
+        {"transactions_before": before, "transactions_limit": limit + 1},
+        _rows,
+    )
