@@ -257,3 +257,22 @@ async def test_subscription_grants_once_per_invoice_in_any_order(
     assert cancelled.json()["status"] == "canceled"
     assert _wallet(seller)["balance"] == 120
     await _reconciled(runtime)
+
+
+async def test_cross_app_purchase_of_an_amount(seller: Browser, runtime: Runtime) -> None:
+    """The seed's path for the organization's own user: ``amount`` credits priced at the
+    smallest package's unit price (rounded up), back to sellerhub's /credits."""
+    await _package(runtime, credits=100, price=999)
+    answer = seller.client.post(
+        "/api/cross-app/credits/purchase", json={"amount": 30}, headers=seller.csrf()
+    )
+    assert answer.status_code == 201, answer.text
+    bought = answer.json()
+    back = _pay(seller, bought["url"])
+    assert urlsplit(back).path == "/credits"
+    status = _success_page(seller, bought["checkout_session_id"])
+    assert (status["status"], status["credits"], status["amount_minor"]) == ("paid", 30, 300)
+    await wait_for_event(runtime, "checkout.session.completed")
+    await drain(runtime)
+    assert _wallet(seller)["balance"] == 30
+    await _reconciled(runtime)

@@ -14,7 +14,8 @@ from sellerhub.runtime import Runtime
 from tests import test_cross_app as cross_app
 from tests.conftest import Tenant
 from tests.test_credits_api import ORG, ads_token, problem
-from tests.test_cross_app import ORIGIN, World, app_tokens, bearer
+from tests.test_cross_app import ORIGIN, World, app_tokens, bearer, register
+from tests.test_service_principals import _created_organization, _service_token
 
 world = cross_app.world  # fixtures
 _fresh_registry = cross_app._fresh_registry
@@ -95,3 +96,56 @@ async def test_urls_must_be_the_apps_and_the_organization_its_own(
     problem(
         await client.post(PURCHASE, json={"amount": 0}, headers=headers), 422, "validation-failed"
     )
+
+
+async def test_a_service_app_buys_for_an_account_it_signed_up(
+    client: httpx.AsyncClient, world: World, package: uuid.UUID, runtime: Runtime
+) -> None:
+    """The seed's flow for new cross-app users: the service app signs the user up, then starts
+    a purchase in the new organization, returning to a browser app's registered URL."""
+    service_app = await register(
+        client, world.admin_headers, "credits-svc", kind="service", allowed_origins=[],
+        permissions=["credits:purchase", "credits:read", "users:create"],
+    )  # fmt: skip
+    token = await _service_token(client, service_app)
+    mine = await _created_organization(client, service_app)
+    headers = {**bearer(token), ORG: mine}
+    body = {"package_id": str(package)}
+    problem(await client.post(PURCHASE, json=body, headers=headers), 422, "redirect-not-allowed")
+    await _with_redirect(client, world)
+    wrong = {**body, "return_app_id": "adsight", "success_url": "https://evil.example/x"}
+    problem(await client.post(PURCHASE, json=wrong, headers=headers), 422, "redirect-not-allowed")
+    unknown = {**body, "return_app_id": "no-such-app"}
+    problem(await client.post(PURCHASE, json=unknown, headers=headers), 422,
+            "redirect-not-allowed")  # fmt: skip
+    # Everything checked, Stripe is asked: unreachable from this in-process server, a 503 with
+    # Retry-After and no purchase recorded (the live-server tests buy through the emulator).
+    down = await client.post(PURCHASE, json={**body, "return_app_id": "adsight"}, headers=headers)
+    problem(down, 503, "stripe-unavailable")
+    assert down.headers["retry-after"]
+    async with runtime.engine.connect() as conn:
+        rows = await conn.execute(text("SELECT count(*) FROM credit_purchases"))
+        assert rows.scalar_one() == 0
+    # An organization the service app did not create is refused.
+    other = await _created_organization(client, world.ads)
+    problem(
+        await client.post(
+            PURCHASE,
+            json={**body, "return_app_id": "adsight"},
+            headers={**bearer(token), ORG: other},
+        ),
+        403,
+        "organization-not-granted",
+    )
+    # Without credits:purchase the service app is refused.
+    reader = await register(
+        client, world.admin_headers, "reader-svc", kind="service", allowed_origins=[],
+        permissions=["credits:read", "users:create"],
+    )  # fmt: skip
+    reader_token = await _service_token(client, reader)
+    theirs = await _created_organization(client, reader)
+    answer = await client.post(
+        PURCHASE, json={**body, "return_app_id": "adsight"},
+        headers={**bearer(reader_token), ORG: theirs},
+    )  # fmt: skip
+    assert answer.status_code == 403, answer.text

@@ -60,7 +60,7 @@ from sellerhub.deps import (
 from sellerhub.identity.apps import service as apps
 from sellerhub.identity.apps import tokens
 from sellerhub.identity.apps.errors import AppPermissionMissing
-from sellerhub.identity.apps.models import Permission
+from sellerhub.identity.apps.models import AppKind, Permission
 from sellerhub.identity.apps.principals import (
     ORGANIZATION_HEADER,
     OrganizationNotGranted,
@@ -201,6 +201,7 @@ def _package(row: PackageRow) -> PackageOut:
         price_minor=row.price_minor,
         currency=row.currency,
         active=row.active,
+        interval=row.interval,
     )
 
 
@@ -482,6 +483,7 @@ async def create_package(
         price_minor=body.price_minor,
         currency=body.currency.upper(),
         active=body.active,
+        interval=body.interval,
     )
     return JSONResponse(_package(row).model_dump(mode="json"), status_code=201)
 
@@ -540,7 +542,22 @@ async def purchase(
     if (body.package_id is None) == (body.amount is None):
         raise ValidationFailed("give exactly one of package_id and amount")
     if caller.app_id is not None:
-        app = await apps.get_app(session, caller.app_id)
+        returns_to = caller.app_id
+        if caller.via == "service":
+            if not body.return_app_id:
+                raise purchases.RedirectNotAllowed(
+                    "a service app registers no redirect URLs: name return_app_id, the browser "
+                    "app the buyer returns to"
+                )
+            returns_to = body.return_app_id
+        elif body.return_app_id not in (None, caller.app_id):
+            raise purchases.RedirectNotAllowed("an app's token returns only to its own URLs")
+        try:
+            app = await apps.get_app(session, returns_to)
+        except NotFound:
+            raise purchases.RedirectNotAllowed(f"no app {returns_to!r} is registered") from None
+        if app.kind != AppKind.BROWSER.value or app.disabled_at is not None:
+            raise purchases.RedirectNotAllowed(f"{returns_to!r} is not an enabled browser app")
         success, cancel = purchases.app_urls(
             list(app.redirect_urls), body.success_url, body.cancel_url
         )

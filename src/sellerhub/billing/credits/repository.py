@@ -681,15 +681,19 @@ class PackageRow:
     active: bool
     created_at: datetime
     updated_at: datetime
+    interval: str | None = None  # a subscription plan's period; None: sold once
 
 
 def _package(row: Sequence[Any]) -> PackageRow:
-    return PackageRow(row[0], row[1], int(row[2]), int(row[3]), row[4], row[5], row[6], row[7])
+    return PackageRow(
+        row[0], row[1], int(row[2]), int(row[3]), row[4], row[5], row[6], row[7], row[8]
+    )
 
 
 async def packages(conn: Any, *, active_only: bool) -> list[PackageRow]:
     cursor = await conn.execute(
-        "SELECT id, name, credits, price_minor, currency, active, created_at, updated_at"
+        "SELECT id, name, credits, price_minor, currency, active, created_at, updated_at,"
+        " interval"
         " FROM credit_packages"
         " WHERE active OR NOT %(active_only)s ORDER BY credits, id",
         {"active_only": active_only},
@@ -698,12 +702,21 @@ async def packages(conn: Any, *, active_only: bool) -> list[PackageRow]:
 
 
 async def create_package(
-    conn: Any, *, name: str, credits: int, price_minor: int, currency: str, active: bool
+    conn: Any,
+    *,
+    name: str,
+    credits: int,
+    price_minor: int,
+    currency: str,
+    active: bool,
+    interval: str | None = None,
 ) -> PackageRow:
     cursor = await conn.execute(
-        "INSERT INTO credit_packages (id, name, credits, price_minor, currency, active)"
-        " VALUES (%(id)s, %(name)s, %(credits)s, %(price)s, %(currency)s, %(active)s)"
-        " RETURNING id, name, credits, price_minor, currency, active, created_at, updated_at",
+        "INSERT INTO credit_packages (id, name, credits, price_minor, currency, active,"
+        " interval) VALUES (%(id)s, %(name)s, %(credits)s, %(price)s, %(currency)s,"
+        " %(active)s, %(interval)s)"
+        " RETURNING id, name, credits, price_minor, currency, active, created_at, updated_at,"
+        " interval",
         {
             "id": uuid7(),
             "name": name,
@@ -711,6 +724,7 @@ async def create_package(
             "price": price_minor,
             "currency": currency,
             "active": active,
+            "interval": interval,
         },
     )
     row = await cursor.fetchone()
@@ -727,7 +741,7 @@ async def update_package(
         " price_minor = coalesce(%(price_minor)s, price_minor),"
         " currency = coalesce(%(currency)s, currency), active = coalesce(%(active)s, active),"
         " updated_at = now() WHERE id = %(id)s RETURNING"
-        " id, name, credits, price_minor, currency, active, created_at, updated_at",
+        " id, name, credits, price_minor, currency, active, created_at, updated_at, interval",
         {
             "id": package_id,
             "name": changes.get("name"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -61,6 +61,7 @@ class PackageOut(BaseModel):
     price_minor: int = Field(description="minor units of the currency")
     currency: str
     active: bool
+    interval: str | None = Field(None, description="a subscription plan's period; null: sold once")
 
 
 class PackageIn(BaseModel):
@@ -71,6 +72,10 @@ class PackageIn(BaseModel):
     price_minor: int = Field(ge=0, le=100_000_000_00)
     currency: str = Field(pattern=r"^[A-Za-z]{3}$")
     active: bool = True
+    interval: Literal["day", "week", "month", "year"] | None = Field(
+        None,
+        description="a subscription plan's period (granted each paid invoice); none: sold once",
+    )
 
 
 class PackageUpdate(BaseModel):
@@ -148,6 +153,12 @@ class PurchaseIn(BaseModel):
         None, max_length=2000, description="one of the app's registered redirect URLs (query free)"
     )
     cancel_url: str | None = Field(None, max_length=2000)
+    return_app_id: str | None = Field(
+        None,
+        max_length=64,
+        description="service tokens only: the browser app whose registered redirect URLs the "
+        "buyer returns to (a service app registers none)",
+    )
 
 
 class PurchaseOut(BaseModel):

@@ -377,11 +377,18 @@ async def packages(conn: Any, *, active_only: bool = True) -> Sequence[repo.Pack
 
 
 async def create_package(
-    conn: Any, *, name: str, credits: int, price_minor: int, currency: str, active: bool
+    conn: Any,
+    *,
+    name: str,
+    credits: int,
+    price_minor: int,
+    currency: str,
+    active: bool,
+    interval: str | None = None,
 ) -> repo.PackageRow:
     return await repo.create_package(
         conn, name=name, credits=credits, price_minor=price_minor, currency=currency,
-        active=active,
+        active=active, interval=interval,
     )  # fmt: skip
 
 
