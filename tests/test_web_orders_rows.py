@@ -38,6 +38,7 @@ async def test_order_rows_escape_every_value_and_format_money_exactly(
                 ("KWD", 12_345, [mapping.NormalisedLine("1", "A&B", HOSTILE, 2, 1_250)]),
                 ("JPY", 1_500, [mapping.NormalisedLine("2", "", "", 1, 1_500)]),
                 ("USD", 1_999, []),
+                ("usd", 123_456_789, [mapping.NormalisedLine("4", "O'Neil", "", 1, 5)]),
             ]
         ):
             await orders.apply(
@@ -71,4 +72,7 @@ async def test_order_rows_escape_every_value_and_format_money_exactly(
     assert "JPY 1,500" in html and f"1 {TIMES} item at JPY 1,500" in html  # none; no title: "item"
     assert "USD 19.99" in html and "no lines" in html
     assert "partially paid" in html and "2026-03-04 05:06" in html
-    assert html.count('<th scope="row">') == 3
+    # a line without a title is named by its SKU; apostrophes escaped; thousands separated
+    assert f"1 {TIMES} O&#x27;Neil <span class=\"sku\">O&#x27;Neil</span> at USD 0.05" in html
+    assert "USD 1,234,567.89" in html
+    assert html.count('<th scope="row">') == 4
