@@ -255,3 +255,41 @@ async def test_a_failed_confirmation_comes_back_with_the_reason(
     notice = page.locator("[data-payment-notice]")
     await expect(notice).to_be_visible()
     await expect(page.locator(f"#commission-{row.id}")).not_to_contain_text("Paid")
+
+
+async def test_the_dashboards_billing_card(web: WebPage, runtime: Runtime) -> None:
+    team = await make_team(runtime)
+    await sign_in(web, team.member.email)
+    await web.go("/")
+    page = web.page
+    card = page.locator("section[aria-labelledby=card-billing]")
+    await expect(card.locator("[data-billing-card-on-file]")).to_have_text("No card on file")
+    await expect(card.locator("[data-billing-charged]")).to_contain_text("none yet")
+    await expect(card.locator("[data-billing-connect]")).to_contain_text("not started")
+    await expect(card.locator("[data-billing-next]")).to_have_text("Add a card")
+
+    await history(runtime, team.organization_id, paid=2)
+    async with unit_of_work(runtime.sessionmaker) as session:
+        set_tenant(session, team.organization_id)
+        session.add(
+            StripePaymentMethod(
+                organization_id=team.organization_id,
+                stripe_payment_method_id="pm_test_dashboard",
+                stripe_customer_id="cus_test_dashboard",
+                set_up_at=utcnow(),
+                brand="mastercard",
+                last4="4444",
+                exp_month=1,
+                exp_year=2031,
+                is_default=True,
+            )
+        )
+    await web.go("/")
+    await expect(card.locator("[data-billing-card-on-file]")).to_contain_text("Mastercard •• 4444")
+    await expect(card.locator("[data-billing-charged]")).to_contain_text("20.01 USD")
+    await expect(card.locator("[data-billing-open]")).to_contain_text("24.69 USD")
+    next_step = card.locator("[data-billing-next]")
+    await expect(next_step).to_have_text("See why a charge was declined")
+    await next_step.click()
+    await expect(page).to_have_url(web.base + "/billing#commissions")
+    await expect(page.locator("tr[data-state=failed]")).to_contain_text("insufficient funds")
