@@ -336,7 +336,7 @@ async def test_the_recovery_is_requested_once_when_two_runs_race(
     assert sorted(r["recovery_id"] for r in requests) == sorted(str(r.id) for r in recoveries)
 
 
-async def test_the_billing_task_marks_the_commission_awaiting_billing(
+async def test_billing_receiving_the_request_marks_the_recovery_handed_to_billing(
     runtime: Runtime, tenant: Tenant
 ) -> None:
     await detect(runtime, tenant, lost())

@@ -48,7 +48,7 @@ CLOSED = (
 
 class CommissionStatus(StrEnum):
     REQUESTED = "requested"  # the request is in the outbox
-    AWAITING_BILLING = "awaiting_billing"  # received; billing (Stripe) is not built yet
+    AWAITING_BILLING = "awaiting_billing"  # billing has it; its commission says how it stands
     NOT_APPLICABLE = "not_applicable"  # nothing to charge (units returned, no cash)
 
 
