@@ -276,3 +276,31 @@ async def test_cross_app_purchase_of_an_amount(seller: Browser, runtime: Runtime
     await drain(runtime)
     assert _wallet(seller)["balance"] == 30
     await _reconciled(runtime)
+
+
+async def test_partial_refund_and_dispute_take_back_their_share(
+    seller: Browser, runtime: Runtime, live_server: str
+) -> None:
+    """A 30.5 % refund takes back floor(100 * 0.305) = 30 credits;
+    a dispute then takes back the remaining 70."""
+    package_id = await _package(runtime, credits=100, price=1000)
+    bought = _buy(seller, package_id)
+    _pay(seller, bought["url"])
+    _success_page(seller, bought["checkout_session_id"])
+    charge = next(c for c in admin(live_server, "charges")["charges"] if c["amount"] == 1000)
+    admin(live_server, "refund", {"charge": charge["id"], "amount": 305})
+    await wait_for_event(runtime, "charge.refunded")
+    await drain(runtime)
+    assert _wallet(seller)["balance"] == 70
+    assert _success_page(seller, bought["checkout_session_id"])["reversed_credits"] == 30
+    admin(live_server, "dispute", {"charge": charge["id"]})
+    await wait_for_event(runtime, "charge.dispute.created")
+    await drain(runtime)
+    assert _wallet(seller)["balance"] == 0
+    assert _success_page(seller, bought["checkout_session_id"])["reversed_credits"] == 100
+    async with runtime.engine.connect() as conn:
+        kinds = await conn.execute(
+            text("SELECT kind, count(*) FROM stripe_transactions GROUP BY kind ORDER BY kind")
+        )
+        assert dict(kinds.all()) == {"charge": 1, "dispute": 1, "refund": 1}
+    await _reconciled(runtime)
