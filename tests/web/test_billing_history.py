@@ -159,6 +159,13 @@ async def test_the_history_in_words_paged_and_seen_by_a_member(
     await web.go("/billing?payment=<b>hacked</b>")
     await expect(page.locator("[data-payment-notice]")).to_have_count(0)
     await expect(page.get_by_text("hacked")).to_have_count(0)
+    await web.go("/billing?payment=failed&reason=<i>your_card_is_stolen</i>")
+    await expect(page.locator("[data-payment-notice]")).to_contain_text("The payment failed:")
+    await expect(page.get_by_text("your_card_is_stolen")).to_have_count(0)
+    await web.go("/billing?payment=confirmed")
+    await expect(page.locator("[data-payment-notice]")).to_have_text(
+        "Payment confirmed. Thank you: the commission is paid."
+    )
     bad = await page.request.get(web.base + "/billing?payouts=nope")
     assert bad.status == 422
     assert "does not exist" in await bad.text()
@@ -251,9 +258,9 @@ async def test_a_failed_confirmation_comes_back_with_the_reason(
     await web.go(f"/api/v1/billing/commissions/{row.id}/authenticate")
     page = web.page
     await page.get_by_role("button", name="Fail authentication").click()
-    await expect(page).to_have_url(re.compile(r"/billing\?payment=\w+#commissions$"))
+    await expect(page).to_have_url(re.compile(r"/billing\?payment=failed&reason=\w+#commissions$"))
     notice = page.locator("[data-payment-notice]")
-    await expect(notice).to_be_visible()
+    await expect(notice).to_contain_text("The payment failed: the bank's confirmation failed.")
     await expect(page.locator(f"#commission-{row.id}")).not_to_contain_text("Paid")
 
 
@@ -293,3 +300,23 @@ async def test_the_dashboards_billing_card(web: WebPage, runtime: Runtime) -> No
     await next_step.click()
     await expect(page).to_have_url(web.base + "/billing#commissions")
     await expect(page.locator("tr[data-state=failed]")).to_contain_text("insufficient funds")
+
+
+async def test_the_return_of_another_organizations_commission_is_not_found(
+    web: WebPage, runtime: Runtime
+) -> None:
+    ours, theirs = await make_team(runtime), await make_team(runtime)
+    await save_card(theirs.organization_id, runtime, "pm_card_authenticationRequired")
+    recovery_id = await recovery_in(runtime, theirs.organization_id, 12_345)
+    res = jobs.resources()
+    assert res.settings is not None
+    row = await charge.request(
+        res.sessionmaker, res.settings, client_of(res), theirs.organization_id, recovery_id
+    )
+    await sign_in(web, ours.owner.email)
+    for path in ("return", "authenticate"):
+        answer = await web.page.request.get(
+            f"{web.base}/api/v1/billing/commissions/{row.id}/{path}", max_redirects=0
+        )
+        assert answer.status == 404, path
+        assert answer.headers["content-type"].startswith("application/problem+json")

@@ -5,6 +5,7 @@ and the per-organization rate (platform administrators)."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any, Literal
 
@@ -129,6 +130,7 @@ RETURN_CODES = {
     "requires_action": "not_confirmed",
     "failed": "failed",
 }
+REASON_CODE = re.compile(r"[a-z_]{1,60}")
 
 
 @router.get(
@@ -145,7 +147,8 @@ async def commission_returned(
 ) -> RedirectResponse:
     """Back from the bank's page: the payment read again at Stripe, and the browser sent to
     the billing page with a fixed code for how it ended (``confirmed``, ``processing``,
-    ``not_confirmed``, ``failed`` with the reason on the commission, else ``unchanged``)."""
+    ``not_confirmed``, ``failed`` with Stripe's decline code as ``reason``, else
+    ``unchanged``)."""
     row = await charge.returned(
         runtime.sessionmaker,
         runtime.settings,
@@ -154,8 +157,12 @@ async def commission_returned(
         commission_id,
     )
     code = RETURN_CODES.get(row.state.value, "unchanged")
+    query = f"payment={code}"
+    reason = row.decline_code or row.failure_code
+    if code == "failed" and reason and REASON_CODE.fullmatch(reason):
+        query += f"&reason={reason}"  # Stripe's code; the page has words for the ones it knows
     return RedirectResponse(
-        f"{runtime.settings.public_url}/billing?payment={code}#commissions", status_code=303
+        f"{runtime.settings.public_url}/billing?{query}#commissions", status_code=303
     )
 
 

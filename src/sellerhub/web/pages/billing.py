@@ -267,6 +267,7 @@ async def billing_page(
     request: Request,
     card: str | None = None,
     payment: str | None = None,
+    reason: str | None = None,
     commissions: str | None = None,
     transactions: str | None = None,
     payouts: str | None = None,
@@ -292,6 +293,8 @@ async def billing_page(
     )
     notice = CARD_NOTICES.get(card or "", "")
     payment_notice = PAYMENT_NOTICES.get(payment or "")
+    if payment == "failed" and reason in DECLINE_WORDS:
+        payment_notice = ("error", f"The payment failed: {DECLINE_WORDS[reason]}.")
     return render(
         request,
         "billing.html",
