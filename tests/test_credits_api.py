@@ -34,8 +34,12 @@ ADS_ORIGIN = {"Origin": "https://ads.example.com"}
 
 @pytest.fixture(autouse=True)
 async def _no_packages(runtime: Runtime) -> AsyncIterator[None]:
+    # Packages are not an organization's: not truncated with them. Before and after each test
+    # (their purchases and subscriptions go with them).
+    async with runtime.engine.begin() as conn:
+        await conn.execute(text("TRUNCATE credit_packages CASCADE"))
     yield
-    async with runtime.engine.begin() as conn:  # not an organization's: not truncated with them
+    async with runtime.engine.begin() as conn:
         await conn.execute(text("TRUNCATE credit_packages CASCADE"))
 
 

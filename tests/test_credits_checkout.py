@@ -24,6 +24,7 @@ from tests.stripe_helpers import (
     stripe_reset,  # noqa: F401 - fixture
     wait_for_event,
 )
+from tests.test_credits_api import _no_packages  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.usefixtures("live_jobs", "stripe_reset")
 

@@ -13,7 +13,7 @@ from sqlalchemy import text
 from sellerhub.runtime import Runtime
 from tests import test_cross_app as cross_app
 from tests.conftest import Tenant
-from tests.test_credits_api import ORG, ads_token, problem
+from tests.test_credits_api import ORG, _no_packages, ads_token, problem  # noqa: F401
 from tests.test_cross_app import ORIGIN, World, app_tokens, bearer, register
 from tests.test_service_principals import _created_organization, _service_token
 

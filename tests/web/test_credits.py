@@ -17,6 +17,7 @@ from tests.stripe_helpers import (
     live_jobs,  # noqa: F401 - fixture
     stripe_reset,  # noqa: F401 - fixture
 )
+from tests.test_credits_api import _no_packages  # noqa: F401 - fixture
 from tests.web.conftest import WebPage
 from tests.web.test_settings import csrf_token, make_team, sign_in
 
