@@ -54,7 +54,11 @@ UNAVAILABLE: dict[int | str, dict[str, Any]] = {
 CHARGER = require_permission("billing:charge", users=Role.ADMIN)
 
 
-@charge_router.post("/charge-commission", response_model=CommissionOut)
+@charge_router.post(
+    "/charge-commission",
+    response_model=CommissionOut,
+    responses={404: {"description": "no such recovery in the organization"}, **UNAVAILABLE},
+)
 async def charge_commission(
     body: ChargeIn, runtime: RuntimeDep, principal: Principal = Depends(CHARGER)
 ) -> CommissionOut:
@@ -176,7 +180,11 @@ async def commission_rate(
     return RateOut(rate_bps=rate, default=own is None)
 
 
-@router.put("/commission-rates", response_model=RateOut)
+@router.put(
+    "/commission-rates",
+    response_model=RateOut,
+    responses={404: {"description": "no such organization"}},
+)
 async def set_commission_rate(
     body: RateIn, runtime: RuntimeDep, principal: PlatformAdmin
 ) -> RateOut:
