@@ -305,3 +305,23 @@ async def test_partial_refund_and_dispute_take_back_their_share(
         )
         assert dict(kinds.all()) == {"charge": 1, "dispute": 1, "refund": 1}
     await _reconciled(runtime)
+
+
+async def test_an_expired_session_grants_nothing(
+    seller: Browser, runtime: Runtime, live_server: str
+) -> None:
+    package_id = await _package(runtime)
+    bought = _buy(seller, package_id)
+    async with httpx.AsyncClient(timeout=10) as http:
+        expired = await http.post(
+            f"{live_server}/_emulators/stripe/v1/checkout/sessions/"
+            f"{bought['checkout_session_id']}/expire",
+            headers={"Authorization": "Bearer sk_test_sellerhub_emulator"},
+        )
+    assert expired.status_code == 200, expired.text
+    await wait_for_event(runtime, "checkout.session.expired")
+    await drain(runtime)
+    status = seller.client.get(f"/api/v1/credits/purchases/{bought['checkout_session_id']}")
+    assert status.json()["status"] == "expired"
+    assert _success_page(seller, bought["checkout_session_id"])["status"] == "expired"
+    assert _wallet(seller)["balance"] == 0
