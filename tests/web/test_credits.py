@@ -14,8 +14,10 @@ from sqlalchemy import text
 
 from sellerhub.runtime import Runtime
 from tests.stripe_helpers import (
+    drain,
     live_jobs,  # noqa: F401 - fixture
     stripe_reset,  # noqa: F401 - fixture
+    wait_for_event,
 )
 from tests.test_credits_api import _no_packages  # noqa: F401 - fixture
 from tests.web.conftest import WebPage
@@ -76,3 +78,37 @@ async def test_member_sees_buy_disabled(web: WebPage, runtime: Runtime) -> None:
     )
     assert forged.status == 403
     assert "owner or admin" in await forged.text()
+
+
+async def test_owner_subscribes_and_cancels_after_the_dialog(
+    web: WebPage, runtime: Runtime
+) -> None:
+    package_id, name = await _package(runtime)
+    async with runtime.engine.begin() as conn:
+        await conn.execute(
+            text("UPDATE credit_packages SET interval = 'month' WHERE id = :id"),
+            {"id": package_id},
+        )
+    team = await make_team(runtime)
+    await sign_in(web, team.owner.email)
+    await web.go("/credits")
+    page = web.page
+    await expect(page.get_by_text("No subscription.")).to_be_visible()
+    await page.get_by_role("button", name=f"Subscribe to {name}").click()
+    await expect(page).to_have_url(re.compile(r"/_emulators/stripe/pages/checkout/cs_"))
+    await page.get_by_role("button", name=re.compile("^(Pay|Subscribe)")).click()
+    await expect(page).to_have_url(re.compile(r"/credits\?subscription=started"))
+    await wait_for_event(runtime, "invoice.paid")
+    await wait_for_event(runtime, "checkout.session.completed")
+    await drain(runtime)
+    await web.go("/credits")
+    row = page.locator("table.credits-subscriptions tbody tr")
+    await expect(row).to_contain_text("Active")
+    await expect(page.locator("[data-credits-balance]")).to_have_text("250")
+    await page.get_by_role("button", name=f"Cancel {name}").click()
+    dialog = page.locator("#modal")
+    await expect(dialog).to_contain_text("Stripe stops billing it now")
+    await dialog.get_by_role("button", name="OK").click()
+    await expect(page.get_by_text("The subscription was cancelled")).to_be_visible()
+    await expect(row).to_contain_text("Canceled")
+    await expect(page.locator("[data-credits-balance]")).to_have_text("250")
