@@ -325,3 +325,26 @@ async def test_an_expired_session_grants_nothing(
     assert status.json()["status"] == "expired"
     assert _success_page(seller, bought["checkout_session_id"])["status"] == "expired"
     assert _wallet(seller)["balance"] == 0
+
+
+async def test_a_refund_before_the_payment_is_applied_waits(
+    seller: Browser, runtime: Runtime
+) -> None:
+    """Events out of order: a refund of a purchase still processing is not applied (nor marked
+    done unseen); it raises so the webhook event stays pending for the re-drive."""
+    package_id = await _package(runtime, credits=50, price=500)
+    bought = _buy(seller, package_id)
+    _pay(seller, bought["url"], "async_succeeds")
+    await wait_for_event(runtime, "checkout.session.completed")
+    await drain(runtime)
+    async with runtime.engine.connect() as conn:
+        found = await conn.execute(
+            text("SELECT payment_intent_id FROM credit_purchases WHERE checkout_session_id = :c"),
+            {"c": bought["checkout_session_id"]},
+        )
+        intent = found.scalar_one()
+    charge = {"id": "ch_early", "payment_intent": intent, "amount": 500, "amount_refunded": 500}
+    async with runtime.sessionmaker() as session:
+        with pytest.raises(purchases.NotFulfilledYet):
+            await purchases.reverse_refund(session, charge, source="test")
+        await session.rollback()

@@ -60,6 +60,11 @@ class RedirectNotAllowed(ValidationFailed):
     title = "The URL is not one the app registered"
 
 
+class NotFulfilledYet(RuntimeError):
+    """A refund or dispute of a purchase whose payment we have not applied yet (its events came
+    out of order): raised so the webhook event stays pending and is handled again later."""
+
+
 class NotForSale(ValidationFailed):
     code = "not-for-sale"
     title = "Nothing on sale matches the request"
@@ -542,6 +547,8 @@ async def reverse_refund(
     purchase = await _purchase_by_intent(conn, _id(charge.get("payment_intent")))
     if purchase is None:
         return None
+    if purchase.status in ("open", "processing"):
+        raise NotFulfilledYet(f"{purchase.checkout_session_id} is not fulfilled yet")
     paid = int(charge.get("amount_captured") or charge.get("amount") or purchase.amount_minor)
     refunded = min(int(charge.get("amount_refunded") or 0), paid)
     target = purchase.credits if paid <= 0 else (purchase.credits * refunded) // paid
@@ -581,6 +588,8 @@ async def reverse_dispute(
     purchase = await _purchase_by_intent(conn, intent or _id(dispute.get("payment_intent")))
     if purchase is None:
         return None
+    if purchase.status in ("open", "processing"):
+        raise NotFulfilledYet(f"{purchase.checkout_session_id} is not fulfilled yet")
     left = purchase.credits - purchase.reversed_credits
     if purchase.status == "paid" and left > 0:
         await reverse(
