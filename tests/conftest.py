@@ -3,6 +3,7 @@ set), a fresh database migrated once, truncation between tests, and the app over
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
@@ -210,6 +211,14 @@ async def _clean_database(request: pytest.FixtureRequest) -> AsyncIterator[None]
     if "runtime" not in request.fixturenames:
         return
     rt: Runtime = request.getfixturevalue("runtime")
+    if "live_server" in request.fixturenames:
+        # The live server's Stripe emulator delivers its events to the server itself, after the
+        # answer and with retries: cancel what is still in flight, or an event of this test
+        # lands in the next one's tables.
+        live: str = request.getfixturevalue("live_server")
+        async with httpx.AsyncClient(timeout=5) as http:
+            with contextlib.suppress(httpx.HTTPError):
+                await http.post(f"{live}/_emulators/stripe/_admin/reset")
     from sellerhub.webhooks.ingress import forget_resolved
 
     forget_resolved()  # per-process caches must not outlive the rows they describe

@@ -156,13 +156,12 @@ async def _retry(em: StripeEmulator, event_id: str) -> None:
             return
 
 
-_TASKS: set[asyncio.Task[None]] = set()
-
-
 def _spawn(em: StripeEmulator, coro: Any) -> None:
+    """Run a delivery in the background, held by the emulator until it ends (the loop keeps
+    only weak references to tasks) and cancelled by its reset."""
     task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro)
-    _TASKS.add(task)
-    task.add_done_callback(_TASKS.discard)
+    em.deliveries_in_flight.add(task)
+    task.add_done_callback(em.deliveries_in_flight.discard)
 
 
 def flush(em: StripeEmulator) -> None:

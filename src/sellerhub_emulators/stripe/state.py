@@ -7,6 +7,7 @@ atomic under asyncio (the server's model); ``_lock`` guards what background deli
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import itertools
 import secrets
@@ -121,6 +122,9 @@ class StripeEmulator(EmulatorState):
         self._wall_offset = time.time() - clock()
         self._state_lock = threading.Lock()
         self.skew = 0.0  # seconds added by _admin/advance_clock
+        # Webhook deliveries (and their retries) in flight: a reset cancels them, so an event of
+        # one test is never delivered into the next one's database.
+        self.deliveries_in_flight: set[asyncio.Task[None]] = set()
         self._init_stripe()
 
     def _init_stripe(self) -> None:
@@ -299,6 +303,9 @@ class StripeEmulator(EmulatorState):
     def reset(self) -> None:
         super().reset()
         self.skew = 0.0
+        for task in list(self.deliveries_in_flight):
+            task.cancel()
+        self.deliveries_in_flight.clear()
         self._init_stripe()
 
     def snapshot(self, ident: str) -> dict[str, Any]:
