@@ -158,6 +158,10 @@ async def test_bad_consumes_are_precise_4xx(
         {"amount": 1, "service": "ocr", "idempotency_key": "k" * 201},
         {"amount": 1, "service": "ocr"},
         {"amount": 1, "service": "ocr", "idempotency_key": "k", "extra": 1},
+        # metadata the ledger cannot store: an integer beyond 64 bits (the fuzz run's 500), or
+        # a document larger than 4 KiB
+        {"amount": 1, "service": "ocr", "idempotency_key": "k", "metadata": {"n": 2**70}},
+        {"amount": 1, "service": "ocr", "idempotency_key": "k", "metadata": {"x": "y" * 5000}},
     ):
         problem(await client.post(CONSUME, json=body, headers=headers), 422, "validation-failed")
     # An empty wallet is a 402, not an error.

@@ -610,7 +610,11 @@ async def dashboard_purchase(
 @router.get(
     "/purchases/{checkout_session_id}",
     response_model=PurchaseStatusOut,
-    responses={404: {"description": "no purchase of this organization has that session"}},
+    openapi_extra={"security": CALLER_SECURITY},
+    responses={
+        **CALLER_RESPONSES,
+        404: {"description": "no purchase of this organization has that session"},
+    },
 )
 async def purchase_status(
     request: Request, checkout_session_id: str, session: SessionDep, caller: Reader,
@@ -666,7 +670,12 @@ async def start_subscription(
     return JSONResponse(out.model_dump(mode="json"), status_code=201)
 
 
-@router.get("/subscriptions", response_model=list[SubscriptionOut])
+@router.get(
+    "/subscriptions",
+    response_model=list[SubscriptionOut],
+    openapi_extra={"security": CALLER_SECURITY},
+    responses=CALLER_RESPONSES,
+)
 async def list_subscriptions(session: SessionDep, caller: Reader) -> list[SubscriptionOut]:
     """The organization's credit subscriptions (started ones), newest first."""
     conn = await service.raw_connection(session)

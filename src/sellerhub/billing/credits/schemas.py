@@ -6,9 +6,11 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 MAX_CREDITS = 1_000_000_000_000  # per transfer
+MAX_METADATA_BYTES = 4096  # a transfer's metadata, as stored (JSON)
 SERVICE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$"
 Key = Field(min_length=1, max_length=200, description="the same key repeats the same request")
 Service = Field(
@@ -33,7 +35,24 @@ class ConsumeIn(BaseModel):
     amount: int = Field(ge=1, le=MAX_CREDITS)
     service: str = Service
     idempotency_key: str = Key
-    metadata: dict[str, Any] | None = Field(None, description="kept with the transfer")
+    metadata: dict[str, Any] | None = Field(
+        None, description="kept with the transfer (JSON, at most 4 KiB; integers within 64 bits)"
+    )
+
+    @field_validator("metadata")
+    @classmethod
+    def _storable(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        """What the ledger stores (``orjson``): integers beyond 64 bits cannot be, and a transfer
+        row is no place for a large document."""
+        if value is None:
+            return None
+        try:
+            stored = orjson.dumps(value)
+        except TypeError:
+            raise ValueError("metadata must hold integers within 64 bits") from None
+        if len(stored) > MAX_METADATA_BYTES:
+            raise ValueError(f"metadata is limited to {MAX_METADATA_BYTES} bytes as JSON")
+        return value
 
 
 class TransferOut(BaseModel):
