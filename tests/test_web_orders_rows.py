@@ -73,6 +73,6 @@ async def test_order_rows_escape_every_value_and_format_money_exactly(
     assert "USD 19.99" in html and "no lines" in html
     assert "partially paid" in html and "2026-03-04 05:06" in html
     # a line without a title is named by its SKU; apostrophes escaped; thousands separated
-    assert f"1 {TIMES} O&#x27;Neil <span class=\"sku\">O&#x27;Neil</span> at USD 0.05" in html
+    assert f'1 {TIMES} O&#x27;Neil <span class="sku">O&#x27;Neil</span> at USD 0.05' in html
     assert "USD 1,234,567.89" in html
     assert html.count('<th scope="row">') == 4

@@ -6,9 +6,9 @@ from fastapi import APIRouter
 from sellerhub.audit.endpoints import router as audit_router
 from sellerhub.billing.commissions.endpoints import charge_router as commission_charge_router
 from sellerhub.billing.commissions.endpoints import router as commissions_router
+from sellerhub.billing.connect.endpoints import router as billing_connect_router
 from sellerhub.billing.credits.endpoints import cross_app_router as credits_cross_app_router
 from sellerhub.billing.credits.endpoints import router as credits_router
-from sellerhub.billing.connect.endpoints import router as billing_connect_router
 from sellerhub.billing.customers.endpoints import router as billing_cards_router
 from sellerhub.billing.payouts.endpoints import router as payouts_router
 from sellerhub.billing.transactions.endpoints import router as transactions_router

@@ -1,8 +1,8 @@
 """Every module that defines jobs, imported explicitly so the worker knows all task names.
 Add a domain's ``tasks`` module here when it gets one."""
 
-from sellerhub.billing.commissions import tasks as commissions_tasks
 from sellerhub.billing import tasks as billing_tasks
+from sellerhub.billing.commissions import tasks as commissions_tasks
 from sellerhub.billing.credits import tasks as credits_tasks
 from sellerhub.billing.payouts import tasks as payouts_tasks
 from sellerhub.commerce.claims import tasks as claims_tasks

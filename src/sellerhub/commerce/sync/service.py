@@ -198,9 +198,7 @@ def _jobs(rows: list[dict[str, Any]]) -> list[SyncJobOut]:
     return [SyncJobOut.model_validate(row) for row in rows]
 
 
-def recent_jobs(
-    limit: int, resources: Sequence[str] = (RESOURCE,)
-) -> Read[list[SyncJobOut]]:
+def recent_jobs(limit: int, resources: Sequence[str] = (RESOURCE,)) -> Read[list[SyncJobOut]]:
     """The reader's organization's newest ``limit`` jobs of ``resources`` (the orders by
     default), as ``describe`` shows them (a read for ``TenantReader``: the pages, no ORM
     session)."""
