@@ -89,6 +89,8 @@ async def test_pull_and_detection_started_from_the_claims_page(
     await expect(pulled.locator(".job-status")).to_have_text("Finished · 100 %")
     await expect(pulled.locator("progress")).to_have_attribute("value", "5")
     await expect(pulled).to_contain_text("5 of 5 steps done")
+    # The page reloads once the detection finished: its claims appear then.
+    await expect(web.page.locator("article.claim").first).to_be_visible(timeout=15_000)
     found = await web.page.locator("article.claim").count()
     assert found > 0
     await expect(detection).to_contain_text(f"{found} new claim")
