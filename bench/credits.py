@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -37,6 +36,7 @@ from bench.harness import (
     load,
     log,
     production_env,
+    raw_single_row_rate,
     running_server,
 )
 
@@ -136,36 +136,6 @@ def _script(path: Path, keys: list[str] | None) -> Path:
     return path
 
 
-async def _raw_rate(url: str, connections: int, seconds: float) -> float:
-    """Conditional UPDATEs per second on ONE row, autocommit, ``connections`` at once."""
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(
-            "CREATE TABLE IF NOT EXISTS bench_wallet_row (id int PRIMARY KEY,"
-            " credits bigint NOT NULL, debits bigint NOT NULL, CHECK (debits <= credits))"
-        )
-        conn.execute("TRUNCATE bench_wallet_row")
-        conn.execute("INSERT INTO bench_wallet_row VALUES (1, %s, 0)", (FUNDS,))
-    done = 0
-    stop = time.monotonic() + seconds
-
-    async def worker() -> None:
-        nonlocal done
-        async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
-            while time.monotonic() < stop:
-                cursor = await conn.execute(
-                    "UPDATE bench_wallet_row SET debits = debits + %(q)s"
-                    " WHERE id = 1 AND credits - debits >= %(q)s",
-                    {"q": 1},
-                )
-                if cursor.rowcount != 1:
-                    raise BenchError("the raw conditional UPDATE found no credits")
-                done += 1
-
-    started = time.monotonic()
-    await asyncio.gather(*(worker() for _ in range(connections)))
-    return done / (time.monotonic() - started)
-
-
 async def _check_no_double_spend(url: str, organizations: list[uuid.UUID]) -> int:
     """The ledger reconciles; each wallet's balance is its funds minus one credit per consume
     transfer. Returns the number of consumes."""
@@ -226,7 +196,21 @@ def run(*, database_url: str, work_dir: Path, spec: LoadSpec) -> None:
         trivial = load(url + "/healthz", spec)
         hot_result = load(url + CONSUME, spec, {"Authorization": f"Bearer {keys[0]}"}, script=hot)
         spread_result = load(url + CONSUME, spec, {}, script=spread)
-    raw = asyncio.run(_raw_rate(database_url, spec.connections, spec.duration))
+    raw = asyncio.run(
+        raw_single_row_rate(
+            database_url,
+            spec.connections,
+            spec.duration,
+            setup=[
+                "CREATE TABLE IF NOT EXISTS bench_wallet_row (id int PRIMARY KEY,"
+                " credits bigint NOT NULL, debits bigint NOT NULL, CHECK (debits <= credits))",
+                "TRUNCATE bench_wallet_row",
+                "INSERT INTO bench_wallet_row VALUES (1, 1000000000000, 0)",  # FUNDS
+            ],
+            update="UPDATE bench_wallet_row SET debits = debits + 1"
+            " WHERE id = 1 AND credits - debits >= 1",
+        )
+    )
     log(f"raw conditional UPDATE on one row: {raw:.0f}/s")
     consumed = asyncio.run(_check_no_double_spend(database_url, organizations))
     log(f"no double spend: {consumed} consumes, every wallet and the ledger agree")

@@ -22,7 +22,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -443,3 +443,33 @@ def load(
         f"p99 {result.p99_ms:.2f} ms ({result.requests} requests)"
     )
     return result
+
+
+async def raw_single_row_rate(
+    url: str, connections: int, seconds: float, *, setup: Sequence[str], update: str
+) -> float:
+    """The baseline of the hot-row benches: conditional UPDATEs per second on ONE row,
+    autocommit, ``connections`` at once. ``setup`` creates and fills the scratch table;
+    ``update`` must change exactly one row each time (else the bench fails: the row ran out)."""
+    import asyncio
+
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        for statement in setup:
+            conn.execute(statement)
+    done = 0
+    stop = time.monotonic() + seconds
+
+    async def worker() -> None:
+        nonlocal done
+        async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+            while time.monotonic() < stop:
+                cursor = await conn.execute(update)
+                if cursor.rowcount != 1:
+                    raise BenchError("the raw conditional UPDATE found nothing left to take")
+                done += 1
+
+    started = time.monotonic()
+    await asyncio.gather(*(worker() for _ in range(connections)))
+    return done / (time.monotonic() - started)

@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,7 @@ from bench.harness import (
     load,
     log,
     production_env,
+    raw_single_row_rate,
     running_server,
 )
 
@@ -117,37 +117,6 @@ def _script(path: Path, sku_expression: str) -> Path:
     return path
 
 
-async def _raw_rate(url: str, connections: int, seconds: float) -> float:
-    """Conditional UPDATEs per second on ONE row, autocommit, ``connections`` at once."""
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(
-            "CREATE TABLE IF NOT EXISTS bench_hot_row (id int PRIMARY KEY, on_hand int NOT NULL,"
-            " reserved int NOT NULL, CHECK (on_hand >= 0), CHECK (reserved >= 0),"
-            " CHECK (reserved <= on_hand))"
-        )
-        conn.execute("TRUNCATE bench_hot_row")
-        conn.execute("INSERT INTO bench_hot_row VALUES (1, 1000000000, 0)")
-    done = 0
-    stop = time.monotonic() + seconds
-
-    async def worker() -> None:
-        nonlocal done
-        async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
-            while time.monotonic() < stop:
-                cursor = await conn.execute(
-                    "UPDATE bench_hot_row SET reserved = reserved + %(q)s"
-                    " WHERE id = 1 AND on_hand - reserved >= %(q)s",
-                    {"q": 1},
-                )
-                if cursor.rowcount != 1:
-                    raise BenchError("the raw conditional UPDATE found no stock")
-                done += 1
-
-    started = time.monotonic()
-    await asyncio.gather(*(worker() for _ in range(connections)))
-    return done / (time.monotonic() - started)
-
-
 def _check_no_oversell(url: str, organization_id: uuid.UUID) -> int:
     """Levels within their CHECKs (PostgreSQL guarantees it; checked anyway), reserved equal
     to the active reservations' units, the journal replayed equal to the levels. Returns the
@@ -198,7 +167,22 @@ def run(*, database_url: str, work_dir: Path, spec: LoadSpec) -> None:
         trivial = load(url + "/healthz", spec)
         hot_result = load(url + "/api/v1/inventory/reservations", spec, headers, script=hot)
         spread_result = load(url + "/api/v1/inventory/reservations", spec, headers, script=spread)
-    raw = asyncio.run(_raw_rate(database_url, spec.connections, spec.duration))
+    raw = asyncio.run(
+        raw_single_row_rate(
+            database_url,
+            spec.connections,
+            spec.duration,
+            setup=[
+                "CREATE TABLE IF NOT EXISTS bench_hot_row (id int PRIMARY KEY,"
+                " on_hand int NOT NULL, reserved int NOT NULL, CHECK (on_hand >= 0),"
+                " CHECK (reserved >= 0), CHECK (reserved <= on_hand))",
+                "TRUNCATE bench_hot_row",
+                "INSERT INTO bench_hot_row VALUES (1, 1000000000, 0)",
+            ],
+            update="UPDATE bench_hot_row SET reserved = reserved + 1"
+            " WHERE id = 1 AND on_hand - reserved >= 1",
+        )
+    )
     log(f"raw conditional UPDATE on one row: {raw:.0f}/s")
     active = _check_no_oversell(database_url, organization_id)
     log(f"no oversell: {active} active reservations, levels and journal agree")

@@ -39,7 +39,7 @@ from sellerhub.db.reads import TenantReader
 from sellerhub.db.session import unit_of_work
 from sellerhub.db.tenancy import set_tenant
 from sellerhub.deps import runtime_of
-from sellerhub.web.pages.orders import JOB_WORDS, error_words
+from sellerhub.web.pages.orders import JOB_WORDS, error_words, parse_job_id
 from sellerhub.web.routing import WebRoute
 from sellerhub.web.session import Viewer, check_form_csrf, require_viewer, view
 from sellerhub.web.templating import render
@@ -207,16 +207,9 @@ async def claims_page(request: Request) -> Response:
     )
 
 
-def _job_id(value: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        raise NotFound("sync job not found") from None
-
-
 async def _claims_job(session: Any, job_id: str) -> SyncJobOut:
     """A pull or detection of the viewer's organization (404 for any other job)."""
-    job = await sync.get_job(session, _job_id(job_id))
+    job = await sync.get_job(session, parse_job_id(job_id))
     if job.resource not in CLAIMS_JOBS:
         raise NotFound("sync job not found")
     return sync.describe(job)
@@ -296,7 +289,7 @@ async def cancel_claims_job(request: Request, job_id: str) -> Response:
     async with unit_of_work(runtime_of(request).sessionmaker) as session:
         set_tenant(session, viewer.principal.organization_id)
         await _claims_job(session, job_id)
-        job = sync.describe(await sync.cancel(session, _job_id(job_id)))
+        job = sync.describe(await sync.cancel(session, parse_job_id(job_id)))
     return render(request, "partials/claims_job.html", _jobs_context(viewer, job=job))
 
 
@@ -309,5 +302,5 @@ async def resume_claims_job(request: Request, job_id: str) -> Response:
     async with unit_of_work(runtime_of(request).sessionmaker) as session:
         set_tenant(session, organization_id)
         await _claims_job(session, job_id)
-        job = sync.describe(await sync.resume(session, organization_id, _job_id(job_id)))
+        job = sync.describe(await sync.resume(session, organization_id, parse_job_id(job_id)))
     return render(request, "partials/claims_job.html", _jobs_context(viewer, job=job))

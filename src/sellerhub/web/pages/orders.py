@@ -296,7 +296,8 @@ async def orders_list(request: Request) -> Response:
     )
 
 
-def _job_id(value: str) -> uuid.UUID:
+def parse_job_id(value: str) -> uuid.UUID:
+    """A sync job's id from a page's path (a malformed one is an unknown job: 404)."""
     try:
         return uuid.UUID(value)
     except ValueError:
@@ -362,7 +363,7 @@ async def sync_job_progress(request: Request, job_id: str) -> Response:
     viewer = await require_viewer(request)
     async with unit_of_work(runtime_of(request).sessionmaker) as session:
         set_tenant(session, viewer.principal.organization_id)
-        job = sync.describe(await sync.get_job(session, _job_id(job_id)))
+        job = sync.describe(await sync.get_job(session, parse_job_id(job_id)))
     finished = job.status not in ACTIVE
     return render(
         request,
@@ -379,7 +380,7 @@ async def cancel_sync(request: Request, job_id: str) -> Response:
     viewer.require_admin()
     async with unit_of_work(runtime_of(request).sessionmaker) as session:
         set_tenant(session, viewer.principal.organization_id)
-        job = sync.describe(await sync.cancel(session, _job_id(job_id)))
+        job = sync.describe(await sync.cancel(session, parse_job_id(job_id)))
     return await _job_item(request, viewer, job, headers={"HX-Trigger": "orders-changed"})
 
 
@@ -391,6 +392,6 @@ async def resume_sync(request: Request, job_id: str) -> Response:
     async with unit_of_work(runtime_of(request).sessionmaker) as session:
         set_tenant(session, viewer.principal.organization_id)
         job = sync.describe(
-            await sync.resume(session, viewer.principal.organization_id, _job_id(job_id))
+            await sync.resume(session, viewer.principal.organization_id, parse_job_id(job_id))
         )
     return await _job_item(request, viewer, job)
