@@ -4,12 +4,17 @@ crash-after-commit child of ``test_jobs``) knows it too."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sellerhub.audit import service as audit
+from sellerhub.commerce.claims.reports import service as reports
+from sellerhub.config import Settings
 from sellerhub.db.session import unit_of_work
 from sellerhub.db.tenancy import set_tenant
 from sellerhub.jobs import app as jobs
@@ -51,3 +56,20 @@ async def redrive_lost_webhooks(runtime: Runtime) -> int:
     async with unit_of_work(runtime.sessionmaker) as session:
         await jobs.redrive_pending(session, timedelta(0))
     return count
+
+
+@asynccontextmanager
+async def live_worker(settings: Settings, live_server: str) -> AsyncIterator[None]:
+    """The in-test worker reaches the emulators of the live server, like a deployed worker
+    (``public_url`` is the live server); Amazon reports are polled every 50 ms. Both are put
+    back on exit."""
+    before = jobs.resources()
+    live = settings.model_copy(update={"public_url": live_server})
+    jobs.configure(dataclasses.replace(before, settings=live))
+    poll = reports.POLL_SECONDS
+    reports.POLL_SECONDS = 0.05
+    try:
+        yield
+    finally:
+        reports.POLL_SECONDS = poll
+        jobs.configure(before)

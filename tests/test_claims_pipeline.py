@@ -11,7 +11,6 @@ stored by the claims workflow (``claims.service.record_detected``), recoveries b
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
@@ -27,11 +26,10 @@ from sellerhub.commerce.claims.reports import tasks as pipeline_tasks
 from sellerhub.config import Settings
 from sellerhub.db.session import unit_of_work
 from sellerhub.db.tenancy import set_tenant
-from sellerhub.jobs import app as jobs
 from sellerhub.runtime import Runtime
 from tests.browser import Browser
 from tests.conftest import Tenant
-from tests.jobs_helpers import run_worker
+from tests.jobs_helpers import live_worker, run_worker
 
 US = "ATVPDKIKX0DER"
 SELLER = "A3EMULATORSELLER1"
@@ -54,16 +52,8 @@ KINDS = {
 
 @pytest.fixture
 async def live_jobs(runtime: Runtime, settings: Settings, live_server: str) -> AsyncIterator[None]:
-    """The in-test worker reaches the emulators of the live server, like a deployed worker;
-    reports are polled every 50 ms."""
-    before = jobs.resources()
-    live = settings.model_copy(update={"public_url": live_server})
-    jobs.configure(dataclasses.replace(before, settings=live))
-    poll = pipeline.POLL_SECONDS
-    pipeline.POLL_SECONDS = 0.05
-    yield
-    pipeline.POLL_SECONDS = poll
-    jobs.configure(before)
+    async with live_worker(settings, live_server):
+        yield
 
 
 @pytest.fixture(autouse=True)

@@ -6,7 +6,6 @@ while one is active is refused in words; a member sees the buttons disabled with
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -15,11 +14,9 @@ import httpx
 import pytest
 from playwright.async_api import expect
 
-from sellerhub.commerce.claims.reports import service as pipeline
 from sellerhub.config import Settings
-from sellerhub.jobs import app as jobs
 from sellerhub.runtime import Runtime
-from tests.jobs_helpers import run_worker
+from tests.jobs_helpers import live_worker, run_worker
 from tests.web.conftest import WebPage
 from tests.web.test_settings import expect_refused_in_console, make_team, sign_in
 
@@ -28,23 +25,16 @@ US = "ATVPDKIKX0DER"
 
 @pytest.fixture
 async def live_jobs(runtime: Runtime, settings: Settings, live_server: str) -> AsyncIterator[None]:
-    """The in-test worker reaches the emulators of the live server; reports polled every 50 ms."""
-    before = jobs.resources()
-    jobs.configure(
-        dataclasses.replace(
-            before, settings=settings.model_copy(update={"public_url": live_server})
-        )
-    )
-    poll = pipeline.POLL_SECONDS
-    pipeline.POLL_SECONDS = 0.05
-    async with httpx.AsyncClient(base_url=f"{live_server}/_emulators/amazon", timeout=10) as admin:
+    """The in-test worker reaches the live server's emulators; reports anchored at today."""
+    async with (
+        live_worker(settings, live_server),
+        httpx.AsyncClient(base_url=f"{live_server}/_emulators/amazon", timeout=10) as admin,
+    ):
         configured = await admin.post(
             "/_admin/config", json={"reports": {"anchor": datetime.now(UTC).date().isoformat()}}
         )
         configured.raise_for_status()
         yield
-        pipeline.POLL_SECONDS = poll
-        jobs.configure(before)
         await admin.post("/_admin/reset")
 
 
