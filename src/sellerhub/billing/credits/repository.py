@@ -283,6 +283,11 @@ async def transfer_alone(conn: Any, request: TransferRequest) -> TransferOutcome
             if sqlstate in RETRYABLE and attempt < ALONE_ATTEMPTS:
                 log.info("credits.transfer_retried", attempt=attempt, sqlstate=sqlstate)
                 continue
+            if isinstance(exc, psycopg.errors.ForeignKeyViolation):
+                # A row the transfer names is gone (its organization): the caller answers it
+                # (``service.grant``: 404); callers check first, so this is only a race.
+                log.info("credits.transfer_refused", sqlstate=sqlstate)
+                raise
             log.error("credits.transfer_failed", sqlstate=sqlstate)
             raise
         if outcome.status == "missing" and attempt < ALONE_ATTEMPTS and request.debit:
@@ -553,6 +558,14 @@ class TenantLedger:
         if request.organization_id != self.organization_id:
             raise ValueError("a transfer of another organization")
         return await transfer_alone(self.conn, request)
+
+
+async def organization_exists(conn: Any, organization_id: uuid.UUID) -> bool:
+    cursor = await conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM organizations WHERE id = %(org)s)", {"org": organization_id}
+    )
+    row = await cursor.fetchone()
+    return bool(row and row[0])
 
 
 async def expired_holds(conn: Any, now: datetime, limit: int) -> list[tuple[uuid.UUID, uuid.UUID]]:

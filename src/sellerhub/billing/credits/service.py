@@ -310,9 +310,13 @@ async def grant(
         credit=account_key(AccountKind.WALLET, organization_id),
         metadata=metadata or {},
     )
+    # Decided before the ledger: a grant to an organization that does not exist would be
+    # refused by the accounts' foreign key (an error inside the transfer's savepoint).
+    if not await repo.organization_exists(conn, organization_id):
+        raise NotFound("no organization has that id")
     try:
         return await transfer(conn, request)
-    except psycopg.errors.ForeignKeyViolation:  # the wallet's organization does not exist
+    except psycopg.errors.ForeignKeyViolation:  # deleted meanwhile
         raise NotFound("no organization has that id") from None
 
 
