@@ -34,6 +34,8 @@ WEBHOOK_HANDLERS: Handlers = {
     ("stripe", "charge.refunded"): billing.charge_refunded,
     ("stripe", "charge.dispute.created"): billing.dispute_created,
     ("stripe", "invoice.paid"): billing.invoice_paid,
+    ("stripe", "charge.dispute.closed"): billing.dispute_closed,
+    ("stripe", "invoice.payment_failed"): billing.invoice_payment_failed,
     ("stripe", "transfer.created"): payout_events.transfer_created,
     ("stripe", "transfer.reversed"): payout_events.transfer_reversed,
     ("stripe", "payout.paid"): payout_events.payout_event,

@@ -200,9 +200,7 @@ async def charge_refunded(session: AsyncSession, event: WebhookEvent) -> None:
         await commission_events.charge_refunded(session, event)
 
 
-async def dispute_created(session: AsyncSession, event: WebhookEvent) -> None:
-    """A dispute of a credit purchase takes its credits back; else the commission's."""
-    dispute = commission_events.event_object(event)
+async def _disputed_intent(dispute: dict[str, Any]) -> str | None:
     intent = _stripe_id(dispute.get("payment_intent"))
     if intent is None:
         charge_id = _stripe_id(dispute.get("charge"))
@@ -210,6 +208,13 @@ async def dispute_created(session: AsyncSession, event: WebhookEvent) -> None:
             async with calling("charges.retrieve"):
                 charge = await _client().v1.charges.retrieve_async(charge_id)
             intent = _stripe_id(charge.payment_intent)
+    return intent
+
+
+async def dispute_created(session: AsyncSession, event: WebhookEvent) -> None:
+    """A dispute of a credit purchase takes its credits back; else the commission's."""
+    dispute = commission_events.event_object(event)
+    intent = await _disputed_intent(dispute)
     with system_context(session, "stripe event: a credit purchase disputed"):
         done = await purchases.reverse_dispute(
             session, dispute, intent, source=f"event {event.external_id}"
@@ -218,13 +223,30 @@ async def dispute_created(session: AsyncSession, event: WebhookEvent) -> None:
         await commission_events.dispute_created(session, event)
 
 
+async def dispute_closed(session: AsyncSession, event: WebhookEvent) -> None:
+    """``charge.dispute.closed`` of a credit purchase: won, the credits it took come back
+    (once); lost, they stay taken. Other charges' disputes close without a credit effect."""
+    dispute = commission_events.event_object(event)
+    intent = await _disputed_intent(dispute)
+    with system_context(session, "stripe event: a credit purchase's dispute closed"):
+        await purchases.close_dispute(session, dispute, intent, source=f"event {event.external_id}")
+
+
+async def invoice_payment_failed(session: AsyncSession, event: WebhookEvent) -> None:
+    """``invoice.payment_failed``: a credit subscription's renewal not paid is recorded on its
+    row (past_due, the failed invoice); nothing is granted."""
+    invoice = commission_events.event_object(event)
+    with system_context(session, "stripe event: a credit subscription's invoice failed"):
+        await purchases.invoice_payment_failed(session, _client(), invoice)
+
+
 async def invoice_paid(session: AsyncSession, event: WebhookEvent) -> None:
     """``invoice.paid``: recorded in the money ledger (``commissions/events.invoice_paid``);
     a credit subscription's invoice also grants its credits, once per invoice."""
     await commission_events.invoice_paid(session, event)
     invoice = commission_events.event_object(event)
     with system_context(session, "stripe event: a credit subscription's invoice paid"):
-        await purchases.invoice_paid(session, invoice)
+        await purchases.invoice_paid(session, _client(), invoice)
 
 
 def _stripe_id(value: object) -> str | None:

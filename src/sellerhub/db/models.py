@@ -5,6 +5,7 @@ from sellerhub.billing.commissions.models import Commission, CommissionRate
 from sellerhub.billing.connect.models import StripeAccount
 from sellerhub.billing.credits.models import (
     CreditAccount,
+    CreditDispute,
     CreditHold,
     CreditPackage,
     CreditPurchase,
@@ -69,6 +70,7 @@ __all__ = [
     "CommissionRate",
     "Connection",
     "CreditAccount",
+    "CreditDispute",
     "CreditHold",
     "CreditPackage",
     "CreditPurchase",

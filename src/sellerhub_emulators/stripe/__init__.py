@@ -72,7 +72,8 @@ Endpoints (``/v1``):
     ``metadata``, ``customer``/``customer_email``, ``expires_at``, ``payment_intent_data``,
     ``setup_intent_data``, ``subscription_data``), GET list/``{id}``, POST ``{id}/expire``, GET
     ``{id}/line_items``; products, prices (``recurring[interval]``), subscriptions (GET,
-    DELETE/``cancel``), invoices (GET). Details in ``checkout.py``.
+    DELETE/``cancel``), invoices (GET; POST ``{id}/pay`` charges an open one again, on
+    ``payment_method`` when given). Details in ``checkout.py``.
 
 Test PaymentMethods (Stripe's ids; using one makes a new ``pm_…`` card each time, attached to
 the customer on a successful setup or attach; fingerprints are stable per card):
@@ -118,9 +119,10 @@ connection; ``drop``: break it without running), ``GET deliveries``,
 ``POST events/{evt}/resend``, ``POST deliver`` (chosen events or the held ones, in given or
 reversed order), ``GET charges?metadata[k]=v``, ``GET summary?metadata_key=recovery_id``
 (succeeded PaymentIntents per value, duplicates), ``POST advance_clock``, ``POST balance``,
-``POST payouts`` (paid|failed), ``POST refund``, ``POST dispute``, ``POST
-accounts/{acct}/requirements``, ``POST checkout/{cs}/settle``, ``POST
-subscriptions/{sub}/advance``. See ``admin.py``.
+``POST payouts`` (paid|failed), ``POST refund``, ``POST dispute`` (open, or close as
+won|lost), ``POST accounts/{acct}/requirements``, ``POST checkout/{cs}/settle``, ``POST
+subscriptions/{sub}/advance`` (``payment_method``: bill on that card, e.g. a declining one).
+See ``admin.py``.
 """
 
 from sellerhub_emulators.stripe.constants import (

@@ -26,8 +26,10 @@
   requirements due again, payouts (and with ``disable`` charges) off, ``account.updated``.
 - ``POST _admin/checkout/{cs}/settle`` ``{"success"?: bool}``: the bank debit chosen on the
   Checkout page settles (``checkout.session.async_payment_succeeded``/``_failed``).
-- ``POST _admin/subscriptions/{sub}/advance``: the next period starts and is billed
-  (``invoice.paid``, or ``invoice.payment_failed``/``invoice.payment_action_required``).
+- ``POST _admin/subscriptions/{sub}/advance`` ``{"payment_method"?: "pm_card_..."}``: the next
+  period starts and is billed (on that card when named: it becomes the default one)
+  (``invoice.paid``, or ``invoice.payment_failed``/``invoice.payment_action_required``); an
+  open invoice is charged again with ``POST /v1/invoices/{id}/pay``.
 - ``POST _admin/advance_clock`` ``{"seconds": 86400}``: move the emulator's time (idempotency
   pruning, link expiry, ``created``) forward.
 """
@@ -291,7 +293,10 @@ def build_stripe_admin_router(em: StripeEmulator) -> APIRouter:
             sub = em.objects.get(sub_id)
             if sub is None or sub.get("object") != "subscription":
                 raise ValueError(f"no such subscription {sub_id}")
-            return checkout.advance(ctx_for(request, em.owner.get(sub_id)), sub)
+            method = data.get("payment_method")
+            if method is not None and not isinstance(method, str):
+                raise ValueError("payment_method must be a string")
+            return checkout.advance(ctx_for(request, em.owner.get(sub_id)), sub, method)
 
         return await act(request, run)
 

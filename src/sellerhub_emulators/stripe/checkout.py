@@ -31,7 +31,7 @@ from sellerhub_emulators.stripe.customers import attach_to, card_decline, create
 from sellerhub_emulators.stripe.errors import StripeError, invalid
 from sellerhub_emulators.stripe.events import emit
 from sellerhub_emulators.stripe.forms import Params
-from sellerhub_emulators.stripe.objects import card_object, customer, page
+from sellerhub_emulators.stripe.objects import card_object, customer, page, payment_method
 
 Obj = dict[str, Any]
 
@@ -799,6 +799,15 @@ def bill(ctx: Ctx, sub: Obj, reason: str) -> Obj:
     emit(em, ctx.origin, "invoice.created", invoice, account=ctx.account)
     invoice["status"] = "open"
     emit(em, ctx.origin, "invoice.finalized", invoice, account=ctx.account)
+    return charge_invoice(ctx, sub, invoice, reason)
+
+
+def charge_invoice(ctx: Ctx, sub: Obj, invoice: Obj, reason: str) -> Obj:
+    """Charge an open invoice on the subscription's default card: ``invoice.paid`` (and the
+    subscription active), or ``invoice.payment_failed`` / ``invoice.payment_action_required``
+    (the subscription ``past_due``; ``incomplete`` for its first invoice)."""
+    em = ctx.em
+    amount = invoice["amount_due"]
     previous_status = sub["status"]
     invoice["attempted"] = True
     invoice["attempt_count"] += 1
@@ -853,10 +862,40 @@ def bill(ctx: Ctx, sub: Obj, reason: str) -> Obj:
     return invoice
 
 
-def advance(ctx: Ctx, sub: Obj) -> Obj:
-    """``_admin``: the subscription enters its next period and is billed."""
+def use_card(ctx: Ctx, sub: Obj, method: str) -> None:
+    """The subscription's default card becomes ``method`` (a test id such as
+    ``pm_card_chargeDeclinedInsufficientFunds``: a new pm_ attached to its customer)."""
+    pm = payment_method(ctx, method)
+    if pm["customer"] is None:
+        attach_to(ctx, pm, sub["customer"])
+    elif pm["customer"] != sub["customer"]:
+        raise invalid("The PaymentMethod belongs to another customer.", param="payment_method")
+    sub["default_payment_method"] = pm["id"]
+
+
+def pay_invoice(ctx: Ctx, params: Params, ident: str) -> Obj:
+    """``POST /v1/invoices/{id}/pay``: charge an open subscription invoice again (optionally
+    on ``payment_method``, which becomes the subscription's default card)."""
+    forms.only(params, ("payment_method", "off_session"))
+    invoice = ctx.em.get(ident, ctx.account, "invoice")
+    if invoice["status"] == "paid":
+        raise invalid("Invoice is already paid.")
+    if invoice["status"] != "open":
+        raise invalid(f"This invoice is {invoice['status']} and cannot be paid.")
+    sub = ctx.em.get(invoice["subscription"], ctx.account, "subscription")
+    method = forms.string(params, "payment_method")
+    if method is not None:
+        use_card(ctx, sub, method)
+    return charge_invoice(ctx, sub, invoice, "subscription_cycle")
+
+
+def advance(ctx: Ctx, sub: Obj, payment_method: str | None = None) -> Obj:
+    """``_admin``: the subscription enters its next period and is billed (on
+    ``payment_method`` when given: it becomes the default card, e.g. a declining one)."""
     if sub["status"] == "canceled":
         raise invalid("This subscription is canceled.")
+    if payment_method is not None:
+        use_card(ctx, sub, payment_method)
     length = ctx.em.private[sub["id"]].extra["period"]
     previous = {
         "current_period_start": sub["current_period_start"],
@@ -955,4 +994,5 @@ ROUTES: tuple[tuple[str, str, Any, str], ...] = (
     ("POST", "/v1/subscriptions/{id}/cancel", cancel_subscription, "subscriptions"),
     ("GET", "/v1/invoices", list_invoices, "invoices"),
     ("GET", "/v1/invoices/{id}", retrieve_invoice, "invoices"),
+    ("POST", "/v1/invoices/{id}/pay", pay_invoice, "invoices"),
 )

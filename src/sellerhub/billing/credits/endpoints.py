@@ -644,6 +644,8 @@ def _subscription_out(row: purchases.Subscription) -> SubscriptionOut:
         id=row.id, package_id=row.package_id, credits=row.credits, status=row.status,
         stripe_subscription_id=row.stripe_subscription_id, invoices_paid=row.invoices_paid,
         created_at=row.created_at, canceled_at=row.canceled_at,
+        payment_failed_invoice=row.payment_failed_invoice,
+        payment_failed_at=row.payment_failed_at,
     )  # fmt: skip
 
 

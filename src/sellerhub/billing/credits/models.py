@@ -281,3 +281,38 @@ class CreditSubscription(TenantScoped, Base):
     invoices_paid: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     canceled_at: Mapped[datetime | None] = mapped_column(default=None)
+    # A renewal's payment failed (``invoice.payment_failed``): the invoice and its creation
+    # time, cleared by a paid invoice at least as recent; ``last_paid_invoice_at``: the newest
+    # paid invoice's creation time (an older failure delivered late changes nothing).
+    payment_failed_invoice: Mapped[str | None] = mapped_column(String(100), default=None)
+    payment_failed_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_paid_invoice_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class CreditDispute(TenantScoped, Base):
+    """A dispute of a credit purchase: what it took back (``taken``, when it was opened) and
+    what winning it gave back (``regranted``: at most ``taken``, once, key
+    ``dispute-won:<dispute id>``). ``status``: open, won, lost; a dispute closed before its
+    opening was applied (events out of order) takes nothing when the opening arrives."""
+
+    __tablename__ = "credit_disputes"
+    __table_args__ = (
+        CheckConstraint("status IN ('open', 'won', 'lost')", name="status"),
+        CheckConstraint("taken >= 0 AND regranted >= 0 AND regranted <= taken", name="amounts"),
+        Index("ix_credit_disputes_purchase", "purchase_id"),
+    )
+
+    dispute_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id"), nullable=False
+    )
+    purchase_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("credit_purchases.id", ondelete="CASCADE")
+    )
+    status: Mapped[str] = mapped_column(String(20))
+    taken: Mapped[int] = mapped_column(BigInteger, default=0)
+    regranted: Mapped[int] = mapped_column(BigInteger, default=0)
+    # charge.dispute.created applied (it takes credits back only while not won)
+    opening_applied: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now())

@@ -29,7 +29,7 @@ import math
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -579,27 +579,38 @@ async def reverse_refund(
     return await _reread(conn, purchase.id)
 
 
-async def reverse_dispute(
-    session: AsyncSession, dispute: Mapping[str, Any], intent: str | None, *, source: str
+async def _dispute(conn: Any, dispute_id: str, purchase: Purchase) -> tuple[str, int, int, bool]:
+    """The dispute's row, locked (inserted open when missing): (status, taken, regranted,
+    opening applied)."""
+    await conn.execute(
+        "INSERT INTO credit_disputes (dispute_id, organization_id, purchase_id, status, taken,"
+        " regranted, opening_applied) VALUES (%(id)s, %(org)s, %(purchase)s, 'open', 0, 0,"
+        " false) ON CONFLICT (dispute_id) DO NOTHING",
+        {"id": dispute_id, "org": purchase.organization_id, "purchase": purchase.id},
+    )
+    cursor = await conn.execute(
+        "SELECT status, taken, regranted, opening_applied FROM credit_disputes"
+        " WHERE dispute_id = %(id)s AND purchase_id = %(purchase)s FOR UPDATE",
+        {"id": dispute_id, "purchase": purchase.id},
+    )
+    row = await cursor.fetchone()
+    if row is None:  # the id names another purchase's dispute: Stripe never does that
+        raise ValueError(f"the dispute {dispute_id} belongs to another purchase")
+    return str(row[0]), int(row[1]), int(row[2]), bool(row[3])
+
+
+async def _disputed_purchase(
+    conn: Any, dispute: Mapping[str, Any], intent: str | None
 ) -> Purchase | None:
-    """``charge.dispute.created`` on a purchase's charge: the bank took the money back, so
-    every credit not reversed yet is (once per dispute)."""
-    conn = await service.raw_connection(session)
     purchase = await _purchase_by_intent(conn, intent or _id(dispute.get("payment_intent")))
-    if purchase is None:
-        return None
-    if purchase.status in ("open", "processing"):
+    if purchase is not None and purchase.status in ("open", "processing"):
         raise NotFulfilledYet(f"{purchase.checkout_session_id} is not fulfilled yet")
-    left = purchase.credits - purchase.reversed_credits
-    if purchase.status == "paid" and left > 0:
-        await reverse(
-            conn, purchase.organization_id, left, f"dispute:{dispute['id']}",
-            {"dispute": dispute["id"], "checkout_session": purchase.checkout_session_id},
-        )  # fmt: skip
-        await conn.execute(
-            "UPDATE credit_purchases SET reversed_credits = credits WHERE id = %(id)s",
-            {"id": purchase.id},
-        )
+    return purchase
+
+
+async def _record_dispute(
+    session: AsyncSession, purchase: Purchase, dispute: Mapping[str, Any], source: str
+) -> None:
     await money.record(
         session,
         organization_id=purchase.organization_id,
@@ -612,6 +623,85 @@ async def reverse_dispute(
         payment_intent_id=purchase.payment_intent_id,
         charge_id=_id(dispute.get("charge")),
     )
+
+
+async def reverse_dispute(
+    session: AsyncSession, dispute: Mapping[str, Any], intent: str | None, *, source: str
+) -> Purchase | None:
+    """``charge.dispute.created`` on a purchase's charge: the bank took the money back, so
+    every credit not reversed yet is (once per dispute: its ``credit_disputes`` row records
+    what it took). A dispute already closed as won (events out of order) takes nothing."""
+    conn = await service.raw_connection(session)
+    purchase = await _disputed_purchase(conn, dispute, intent)
+    if purchase is None:
+        return None
+    dispute_id = str(dispute["id"])
+    status, _, _, applied = await _dispute(conn, dispute_id, purchase)
+    if not applied:
+        taken = 0
+        left = purchase.credits - purchase.reversed_credits
+        if purchase.status == "paid" and left > 0 and status in ("open", "lost"):
+            await reverse(
+                conn, purchase.organization_id, left, f"dispute:{dispute_id}",
+                {"dispute": dispute_id, "checkout_session": purchase.checkout_session_id},
+            )  # fmt: skip
+            await conn.execute(
+                "UPDATE credit_purchases SET reversed_credits = credits WHERE id = %(id)s",
+                {"id": purchase.id},
+            )
+            taken = left
+        await conn.execute(
+            "UPDATE credit_disputes SET opening_applied = true, taken = %(taken)s,"
+            " updated_at = now() WHERE dispute_id = %(id)s",
+            {"taken": taken, "id": dispute_id},
+        )
+    await _record_dispute(session, purchase, dispute, source)
+    return await _reread(conn, purchase.id)
+
+
+WON = ("won", "warning_closed")  # the money stays with us: the credits come back
+
+
+async def close_dispute(
+    session: AsyncSession, dispute: Mapping[str, Any], intent: str | None, *, source: str
+) -> Purchase | None:
+    """``charge.dispute.closed`` on a purchase's charge (None when it is not one). Won: what
+    the dispute took back is granted again, once (key ``dispute-won:<dispute id>``), repaying
+    the organization's debt first; lost: the credits stay taken. A close arriving before the
+    opening is recorded, and the opening then takes nothing when won."""
+    conn = await service.raw_connection(session)
+    purchase = await _disputed_purchase(conn, dispute, intent)
+    if purchase is None:
+        return None
+    dispute_id = str(dispute["id"])
+    outcome = "won" if dispute.get("status") in WON else "lost"
+    status, taken, regranted, _ = await _dispute(conn, dispute_id, purchase)
+    if status == "open":
+        status = outcome
+        await conn.execute(
+            "UPDATE credit_disputes SET status = %(status)s, updated_at = now()"
+            " WHERE dispute_id = %(id)s",
+            {"status": status, "id": dispute_id},
+        )
+    back = taken - regranted
+    if status == "won" and back > 0:
+        await _grant_repaying(
+            conn, purchase.organization_id, back, f"dispute-won:{dispute_id}",
+            {"dispute": dispute_id, "checkout_session": purchase.checkout_session_id,
+             "reason": "dispute won"},
+        )  # fmt: skip
+        await conn.execute(
+            "UPDATE credit_disputes SET regranted = taken, updated_at = now()"
+            " WHERE dispute_id = %(id)s",
+            {"id": dispute_id},
+        )
+        await conn.execute(
+            "UPDATE credit_purchases SET reversed_credits = reversed_credits - %(back)s"
+            " WHERE id = %(id)s",
+            {"back": back, "id": purchase.id},
+        )
+        log.info("credits.dispute_won", dispute=dispute_id, credits=back)
+    await _record_dispute(session, purchase, dispute, source)
     return await _reread(conn, purchase.id)
 
 
@@ -630,18 +720,23 @@ class Subscription:
     invoices_paid: int
     created_at: datetime
     canceled_at: datetime | None
+    payment_failed_invoice: str | None = None  # a renewal whose payment failed, not paid since
+    payment_failed_at: datetime | None = None  # that invoice's creation time
+    last_paid_invoice_at: datetime | None = None
 
 
 _SUB_COLUMNS = (
     "id, organization_id, checkout_session_id, stripe_subscription_id, package_id, credits,"
-    " status, invoices_paid, created_at, canceled_at"
+    " status, invoices_paid, created_at, canceled_at, payment_failed_invoice, payment_failed_at,"
+    " last_paid_invoice_at"
 )
 
 
 def _subscription(row: Any) -> Subscription:
     return Subscription(
-        row[0], row[1], row[2], row[3], row[4], int(row[5]), row[6], int(row[7]), row[8], row[9]
-    )
+        row[0], row[1], row[2], row[3], row[4], int(row[5]), row[6], int(row[7]), row[8], row[9],
+        row[10], row[11], row[12],
+    )  # fmt: skip
 
 
 async def start_subscription(
@@ -760,9 +855,14 @@ def _invoice_subscription(invoice: Mapping[str, Any]) -> str | None:
     return _id(invoice.get("subscription"))
 
 
-async def invoice_paid(session: AsyncSession, invoice: Mapping[str, Any]) -> bool:
+async def invoice_paid(
+    session: AsyncSession, client: stripe.StripeClient, invoice: Mapping[str, Any]
+) -> bool:
     """``invoice.paid`` of a credit subscription: its credits granted once per invoice
-    (``invoice:<id>``), whatever the order of delivery; False when not ours."""
+    (``invoice:<id>``), whatever the order of delivery; False when not ours. A recorded
+    failure of this invoice is cleared; one of another invoice only when Stripe says that
+    invoice is no longer open (paid, voided) — an older payment delivered late never clears a
+    newer failure."""
     metadata = _invoice_metadata(invoice)
     if metadata is None:
         return False
@@ -782,14 +882,101 @@ async def invoice_paid(session: AsyncSession, invoice: Mapping[str, Any]) -> boo
         conn, row.organization_id, row.credits, key,
         {"invoice": invoice["id"], "subscription": stripe_sub or ""},
     )  # fmt: skip
+    # A failure of this invoice or an older one is cleared (paid since); one of a newer
+    # invoice (delivered before this older payment) stays, and so does past_due.
     await conn.execute(
         "UPDATE credit_subscriptions SET invoices_paid = invoices_paid + 1,"
         " stripe_subscription_id = coalesce(stripe_subscription_id, %(sub)s),"
-        " status = CASE WHEN status IN ('open', 'past_due') THEN 'active' ELSE status END"
+        " last_paid_invoice_at = greatest(last_paid_invoice_at, %(at)s),"
+        " payment_failed_invoice = CASE WHEN %(cleared)s THEN NULL"
+        "   ELSE payment_failed_invoice END,"
+        " payment_failed_at = CASE WHEN %(cleared)s THEN NULL ELSE payment_failed_at END,"
+        " status = CASE WHEN status NOT IN ('open', 'past_due') THEN status"
+        "   WHEN %(cleared)s THEN 'active' ELSE 'past_due' END"
         " WHERE id = %(id)s",
-        {"sub": stripe_sub, "id": row.id},
+        {
+            "sub": stripe_sub,
+            "id": row.id,
+            "at": _created(invoice),
+            "cleared": await _clears(client, row, invoice),
+        },
     )
     log.info("credits.subscription_granted", invoice=invoice["id"], credits=row.credits)
+    return True
+
+
+def _created(obj: Mapping[str, Any]) -> datetime | None:
+    created = obj.get("created")
+    if isinstance(created, bool) or not isinstance(created, (int, float)):
+        return None
+    return datetime.fromtimestamp(created, UTC)
+
+
+async def _invoice_status(client: stripe.StripeClient, invoice_id: str) -> str:
+    """The invoice's status as Stripe has it now (open, paid, void, uncollectible)."""
+    async with calling("invoices.retrieve"):
+        found = await client.v1.invoices.retrieve_async(invoice_id)
+    return str(found.status or "")
+
+
+async def _clears(
+    client: stripe.StripeClient, row: Subscription, invoice: Mapping[str, Any]
+) -> bool:
+    """Whether paying ``invoice`` clears the subscription's recorded failure: it is that
+    invoice, or Stripe says the failed one is no longer open."""
+    if row.payment_failed_invoice is None or row.payment_failed_invoice == invoice.get("id"):
+        return True
+    return await _invoice_status(client, row.payment_failed_invoice) != "open"
+
+
+async def invoice_payment_failed(
+    session: AsyncSession, client: stripe.StripeClient, invoice: Mapping[str, Any]
+) -> bool:
+    """``invoice.payment_failed`` of a credit subscription: recorded on our row (``past_due``,
+    the failed invoice and its time); nothing is granted. Safe in any order and repeated: an
+    invoice already granted, paid by now at Stripe (its ``invoice.paid`` follows), or older
+    than the newest invoice paid or the failure already recorded changes nothing. False when
+    the invoice is not ours."""
+    metadata = _invoice_metadata(invoice)
+    if metadata is None:
+        return False
+    conn = await service.raw_connection(session)
+    stripe_sub = _invoice_subscription(invoice)
+    row = await _subscription_row(conn, row_id=_uuid(metadata.get("row_id")), stripe_id=stripe_sub)
+    if row is None or str(row.organization_id) != metadata.get("organization_id"):
+        log.warning("credits.invoice_unmatched", invoice=invoice.get("id"))
+        return True
+    key = f"invoice:{invoice['id']}"
+    if (
+        await TenantLedger(conn, row.organization_id).by_key(service.PLATFORM_SCOPE, key)
+        is not None
+    ):
+        return True  # paid (and granted) already: this failure came late
+    at = _created(invoice)
+    if at is not None and (
+        (row.last_paid_invoice_at is not None and row.last_paid_invoice_at > at)
+        or (row.payment_failed_at is not None and row.payment_failed_at > at)
+    ):
+        return True  # a newer invoice was paid, or failed, already
+    if await _invoice_status(client, str(invoice["id"])) != "open":
+        return True  # paid (or voided) since this attempt: the failure is old news
+    await conn.execute(
+        "UPDATE credit_subscriptions SET payment_failed_invoice = %(invoice)s,"
+        " payment_failed_at = %(at)s,"
+        " stripe_subscription_id = coalesce(stripe_subscription_id, %(sub)s),"
+        " status = CASE WHEN status IN ('active', 'past_due')"
+        "   OR (status = 'open' AND %(renewal)s) THEN 'past_due' ELSE status END"
+        " WHERE id = %(id)s",
+        {
+            "invoice": str(invoice["id"]),
+            "at": at,
+            "sub": stripe_sub,
+            "id": row.id,
+            # the first invoice is paid on Checkout's page: its failure starts nothing
+            "renewal": invoice.get("billing_reason") != "subscription_create",
+        },
+    )
+    log.info("credits.subscription_payment_failed", invoice=invoice["id"])
     return True
 
 

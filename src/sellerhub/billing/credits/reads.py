@@ -28,7 +28,8 @@ SELECT json_build_object(
   'subscriptions', coalesce((SELECT json_agg(json_build_object('id', s.id,
       'credits', s.credits, 'status', s.status, 'invoices_paid', s.invoices_paid,
       'name', k.name, 'interval', k.interval, 'price_minor', k.price_minor,
-      'currency', k.currency) ORDER BY s.created_at DESC)
+      'currency', k.currency, 'payment_failed_invoice', s.payment_failed_invoice,
+      'payment_failed_at', s.payment_failed_at) ORDER BY s.created_at DESC)
       FROM credit_subscriptions s JOIN credit_packages k ON k.id = s.package_id
       WHERE s.organization_id = %(organization_id)s AND s.status <> 'open'), '[]'::json),
   'usage', coalesce((SELECT json_agg(u ORDER BY u.app_id NULLS FIRST, u.service) FROM (

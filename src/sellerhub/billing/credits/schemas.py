@@ -210,6 +210,10 @@ class SubscriptionOut(BaseModel):
     invoices_paid: int
     created_at: datetime
     canceled_at: datetime | None
+    payment_failed_invoice: str | None = Field(
+        None, description="the renewal invoice whose payment failed (not paid since)"
+    )
+    payment_failed_at: datetime | None = Field(None, description="that invoice's creation time")
 
 
 class SubscriptionStartOut(BaseModel):
