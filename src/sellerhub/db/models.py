@@ -13,7 +13,7 @@ from sellerhub.billing.credits.models import (
     CreditTransfer,
 )
 from sellerhub.billing.customers.models import StripeCustomer, StripePaymentMethod
-from sellerhub.billing.payouts.models import SellerTransfer
+from sellerhub.billing.payouts.models import SellerTransfer, TransferReversal
 from sellerhub.billing.transactions.models import StripeTransaction, TransactionAudit
 from sellerhub.commerce.catalog.models import Product, ProductListing
 from sellerhub.commerce.claims.models import Claim, Recovery
@@ -109,6 +109,7 @@ __all__ = [
     "StripeTransaction",
     "SyncJob",
     "TransactionAudit",
+    "TransferReversal",
     "User",
     "WebhookEvent",
 ]

@@ -57,6 +57,8 @@ S = CommissionState
 # Stripe prunes idempotency keys once they are 24 hours old: until then re-sending an attempt
 # is safe; a margin keeps us well inside it.
 KEY_MEMORY: Final = timedelta(hours=23)
+# Reads of an intent bring its charge (and the charge's receipt_url) along.
+EXPAND_CHARGE: Final[Any] = {"expand": ["latest_charge"]}
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,8 @@ def _request(row: Commission, attempt: int, customer: str, payment_method: str) 
         "off_session": True,
         "confirm": True,
         "description": f"sellerhub commission on recovery {row.recovery_id}",
+        # The charge comes back with the answer, its receipt_url with it (no second call).
+        "expand": ["latest_charge"],
         "metadata": {
             "recovery_id": str(row.recovery_id),
             "commission_id": str(row.id),
@@ -247,7 +251,7 @@ async def reconcile(
     try:
         if intent_id is not None:
             found: dict[str, Any] | None = (
-                await client.v1.payment_intents.retrieve_async(intent_id)
+                await client.v1.payment_intents.retrieve_async(intent_id, EXPAND_CHARGE)
             ).to_dict()
         else:
             found = await find_intent(client, recovery_id, attempt)
@@ -297,7 +301,11 @@ async def find_intent(
     """The recovery's intent at Stripe, by metadata: one that took the money first, else the
     one of ``attempt``."""
     result = await client.v1.payment_intents.search_async(
-        {"query": f"metadata['recovery_id']:'{recovery_id}'", "limit": 100}
+        {
+            "query": f"metadata['recovery_id']:'{recovery_id}'",
+            "limit": 100,
+            "expand": ["data.latest_charge"],
+        }
     )
     intents = [i.to_dict() for i in result.data]
     for intent in intents:
@@ -368,7 +376,9 @@ async def returned(
         intent_id = row.payment_intent_id
     if intent_id is not None and row.state in (S.REQUIRES_ACTION, S.PROCESSING, S.FAILED):
         try:
-            intent = (await client.v1.payment_intents.retrieve_async(intent_id)).to_dict()
+            intent = (
+                await client.v1.payment_intents.retrieve_async(intent_id, EXPAND_CHARGE)
+            ).to_dict()
         except stripe.StripeError as exc:
             raise StripeUnavailable(f"Stripe could not be asked ({_error_name(exc)})") from None
         await _record(
@@ -420,9 +430,9 @@ async def request(
             paid_to_platform=paid_to_platform,
         )
         await claims.commission_requested(session, organization_id, recovery.id)
-        reversal = None
+        reversal = transfer_reversal = None
         if recovery.kind == "reversal" and recovery.amount_minor < 0:
-            reversal = await _open_reversal(session, settings, recovery)
+            reversal, transfer_reversal = await _open_reversal(session, settings, recovery)
         if row.state is S.WITHHELD and row.recovery_amount_minor > row.amount_minor:
             await payouts.open_transfer(
                 session,
@@ -436,6 +446,12 @@ async def request(
         commission_id = row.id
     if reversal is not None:
         await _send_refund(sessionmaker, client, organization_id, reversal)
+    if transfer_reversal is not None:
+        from sellerhub.billing.payouts import transfer as seller_transfers  # imports this module
+
+        await seller_transfers.send_reversal(
+            sessionmaker, client, organization_id, transfer_reversal
+        )
     await charge(sessionmaker, settings, client, organization_id, commission_id)
     async with sessionmaker() as session:
         set_tenant(session, organization_id)
@@ -475,16 +491,18 @@ def _refund_params(row: Commission, refund: CommissionRefund) -> RefundRequest:
 
 async def _open_reversal(
     session: AsyncSession, settings: Settings, reversal: Any
-) -> RefundRequest | None:
+) -> tuple[RefundRequest | None, Any]:
     """A reversal names the reimbursement it takes back: that recovery's commission (opened
-    now if its own request has not come yet) gets the reversal's row, decided under its lock.
-    The refund to send when this call decided one."""
+    now if its own request has not come yet) gets the reversal's row, decided under its lock;
+    when the platform held that recovery (``withheld``), the seller's transfer gets one too
+    (``payouts.open_reversal``). The refund, and the transfer reversal
+    (``payouts.transfer.ReversalRequest``), to send when this call decided them."""
     original = await ReversalRepository(session).original_of(
         str(reversal.original_reimbursement_id or "")
     )
     if original is None:
         log.warning("billing.reversal_without_original", recovery_id=str(reversal.id))
-        return None
+        return None, None
     commission, _ = await service.open_commission(
         session,
         settings,
@@ -504,9 +522,36 @@ async def _open_reversal(
         reversed_minor=-int(reversal.amount_minor),
         now=utcnow(),
     )
+    if row.state is S.WITHHELD:
+        return None, await _open_transfer_reversal(session, settings, row, reversal)
     if decided and refund.state == service.PROCESSING:
-        return _refund_params(row, refund)
-    return None
+        return _refund_params(row, refund), None
+    return None, None
+
+
+async def _open_transfer_reversal(
+    session: AsyncSession, settings: Settings, row: Commission, reversal: Any
+) -> Any:
+    """The seller's part of a reversed recovery the platform held: taken back from the
+    seller's transfer once (lowered before it is sent, or reversed at Stripe after)."""
+    from sellerhub.billing.payouts import transfer as seller_transfers  # imports this module
+
+    recovered = row.recovery_amount_minor
+    gross = recovered - rules.commission_minor(recovered, row.rate_bps)
+    found, decided = await payouts.open_reversal(
+        session,
+        recovery_id=row.recovery_id,
+        reversal_id=reversal.id,
+        reversed_minor=-int(reversal.amount_minor),
+        recovered_minor=recovered,
+        gross_minor=gross,
+        recheck=timedelta(seconds=settings.billing_commission_recheck_seconds),
+        now=utcnow(),
+    )
+    if found is None or not decided or found.state != payouts.PROCESSING:
+        return None
+    transfer = await payouts.transfer_row(session, found.seller_transfer_id)
+    return seller_transfers.reversal_request(transfer, found)
 
 
 async def send_refund(client: stripe.StripeClient, request: RefundRequest) -> Answer:

@@ -77,27 +77,35 @@ async def charge_commission(
         paid_to_platform=body.paid_to_platform,
         source_transaction=body.source_transaction,
     )
-    return service.describe(row)
+    return service.describe(row, api_base=runtime.settings.stripe_api)
 
 
 @router.get("/commissions", response_model=CommissionPage)
 async def list_commissions(
     session: TenantSessionDep,
     principal: CurrentPrincipal,
+    runtime: RuntimeDep,
     limit: int = Query(50, ge=1, le=200),
     cursor: str | None = Query(None, max_length=80, description="next_cursor of the previous page"),
     state: StateFilter | None = Query(None),
 ) -> CommissionPage:
     """The organization's commissions, newest first."""
     rows, next_cursor = await service.page(session, limit=limit, cursor=cursor, state=state)
-    return CommissionPage(items=[service.describe(r) for r in rows], next_cursor=next_cursor)
+    return CommissionPage(
+        items=[service.describe(r, api_base=runtime.settings.stripe_api) for r in rows],
+        next_cursor=next_cursor,
+    )
 
 
 @router.get("/commissions/{commission_id}", response_model=CommissionOut)
 async def get_commission(
-    commission_id: uuid.UUID, session: TenantSessionDep, principal: CurrentPrincipal
+    commission_id: uuid.UUID,
+    session: TenantSessionDep,
+    principal: CurrentPrincipal,
+    runtime: RuntimeDep,
 ) -> CommissionOut:
-    return service.describe(await service.get(session, commission_id))
+    row = await service.get(session, commission_id)
+    return service.describe(row, api_base=runtime.settings.stripe_api)
 
 
 @router.get(

@@ -122,7 +122,7 @@ async def charge_succeeded(session: AsyncSession, event: WebhookEvent) -> None:
             {
                 "id": intent_id,
                 "status": "succeeded",
-                "latest_charge": charge["id"],
+                "latest_charge": charge,  # with its receipt_url
                 "amount_received": charge.get("amount"),
                 "currency": charge.get("currency"),
                 "created": charge.get("created"),

@@ -78,6 +78,10 @@ class Commission(IdMixin, TimestampMixin, TenantScoped, Base):
     attempt_sent_at: Mapped[datetime | None] = mapped_column(default=None)
     payment_intent_id: Mapped[str | None] = mapped_column(String(100), default=None)
     charge_id: Mapped[str | None] = mapped_column(String(100), default=None)
+    # Stripe's receipt of the charge (``charge.receipt_url``) as Stripe gave it; shown as a
+    # link only when it passes ``rules.receipt_link`` (https on Stripe's hosts, or the
+    # configured API base's origin).
+    receipt_url: Mapped[str | None] = mapped_column(String(500), default=None)
     stripe_status: Mapped[str | None] = mapped_column(String(40), default=None)
     # Stripe's ``created`` of the newest event applied about the intent: an older one that
     # arrives later does not move the commission back (webhooks come in any order).

@@ -279,7 +279,7 @@ COMMISSIONS_PAGE_SQL: LiteralString = (
     "SELECT coalesce(json_agg(p ORDER BY p.id DESC), '[]'::json) FROM ("
     "SELECT c.id, c.recovery_id, c.state, c.reason, c.amount_minor, c.currency,"
     " c.paid_to_platform, c.failure_code, c.decline_code, c.next_attempt_at, c.succeeded_at,"
-    " c.refunded_minor, c.created_at, cl.kind AS claim_kind, cl.sku AS claim_sku"
+    " c.refunded_minor, c.receipt_url, c.created_at, cl.kind AS claim_kind, cl.sku AS claim_sku"
     " FROM commissions c"
     " LEFT JOIN claims cl ON cl.id = c.claim_id AND cl.organization_id = c.organization_id"
     " WHERE c.organization_id = %(organization_id)s"

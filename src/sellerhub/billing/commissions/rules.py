@@ -18,6 +18,7 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from typing import Final
+from urllib.parse import urlsplit
 
 from sellerhub.config import COMMISSION_MINIMUMS
 
@@ -144,3 +145,39 @@ def state_of_intent(status: str, error_code: str | None) -> CommissionState | No
     if status == "canceled":
         return S.FAILED
     return None
+
+
+RECEIPT_URL_MAX: Final = 500
+STRIPE_RECEIPT_DOMAIN: Final = "stripe.com"
+
+
+def receipt_link(url: object, api_base: str) -> str | None:
+    """The receipt URL as a link to show, or None: only an ``https`` URL on Stripe's own
+    hosts (``stripe.com`` and its subdomains, where Stripe's receipts live) or a URL on the
+    configured Stripe API base's origin (scheme, host and port: the emulator's receipt page in
+    development). Anything else — ``javascript:``, ``data:``, another host, credentials in the
+    URL, spaces or control characters — is not a link (an XSS and open-redirect guard: the
+    URL comes from Stripe's answer or a webhook, never trusted as HTML)."""
+    if not isinstance(url, str) or not url or len(url) > RECEIPT_URL_MAX:
+        return None
+    if any(ch.isspace() or ord(ch) < 0x20 or ch in "\\<>\"'`" for ch in url):
+        return None
+    try:
+        parts, base = urlsplit(url), urlsplit(api_base)
+        port, base_port = parts.port, base.port
+    except ValueError:
+        return None
+    host = (parts.hostname or "").lower()
+    if not host or parts.username is not None or parts.password is not None:
+        return None
+    if parts.scheme == "https" and (
+        host == STRIPE_RECEIPT_DOMAIN or host.endswith("." + STRIPE_RECEIPT_DOMAIN)
+    ):
+        return url
+    same_origin = (
+        parts.scheme in ("http", "https")
+        and parts.scheme == base.scheme
+        and host == (base.hostname or "").lower()
+        and port == base_port
+    )
+    return url if same_origin else None

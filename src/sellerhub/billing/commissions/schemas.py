@@ -47,6 +47,12 @@ class CommissionOut(BaseModel):
     failed_attempts: int
     payment_intent_id: str | None
     charge_id: str | None
+    receipt_url: str | None = Field(
+        description=(
+            "Stripe's receipt of the charge (succeeded commissions): an https URL on Stripe's "
+            "hosts, or on the configured Stripe API's origin (the emulator); null otherwise"
+        )
+    )
     failure_code: str | None
     decline_code: str | None
     failure_message: str | None

@@ -273,6 +273,11 @@ async def _succeeded(
     intent_id = str(intent["id"])
     charge = intent.get("latest_charge")
     charge_id = charge.get("id") if isinstance(charge, Mapping) else charge
+    # The receipt comes with the charge object (the intent's expanded ``latest_charge``, or
+    # ``charge.succeeded``); an id alone carries none.
+    # Kept as Stripe gave it (bounded); shown as a link only through ``rules.receipt_link``.
+    url = charge.get("receipt_url") if isinstance(charge, Mapping) else None
+    receipt = url if isinstance(url, str) and 0 < len(url) <= rules.RECEIPT_URL_MAX else None
     amount = int(intent.get("amount_received") or intent.get("amount") or row.amount_minor)
     changed = False
     if row.payment_intent_id not in (None, intent_id) and row.state in (
@@ -291,6 +296,7 @@ async def _succeeded(
     elif row.state is not S.SUCCEEDED and _move(row, S.SUCCEEDED):
         row.payment_intent_id = intent_id
         row.charge_id = str(charge_id) if charge_id else None
+        row.receipt_url = receipt
         row.stripe_status = "succeeded"
         row.succeeded_at = now
         row.next_attempt_at = None
@@ -299,6 +305,13 @@ async def _succeeded(
         log.info("billing.commission_succeeded", commission_id=str(row.id), attempt=row.attempt)
     elif row.payment_intent_id == intent_id and row.charge_id is None and charge_id:
         row.charge_id = str(charge_id)
+    if (
+        row.payment_intent_id == intent_id
+        and row.receipt_url is None
+        and receipt
+        and row.charge_id == charge_id
+    ):
+        row.receipt_url = receipt  # the receipt came later (charge.succeeded after the answer)
     await session.flush()
     await ledger.record(
         session,
@@ -488,6 +501,8 @@ async def decide(
     * an attempt open (``processing``, ``requires_action``): it waits for the outcome;
     * ``succeeded``: the share, at most what is not refunded yet, is to be refunded at Stripe
       (``processing``, sent by the caller after the commit);
+    * ``withheld`` (the platform held the money): the commission kept is lowered by the share
+      (``reduced``); the seller's part of the transfer is the caller's (``payouts``);
     * otherwise nothing was charged or is left (``nothing``)."""
     gross = rules.commission_minor(row.recovery_amount_minor, row.rate_bps)
     recovered = row.recovery_amount_minor
@@ -513,6 +528,26 @@ async def decide(
         )
         return await _settle(
             session, refund, REDUCED, share, f"not charged yet: lowered by {share}"
+        )
+    if row.state is S.WITHHELD:
+        # The platform held the money: it gives up its share of the commission it kept, and
+        # the seller's transfer gives back the seller's part (``payouts.open_reversal``).
+        share = rules.reversal_share(gross, refund.reversed_minor, recovered, row.amount_minor)
+        row.amount_minor -= share
+        log.info(
+            "billing.commission_reduced",
+            commission_id=str(row.id),
+            reversal_id=str(refund.reversal_id),
+            by=share,
+            state=str(row.state),
+        )
+        return await _settle(
+            session,
+            refund,
+            REDUCED,
+            share,
+            f"withheld: the commission kept is lowered by {share}; the seller's transfer "
+            "gives back the seller's part",
         )
     if row.state in (S.PROCESSING, S.REQUIRES_ACTION):
         refund.next_attempt_at = now + timedelta(
@@ -740,7 +775,14 @@ async def page(
     return items, (str(items[-1].id) if len(rows) > limit else None)
 
 
-def describe(row: Commission) -> CommissionOut:
+def receipt_link(url: object, api_base: str) -> str | None:
+    """The receipt as a link to show (``rules.receipt_link``), for the API and the page."""
+    return rules.receipt_link(url, api_base)
+
+
+def describe(row: Commission, *, api_base: str) -> CommissionOut:
+    """The commission for the API; its receipt only when the URL passes ``rules.receipt_link``
+    for ``api_base`` (the configured Stripe API base)."""
     return CommissionOut(
         id=row.id,
         recovery_id=row.recovery_id,
@@ -756,6 +798,7 @@ def describe(row: Commission) -> CommissionOut:
         failed_attempts=row.failed_attempts,
         payment_intent_id=row.payment_intent_id,
         charge_id=row.charge_id,
+        receipt_url=receipt_link(row.receipt_url, api_base),
         failure_code=row.failure_code,
         decline_code=row.decline_code,
         failure_message=row.failure_message,

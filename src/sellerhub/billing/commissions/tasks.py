@@ -105,14 +105,16 @@ async def commission_notice(
 
 @task("billing.sweep", queue="billing", cron="*/5 * * * *")
 async def sweep(session: AsyncSession) -> None:
-    """Every 5 minutes: the commissions, transfers and reversals' refunds that are due (a
-    retry after a decline, a card now saved, an attempt whose outcome is overdue, a refund
-    waiting for the charge or whose outcome is overdue) are moved on, one at a time."""
+    """Every 5 minutes: the commissions, transfers, reversals' refunds and transfer reversals
+    that are due (a retry after a decline, a card now saved, an attempt whose outcome is
+    overdue, a refund or transfer reversal waiting for the charge or transfer, or whose
+    outcome is overdue) are moved on, one at a time."""
     now = utcnow()
     with system_context(session, "billing: due commissions and transfers"):
         commissions = await CommissionRepository(session).due(now, SWEEP_LIMIT)
         transfers = await TransferRepository(session).due(now, SWEEP_LIMIT)
         refunds = await ReversalRepository(session).due_refunds(now, SWEEP_LIMIT)
+        reversals = await TransferRepository(session).due_reversals(now, SWEEP_LIMIT)
     await session.rollback()  # nothing written here; the steps commit their own
     settings = _settings()
     client = client_of(resources())
@@ -148,10 +150,20 @@ async def sweep(session: AsyncSession) -> None:
             log.warning(
                 "billing.sweep_failed", reversal_id=str(reversal_id), error=type(exc).__name__
             )
-    if commissions or transfers or refunds:
+    for organization_id, reversal_id in reversals:
+        try:
+            await payouts.reversal_step(
+                resources().sessionmaker, settings, client, organization_id, reversal_id, now=now
+            )
+        except Exception as exc:
+            log.warning(
+                "billing.sweep_failed", reversal_id=str(reversal_id), error=type(exc).__name__
+            )
+    if commissions or transfers or refunds or reversals:
         log.info(
             "billing.swept",
             commissions=len(commissions),
             transfers=len(transfers),
             refunds=len(refunds),
+            transfer_reversals=len(reversals),
         )

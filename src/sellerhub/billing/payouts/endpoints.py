@@ -13,7 +13,7 @@ from sellerhub.deps import CurrentPrincipal, TenantSessionDep
 
 router = APIRouter(prefix="/api/v1/billing", tags=["billing"])
 
-StateFilter = Literal["pending", "waiting", "processing", "paid", "failed", "reversed"]
+StateFilter = Literal["pending", "waiting", "processing", "paid", "failed", "reversed", "cancelled"]
 
 
 @router.get("/payouts", response_model=TransferPage)

@@ -12,7 +12,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sellerhub.billing.connect.models import StripeAccount
-from sellerhub.billing.payouts.models import SellerTransfer, TransferState
+from sellerhub.billing.payouts.models import SellerTransfer, TransferReversal, TransferState
 
 WAITING = (TransferState.PENDING, TransferState.WAITING)
 
@@ -99,6 +99,45 @@ class TransferRepository:
         if state is not None:
             query = query.where(SellerTransfer.state == state)
         return (await self.session.execute(query)).scalars().all()
+
+    async def insert_reversal_once(self, values: dict[str, object]) -> bool:
+        inserted = await self.session.execute(
+            insert(TransferReversal)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=["reversal_id"])
+            .returning(TransferReversal.id)
+        )
+        return inserted.scalar_one_or_none() is not None
+
+    async def reversal_of(
+        self, reversal_id: uuid.UUID, *, lock: bool = False
+    ) -> TransferReversal | None:
+        query = select(TransferReversal).where(TransferReversal.reversal_id == reversal_id)
+        if lock:
+            query = query.with_for_update()
+        return (await self.session.execute(query)).scalar_one_or_none()
+
+    async def reversals_of(self, seller_transfer_id: uuid.UUID) -> Sequence[TransferReversal]:
+        query = select(TransferReversal).where(
+            TransferReversal.seller_transfer_id == seller_transfer_id
+        )
+        return (await self.session.execute(query)).scalars().all()
+
+    async def due_reversals(
+        self, now: datetime, limit: int
+    ) -> Sequence[tuple[uuid.UUID, uuid.UUID]]:
+        """(organization, reversal) of the reversals waiting for their transfer's outcome or
+        whose own outcome is overdue (system context)."""
+        rows = await self.session.execute(
+            select(TransferReversal.organization_id, TransferReversal.reversal_id)
+            .where(
+                TransferReversal.state.in_(("waiting", "processing")),
+                TransferReversal.next_attempt_at <= now,
+            )
+            .order_by(TransferReversal.id)
+            .limit(limit)
+        )
+        return [(org, ident) for org, ident in rows.all()]
 
     async def connected_account(self) -> StripeAccount | None:
         """The session's organization's connected account (created silently after Amazon)."""

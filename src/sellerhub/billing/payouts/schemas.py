@@ -14,7 +14,9 @@ class TransferOut(BaseModel):
     commission_id: uuid.UUID
     amount_minor: int = Field(description="the recovery less the commission, minor units")
     currency: str
-    state: str = Field(description="pending, waiting, processing, paid, failed or reversed")
+    state: str = Field(
+        description="pending, waiting, processing, paid, failed, reversed or cancelled"
+    )
     reason: str | None
     destination: str | None = Field(description="the seller's connected account")
     transfer_group: str

@@ -9,6 +9,7 @@ them by ``transfer_group``), then by the same request again while Stripe remembe
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sellerhub.billing.commissions.charge import KEY_MEMORY
 from sellerhub.billing.payouts import service
-from sellerhub.billing.payouts.models import SellerTransfer, TransferState
+from sellerhub.billing.payouts.models import SellerTransfer, TransferReversal, TransferState
 from sellerhub.billing.payouts.repository import TransferRepository
 from sellerhub.config import Settings
 from sellerhub.core.clock import utcnow
@@ -169,3 +170,169 @@ async def _unknown(
                 seconds=settings.billing_commission_recheck_seconds
             )
         return row.state
+
+
+# --- reversals: the seller's part of a reversed recovery taken back once ---------------------
+
+
+@dataclass(frozen=True)
+class ReversalRequest:
+    """A transfer reversal as committed: the transfer, the request and its one key."""
+
+    reversal_id: uuid.UUID
+    transfer: str
+    params: dict[str, Any]
+    key: str
+
+
+def reversal_request(row: SellerTransfer, reversal: TransferReversal) -> ReversalRequest:
+    """The reversal's request, from the rows alone: sent again, it is the same request."""
+    return ReversalRequest(
+        reversal.reversal_id,
+        str(row.transfer_id),
+        {
+            "amount": reversal.amount_minor,
+            "metadata": {
+                "reversal": str(reversal.reversal_id),
+                "recovery_id": str(row.recovery_id),
+                "organization_id": str(row.organization_id),
+            },
+        },
+        service.reversal_key(reversal.reversal_id),
+    )
+
+
+async def send_reversal(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    client: stripe.StripeClient,
+    organization_id: uuid.UUID,
+    request: ReversalRequest,
+) -> str | None:
+    """One ``POST /v1/transfers/{id}/reversals`` under the reversal's key, its answer recorded.
+    A refusal (4xx other than 409/429) settles it as ``nothing``; anything that leaves the
+    outcome open keeps it ``processing`` (looked up by the periodic job)."""
+    answer: dict[str, Any] | None = None
+    refused: str | None = None
+    try:
+        made = await client.v1.transfers.reversals.create_async(
+            request.transfer,
+            request.params,  # type: ignore[arg-type]
+            {"idempotency_key": request.key},
+        )
+        answer = made.to_dict()
+    except stripe.InvalidRequestError as exc:
+        status = exc.http_status or 400
+        if status in (409, 429) or status >= 500:
+            _reversal_unknown(request.reversal_id, exc)
+        else:
+            refused = f"{exc.code or 'refused'}: {exc.user_message or 'Stripe refused it'}"
+    except stripe.StripeError as exc:
+        _reversal_unknown(request.reversal_id, exc)
+    return await _record_reversal(
+        sessionmaker, organization_id, request.reversal_id, answer=answer, refused=refused
+    )
+
+
+def _reversal_unknown(reversal_id: uuid.UUID, exc: stripe.StripeError) -> None:
+    log.warning(
+        "billing.transfer_reversal_outcome_unknown",
+        reversal_id=str(reversal_id),
+        error=f"{type(exc).__name__} {exc.http_status or ''}".strip(),
+    )
+
+
+async def _record_reversal(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    organization_id: uuid.UUID,
+    reversal_id: uuid.UUID,
+    *,
+    answer: dict[str, Any] | None = None,
+    refused: str | None = None,
+) -> str | None:
+    async with unit_of_work(sessionmaker) as session:
+        set_tenant(session, organization_id)
+        repo = TransferRepository(session)
+        found = await repo.reversal_of(reversal_id)
+        if found is None:
+            return None
+        row = await repo.get(found.seller_transfer_id, lock=True)
+        reversal = await repo.reversal_of(reversal_id, lock=True)
+        if row is None or reversal is None:
+            return None
+        if answer is not None:
+            await service.apply_reversal_answer(session, row, reversal, answer, source="api")
+        elif refused is not None:
+            await service.reversal_refused(session, reversal, refused)
+        return reversal.state
+
+
+async def reversal_step(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    client: stripe.StripeClient,
+    organization_id: uuid.UUID,
+    reversal_id: uuid.UUID,
+    *,
+    now: datetime | None = None,
+) -> str | None:
+    """Move a reversal on (the periodic job): one waiting for its transfer's outcome is
+    decided again; one sent whose outcome is overdue is looked up among the transfer's
+    reversals at Stripe (by ``metadata[reversal]``, a list, so no search lag) and, when Stripe
+    has none, the same request is sent again under the same key: never a second reversal."""
+    now = now or utcnow()
+    recheck = timedelta(seconds=settings.billing_commission_recheck_seconds)
+    async with unit_of_work(sessionmaker) as session:
+        set_tenant(session, organization_id)
+        repo = TransferRepository(session)
+        found = await repo.reversal_of(reversal_id)
+        if found is None:
+            return None
+        row = await repo.get(found.seller_transfer_id, lock=True)
+        reversal = await repo.reversal_of(reversal_id, lock=True)
+        if row is None or reversal is None:
+            return None
+        if reversal.next_attempt_at is None or reversal.next_attempt_at > now:
+            return reversal.state
+        fresh = False
+        if reversal.state == service.WAITING:
+            decided = await service.decide_reversal(
+                session, row, reversal, recheck=recheck, now=now
+            )
+            if not decided or reversal.state != service.PROCESSING:
+                return reversal.state
+            fresh = True
+        elif reversal.state == service.PROCESSING:
+            reversal.next_attempt_at = now + recheck
+            await session.flush()
+        else:
+            return reversal.state
+        request = reversal_request(row, reversal)
+    if not fresh:
+        try:
+            listed = await find_reversal(client, request.transfer, reversal_id)
+        except stripe.StripeError as exc:
+            _reversal_unknown(reversal_id, exc)
+            return service.PROCESSING
+        if listed is not None:
+            log.info("billing.transfer_reversal_reconciled", reversal_id=str(reversal_id))
+            return await _record_reversal(sessionmaker, organization_id, reversal_id, answer=listed)
+    return await send_reversal(sessionmaker, client, organization_id, request)
+
+
+async def find_reversal(
+    client: stripe.StripeClient, transfer_id: str, reversal_id: uuid.UUID
+) -> dict[str, Any] | None:
+    """The reversal sent for ``reversal_id`` among the transfer's reversals."""
+    params: dict[str, Any] = {"limit": 100}
+    while True:
+        page = await client.v1.transfers.reversals.list_async(
+            transfer_id,
+            params,  # type: ignore[arg-type]
+        )
+        for item in page.data:
+            body = item.to_dict()
+            if str((body.get("metadata") or {}).get("reversal")) == str(reversal_id):
+                return body
+        if not page.has_more or not page.data:
+            return None
+        params["starting_after"] = page.data[-1].id

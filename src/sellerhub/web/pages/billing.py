@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from functools import partial
 from typing import Any
 from urllib.parse import urlencode
 
@@ -31,6 +32,7 @@ from fastapi.responses import Response
 
 from sellerhub.billing import flows as billing
 from sellerhub.billing.commissions.service import commissions_read as _commissions_read
+from sellerhub.billing.commissions.service import receipt_link as commission_receipt
 from sellerhub.billing.connect import service as connect
 from sellerhub.billing.connect.schemas import ConnectOut
 from sellerhub.billing.customers import service as customers
@@ -126,6 +128,11 @@ PAYOUT_WORDS = {
     "paid": ("connected", "Paid", "On your Stripe account."),
     "failed": ("error", "Failed", "Stripe refused it; it is tried again."),
     "reversed": ("disconnected", "Reversed", "Taken back."),
+    "cancelled": (
+        "disconnected",
+        "Cancelled",
+        "Amazon took the reimbursement back before it was sent.",
+    ),
 }
 
 
@@ -154,7 +161,7 @@ def _decline(row: dict[str, Any]) -> str:
     return DECLINE_WORDS.get(str(code), "the bank declined the card")
 
 
-def _commission(row: dict[str, Any]) -> dict[str, Any]:
+def _commission(row: dict[str, Any], *, api_base: str) -> dict[str, Any]:
     badge, label, words = COMMISSION_WORDS.get(
         row["state"], ("pending", str(row["state"]).replace("_", " "), "")
     )
@@ -182,6 +189,12 @@ def _commission(row: dict[str, Any]) -> dict[str, Any]:
         "label": label,
         "words": words,
         "when": _when(row.get("succeeded_at") or row.get("created_at")),
+        # Stripe's receipt, a link only when it is Stripe's (or the configured API's origin).
+        "receipt": (
+            commission_receipt(row.get("receipt_url"), api_base)
+            if row["state"] in ("succeeded", "refunded", "disputed")
+            else None
+        ),
     }
 
 
@@ -304,7 +317,12 @@ async def billing_page(
             account,
             notice,
             payment_notice=payment_notice,
-            commissions=_paged(commission_rows, "commissions", cursors, _commission),
+            commissions=_paged(
+                commission_rows,
+                "commissions",
+                cursors,
+                partial(_commission, api_base=runtime_of(request).settings.stripe_api),
+            ),
             transactions=_paged(transaction_rows, "transactions", cursors, _transaction),
             payouts=_paged(payout_rows, "payouts", cursors, _payout),
         ),
