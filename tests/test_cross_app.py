@@ -591,6 +591,52 @@ async def test_user_info_refusals(
     assert disabled.status_code == 401
 
 
+async def test_an_app_token_is_verified_once_and_its_app_and_sign_in_checked_every_time(
+    client: httpx.AsyncClient, runtime: Runtime, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The signature of an app token is checked on its first use only (an app sends the same
+    token on every request); the app being disabled and the sign-in being revoked still refuse
+    the remembered token at once."""
+    assert runtime.keystore is not None
+    verified: list[str] = []
+    verify = runtime.keystore.verify_or_reload
+
+    async def counting(token: str, audience: str) -> dict[str, Any]:
+        if audience == "amzreimb":
+            verified.append(audience)
+        return await verify(token, audience)
+
+    monkeypatch.setattr(runtime.keystore, "verify_or_reload", counting)
+    pair = await app_tokens(client, world, "amzreimb")
+    for _ in range(3):
+        info = await client.get("/api/cross-app/user-info", headers=bearer(pair["access_token"]))
+        assert info.status_code == 200, info.text
+    assert verified == ["amzreimb"]
+    forged = pair["access_token"][:-4] + (
+        "AAAA" if not pair["access_token"].endswith("AAAA") else "BBBB"
+    )
+    refused = await client.get("/api/cross-app/user-info", headers=bearer(forged))
+    assert refused.status_code == 401 and verified == ["amzreimb", "amzreimb"]
+
+    # The sign-in revoked (its refresh token replayed): the remembered token is refused.
+    rotated = await _refresh(client, world.reimb, pair["refresh_token"])
+    assert rotated.status_code == 200
+    reused = await _refresh(client, world.reimb, pair["refresh_token"])
+    assert reused.json()["code"] == "refresh-token-reused"
+    revoked = await client.get("/api/cross-app/user-info", headers=bearer(pair["access_token"]))
+    assert revoked.status_code == 401 and revoked.json()["code"] == "invalid-app-token"
+
+    # The app disabled: a remembered token of a live sign-in is refused too.
+    live = (await app_tokens(client, world, "amzreimb"))["access_token"]
+    assert (await client.get("/api/cross-app/user-info", headers=bearer(live))).status_code == 200
+    disabled = await client.post(
+        "/api/cross-app/apps/amzreimb/disable", headers=world.admin_headers
+    )
+    assert disabled.status_code == 200, disabled.text
+    after = await client.get("/api/cross-app/user-info", headers=bearer(live))
+    assert after.status_code == 401 and "disabled" in after.json()["detail"]
+
+
 # --- signup ------------------------------------------------------------------------------------
 
 

@@ -319,7 +319,10 @@ async def verify_app_token(
 ) -> tuple[AppSnapshot, dict[str, Any]]:
     """The app and claims of a user token presented as ``Bearer`` to the cross-app API (and,
     later, the credit API). The app is read from ``azp`` and must be enabled; the token must then
-    verify with that app as its audience, and its sign-in must not have been revoked."""
+    verify with that app as its audience, and its sign-in must not have been revoked. Like
+    ``introspect``, a token this process verified in the last few seconds is not verified again
+    (an app sends the same user token on each request: the ECDSA check was most of a consume's
+    CPU); the app's state and the sign-in's revocation are checked on every call."""
     try:
         unverified = unverified_claims(token)
     except Unauthenticated:
@@ -332,12 +335,15 @@ async def verify_app_token(
         raise InvalidAppToken("the token's app is unknown")
     if not app.enabled:
         raise InvalidAppToken(f"the token's app {app_id} is disabled")
-    try:
-        claims = await keystore.verify_or_reload(token, app_id)
-    except Unauthenticated as exc:
-        raise InvalidAppToken(exc.detail) from None
-    if claims.get("azp") != app_id or not isinstance(claims.get("org"), str):
-        raise InvalidAppToken("the bearer token is not an app token")
+    claims = app_registry.verified_claims(token)  # this token, verified seconds ago
+    if claims is None or claims.get("aud") != app_id:
+        try:
+            claims = await keystore.verify_or_reload(token, app_id)
+        except Unauthenticated as exc:
+            raise InvalidAppToken(exc.detail) from None
+        if claims.get("azp") != app_id or not isinstance(claims.get("org"), str):
+            raise InvalidAppToken("the bearer token is not an app token")
+        app_registry.remember_verified(token, claims)
     if not await refresh_tokens.access_token_live(sessionmaker, claims):
         raise InvalidAppToken("this app sign-in has ended; sign in to the app again")
     return app, claims
