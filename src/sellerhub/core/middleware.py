@@ -24,6 +24,24 @@ _SECURITY_HEADERS = [
 ]
 
 
+def _security_headers(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """The security headers the response did not set itself. A page whose CSP lets another
+    origin frame it (``frame-ancestors`` other than ``'none'``: the embedded login in iframe
+    mode) gets no ``X-Frame-Options`` either."""
+    present = {name.lower() for name, _ in headers}
+    framable = any(
+        name.lower() == b"content-security-policy"
+        and b"frame-ancestors" in value
+        and b"frame-ancestors 'none'" not in value
+        for name, value in headers
+    )
+    return [
+        (name, value)
+        for name, value in _SECURITY_HEADERS
+        if name not in present and not (framable and name == b"x-frame-options")
+    ]
+
+
 def _route_template(scope: Scope, root_path: str) -> str:
     """The metrics label of a request: its route's template. A request served by a mounted app
     (the emulators at ``/_emulators`` in development) is labelled with the mount's path alone,
@@ -64,7 +82,7 @@ class RequestContextMiddleware:
                 status_code = message["status"]
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode()))
-                headers.extend(_SECURITY_HEADERS)
+                headers.extend(_security_headers(headers))
                 message["headers"] = headers
             await send(message)
 

@@ -42,7 +42,7 @@ from sellerhub.db.ratelimit_models import RateLimitCounter
 from sellerhub.identity.accounts.models import EmailCode
 from sellerhub.identity.amazon.models import AmazonLogin
 from sellerhub.identity.apikeys.models import ApiKey
-from sellerhub.identity.apps.models import App, AppRefreshToken, AppSignup
+from sellerhub.identity.apps.models import App, AppAuthCode, AppRefreshToken, AppSignup
 from sellerhub.identity.jwt.models import SigningKey
 from sellerhub.identity.oauth_states.models import OAuthState
 from sellerhub.identity.organizations.models import Membership, Organization
@@ -57,6 +57,7 @@ __all__ = [
     "AmazonLogin",
     "ApiKey",
     "App",
+    "AppAuthCode",
     "AppRefreshToken",
     "AppSignup",
     "AuditEvent",

@@ -9,7 +9,10 @@ Who authenticates how:
 - ``auth``: the signed-in user (session cookie + CSRF, or bearer);
 - ``validate-token``, ``refresh-token``, ``signup``, ``/oauth/token``: the app itself, with its
   client credentials: HTTP Basic ``app_id:client_secret`` or the ``app_id`` (or ``client_id``)
-  and ``client_secret`` fields of the body;
+  and ``client_secret`` fields of the body. A browser app's page, which holds no secret (a
+  public client), refreshes with its ``app_id`` alone from one of its registered origins, and
+  exchanges the embedded login's code at ``/oauth/token`` (PKCE);
+- ``logout``: the refresh token itself (any of the app's clients, from one of its origins);
 - ``user-info``, ``user``: an app token as ``Authorization: Bearer``.
 A browser's ``Origin``, when sent, must be one of the app's registered origins.
 """
@@ -37,9 +40,12 @@ from sellerhub.deps import (
 from sellerhub.identity.apps import service, tokens
 from sellerhub.identity.apps.cache import AppSnapshot, app_registry
 from sellerhub.identity.apps.errors import (
+    AppDisabled,
+    AppNotFound,
     InvalidAppToken,
+    InvalidClient,
 )
-from sellerhub.identity.apps.models import App
+from sellerhub.identity.apps.models import App, AppKind
 from sellerhub.identity.apps.oauth import oauth_router
 from sellerhub.identity.apps.requests import (
     FORM,
@@ -52,6 +58,7 @@ from sellerhub.identity.apps.requests import (
 from sellerhub.identity.apps.schemas import (
     AppAuthRequest,
     AppList,
+    AppLogoutRequest,
     AppOut,
     AppRefreshRequest,
     AppRegistered,
@@ -277,6 +284,28 @@ async def auth(
     return _pair(issued)
 
 
+async def _refreshing_app(request: Request, body: AppRefreshRequest) -> AppSnapshot:
+    """The app refreshing: authenticated by its credentials, or — a browser app's page, a
+    public client without a secret — by its app id from one of its registered origins (the
+    refresh token, bound to that app and rotated on every use, is then the credential)."""
+    if client_credentials(request, body.app_id, body.client_id, body.client_secret) is not None:
+        return await _calling_app(request, body.app_id, body.client_id, body.client_secret)
+    app_id = body.app_id or body.client_id
+    origin = request.headers.get("origin")
+    if not app_id or origin is None:
+        raise InvalidClient(
+            "authenticate the app: HTTP Basic app_id:client_secret, the app_id and "
+            "client_secret fields, or (a browser app's page) app_id from a registered origin"
+        )
+    app = await app_registry.get(runtime_of(request).sessionmaker, app_id)
+    if app is None or app.kind is not AppKind.BROWSER:
+        raise InvalidClient("no browser app has this app id")
+    if not app.enabled:
+        raise AppDisabled(f"the app {app.app_id} is disabled by a platform administrator")
+    service.check_origin(app, origin)
+    return app
+
+
 @router.post(
     "/refresh-token",
     response_model=AppTokenPair,
@@ -289,13 +318,37 @@ async def refresh_token(
 ) -> JSONResponse:
     """Rotate the app's refresh token: a new pair. Presenting a used one again revokes every
     token of that app sign-in (401 ``refresh-token-reused``); another app's refresh token, or a
-    session's, is unknown here (401)."""
-    app = await _calling_app(request, body.app_id, body.client_id, body.client_secret)
+    session's, is unknown here (401). A browser app's page sends ``app_id`` without a secret,
+    from one of the app's registered origins."""
+    app = await _refreshing_app(request, body)
     runtime = runtime_of(request)
     issued = await tokens.refresh_user_token(  # a refusal that revokes keeps its writes
         session, runtime.keystore, policy_of(runtime.settings), app, body.refresh_token
     )
     return _pair(issued)
+
+
+@router.post(
+    "/logout",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses={
+        403: {"description": "the browser's Origin is not one of the app's"},
+        404: {"description": "no app has this id"},
+        503: {"description": "the database is unavailable"},
+    },
+)
+async def logout(request: Request, body: AppLogoutRequest, session: SessionDep) -> Response:
+    """Sign out of the app: revoke the sign-in (refresh-token family) ``refresh_token`` belongs
+    to, and its access tokens. Idempotent: an unknown, another app's or already revoked token
+    answers 204 too. No secret (a browser app's page calls it); a browser's Origin must be one
+    of the app's (403). Works for a disabled app too: ending a sign-in is always allowed."""
+    app = await app_registry.get(runtime_of(request).sessionmaker, body.app_id)
+    if app is None or app.kind is not AppKind.BROWSER:
+        raise AppNotFound("no browser app has this id")
+    service.check_origin(app, request.headers.get("origin"))
+    await tokens.end_user_sign_in(session, app, body.refresh_token)
+    return Response(status_code=204, headers=NO_STORE)
 
 
 # --- the user behind an app token --------------------------------------------------------------

@@ -107,3 +107,31 @@ class AppSignup(IdMixin, Base):
         ForeignKey("organizations.id", ondelete="CASCADE")
     )
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class AppAuthCode(IdMixin, Base):
+    """A one-time authorization code of the embedded login (``/embed/login``), stored only as a
+    SHA-256 hash, bound to the app, the page's origin, the attempt's nonce, the PKCE challenge,
+    the user and the organization; it lives 60 s. Its exchange (``/oauth/token``,
+    ``authorization_code``) starts a refresh-token family, kept in ``family_id``: a second use
+    of the code revokes that family."""
+
+    __tablename__ = "app_auth_codes"
+
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    app_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("apps.app_id", ondelete="CASCADE"), index=True
+    )
+    origin: Mapped[str] = mapped_column(String(300))
+    nonce: Mapped[str] = mapped_column(String(128))
+    code_challenge: Mapped[str] = mapped_column(String(43))
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE")
+    )
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None] = mapped_column(default=None)
+    family_id: Mapped[uuid.UUID | None] = mapped_column(default=None)

@@ -1,7 +1,10 @@
 """The OAuth token endpoint (``/oauth/token``, RFC 6749 errors): client credentials for service
-apps, and the refresh grant for app refresh tokens."""
+apps, the refresh grant for app refresh tokens, and the authorization-code grant (PKCE, no
+secret: a public browser client) of the embedded login (``/embed/login``)."""
 
 from __future__ import annotations
+
+import re
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
@@ -10,7 +13,7 @@ from sellerhub.core.clock import utcnow
 from sellerhub.db.session import unit_of_work
 from sellerhub.deps import runtime_of
 from sellerhub.identity.apps import service, tokens
-from sellerhub.identity.apps.cache import AppSnapshot
+from sellerhub.identity.apps.cache import AppSnapshot, app_registry
 from sellerhub.identity.apps.errors import (
     AmbiguousClientAuthentication,
     AppDisabled,
@@ -20,7 +23,7 @@ from sellerhub.identity.apps.errors import (
     MalformedRequest,
     OAuthError,
 )
-from sellerhub.identity.apps.models import KNOWN_PERMISSIONS
+from sellerhub.identity.apps.models import KNOWN_PERMISSIONS, AppKind
 from sellerhub.identity.apps.requests import (
     FORM,
     MAX_FORM_BYTES,
@@ -30,9 +33,10 @@ from sellerhub.identity.apps.requests import (
     media_type,
     policy_of,
 )
-from sellerhub.identity.apps.schemas import OAuthErrorBody, ServiceToken
+from sellerhub.identity.apps.schemas import AppTokenPair, OAuthErrorBody, ServiceToken
 
 oauth_router = APIRouter(tags=["oauth"])
+_VERIFIER = re.compile(r"[A-Za-z0-9._~-]{43,128}")  # RFC 7636 §4.1
 
 # --- OAuth token endpoint ----------------------------------------------------------------------
 
@@ -79,9 +83,23 @@ def _oauth_client(request: Request, fields: dict[str, str]) -> service.ClientCre
                         "type": "object",
                         "required": ["grant_type"],
                         "properties": {
-                            "grant_type": {"enum": ["client_credentials", "refresh_token"]},
+                            "grant_type": {
+                                "enum": [
+                                    "client_credentials",
+                                    "refresh_token",
+                                    "authorization_code",
+                                ]
+                            },
                             "scope": {"type": "string"},
                             "refresh_token": {"type": "string"},
+                            "code": {
+                                "type": "string",
+                                "description": "authorization_code: the code /embed/login posted",
+                            },
+                            "code_verifier": {
+                                "type": "string",
+                                "description": "authorization_code: the PKCE verifier (S256)",
+                            },
                             "client_id": {"type": "string"},
                             "client_secret": {"type": "string"},
                         },
@@ -95,7 +113,10 @@ async def token(request: Request) -> JSONResponse:
     """RFC 6749 token endpoint. ``client_credentials`` (§4.4): a service token for a registered
     service app (sub ``app:<app id>``, audience the sellerhub API, ``scope`` ⊆ the app's
     permissions, default all). ``refresh_token`` (§6): rotates an app refresh token of the
-    authenticated app, like ``/api/cross-app/refresh-token``. Errors are RFC 6749 §5.2 JSON."""
+    authenticated app, like ``/api/cross-app/refresh-token``. ``authorization_code`` (§4.1.3 with
+    PKCE, RFC 7636): a browser app's page exchanges the one-time code ``/embed/login`` posted to
+    it (``code``, ``code_verifier``, ``client_id``; no secret) from the origin it was issued to,
+    for the pair ``/api/cross-app/auth`` answers. Errors are RFC 6749 §5.2 JSON."""
     try:
         if media_type(request) != FORM:
             raise OAuthError("invalid_request", f"send the parameters as {FORM}")
@@ -109,10 +130,13 @@ async def token(request: Request) -> JSONResponse:
         grant_type = fields.get("grant_type")
         if not grant_type:
             raise OAuthError("invalid_request", "grant_type is required")
-        if grant_type not in ("client_credentials", "refresh_token"):
+        if grant_type not in ("client_credentials", "refresh_token", "authorization_code"):
             raise OAuthError(
-                "unsupported_grant_type", "grant_type must be client_credentials or refresh_token"
+                "unsupported_grant_type",
+                "grant_type must be client_credentials, refresh_token or authorization_code",
             )
+        if grant_type == "authorization_code":
+            return await _code_grant(request, fields)
         credentials = _oauth_client(request, fields)
         runtime = runtime_of(request)
         try:
@@ -165,3 +189,56 @@ async def _refresh_grant(
         },
         headers=NO_STORE,
     )
+
+
+async def _code_grant(request: Request, fields: dict[str, str]) -> JSONResponse:
+    """The embedded login's code exchange: a public client (no secret), bound by PKCE and the
+    page's Origin instead."""
+    if fields.get("client_secret") is not None or request.headers.get("authorization"):
+        raise OAuthError(
+            "invalid_request", "a browser app exchanges its code without client credentials"
+        )
+    for name in ("code", "code_verifier", "client_id"):
+        if not fields.get(name):
+            raise OAuthError("invalid_request", f"{name} is required")
+    verifier = fields["code_verifier"]
+    if not _VERIFIER.fullmatch(verifier):
+        raise OAuthError(
+            "invalid_request", "code_verifier must be 43-128 characters of [A-Za-z0-9._~-]"
+        )
+    runtime = runtime_of(request)
+    app = await app_registry.get(runtime.sessionmaker, fields["client_id"][:64])
+    if app is None:
+        raise OAuthError("invalid_client", "no app has this client_id", 401)
+    if not app.enabled:
+        raise OAuthError("unauthorized_client", f"the app {app.app_id} is disabled")
+    if app.kind is not AppKind.BROWSER:
+        raise OAuthError(
+            "unauthorized_client", "only browser apps may use the authorization_code grant"
+        )
+    failure: OAuthError | None = None
+    async with unit_of_work(runtime.sessionmaker) as session:
+        try:
+            issued = await tokens.exchange_auth_code(
+                session,
+                runtime.keystore,
+                policy_of(runtime.settings),
+                app,
+                code=fields["code"][:200],
+                verifier=verifier,
+                origin=request.headers.get("origin"),
+            )
+        except tokens.CodeReplayed as exc:  # the revocation commits with the refusal
+            failure = OAuthError("invalid_grant", str(exc))
+    if failure is not None:
+        raise failure
+    now = utcnow()
+    pair = AppTokenPair(
+        access_token=issued.access_token,
+        expires_in=int((issued.access_expires_at - now).total_seconds()),
+        refresh_token=issued.refresh_token,
+        refresh_expires_in=int((issued.refresh_expires_at - now).total_seconds()),
+        permissions=issued.permissions,
+        app_id=issued.app_id,
+    )
+    return JSONResponse(pair.model_dump(), headers=NO_STORE)

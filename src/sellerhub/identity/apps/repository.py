@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sellerhub.identity.apps.models import App, AppKind, AppSignup
+from sellerhub.identity.apps.models import App, AppAuthCode, AppKind, AppSignup
 
 
 class AppRepository:
@@ -66,3 +66,20 @@ class AppSignupRepository:
             .limit(1)
         )
         return found is not None
+
+
+class AppAuthCodeRepository:
+    """The embedded login's one-time authorization codes, by hash."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    def add(self, code: AppAuthCode) -> None:
+        self.session.add(code)
+
+    async def by_hash_for_update(self, code_hash: str) -> AppAuthCode | None:
+        """The code, its row locked until the end of the transaction (two exchanges of one
+        code serialize: the second sees it used)."""
+        return await self.session.scalar(
+            select(AppAuthCode).where(AppAuthCode.code_hash == code_hash).with_for_update()
+        )

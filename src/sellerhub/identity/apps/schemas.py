@@ -135,6 +135,16 @@ class AppRefreshRequest(ClientFields):
     refresh_token: str = Field(min_length=1, max_length=200)
 
 
+class AppLogoutRequest(BaseModel):
+    """Sign-out of an app (a public browser client: no secret; the browser's Origin must be one
+    of the app's)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    app_id: str = Field(min_length=1, max_length=64)
+    refresh_token: str = Field(min_length=1, max_length=200)
+
+
 class IntrospectionRequest(ClientFields):
     token: str = Field(max_length=8192)
     token_type_hint: str | None = None

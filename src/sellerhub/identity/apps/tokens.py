@@ -3,18 +3,24 @@ family, introspect, verify, the user behind one) and service tokens (client cred
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import secrets
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sellerhub.audit import service as audit
+from sellerhub.core.clock import utcnow
 from sellerhub.core.errors import Unauthenticated
 from sellerhub.core.ids import uuid7
 from sellerhub.core.logging import get_logger
+from sellerhub.core.tokens import hash_token, same_hash
+from sellerhub.db.tenancy import set_tenant
 from sellerhub.identity.apps.cache import AppSnapshot, app_registry
 from sellerhub.identity.apps.errors import (
     AppDisabled,
@@ -28,10 +34,12 @@ from sellerhub.identity.apps.errors import (
 )
 from sellerhub.identity.apps.models import (
     KNOWN_PERMISSIONS,
+    AppAuthCode,
     AppKind,
     AppRefreshToken,
     Permission,
 )
+from sellerhub.identity.apps.repository import AppAuthCodeRepository
 from sellerhub.identity.apps.service import AppTokenPolicy, check_origin
 from sellerhub.identity.jwt.service import KeyStore, unverified_claims
 from sellerhub.identity.organizations.models import Organization, Role
@@ -186,6 +194,166 @@ async def issue_user_token(
         data={"permissions": permissions, "session": str(issued.family_id), "via": principal.via},
     )
     return issued
+
+
+# --- the embedded login's authorization codes (PKCE, RFC 7636 S256) ----------------------------
+
+AUTH_CODE_TTL = timedelta(seconds=60)
+
+
+def pkce_challenge(verifier: str) -> str:
+    """base64url(SHA-256(ascii(verifier))), without padding (RFC 7636 §4.2, S256)."""
+    digest = hashlib.sha256(verifier.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+@dataclass(frozen=True)
+class CodeBinding:
+    """What an authorization code is bound to: the app, the page's origin, the login attempt's
+    nonce, the PKCE challenge, and who signed in to which organization."""
+
+    app_id: str
+    origin: str
+    nonce: str
+    code_challenge: str
+    user_id: uuid.UUID
+    organization_id: uuid.UUID
+
+
+async def issue_auth_code(session: AsyncSession, binding: CodeBinding) -> str:
+    """A one-time authorization code (32 random bytes, base64url), stored only as its hash,
+    valid for 60 s. Audited ``APP_AUTH_CODE_ISSUED``."""
+    code = secrets.token_urlsafe(32)
+    record = AppAuthCode(
+        code_hash=hash_token(code),
+        app_id=binding.app_id,
+        origin=binding.origin,
+        nonce=binding.nonce,
+        code_challenge=binding.code_challenge,
+        user_id=binding.user_id,
+        organization_id=binding.organization_id,
+        expires_at=utcnow() + AUTH_CODE_TTL,
+    )
+    record.ensure_id()
+    set_tenant(session, binding.organization_id)
+    AppAuthCodeRepository(session).add(record)
+    await session.flush()
+    await audit.record(
+        session,
+        organization_id=binding.organization_id,
+        action="APP_AUTH_CODE_ISSUED",
+        actor_user_id=binding.user_id,
+        target_type="app",
+        target_id=binding.app_id,
+        data={"origin": binding.origin},
+    )
+    return code
+
+
+class CodeReplayed(Exception):
+    """A used authorization code presented again: the sign-in its first use started is revoked
+    (the caller commits that revocation before answering ``invalid_grant``)."""
+
+
+async def exchange_auth_code(
+    session: AsyncSession,
+    keystore: KeyStore,
+    policy: AppTokenPolicy,
+    app: AppSnapshot,
+    *,
+    code: str,
+    verifier: str,
+    origin: str | None,
+) -> IssuedAppToken:
+    """The ``authorization_code`` grant of the embedded login: the code must be known, unused,
+    unexpired, issued to ``app``; SHA-256 of ``verifier`` must be its challenge and the request's
+    ``Origin`` its page's origin. Starts a refresh-token family (remembered on the code) with all
+    of the app's permissions. Audited ``APP_AUTH_CODE_EXCHANGED``. A second use revokes the
+    family the first one started and raises ``CodeReplayed``."""
+    repo = AppAuthCodeRepository(session)
+    record = await repo.by_hash_for_update(hash_token(code))
+    if record is None or record.app_id != app.app_id:
+        raise OAuthError("invalid_grant", "the authorization code is unknown")
+    now = utcnow()
+    if record.used_at is not None:
+        if record.family_id is not None:
+            await refresh_tokens.end_family_by_id(session, AppRefreshToken, record.family_id)
+        set_tenant(session, record.organization_id)
+        await audit.record(
+            session,
+            organization_id=record.organization_id,
+            action="APP_AUTH_CODE_REPLAYED",
+            actor_type="system",
+            target_type="app",
+            target_id=app.app_id,
+            data={"session": str(record.family_id) if record.family_id else None},
+        )
+        log.warning("app.auth_code_replayed", app_id=app.app_id)
+        raise CodeReplayed("the authorization code was already used; that sign-in is revoked")
+    if record.expires_at <= now:
+        raise OAuthError("invalid_grant", "the authorization code has expired")
+    if not same_hash(pkce_challenge(verifier), record.code_challenge):
+        raise OAuthError("invalid_grant", "the code_verifier does not match the code_challenge")
+    if origin is None or origin.lower() != record.origin:
+        raise OAuthError(
+            "invalid_grant", "exchange the code from the page that asked for it (its Origin)"
+        )
+    member = await refresh_tokens.member(session, record.user_id, record.organization_id)
+    if member is None:
+        raise OAuthError("invalid_grant", "this account can no longer use that organization")
+    user, role = member
+    permissions = _granted(app, None)
+    issued = await _new_link(
+        session,
+        keystore,
+        policy,
+        app_id=app.app_id,
+        user=user,
+        organization_id=record.organization_id,
+        role=role,
+        permissions=permissions,
+        family_id=uuid7(),
+    )
+    record.used_at = now
+    record.family_id = issued.family_id
+    await session.flush()
+    await audit.record(
+        session,
+        organization_id=record.organization_id,
+        action="APP_AUTH_CODE_EXCHANGED",
+        actor_user_id=user.id,
+        target_type="app",
+        target_id=app.app_id,
+        data={
+            "permissions": permissions,
+            "session": str(issued.family_id),
+            "origin": record.origin,
+            "via": "embed",
+        },
+    )
+    return issued
+
+
+async def end_user_sign_in(session: AsyncSession, app: AppSnapshot, refresh_token: str) -> bool:
+    """Sign out of the app: revoke the family of ``refresh_token`` (a token of this app). False
+    when there was nothing to end (unknown, another app's, or ended already): idempotent."""
+    ended = await refresh_tokens.end_family(
+        session, AppRefreshToken, refresh_token, client_id=app.app_id
+    )
+    if ended is None:
+        return False
+    set_tenant(session, ended.organization_id)
+    await audit.record(
+        session,
+        organization_id=ended.organization_id,
+        action="APP_SIGNED_OUT",
+        actor_user_id=ended.user_id,
+        target_type="app",
+        target_id=app.app_id,
+        data={"session": str(ended.family_id)},
+    )
+    log.info("app.signed_out", app_id=app.app_id)
+    return True
 
 
 _REFUSED = {

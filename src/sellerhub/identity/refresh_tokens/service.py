@@ -155,16 +155,25 @@ async def rotate(
     return Rotated(token, user, role)
 
 
-async def end_family(session: AsyncSession, model: type[T], presented: str) -> T | None:
+async def end_family(
+    session: AsyncSession, model: type[T], presented: str, *, client_id: str | None = None
+) -> T | None:
     """Revoke the family of the presented token (sign-out): the token, or None when it was
-    unknown or its family had ended already."""
+    unknown (or bound to another client than ``client_id``) or its family had ended already."""
     repo = RefreshTokenRepository(session, model)
     token = await repo.by_hash_for_update(hash_token(presented))
-    if token is None or token.revoked_at is not None:
+    if token is None or token.bound_client() != client_id or token.revoked_at is not None:
         return None
     await repo.revoke_family(token.family_id, utcnow())
     _refuse_access_tokens(session, {token.family_id})
     return token
+
+
+async def end_family_by_id(session: AsyncSession, model: type[T], family_id: uuid.UUID) -> None:
+    """Revoke a family known by its id (a replayed authorization code revokes the sign-in its
+    first use started); its access tokens are refused once this commits."""
+    await RefreshTokenRepository(session, model).revoke_family(family_id, utcnow())
+    _refuse_access_tokens(session, {family_id})
 
 
 @dataclass(frozen=True)

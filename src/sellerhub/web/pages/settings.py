@@ -62,6 +62,10 @@ AUDIT_ACTIONS = {
     "APP_REGISTERED": "App registered",
     "APP_TOKEN_ISSUED": "App token issued",
     "APP_REFRESH_TOKEN_REUSED": "App refresh token reused",
+    "APP_AUTH_CODE_ISSUED": "App sign-in approved",
+    "APP_AUTH_CODE_EXCHANGED": "App sign-in code exchanged",
+    "APP_AUTH_CODE_REPLAYED": "App sign-in code replayed (sign-in revoked)",
+    "APP_SIGNED_OUT": "Signed out of an app",
     "CROSS_APP_SIGNUP": "Signed up through an app",
     "CUSTOMER_DATA_REQUESTED": "Customer data requested",
 }
