@@ -333,7 +333,7 @@ export class CrossAppAuthSDK {
     }
     this.post({ t: "claim", from: this.tabId, id: session.id });
     this.claims.set(session.id, { from: this.tabId, until: this.env.now() + waitMs });
-    await this.env.sleep(this.config.claimWindowMs ?? 50);
+    await new Promise<void>((resolve) => this.env.setTimeout(resolve, this.config.claimWindowMs ?? 50));
     const winner = this.claims.get(session.id);
     if (this.session?.id !== session.id) return "adopted";
     if (winner && winner.from !== this.tabId) {
