@@ -544,6 +544,29 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/cross-app/logout": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Logout
+         * @description Sign out of the app: revoke the sign-in (refresh-token family) ``refresh_token`` belongs
+         *     to, and its access tokens. Idempotent: an unknown, another app's or already revoked token
+         *     answers 204 too. No secret (a browser app's page calls it); a browser's Origin must be one
+         *     of the app's (403). Works for a disabled app too: ending a sign-in is always allowed.
+         */
+        post: operations["logout_api_cross_app_logout_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/cross-app/refresh-token": {
         parameters: {
             query?: never;
@@ -557,7 +580,8 @@ export interface paths {
          * Refresh Token
          * @description Rotate the app's refresh token: a new pair. Presenting a used one again revokes every
          *     token of that app sign-in (401 ``refresh-token-reused``); another app's refresh token, or a
-         *     session's, is unknown here (401).
+         *     session's, is unknown here (401). A browser app's page sends ``app_id`` without a secret,
+         *     from one of the app's registered origins.
          */
         post: operations["refresh_token_api_cross_app_refresh_token_post"];
         delete?: never;
@@ -2455,7 +2479,10 @@ export interface paths {
          * @description RFC 6749 token endpoint. ``client_credentials`` (§4.4): a service token for a registered
          *     service app (sub ``app:<app id>``, audience the sellerhub API, ``scope`` ⊆ the app's
          *     permissions, default all). ``refresh_token`` (§6): rotates an app refresh token of the
-         *     authenticated app, like ``/api/cross-app/refresh-token``. Errors are RFC 6749 §5.2 JSON.
+         *     authenticated app, like ``/api/cross-app/refresh-token``. ``authorization_code`` (§4.1.3 with
+         *     PKCE, RFC 7636): a browser app's page exchanges the one-time code ``/embed/login`` posted to
+         *     it (``code``, ``code_verifier``, ``client_id``; no secret) from the origin it was issued to,
+         *     for the pair ``/api/cross-app/auth`` answers. Errors are RFC 6749 §5.2 JSON.
          */
         post: operations["token_oauth_token_post"];
         delete?: never;
@@ -2714,6 +2741,17 @@ export interface components {
         AppList: {
             /** Items */
             items: components["schemas"]["AppOut"][];
+        };
+        /**
+         * AppLogoutRequest
+         * @description Sign-out of an app (a public browser client: no secret; the browser's Origin must be one
+         *     of the app's).
+         */
+        AppLogoutRequest: {
+            /** App Id */
+            app_id: string;
+            /** Refresh Token */
+            refresh_token: string;
         };
         /** AppOut */
         AppOut: {
@@ -3263,6 +3301,11 @@ export interface components {
              * @description why it waits or was waived, in words
              */
             reason: string | null;
+            /**
+             * Receipt Url
+             * @description Stripe's receipt of the charge (succeeded commissions): an https URL on Stripe's hosts, or on the configured Stripe API's origin (the emulator); null otherwise
+             */
+            receipt_url: string | null;
             /** Recovery Amount Minor */
             recovery_amount_minor: number;
             /**
@@ -4683,7 +4726,7 @@ export interface components {
             source_transaction: string | null;
             /**
              * State
-             * @description pending, waiting, processing, paid, failed or reversed
+             * @description pending, waiting, processing, paid, failed, reversed or cancelled
              */
             state: string;
             /** Transfer Group */
@@ -4893,6 +4936,16 @@ export interface components {
              * Format: uuid
              */
             package_id: string;
+            /**
+             * Payment Failed At
+             * @description that invoice's creation time
+             */
+            payment_failed_at?: string | null;
+            /**
+             * Payment Failed Invoice
+             * @description the renewal invoice whose payment failed (not paid since)
+             */
+            payment_failed_invoice?: string | null;
             /** Status */
             status: string;
             /** Stripe Subscription Id */
@@ -7376,6 +7429,102 @@ export interface operations {
             };
         };
     };
+    logout_api_cross_app_logout_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AppLogoutRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description the request is malformed: text that is never accepted (a NUL character, a control character in the path), or a body that is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description the browser's Origin is not one of the app's */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description no app has this id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description the request body arrived too slowly */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description the request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description the body is not of a media type this operation reads */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description the database is unavailable */
+            503: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
     refresh_token_api_cross_app_refresh_token_post: {
         parameters: {
             query?: never;
@@ -9498,7 +9647,7 @@ export interface operations {
                 /** @description next_cursor of the previous page */
                 cursor?: string | null;
                 limit?: number;
-                state?: ("pending" | "waiting" | "processing" | "paid" | "failed" | "reversed") | null;
+                state?: ("pending" | "waiting" | "processing" | "paid" | "failed" | "reversed" | "cancelled") | null;
             };
             header?: never;
             path?: never;
@@ -16801,8 +16950,12 @@ export interface operations {
                 "application/x-www-form-urlencoded": {
                     client_id?: string;
                     client_secret?: string;
+                    /** @description authorization_code: the code /embed/login posted */
+                    code?: string;
+                    /** @description authorization_code: the PKCE verifier (S256) */
+                    code_verifier?: string;
                     /** @enum {unknown} */
-                    grant_type: "client_credentials" | "refresh_token";
+                    grant_type: "client_credentials" | "refresh_token" | "authorization_code";
                     refresh_token?: string;
                     scope?: string;
                 };
