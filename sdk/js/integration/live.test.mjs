@@ -5,7 +5,7 @@
 //   SELLERHUB_URL, SELLERHUB_APP_ID, SELLERHUB_ORIGIN, SELLERHUB_PAIRS (JSON: name -> token
 //   pair, each its own sign-in), SELLERHUB_BALANCE (the wallet's credits), SELLERHUB_PACKAGE_ID
 import assert from "node:assert/strict";
-import { describe, it } from "node:test";
+import { afterEach, describe, it } from "node:test";
 import {
   CreditSDK,
   CrossAppAuthSDK,
@@ -58,6 +58,11 @@ function browserFetch(log = []) {
   };
 }
 
+const created = [];
+afterEach(() => {
+  for (const auth of created.splice(0)) auth.dispose(); // even after a failure: no timer left
+});
+
 function sdk(pairName, options = {}) {
   const auth = new CrossAppAuthSDK({
     appId: APP_ID,
@@ -67,6 +72,7 @@ function sdk(pairName, options = {}) {
     env: { fetch: options.fetch ?? browserFetch(), ...(options.env ?? {}) },
     ...(options.config ?? {}),
   });
+  created.push(auth);
   if (pairName) auth.setSession(PAIRS[pairName]);
   return auth;
 }

@@ -2,7 +2,7 @@
 // per call and sent again on its retries, purchases, the 401-then-refresh path.
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { describe, it } from "node:test";
+import { afterEach, describe, it } from "node:test";
 import {
   BadRequest,
   Conflict,
@@ -22,7 +22,9 @@ import {
   ValidationFailed,
   errorFromResponse,
 } from "../build/index.js";
-import { HUB, env, jsonResponse, pair } from "./fakes.mjs";
+import { HUB, env, jsonResponse, pair, clearTimers } from "./fakes.mjs";
+
+afterEach(clearTimers);
 
 const headers = (values = {}) => new Headers(values);
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;

@@ -164,9 +164,29 @@ export class RefreshServer {
   }
 }
 
+// The SDKs' timers (refresh schedules, claim windows, peer waits), cleared after each test so a
+// failed test leaves nothing that keeps the runner alive.
+const timers = new Set();
+export function clearTimers() {
+  for (const id of timers) clearTimeout(id);
+  timers.clear();
+}
+
 export function env(overrides = {}) {
   return {
     crypto: webcrypto,
+    setTimeout(handler, ms) {
+      const id = setTimeout(() => {
+        timers.delete(id);
+        handler();
+      }, ms);
+      timers.add(id);
+      return id;
+    },
+    clearTimeout(id) {
+      timers.delete(id);
+      clearTimeout(id);
+    },
     sleeps: undefined,
     sleep: async () => undefined,
     random: () => 0.5,

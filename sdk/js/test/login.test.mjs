@@ -1,7 +1,7 @@
 // The embedded login's window layer (protocol v1 steps 1, 2, 5, 6) with a fake window.
 import assert from "node:assert/strict";
 import { createHash, webcrypto } from "node:crypto";
-import { describe, it } from "node:test";
+import { afterEach, describe, it } from "node:test";
 import {
   CrossAppAuthSDK,
   LoginFailed,
@@ -12,7 +12,9 @@ import {
   newAttempt,
 } from "../build/index.js";
 import { awaitCode, loginUrl } from "../build/login.js";
-import { APP_ORIGIN, FakeWindow, HUB, env, jsonResponse, pair, recordEvents, tick } from "./fakes.mjs";
+import { APP_ORIGIN, FakeWindow, HUB, env, jsonResponse, pair, recordEvents, tick, clearTimers } from "./fakes.mjs";
+
+afterEach(clearTimers);
 
 const B64URL = /^[A-Za-z0-9_-]{43}$/;
 

@@ -1,9 +1,11 @@
 // Refresh: single flight in a tab, coordinated across simulated tabs (a fake BroadcastChannel),
 // a sign-out racing it, retries, automatic refresh, and sign-in/out seen by other tabs.
 import assert from "node:assert/strict";
-import { describe, it } from "node:test";
+import { afterEach, describe, it } from "node:test";
 import { CrossAppAuthSDK, NetworkError, NotAuthenticated } from "../build/index.js";
-import { ChannelHub, HUB, RefreshServer, env, jsonResponse, pair, recordEvents, tick } from "./fakes.mjs";
+import { ChannelHub, HUB, RefreshServer, env, jsonResponse, pair, recordEvents, tick, clearTimers } from "./fakes.mjs";
+
+afterEach(clearTimers);
 
 function tab(server, hub, extra = {}) {
   const sleeps = [];
