@@ -65,7 +65,7 @@ export function awaitCode(win: WindowLike, request: LoginRequest): Promise<strin
     const doc = win.document;
     const container = request.container;
     if (!doc || !container) {
-      return Promise.reject(new PopupBlocked("iframe mode needs a container element", { code: "no-container" }));
+      return Promise.reject(new LoginFailed("iframe mode needs a container element", { code: "no-container" }));
     }
     frame = doc.createElement("iframe");
     frame.src = url;

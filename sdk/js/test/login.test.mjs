@@ -139,6 +139,46 @@ describe("postMessage layer", () => {
   });
 });
 
+describe("iframe mode", () => {
+  function fakeDocument() {
+    const frames = [];
+    return {
+      frames,
+      createElement(tag) {
+        assert.equal(tag, "iframe");
+        const frame = { contentWindow: { frame: true }, isConnected: false, remove() { this.isConnected = false; } };
+        frames.push(frame);
+        return frame;
+      },
+    };
+  }
+
+  it("puts the login in an iframe in the container, takes only the frame's messages, removes it", async () => {
+    const win = new FakeWindow();
+    win.document = fakeDocument();
+    const container = { appendChild(frame) { frame.isConnected = true; } };
+    const pending = awaitCode(win, request({ mode: "iframe", container }));
+    const frame = win.document.frames[0];
+    assert.equal(new URL(frame.src).searchParams.get("mode"), "iframe");
+    assert.equal(win.popups.length, 0, "no popup");
+    const nonce = "n".repeat(43);
+    win.dispatch(message({ other: true }, { nonce, code: "other-window" }));
+    win.dispatch(message(frame.contentWindow, { nonce, code: "from-frame" }));
+    assert.equal(await pending, "from-frame");
+    assert.equal(frame.isConnected, false, "the iframe is removed");
+  });
+
+  it("fails without a container, and with PopupClosed when the iframe is removed", async () => {
+    const win = new FakeWindow();
+    win.document = fakeDocument();
+    await assert.rejects(awaitCode(win, request({ mode: "iframe" })), (e) => e instanceof LoginFailed && e.code === "no-container");
+    const container = { appendChild(frame) { frame.isConnected = true; } };
+    const pending = awaitCode(win, request({ mode: "iframe", container, timeoutMs: 5000 }));
+    win.document.frames.at(-1).remove();
+    await assert.rejects(pending, PopupClosed);
+  });
+});
+
 describe("CrossAppAuthSDK.login", () => {
   it("exchanges the code with its verifier at /oauth/token and signs in", async () => {
     const win = new FakeWindow();
