@@ -259,3 +259,37 @@ async def test_a_dispute_lost_keeps_the_credits_and_a_close_before_the_opening_t
         )
         assert rows.all() == [(dispute["id"], "lost", 100, 0), (other["id"], "won", 0, 0)]
     await _reconciled(runtime)
+
+
+async def test_a_package_with_an_expiry_grants_expiring_credits_and_a_won_dispute_keeps_it(
+    seller: Browser, runtime: Runtime, live_server: str
+) -> None:
+    package_id = await _package(runtime, credits=100, price=1000)
+    async with runtime.engine.begin() as conn:
+        await conn.execute(
+            text("UPDATE credit_packages SET grant_expires_days = 30 WHERE id = :id"),
+            {"id": package_id},
+        )
+    bought = _buy(seller, package_id)
+    _pay(seller, bought["url"])
+    _success_page(seller, bought["checkout_session_id"])
+    await wait_for_event(runtime, "checkout.session.completed")
+    await drain(runtime)  # fulfilled once: one lot
+    (soon,) = _wallet(seller)["expiring"]
+    assert soon["credits"] == 100
+    assert "100 credits expire on" in seller.client.get("/credits").text
+    charge = next(c for c in admin(live_server, "charges")["charges"] if c["amount"] == 1000)
+    dispute = admin(live_server, "dispute", {"charge": charge["id"]})
+    await wait_for_event(runtime, "charge.dispute.created")
+    await drain(runtime)
+    assert _wallet(seller)["expiring"] == []  # the dispute took the lot's credits
+    admin(live_server, "dispute", {"dispute": dispute["id"], "status": "won"})
+    await wait_for_event(runtime, "charge.dispute.closed")
+    await drain(runtime)
+    wallet = _wallet(seller)
+    assert wallet["balance"] == 100
+    assert wallet["expiring"] == [soon]  # given back, expiring when the purchase's did
+    async with runtime.engine.connect() as conn:
+        count = await conn.execute(text("SELECT count(*) FROM credit_lots"))
+        assert count.scalar_one() == 2
+    await _reconciled(runtime)

@@ -3537,6 +3537,19 @@ export interface components {
              */
             email: string;
         };
+        /** ExpiringOut */
+        ExpiringOut: {
+            /**
+             * Credits
+             * @description what is left of the grant
+             */
+            credits: number;
+            /**
+             * Expires At
+             * Format: date-time
+             */
+            expires_at: string;
+        };
         /** FileIn */
         FileIn: {
             /**
@@ -3549,6 +3562,11 @@ export interface components {
         GrantIn: {
             /** Amount */
             amount: number;
+            /**
+             * Expires In Days
+             * @description the credits granted expire after this many days
+             */
+            expires_in_days?: number | null;
             /**
              * Idempotency Key
              * @description the same key repeats the same request
@@ -4217,6 +4235,11 @@ export interface components {
             /** Currency */
             currency: string;
             /**
+             * Grant Expires Days
+             * @description each grant of it expires this many days after (unspent credits leave the wallet); null: they never expire
+             */
+            grant_expires_days?: number | null;
+            /**
              * Interval
              * @description a subscription plan's period (granted each paid invoice); none: sold once
              */
@@ -4234,6 +4257,11 @@ export interface components {
             credits: number;
             /** Currency */
             currency: string;
+            /**
+             * Grant Expires Days
+             * @description each grant of it expires this many days after (unspent credits leave the wallet); null: they never expire
+             */
+            grant_expires_days?: number | null;
             /**
              * Id
              * Format: uuid
@@ -4260,6 +4288,11 @@ export interface components {
             credits?: number | null;
             /** Currency */
             currency?: string | null;
+            /**
+             * Grant Expires Days
+             * @description days until each later grant expires (null: unchanged)
+             */
+            grant_expires_days?: number | null;
             /**
              * Id
              * Format: uuid
@@ -5198,6 +5231,11 @@ export interface components {
              * @description posted credits
              */
             balance: number;
+            /**
+             * Expiring
+             * @description unspent credits of expiring grants, soonest first (spent first, too)
+             */
+            expiring?: components["schemas"]["ExpiringOut"][];
             /**
              * Held
              * @description credits reserved by open holds

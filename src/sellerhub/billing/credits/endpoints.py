@@ -26,6 +26,7 @@ from sellerhub.billing.credits.schemas import (
     CreditCheckIn,
     CreditCheckOut,
     CrossAppCredits,
+    ExpiringOut,
     GrantIn,
     HoldIn,
     PackageIn,
@@ -202,6 +203,7 @@ def _package(row: PackageRow) -> PackageOut:
         currency=row.currency,
         active=row.active,
         interval=row.interval,
+        grant_expires_days=row.grant_expires_days,
     )
 
 
@@ -299,12 +301,14 @@ async def wallet(request: Request, caller: Reader) -> WalletOut:
         found = await service.wallet(conn, caller.organization_id)
         used = await service.usage(conn, caller.organization_id)
         offered = await service.packages(conn, active_only=True)
+        lots = await service.expiring(conn, caller.organization_id)
     return WalletOut(
         balance=found.balance,
         held=found.held,
         available=found.available,
         usage=[UsageOut(app_id=a, service=s, credits=c, transfers=n) for a, s, c, n in used],
         packages=[_package(p) for p in offered],
+        expiring=[ExpiringOut(credits=c, expires_at=at) for c, at in lots],
     )
 
 
@@ -454,6 +458,7 @@ async def create_grant(body: GrantIn, session: SessionDep, principal: PlatformAd
         key=body.idempotency_key,
         reason=body.reason,
         actor_user_id=principal.user_id,
+        expires_in_days=body.expires_in_days,
     )
     out = _transfer(row, body.idempotency_key, row.credit_balance_after)
     return _json(out, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
@@ -484,6 +489,7 @@ async def create_package(
         currency=body.currency.upper(),
         active=body.active,
         interval=body.interval,
+        grant_expires_days=body.grant_expires_days,
     )
     return JSONResponse(_package(row).model_dump(mode="json"), status_code=201)
 

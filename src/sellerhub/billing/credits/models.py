@@ -23,6 +23,7 @@ from sqlalchemy import (
     CheckConstraint,
     ForeignKey,
     Index,
+    Integer,
     SmallInteger,
     String,
     UniqueConstraint,
@@ -209,6 +210,10 @@ class CreditPackage(IdMixin, TimestampMixin, Base):
         CheckConstraint(
             "interval IS NULL OR interval IN ('day', 'week', 'month', 'year')", name="interval"
         ),
+        CheckConstraint(
+            "grant_expires_days IS NULL OR grant_expires_days BETWEEN 1 AND 3650",
+            name="grant_expires_days",
+        ),
     )
 
     name: Mapped[str] = mapped_column(String(120))
@@ -218,6 +223,8 @@ class CreditPackage(IdMixin, TimestampMixin, Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # None: sold once; day | week | month | year: a subscription plan granting every period.
     interval: Mapped[str | None] = mapped_column(String(10), default=None)
+    # None: the credits never expire; else each grant of it expires that many days after.
+    grant_expires_days: Mapped[int | None] = mapped_column(Integer, default=None)
 
 
 class CreditPurchase(TenantScoped, Base):
@@ -316,3 +323,52 @@ class CreditDispute(TenantScoped, Base):
     opening_applied: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class CreditLot(Base):
+    """An expiring grant (its transfer's id): ``remaining`` is what is left of it in the wallet
+    ``account_id``. Every debit of the wallet but an expiry spends the lots first, earliest
+    ``expires_at`` first (``credits_draw_lots``, inside ``credits_transfer_batch`` under the
+    wallet's lock); the job ``credits.expire_grants`` moves what remains after ``expires_at``
+    to the platform's ``expiry`` account (``expired``)."""
+
+    __tablename__ = "credit_lots"
+    __table_args__ = (
+        CheckConstraint(
+            "amount > 0 AND remaining >= 0 AND expired >= 0 AND remaining + expired <= amount",
+            name="amounts",
+        ),
+        Index(
+            "ix_credit_lots_spend",
+            "account_id",
+            "expires_at",
+            "id",
+            postgresql_where=text("remaining > 0"),
+        ),
+        Index("ix_credit_lots_due", "expires_at", postgresql_where=text("remaining > 0")),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(ForeignKey("credit_transfers.id"), primary_key=True)
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id"), nullable=False
+    )
+    account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("credit_accounts.id"))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    remaining: Mapped[int] = mapped_column(BigInteger)
+    expired: Mapped[int] = mapped_column(BigInteger, default=0)
+    expires_at: Mapped[datetime] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class CreditLotDraw(Base):
+    """What an open hold drew from a lot: given back (latest expiry first) when the hold is
+    voided or posted for less (``credits_return_lots``), then deleted."""
+
+    __tablename__ = "credit_lot_draws"
+    __table_args__ = (CheckConstraint("amount > 0", name="amount"),)
+
+    pending_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("credit_transfers.id"), primary_key=True
+    )
+    lot_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("credit_lots.id"), primary_key=True)
+    amount: Mapped[int] = mapped_column(BigInteger)

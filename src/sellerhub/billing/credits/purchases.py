@@ -29,7 +29,7 @@ import math
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -39,7 +39,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sellerhub.billing.credits import service
 from sellerhub.billing.credits.errors import InsufficientCredits, PackageNotFound
 from sellerhub.billing.credits.models import AccountKind, TransferCode, TransferPhase
-from sellerhub.billing.credits.repository import TenantLedger, TransferRequest, account_key
+from sellerhub.billing.credits.repository import (
+    TenantLedger,
+    TransferRequest,
+    account_key,
+    lot_expiry,
+)
 from sellerhub.billing.customers import service as customers
 from sellerhub.billing.stripe.client import calling
 from sellerhub.billing.transactions import service as money
@@ -338,6 +343,7 @@ async def fulfil_session(
         await _grant_repaying(
             conn, purchase.organization_id, purchase.credits, f"checkout:{cs_id}",
             {"checkout_session": cs_id, "app_id": purchase.app_id or ""},
+            await _expiry_of(conn, purchase.package_id),
         )  # fmt: skip
         await _set(conn, purchase.id, "paid", intent, fulfilled=True)
         if intent is not None and purchase.amount_minor > 0:
@@ -470,16 +476,34 @@ def _move(
     )
 
 
+async def _expiry_of(conn: Any, package_id: uuid.UUID | None) -> datetime | None:
+    """When credits of the package granted now expire (None: never, or no package)."""
+    if package_id is None:
+        return None
+    cursor = await conn.execute(
+        "SELECT grant_expires_days FROM credit_packages WHERE id = %(id)s", {"id": package_id}
+    )
+    row = await cursor.fetchone()
+    if row is None or row[0] is None:
+        return None
+    return utcnow() + timedelta(days=int(row[0]))
+
+
 async def _grant_repaying(
-    conn: Any, organization_id: uuid.UUID, credits: int, key: str, metadata: dict[str, Any]
+    conn: Any,
+    organization_id: uuid.UUID,
+    credits: int,
+    key: str,
+    metadata: dict[str, Any],
+    expires_at: datetime | None = None,
 ) -> None:
-    """Grant ``credits`` bought (purchases → wallet, key ``key``), then repay the debt from
-    them (wallet → debt, key ``<key>:repay``): the wallet stays locked by the grant until the
-    commit, so the repayment always finds them."""
+    """Grant ``credits`` bought (purchases → wallet, key ``key``; expiring at ``expires_at``
+    when given), then repay the debt from them (wallet → debt, key ``<key>:repay``): the
+    wallet stays locked by the grant until the commit, so the repayment always finds them."""
     await _lock_debt(conn, organization_id)
     await service.grant(
         conn, organization_id, amount=credits, key=key, code=TransferCode.PURCHASE,
-        metadata=metadata,
+        metadata=metadata, expires_at=expires_at,
     )  # fmt: skip
     owed = await debt(conn, organization_id)
     repay = min(owed, credits)
@@ -685,10 +709,15 @@ async def close_dispute(
         )
     back = taken - regranted
     if status == "won" and back > 0:
+        # The credits come back expiring when the purchase's would have (if they did).
+        bought = await TenantLedger(conn, purchase.organization_id).by_key(
+            service.PLATFORM_SCOPE, f"checkout:{purchase.checkout_session_id}"
+        )
         await _grant_repaying(
             conn, purchase.organization_id, back, f"dispute-won:{dispute_id}",
             {"dispute": dispute_id, "checkout_session": purchase.checkout_session_id,
              "reason": "dispute won"},
+            None if bought is None else await lot_expiry(conn, bought.id),
         )  # fmt: skip
         await conn.execute(
             "UPDATE credit_disputes SET regranted = taken, updated_at = now()"
@@ -881,6 +910,7 @@ async def invoice_paid(
     await _grant_repaying(
         conn, row.organization_id, row.credits, key,
         {"invoice": invoice["id"], "subscription": stripe_sub or ""},
+        await _expiry_of(conn, row.package_id),
     )  # fmt: skip
     # A failure of this invoice or an older one is cleared (paid since); one of a newer
     # invoice (delivered before this older payment) stays, and so does past_due.

@@ -32,6 +32,11 @@ SELECT json_build_object(
       'payment_failed_at', s.payment_failed_at) ORDER BY s.created_at DESC)
       FROM credit_subscriptions s JOIN credit_packages k ON k.id = s.package_id
       WHERE s.organization_id = %(organization_id)s AND s.status <> 'open'), '[]'::json),
+  'expiring', coalesce((SELECT json_agg(e ORDER BY e.expires_at) FROM (
+      SELECT sum(remaining)::bigint AS credits, expires_at::date AS expires_on,
+             min(expires_at) AS expires_at
+      FROM credit_lots WHERE organization_id = %(organization_id)s AND remaining > 0
+      GROUP BY expires_at::date ORDER BY min(expires_at) LIMIT 5) e), '[]'::json),
   'usage', coalesce((SELECT json_agg(u ORDER BY u.app_id NULLS FIRST, u.service) FROM (
       SELECT app_id, service, sum(amount)::bigint AS credits, count(*) AS transfers
       FROM credit_transfers WHERE organization_id = %(organization_id)s

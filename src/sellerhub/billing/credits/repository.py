@@ -568,6 +568,91 @@ async def organization_exists(conn: Any, organization_id: uuid.UUID) -> bool:
     return bool(row and row[0])
 
 
+async def create_lot(
+    conn: Any, row: TransferRow, organization_id: uuid.UUID, expires_at: datetime
+) -> None:
+    """The grant ``row`` (into a wallet) expires at ``expires_at``: its lot, all of it left.
+    Made in the grant's transaction, while the grant's lock on the wallet is held, so no
+    debit runs between the grant and its lot."""
+    await conn.execute(
+        "INSERT INTO credit_lots (id, organization_id, account_id, amount, remaining, expired,"
+        " expires_at) VALUES (%(id)s, %(org)s, %(account)s, %(amount)s, %(amount)s, 0,"
+        " %(expires)s) ON CONFLICT (id) DO NOTHING",
+        {
+            "id": row.id,
+            "org": organization_id,
+            "account": row.credit_account_id,
+            "amount": row.amount,
+            "expires": expires_at,
+        },
+    )
+
+
+async def lot_expiry(conn: Any, transfer_id: uuid.UUID) -> datetime | None:
+    cursor = await conn.execute(
+        "SELECT expires_at FROM credit_lots WHERE id = %(id)s", {"id": transfer_id}
+    )
+    row = await cursor.fetchone()
+    return None if row is None else row[0]
+
+
+@dataclass(frozen=True)
+class Lot:
+    id: uuid.UUID
+    organization_id: uuid.UUID
+    account_id: uuid.UUID
+    remaining: int
+    expired: int
+    expires_at: datetime
+
+
+async def due_lots(conn: Any, now: datetime, limit: int) -> list[Lot]:
+    """Expiring grants past their expiry with something left, soonest first."""
+    cursor = await conn.execute(
+        "SELECT id, organization_id, account_id, remaining, expired, expires_at FROM credit_lots"
+        " WHERE remaining > 0 AND expires_at <= %(now)s ORDER BY expires_at, id"
+        " LIMIT %(limit)s",
+        {"now": now, "limit": limit},
+    )
+    return [Lot(r[0], r[1], r[2], int(r[3]), int(r[4]), r[5]) for r in await cursor.fetchall()]
+
+
+async def lock_lot(conn: Any, lot: Lot, expiry_account: uuid.UUID) -> Lot | None:
+    """Lock the lot's wallet and the expiry account (in id order, as the transfer function
+    does), then the lot, and read it again: no debit of the wallet can run until the commit."""
+    await conn.execute(
+        "SELECT 1 FROM credit_accounts WHERE id IN (%(wallet)s, %(expiry)s)"
+        " ORDER BY id FOR NO KEY UPDATE",
+        {"wallet": lot.account_id, "expiry": expiry_account},
+    )
+    cursor = await conn.execute(
+        "SELECT id, organization_id, account_id, remaining, expired, expires_at FROM credit_lots"
+        " WHERE id = %(id)s FOR UPDATE",
+        {"id": lot.id},
+    )
+    r = await cursor.fetchone()
+    return None if r is None else Lot(r[0], r[1], r[2], int(r[3]), int(r[4]), r[5])
+
+
+async def close_lot(conn: Any, lot_id: uuid.UUID, moved: int) -> None:
+    """What was left of the lot has expired (``moved`` of it left the wallet)."""
+    await conn.execute(
+        "UPDATE credit_lots SET remaining = 0, expired = expired + %(moved)s WHERE id = %(id)s",
+        {"moved": moved, "id": lot_id},
+    )
+
+
+async def expiring(conn: Any, organization_id: uuid.UUID, limit: int) -> list[tuple[int, datetime]]:
+    """(credits left, expires at) of the organization's expiring grants, soonest first."""
+    cursor = await conn.execute(
+        "SELECT remaining, expires_at FROM credit_lots"
+        " WHERE organization_id = %(org)s AND remaining > 0 ORDER BY expires_at, id"
+        " LIMIT %(limit)s",
+        {"org": organization_id, "limit": limit},
+    )
+    return [(int(r[0]), r[1]) for r in await cursor.fetchall()]
+
+
 async def expired_holds(conn: Any, now: datetime, limit: int) -> list[tuple[uuid.UUID, uuid.UUID]]:
     """(hold id, organization id) of the open holds past their timeout, oldest first."""
     cursor = await conn.execute(_EXPIRED_HOLDS, {"now": now, "limit": limit})
@@ -623,6 +708,17 @@ WHERE t.phase = 'pending'
 """
 
 
+# Expiring grants never hold more than their wallet has available (every debit draws on them
+# first, under the wallet's lock).
+_LOTS_CHECK: LiteralString = """
+SELECT count(*) FROM (
+    SELECT l.account_id, sum(l.remaining) AS remaining FROM credit_lots l
+    WHERE l.remaining > 0 GROUP BY l.account_id
+) x JOIN credit_accounts a ON a.id = x.account_id
+WHERE x.remaining > a.credits_posted - a.debits_posted - a.debits_pending
+"""
+
+
 @dataclass(frozen=True)
 class AccountMismatch:
     account_id: uuid.UUID
@@ -640,6 +736,7 @@ class Reconciliation:
     pending_sum: int  # sum of credits_pending - debits_pending: must be 0
     mismatches: list[AccountMismatch]
     holds_out_of_step: int  # pending transfers whose open-hold row disagrees with resolutions
+    lots_over_balance: int = 0  # wallets whose expiring grants exceed their available balance
 
     @property
     def ok(self) -> bool:
@@ -648,6 +745,7 @@ class Reconciliation:
             and self.posted_sum == 0
             and self.pending_sum == 0
             and self.holds_out_of_step == 0
+            and self.lots_over_balance == 0
         )
 
 
@@ -670,7 +768,9 @@ async def reconcile(conn: Any) -> Reconciliation:
     total = await cursor.fetchone()
     cursor = await conn.execute(_OPEN_HOLDS_CHECK)
     out_of_step = await cursor.fetchone()
-    assert total is not None and out_of_step is not None
+    cursor = await conn.execute(_LOTS_CHECK)
+    over = await cursor.fetchone()
+    assert total is not None and out_of_step is not None and over is not None
     return Reconciliation(
         accounts=int(total[0]),
         transfers=int(total[3]),
@@ -678,6 +778,7 @@ async def reconcile(conn: Any) -> Reconciliation:
         pending_sum=int(total[2]),
         mismatches=mismatches,
         holds_out_of_step=int(out_of_step[0]),
+        lots_over_balance=int(over[0]),
     )
 
 
@@ -695,19 +796,25 @@ class PackageRow:
     created_at: datetime
     updated_at: datetime
     interval: str | None = None  # a subscription plan's period; None: sold once
+    grant_expires_days: int | None = None  # each grant expires after; None: never
+
+
+_PACKAGE_COLUMNS = (
+    "id, name, credits, price_minor, currency, active, created_at, updated_at, interval,"
+    " grant_expires_days"
+)
 
 
 def _package(row: Sequence[Any]) -> PackageRow:
     return PackageRow(
-        row[0], row[1], int(row[2]), int(row[3]), row[4], row[5], row[6], row[7], row[8]
-    )
+        row[0], row[1], int(row[2]), int(row[3]), row[4], row[5], row[6], row[7], row[8],
+        None if row[9] is None else int(row[9]),
+    )  # fmt: skip
 
 
 async def packages(conn: Any, *, active_only: bool) -> list[PackageRow]:
     cursor = await conn.execute(
-        "SELECT id, name, credits, price_minor, currency, active, created_at, updated_at,"
-        " interval"
-        " FROM credit_packages"
+        f"SELECT {_PACKAGE_COLUMNS} FROM credit_packages"  # noqa: S608 - constant columns
         " WHERE active OR NOT %(active_only)s ORDER BY credits, id",
         {"active_only": active_only},
     )
@@ -723,14 +830,15 @@ async def create_package(
     currency: str,
     active: bool,
     interval: str | None = None,
+    grant_expires_days: int | None = None,
 ) -> PackageRow:
     cursor = await conn.execute(
-        "INSERT INTO credit_packages (id, name, credits, price_minor, currency, active,"
-        " interval) VALUES (%(id)s, %(name)s, %(credits)s, %(price)s, %(currency)s,"
-        " %(active)s, %(interval)s)"
-        " RETURNING id, name, credits, price_minor, currency, active, created_at, updated_at,"
-        " interval",
+        "INSERT INTO credit_packages (id, name, credits, price_minor, currency, active,"  # noqa: S608
+        " interval, grant_expires_days) VALUES (%(id)s, %(name)s, %(credits)s, %(price)s,"
+        " %(currency)s, %(active)s, %(interval)s, %(expires)s)"
+        f" RETURNING {_PACKAGE_COLUMNS}",
         {
+            "expires": grant_expires_days,
             "id": uuid7(),
             "name": name,
             "credits": credits,
@@ -749,13 +857,14 @@ async def update_package(
     conn: Any, package_id: uuid.UUID, changes: dict[str, Any]
 ) -> PackageRow | None:
     cursor = await conn.execute(
-        "UPDATE credit_packages SET name = coalesce(%(name)s, name),"
+        "UPDATE credit_packages SET name = coalesce(%(name)s, name),"  # noqa: S608
         " credits = coalesce(%(credits)s, credits),"
         " price_minor = coalesce(%(price_minor)s, price_minor),"
         " currency = coalesce(%(currency)s, currency), active = coalesce(%(active)s, active),"
-        " updated_at = now() WHERE id = %(id)s RETURNING"
-        " id, name, credits, price_minor, currency, active, created_at, updated_at, interval",
+        " grant_expires_days = coalesce(%(expires)s, grant_expires_days),"
+        f" updated_at = now() WHERE id = %(id)s RETURNING {_PACKAGE_COLUMNS}",
         {
+            "expires": changes.get("grant_expires_days"),
             "id": package_id,
             "name": changes.get("name"),
             "credits": changes.get("credits"),

@@ -81,6 +81,13 @@ class PackageOut(BaseModel):
     currency: str
     active: bool
     interval: str | None = Field(None, description="a subscription plan's period; null: sold once")
+    grant_expires_days: int | None = Field(
+        None,
+        ge=1,
+        le=3650,
+        description="each grant of it expires this many days after (unspent credits leave the "
+        "wallet); null: they never expire",
+    )
 
 
 class PackageIn(BaseModel):
@@ -95,6 +102,13 @@ class PackageIn(BaseModel):
         None,
         description="a subscription plan's period (granted each paid invoice); none: sold once",
     )
+    grant_expires_days: int | None = Field(
+        None,
+        ge=1,
+        le=3650,
+        description="each grant of it expires this many days after (unspent credits leave the "
+        "wallet); null: they never expire",
+    )
 
 
 class PackageUpdate(BaseModel):
@@ -106,6 +120,9 @@ class PackageUpdate(BaseModel):
     price_minor: int | None = Field(None, ge=0, le=100_000_000_00)
     currency: str | None = Field(None, pattern=r"^[A-Za-z]{3}$")
     active: bool | None = None
+    grant_expires_days: int | None = Field(
+        None, ge=1, le=3650, description="days until each later grant expires (null: unchanged)"
+    )
 
 
 class CrossAppCredits(BaseModel):
@@ -120,12 +137,21 @@ class UsageOut(BaseModel):
     transfers: int
 
 
+class ExpiringOut(BaseModel):
+    credits: int = Field(description="what is left of the grant")
+    expires_at: datetime
+
+
 class WalletOut(BaseModel):
     balance: int = Field(description="posted credits")
     held: int = Field(description="credits reserved by open holds")
     available: int = Field(description="balance - held: what can be consumed or held")
     usage: list[UsageOut]
     packages: list[PackageOut] = Field(description="the packages on sale")
+    expiring: list[ExpiringOut] = Field(
+        default_factory=list,
+        description="unspent credits of expiring grants, soonest first (spent first, too)",
+    )
 
 
 class TransferPage(BaseModel):
@@ -159,6 +185,9 @@ class GrantIn(BaseModel):
     amount: int = Field(ge=1, le=MAX_CREDITS)
     idempotency_key: str = Key
     reason: str = Field("", max_length=200)
+    expires_in_days: int | None = Field(
+        None, ge=1, le=3650, description="the credits granted expire after this many days"
+    )
 
 
 class PurchaseIn(BaseModel):

@@ -293,11 +293,14 @@ async def grant(
     key: str,
     code: TransferCode = TransferCode.GRANT,
     metadata: dict[str, Any] | None = None,
+    expires_at: datetime | None = None,
 ) -> tuple[TransferRow, bool]:
     """Credit the organization's wallet with ``amount``: from the grants account (admins,
     subscriptions: ``TransferCode.GRANT``) or the purchases clearing account (Checkout:
     ``TransferCode.PURCHASE``), once per ``key`` (e.g. ``checkout:<session id>``). Runs inside
-    the caller's transaction on ``conn``; returns (transfer, made now)."""
+    the caller's transaction on ``conn``; returns (transfer, made now). ``expires_at``: the
+    credits expire then (a ``credit_lots`` row, made in the same transaction while the grant
+    holds the wallet's lock; spent before credits that expire later or never)."""
     source = AccountKind.PURCHASES if code is TransferCode.PURCHASE else AccountKind.GRANTS
     request = TransferRequest(
         organization_id=organization_id,
@@ -315,7 +318,13 @@ async def grant(
     if not await repo.organization_exists(conn, organization_id):
         raise NotFound("no organization has that id")
     try:
-        return await transfer(conn, request)
+        if expires_at is None:
+            return await transfer(conn, request)
+        async with conn.transaction():  # the grant and its lot commit together
+            row, created = await transfer(conn, request)
+            if created:
+                await repo.create_lot(conn, row, organization_id, expires_at)
+            return row, created
     except psycopg.errors.ForeignKeyViolation:  # deleted meanwhile
         raise NotFound("no organization has that id") from None
 
@@ -328,16 +337,22 @@ async def admin_grant(
     key: str,
     reason: str,
     actor_user_id: uuid.UUID | None,
+    expires_in_days: int | None = None,
 ) -> tuple[TransferRow, bool]:
     """A grant by a platform administrator (API or CLI: ``actor_user_id`` None), recorded in
-    the organization's audit trail when made, in the session's transaction."""
+    the organization's audit trail when made, in the session's transaction; its credits
+    expire after ``expires_in_days`` when given."""
     by = "cli" if actor_user_id is None else str(actor_user_id)
+    expires_at = None
+    if expires_in_days is not None:
+        expires_at = utcnow() + timedelta(days=expires_in_days)
     row, created = await grant(
         await raw_connection(session),
         organization_id,
         amount=amount,
         key=key,
         metadata={"reason": reason, "by": by},
+        expires_at=expires_at,
     )
     if created:
         with system_context(session, "a platform administrator grants an organization credits"):
@@ -354,11 +369,70 @@ async def admin_grant(
     return row, created
 
 
+# --- expiry of granted credits -----------------------------------------------------------
+
+
+def expiry_request(lot: repo.Lot, amount: int) -> TransferRequest:
+    """What is left of an expired grant leaves the wallet for the platform's expiry account,
+    keyed by the lot and its expired total (once per credit)."""
+    return TransferRequest(
+        organization_id=lot.organization_id,
+        key_scope=PLATFORM_SCOPE,
+        key=f"expire:{lot.id}:{lot.expired + amount}",
+        phase=TransferPhase.SINGLE,
+        code=TransferCode.EXPIRE.value,
+        amount=amount,
+        debit=account_key(AccountKind.WALLET, lot.organization_id),
+        credit=account_key(AccountKind.EXPIRY, lot.organization_id),
+        metadata={"lot": str(lot.id), "expires_at": lot.expires_at.isoformat()},
+    )
+
+
+async def expire_grants(conn: Any, *, now: datetime | None = None, limit: int = 200) -> int:
+    """Move what is left of each grant past its expiry to the ``expiry`` account, once; in the
+    caller's transaction (one run at a time: an advisory lock). Each lot is read again under
+    its wallet's lock, so a consume running meanwhile is either before (the lot has less
+    left) or after (it finds the credits gone). Credits a hold still reserves are not
+    expired; given back by the hold's void, they expire on the next run. How many credits
+    expired."""
+    cursor = await conn.execute(
+        "SELECT pg_try_advisory_xact_lock(hashtextextended('credits-expire-grants', 0))"
+    )
+    locked = await cursor.fetchone()
+    if not locked or not locked[0]:
+        return 0
+    due = await repo.due_lots(conn, now or utcnow(), limit)
+    if not due:
+        return 0
+    expiry_key = account_key(AccountKind.EXPIRY, due[0].organization_id)
+    (expiry,) = await repo.accounts.ensure(conn, [expiry_key])
+    total = 0
+    for found in due:
+        lot = await repo.lock_lot(conn, found, expiry)
+        if lot is None or lot.remaining <= 0:
+            continue
+        wallet = await TenantLedger(conn, lot.organization_id).wallet()
+        amount = min(lot.remaining, max(0, wallet.available))
+        if amount < lot.remaining:  # held by an open hold; should never be short otherwise
+            log.info("credits.lot_held", lot=str(lot.id), left=lot.remaining, moved=amount)
+        if amount > 0:
+            await transfer(conn, expiry_request(lot, amount))
+        await repo.close_lot(conn, lot.id, amount)
+        total += amount
+    return total
+
+
 # --- reads ---------------------------------------------------------------------------------
 
 
 async def wallet(conn: Any, organization_id: uuid.UUID) -> repo.Wallet:
     return await TenantLedger(conn, organization_id).wallet()
+
+
+async def expiring(
+    conn: Any, organization_id: uuid.UUID, limit: int = 10
+) -> list[tuple[int, datetime]]:
+    return await repo.expiring(conn, organization_id, limit)
 
 
 async def usage(
@@ -389,10 +463,11 @@ async def create_package(
     currency: str,
     active: bool,
     interval: str | None = None,
+    grant_expires_days: int | None = None,
 ) -> repo.PackageRow:
     return await repo.create_package(
         conn, name=name, credits=credits, price_minor=price_minor, currency=currency,
-        active=active, interval=interval,
+        active=active, interval=interval, grant_expires_days=grant_expires_days,
     )  # fmt: skip
 
 
@@ -429,6 +504,7 @@ async def reconcile(conn: Any) -> Reconciliation:
             posted_sum=report.posted_sum,
             pending_sum=report.pending_sum,
             holds_out_of_step=report.holds_out_of_step,
+            lots_over_balance=report.lots_over_balance,
         )
     return report
 
@@ -441,6 +517,7 @@ def describe(report: Reconciliation) -> dict[str, Any]:
         "posted_sum": report.posted_sum,
         "pending_sum": report.pending_sum,
         "holds_out_of_step": report.holds_out_of_step,
+        "lots_over_balance": report.lots_over_balance,
         "mismatches": [
             {
                 "account_id": str(m.account_id),

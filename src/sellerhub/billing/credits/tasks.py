@@ -1,4 +1,5 @@
-"""Credit jobs: holds past their timeout voided, the ledger reconciled."""
+"""Credit jobs: holds past their timeout voided, expired grants taken back, the ledger
+reconciled."""
 
 from __future__ import annotations
 
@@ -19,6 +20,16 @@ async def expire_holds(session: AsyncSession) -> None:
         log.info("credits.holds_expired", count=voided)
         if voided < 200:
             break
+
+
+@task("credits.expire_grants", queue="maintenance", cron="* * * * *")
+async def expire_grants(session: AsyncSession) -> None:
+    """Every minute: what is left of each grant past its expiry moves to the platform's
+    ``expiry`` account, once (``service.expire_grants``; 200 grants per call)."""
+    conn = await service.raw_connection(session)
+    expired = await service.expire_grants(conn, limit=200)
+    if expired:
+        log.info("credits.grants_expired", credits=expired)
 
 
 @task("credits.reconcile", queue="maintenance", cron="23 * * * *")
