@@ -6,6 +6,7 @@ seller's reports, page and let a pre-signed URL expire with the clock."""
 from __future__ import annotations
 
 import asyncio
+import gzip
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -264,3 +265,204 @@ async def test_the_presigned_url_expires_with_the_clock(
     assert b"<Code>AccessDenied</Code><Message>Request has expired</Message>" in expired.content
     stats = (await http.get(f"{ADMIN}/stats")).json()["requests"]
     assert stats["report_download"] == 3
+
+
+# -- Amazon reimbursing a case (``_admin/reports/reimbursements``) ----------------------------
+
+REIMBURSE = f"{ADMIN}/reports/reimbursements"
+
+
+async def _report_rows(
+    http: httpx.AsyncClient, clock: FakeClock, auth: dict[str, str], report_id: str
+) -> list[dict[str, str]]:
+    """The rows of a reimbursements report, once DONE."""
+    report: dict[str, Any] = {}
+    for _ in range(200):
+        report = (await http.get(f"{REPORTS}/{report_id}", headers=auth)).json()
+        if report["processingStatus"] in ("DONE", "CANCELLED", "FATAL"):
+            break
+        clock.advance(1)  # inside getReport's 2 per second
+        await asyncio.sleep(0.02)  # the document is written in a thread, in real time
+    assert report["processingStatus"] == "DONE", report
+    document = await http.get(
+        f"/amazon/reports/2021-06-30/documents/{report['reportDocumentId']}", headers=auth
+    )
+    url = document.json()["url"].removeprefix("http://testserver")
+    body = (await http.get(url)).content
+    parser = TsvParser()
+    return parser.feed(gzip.decompress(body).decode()) + parser.close()
+
+
+async def _create(http: httpx.AsyncClient, auth: dict[str, str]) -> str:
+    start = (datetime.now(UTC) - timedelta(days=500)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    created = await http.post(
+        REPORTS,
+        headers=auth,
+        json={"reportType": docs.REIMBURSEMENTS, "marketplaceIds": [US], "dataStartTime": start},
+    )
+    assert created.status_code == 202, created.text
+    return str(created.json()["reportId"])
+
+
+async def _history(http: httpx.AsyncClient) -> dict[str, Any]:
+    answer = await http.get(
+        f"{ADMIN}/reports/history", params={"selling_partner_id": SELLER, "marketplace_id": US}
+    )
+    assert answer.status_code == 200, answer.text
+    return dict(answer.json())
+
+
+async def test_amazon_reimbursing_a_case_is_in_the_reports_requested_after_it(
+    http: httpx.AsyncClient, clock: FakeClock
+) -> None:
+    auth = await _token(http)
+    await configure(
+        http, {"rate_limit": None, "reports": {"in_queue_polls": 0, "in_progress_polls": 0}}
+    )
+    history = await _history(http)
+    product = next(p for p in history["products"] if p["sku"] == "EMU-0041")
+    seeded = history["counts"]["reimbursements"]
+    planted = (
+        await http.get(
+            f"{ADMIN}/reports/planted", params={"selling_partner_id": SELLER, "marketplace_id": US}
+        )
+    ).json()["cases"]
+    seeded_ids = {i for case in planted for i in case["reimbursement_ids"]}
+    before = await _create(http, auth)
+    clock.advance(1)
+
+    paid = await http.post(
+        REIMBURSE,
+        json={
+            "selling_partner_id": SELLER,
+            "marketplace_id": US,
+            "case_id": "12345678901",
+            "fnsku": product["fnsku"],
+            "reason": "Lost_Warehouse",
+            "quantity": 3,
+            "amount_per_unit": 2_505,
+            "currency": "USD",
+        },
+    )
+    assert paid.status_code == 201, paid.text
+    row = paid.json()
+    assert list(row) == list(docs.REIMBURSEMENTS_COLUMNS)
+    assert row["reimbursement-id"].isdigit() and row["reimbursement-id"] not in seeded_ids
+    assert (row["case-id"], row["amazon-order-id"], row["reason"]) == (
+        "12345678901",
+        "",
+        "Lost_Warehouse",
+    )
+    assert (row["sku"], row["fnsku"], row["asin"]) == (
+        "EMU-0041",
+        product["fnsku"],
+        product["asin"],
+    )
+    assert (row["currency-unit"], row["amount-per-unit"], row["amount-total"]) == (
+        "USD",
+        "25.05",
+        "75.15",
+    )
+    assert (row["quantity-reimbursed-cash"], row["quantity-reimbursed-total"]) == ("3", "3")
+    assert row["original-reimbursement-id"] == ""
+    approved = datetime.fromisoformat(row["approval-date"])
+    assert abs(approved - datetime.now(UTC)) < timedelta(seconds=120)  # the emulator's now
+    # a second reimbursement of the same case (Amazon pays twice): another id
+    again = await http.post(
+        REIMBURSE,
+        json={
+            "selling_partner_id": SELLER,
+            "marketplace_id": US,
+            "case_id": "12345678901",
+            "sku": "EMU-0041",
+            "asin": product["asin"],
+            "reason": "Damaged_Warehouse",
+            "quantity": 1,
+            "amount_per_unit": 999,
+            "currency": "USD",
+            "approval_date": (datetime.now(UTC) - timedelta(days=2)).date().isoformat(),
+        },
+    )
+    assert again.status_code == 201, again.text
+    second = again.json()
+    assert second["reimbursement-id"] != row["reimbursement-id"]
+    assert second["approval-date"].endswith("T00:00:00+00:00")
+    assert (await _history(http))["counts"]["reimbursements"] == seeded + 2
+    clock.advance(1)
+    after = await _create(http, auth)
+
+    old_rows = await _report_rows(http, clock, auth, before)
+    new_rows = await _report_rows(http, clock, auth, after)
+    assert all(r["case-id"] != "12345678901" for r in old_rows)  # created before: not in it
+    ours = [r for r in new_rows if r["case-id"] == "12345678901"]
+    assert ours == [second, row]  # by approval date, as Amazon's columns, once each
+    assert [r for r in new_rows if r not in ours] == old_rows  # the rest unchanged
+    other = await http.get(
+        f"{ADMIN}/reports/history",
+        params={"selling_partner_id": "A3OTHERSELLER2", "marketplace_id": US},
+    )
+    assert other.json()["counts"]["reimbursements"] == _seeded_of_other(other.json())
+
+    await http.post(f"{ADMIN}/reset")
+    assert (await _history(http))["counts"]["reimbursements"] == seeded
+
+
+def _seeded_of_other(history: dict[str, Any]) -> int:
+    """Another seller's history holds only its seeded reimbursements."""
+    built = build_history(
+        history["seed"], "A3OTHERSELLER2", US, date.fromisoformat(history["anchor"])
+    )
+    return len(built.reimbursements)
+
+
+async def test_reimbursing_refuses_bad_input_in_the_admin_error_shape(
+    http: httpx.AsyncClient,
+) -> None:
+    history = await _history(http)
+    first, second = history["products"][40], history["products"][41]
+    good: dict[str, Any] = {
+        "selling_partner_id": SELLER,
+        "marketplace_id": US,
+        "case_id": "1234567890",
+        "fnsku": first["fnsku"],
+        "reason": "Lost_Warehouse",
+        "quantity": 2,
+        "amount_per_unit": 2_500,
+        "currency": "USD",
+    }
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).date().isoformat()
+    bad: list[tuple[Any, str]] = [
+        ("not json", ""),
+        ({**good, "selling_partner_id": "not a seller!"}, "selling_partner_id"),
+        ({**good, "marketplace_id": "XX"}, "marketplace_id"),
+        ({k: v for k, v in good.items() if k != "reason"}, "reason"),
+        ({**good, "reason": "Because"}, "reason"),
+        ({**good, "quantity": 0}, "quantity"),
+        ({**good, "quantity": "2"}, "quantity"),
+        ({**good, "amount_per_unit": 0}, "amount_per_unit"),
+        ({**good, "amount_per_unit": 25.0}, "amount_per_unit"),
+        ({**good, "currency": "usd"}, "currency"),
+        ({**good, "currency": "EUR"}, "currency"),
+        ({**good, "case_id": "CASE-1"}, "case_id"),
+        ({**good, "amazon_order_id": "1234"}, "amazon_order_id"),
+        ({**good, "fnsku": "X00NOTOURS"}, "sku"),
+        ({**good, "sku": second["sku"]}, "sku"),  # two products named
+        ({k: v for k, v in good.items() if k != "fnsku"}, ""),  # no product named
+        ({**good, "approval_date": tomorrow}, "approval_date"),
+        ({**good, "approval_date": "2000-01-01"}, "approval_date"),
+        ({**good, "approval_date": "yesterday"}, ""),
+        ({**good, "approval_date": "2026-11-01T10:00:00"}, ""),  # no offset
+        ({**good, "extra": 1}, "extra"),
+    ]
+    for body, field in bad:
+        content = body.encode() if isinstance(body, str) else None
+        answer = await http.post(REIMBURSE, content=content, json=None if content else body)
+        assert answer.status_code == 422, (body, answer.text)
+        detail = answer.json()["detail"]
+        assert isinstance(detail, list) and detail and {"loc", "msg", "type"} <= set(detail[0])
+        if field:
+            assert any(field in map(str, e["loc"]) for e in detail), (body, detail)
+    assert (await _history(http))["counts"]["reimbursements"] == history["counts"][
+        "reimbursements"
+    ]  # nothing added
+    assert (await http.post(REIMBURSE, json=good)).status_code == 201

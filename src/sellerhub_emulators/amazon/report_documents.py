@@ -12,7 +12,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 
-from sellerhub_emulators.amazon.reports_data import History, LedgerEvent, ledger_lines, money_text
+from sellerhub_emulators.amazon.reports_data import (
+    History,
+    LedgerEvent,
+    Reimbursement,
+    ledger_lines,
+    money_text,
+)
 
 LEDGER_DETAIL = "GET_LEDGER_DETAIL_VIEW_DATA"
 REIMBURSEMENTS = "GET_FBA_REIMBURSEMENTS_DATA"
@@ -86,6 +92,31 @@ def _stamp(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S+00:00")
 
 
+def reimbursement_cells(r: Reimbursement, currency: str) -> tuple[str, ...]:
+    """One ``GET_FBA_REIMBURSEMENTS_DATA`` line's cells, in ``REIMBURSEMENTS_COLUMNS`` order."""
+    p = r.product
+    return (
+        _stamp(r.approval),
+        r.reimbursement_id,
+        r.case_id,
+        r.order_id,
+        r.reason,
+        p.sku,
+        p.fnsku,
+        p.asin,
+        p.title,
+        r.condition,
+        currency,
+        money_text(r.amount_per_unit, currency),
+        money_text(r.amount_per_unit * r.quantity_cash, currency),
+        str(r.quantity_cash),
+        str(r.quantity_inventory),
+        str(r.quantity_cash + r.quantity_inventory),
+        r.original_id,
+        r.original_type,
+    )
+
+
 def render(
     report_type: str,
     histories: list[History],
@@ -123,34 +154,10 @@ def render(
     elif report_type == REIMBURSEMENTS:
         yield _plain(REIMBURSEMENTS_COLUMNS)
         for history in histories:
-            currency = history.currency
             for r in history.reimbursements:
                 if not start <= r.approval < end:
                     continue
-                p = r.product
-                total = r.quantity_cash + r.quantity_inventory
-                yield _plain(
-                    (
-                        _stamp(r.approval),
-                        r.reimbursement_id,
-                        r.case_id,
-                        r.order_id,
-                        r.reason,
-                        p.sku,
-                        p.fnsku,
-                        p.asin,
-                        p.title,
-                        r.condition,
-                        currency,
-                        money_text(r.amount_per_unit, currency),
-                        money_text(r.amount_per_unit * r.quantity_cash, currency),
-                        str(r.quantity_cash),
-                        str(r.quantity_inventory),
-                        str(total),
-                        r.original_id,
-                        r.original_type,
-                    )
-                )
+                yield _plain(reimbursement_cells(r, history.currency))
     elif report_type == CUSTOMER_RETURNS:
         yield _plain(CUSTOMER_RETURNS_COLUMNS)
         for history in histories:

@@ -24,6 +24,11 @@ that type end so; replaces the pending rules), ``download_fail`` (``[{"cut_after
 {"status": 503}, ...]``, replaces the pending steps; ``[]`` clears them), ``honour_range``
 (default true; false: a ``Range`` request gets the whole document with 200, as a server without
 range support answers).
+
+Reimbursements added through ``_admin/reports/reimbursements`` (``reimburse``: Amazon paying a
+case after a claim) join the pair's history after its seeded ones. A report takes the pair's
+added rows when it is created, so only reports requested after the addition hold it (and its
+``approval-date`` must fall in the report's period, as every row's does).
 """
 
 from __future__ import annotations
@@ -40,14 +45,21 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sellerhub_emulators.amazon import report_documents as docs
-from sellerhub_emulators.amazon.reports_data import DEFAULT_LEDGER_ROWS, History, build_history
+from sellerhub_emulators.amazon.reports_data import (
+    DEFAULT_LEDGER_ROWS,
+    History,
+    Product,
+    Reimbursement,
+    build_history,
+)
 
 MAX_LEDGER_ROWS = 5_000_000
 DEFAULT_URL_TTL = 300
@@ -133,6 +145,8 @@ class Report:
     document_id: str | None = None
     outcome: OutcomeSpec | None = None
     rows: int | None = None
+    # the reimbursements added to each marketplace's history before the report was created
+    added: dict[str, tuple[Reimbursement, ...]] = field(default_factory=dict, repr=False)
     job: Future[tuple[str, int, int]] | None = field(default=None, repr=False)
 
     def wire(self) -> dict[str, Any]:
@@ -190,6 +204,7 @@ class ReportsState:
         self._reports: dict[str, Report] = {}
         self._documents: dict[str, Document] = {}
         self._histories: dict[tuple[int, str, str, date], History] = {}
+        self._added: dict[tuple[str, str], list[Reimbursement]] = {}
         self._next_id = 50_000_000_000 + secrets.randbelow(10**9)
 
     # -- configuration -----------------------------------------------------------------------
@@ -252,6 +267,51 @@ class ReportsState:
                 self._histories.setdefault(key, found)
         return found
 
+    def added_reimbursements(
+        self, selling_partner_id: str, marketplace_id: str
+    ) -> list[Reimbursement]:
+        with self._lock:
+            return list(self._added.get((selling_partner_id, marketplace_id), ()))
+
+    def reimburse(
+        self,
+        selling_partner_id: str,
+        marketplace_id: str,
+        product: Product,
+        *,
+        approval: datetime,
+        case_id: str,
+        order_id: str,
+        reason: str,
+        quantity: int,
+        amount_per_unit: Decimal,
+    ) -> Reimbursement:
+        """Amazon reimburses: a row added to the pair's history with a fresh reimbursement id,
+        held by the reports created from now on."""
+        seeded = {
+            r.reimbursement_id
+            for r in self.history(selling_partner_id, marketplace_id).reimbursements
+        }
+        with self._lock:
+            added = self._added.setdefault((selling_partner_id, marketplace_id), [])
+            taken = seeded | {r.reimbursement_id for r in added}
+            while True:
+                reimbursement_id = str(10**10 + secrets.randbelow(9 * 10**10))
+                if reimbursement_id not in taken:
+                    break
+            row = Reimbursement(
+                approval.astimezone(UTC),
+                reimbursement_id,
+                case_id,
+                order_id,
+                reason,
+                product,
+                amount_per_unit,
+                quantity,
+            )
+            added.append(row)
+        return row
+
     # -- reports -----------------------------------------------------------------------------
 
     def create(
@@ -274,6 +334,9 @@ class ReportsState:
                 end,
                 now,
             )
+            report.added = {
+                m: tuple(self._added.get((selling_partner_id, m), ())) for m in marketplace_ids
+            }
             for index, rule in enumerate(self._outcomes):
                 if rule.report_type == report_type and rule.selling_partner_id in (
                     None,
@@ -402,7 +465,19 @@ class ReportsState:
     def lines(self, report: Report) -> Iterator[bytes]:
         """The report's TSV text in blocks of whole lines, header first, for every marketplace
         of the report."""
-        histories = [self.history(report.selling_partner_id, m) for m in report.marketplace_ids]
+        histories = []
+        for m in report.marketplace_ids:
+            history = self.history(report.selling_partner_id, m)
+            added = report.added.get(m, ())
+            if added:  # a copy with them (the seeded history stays as it was built)
+                history = replace(
+                    history,
+                    reimbursements=sorted(
+                        [*history.reimbursements, *added],
+                        key=lambda r: (r.approval, r.reimbursement_id),
+                    ),
+                )
+            histories.append(history)
         return docs.render(
             report.report_type, histories, report.data_start, report.data_end, self.ledger_rows
         )
