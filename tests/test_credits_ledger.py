@@ -417,3 +417,54 @@ async def test_two_writers_racing_one_key_make_one_transfer(
     wallet = await service.wallet(conn, org)
     assert wallet.balance == 1000 - 20 * (5 + 2)
     await _proved(conn)
+
+
+async def _index_reads(conn: Any) -> dict[str, int]:
+    cursor = await conn.execute(
+        "SELECT c.relname, pg_stat_get_xact_tuples_returned(c.oid) FROM pg_index i"
+        " JOIN pg_class c ON c.oid = i.indexrelid"
+        " WHERE i.indrelid = 'credit_transfers'::regclass"
+    )
+    return {name: int(read) for name, read in await cursor.fetchall()}
+
+
+async def test_the_key_probe_takes_the_keys_index_whatever_the_statistics_say(
+    conn: Any, runtime: Runtime, tenant: Tenant
+) -> None:
+    """Statistics taken when every organization had one transfer (``n_distinct = -1``) made the
+    page index look as good as the key's unique index for the function's "does this key
+    exist?" probe; a wallet with 2,000 transfers then had all of them read for each transfer of
+    a batch. The page index is partial on a condition only the history states, so the probe
+    reads the key's index (counted in this transaction's index statistics), and the history
+    still reads the page index."""
+    org = tenant.organization.id
+    quiet = [await make_tenant(runtime, f"Quiet {n}") for n in range(20)]
+    for organization in [org, *(t.organization.id for t in quiet)]:
+        await service.grant(conn, organization, amount=10**6, key="funds")
+    await conn.execute("ANALYZE credit_transfers")
+
+    def consume(key: str) -> repo.TransferRequest:
+        return service.consume_request(org, amount=1, service="s", key=key, app_id="a")
+
+    for start in range(0, 2000, 250):
+        made = await repo.transfer_batch(
+            conn, [consume(f"k{n}") for n in range(start, start + 250)]
+        )
+        assert {o.status for o in made} == {"created"}
+    async with conn.transaction():
+        before = await _index_reads(conn)
+        batch = await repo.transfer_batch(conn, [consume(f"late{n}") for n in range(64)])
+        assert {o.status for o in batch} == {"created"}
+        read = {k: v - before.get(k, 0) for k, v in (await _index_reads(conn)).items()}
+    assert read.get("ix_credit_transfers_page", 0) == 0, read
+    assert sum(read.values()) < 64 * 10, read  # a few index entries per transfer, not 2,000
+
+    await conn.execute("SET enable_seqscan = off")
+    try:
+        cursor = await conn.execute(
+            "EXPLAIN (FORMAT JSON) " + repo._PAGE, {"org": org, "before": None, "limit": 20}
+        )
+        (plan,) = await cursor.fetchone()
+    finally:
+        await conn.execute("RESET enable_seqscan")
+    assert "ix_credit_transfers_page" in str(plan), plan

@@ -132,14 +132,17 @@ BEGIN
               ORDER BY x.id
               FOR NO KEY UPDATE) a;
         -- Per transfer: the transfer its key names already, and the first transfer of the batch
-        -- with the same key.
+        -- with the same key. The probe is a correlated subquery, one descent of the key's
+        -- unique index per transfer: as a join it was planned as a merge over the whole index
+        -- (or a filter of the organization's history) when the statistics were stale.
         SELECT array_agg(q.existing ORDER BY q.k), array_agg(q.first ORDER BY q.k)
         INTO x_existing, x_first
-        FROM (SELECT w.k, t2.id AS existing,
+        FROM (SELECT w.k,
+                     (SELECT t2.id FROM credit_transfers t2
+                      WHERE t2.organization_id = w.org AND t2.key_scope = w.scope
+                        AND t2.idempotency_key = w.key) AS existing,
                      min(w.k) OVER (PARTITION BY w.org, w.scope, w.key)::int AS first
-              FROM unnest(p_org, p_scope, p_key) WITH ORDINALITY AS w(org, scope, key, k)
-              LEFT JOIN credit_transfers t2 ON t2.organization_id = w.org
-                   AND t2.key_scope = w.scope AND t2.idempotency_key = w.key) q;
+              FROM unnest(p_org, p_scope, p_key) WITH ORDINALITY AS w(org, scope, key, k)) q;
         x_status := array_fill(NULL::text, ARRAY[n]);
         x_dafter := array_fill(NULL::bigint, ARRAY[n]);
         x_cafter := array_fill(NULL::bigint, ARRAY[n]);

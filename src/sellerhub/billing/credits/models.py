@@ -151,8 +151,16 @@ class CreditTransfer(TenantScoped, Base):
             postgresql_where=text("pending_id IS NOT NULL"),
         ),
         # The history, newest first (ids are UUIDv7). Nothing else is indexed: each index is
-        # written by every consume; reconciliation reads the whole table anyway.
-        Index("ix_credit_transfers_page", "organization_id", "id"),
+        # written by every consume; reconciliation reads the whole table anyway. Partial on a
+        # condition every row meets (the amount's CHECK) and only the history query states, so
+        # the key probe cannot take it for the key's index on stale statistics (see the
+        # migration 2026_12_03_credit_transfers_page).
+        Index(
+            "ix_credit_transfers_page",
+            "organization_id",
+            "id",
+            postgresql_where=text("amount > 0"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
