@@ -22,6 +22,10 @@ import httpx
 import pytest
 from sqlalchemy import text
 
+import sellerhub.jobs.registry  # noqa: F401 - every task module, as the worker has them
+from sellerhub.db.session import unit_of_work
+from sellerhub.identity.apps import tokens
+from sellerhub.jobs import app as jobs_app
 from sellerhub.runtime import Runtime
 from tests import test_cross_app as cross_app
 from tests.browser import Browser
@@ -560,3 +564,25 @@ async def test_logout_revokes_the_sign_in_and_is_idempotent(
     (stored,) = await _codes(runtime, app.app_id)
     actions = await cross_app.audit_actions(runtime, stored["organization_id"])
     assert actions.count("APP_SIGNED_OUT") == 1
+
+
+async def test_the_prune_job_deletes_codes_expired_for_a_day(
+    seller: Browser, live_server: str, world: World, runtime: Runtime
+) -> None:
+    app = await _browser_app(live_server, world)
+    _, challenge = _pkce()
+    old = _approve(seller, app.app_id, challenge, _nonce())["code"]
+    recent = _approve(seller, app.app_id, challenge, _nonce())["code"]
+    async with runtime.engine.begin() as conn:
+        await conn.execute(
+            text(
+                "UPDATE app_auth_codes SET expires_at = now() - interval '25 hours' "
+                "WHERE code_hash = :h"
+            ),
+            {"h": hashlib.sha256(old.encode()).hexdigest()},
+        )
+    async with unit_of_work(runtime.sessionmaker) as session:
+        assert await tokens.prune_auth_codes(session) == 1
+    (kept,) = await _codes(runtime, app.app_id)
+    assert kept["code_hash"] == hashlib.sha256(recent.encode()).hexdigest()
+    assert "apps.prune_auth_codes" in jobs_app.TASKS  # the registry lists the module

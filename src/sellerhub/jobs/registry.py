@@ -13,6 +13,7 @@ from sellerhub.commerce.inventory.imports import tasks as inventory_import_tasks
 from sellerhub.commerce.sync import tasks as sync_tasks
 from sellerhub.connections import tasks as connections_tasks
 from sellerhub.identity.accounts import tasks as accounts_tasks
+from sellerhub.identity.apps import tasks as apps_tasks
 from sellerhub.identity.jwt import tasks as signing_key_tasks
 from sellerhub.identity.refresh_tokens import tasks as refresh_token_tasks
 from sellerhub.jobs import tasks as jobs_tasks
@@ -22,6 +23,7 @@ from sellerhub.webhooks import tasks as webhooks_tasks
 MODULES = [jobs_tasks]
 MODULES += [mail_tasks, accounts_tasks, signing_key_tasks]
 MODULES += [refresh_token_tasks]
+MODULES += [apps_tasks]
 MODULES += [connections_tasks]
 MODULES += [webhooks_tasks]
 MODULES += [sync_tasks]

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sellerhub.identity.apps.models import App, AppAuthCode, AppKind, AppSignup
@@ -83,3 +84,10 @@ class AppAuthCodeRepository:
         return await self.session.scalar(
             select(AppAuthCode).where(AppAuthCode.code_hash == code_hash).with_for_update()
         )
+
+    async def prune(self, expired_before: datetime) -> int:
+        """Delete the codes that expired before ``expired_before``; how many."""
+        result = await self.session.execute(
+            delete(AppAuthCode).where(AppAuthCode.expires_at < expired_before)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)

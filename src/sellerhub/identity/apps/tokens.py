@@ -250,6 +250,18 @@ async def issue_auth_code(session: AsyncSession, binding: CodeBinding) -> str:
     return code
 
 
+# An exchanged code is kept this long after it expired, so a late replay still finds it (and
+# revokes the sign-in it started); then the hourly job deletes it.
+AUTH_CODE_KEPT = timedelta(days=1)
+
+
+async def prune_auth_codes(session: AsyncSession) -> int:
+    """Delete the authorization codes that expired more than a day ago (the job)."""
+    pruned = await AppAuthCodeRepository(session).prune(utcnow() - AUTH_CODE_KEPT)
+    log.info("app.auth_codes_pruned", pruned=pruned)
+    return pruned
+
+
 class CodeReplayed(Exception):
     """A used authorization code presented again: the sign-in its first use started is revoked
     (the caller commits that revocation before answering ``invalid_grant``)."""
