@@ -231,3 +231,25 @@ async def test_an_unregistered_origin_is_refused(
             text("SELECT count(*) FROM app_auth_codes WHERE app_id = :a"), {"a": app_id}
         )
     assert codes == 0
+
+
+async def test_example_app_logs_in_through_an_iframe(
+    web: WebPage, runtime: Runtime, live_server: str, world: World, app_origin: str
+) -> None:
+    """mode=iframe: sellerhub's page in a frame of the app (frame-ancestors = the app's origin;
+    127.0.0.1 on two ports is one site, so the session cookies reach the frame)."""
+    app_id = _register(live_server, world, app_origin)
+    team = await make_team(runtime)
+    email = team.owner.email
+    page = web.page
+    await page.goto(_example(app_origin, live_server, app_id, mode="iframe"))
+    await expect(page.locator("#status")).to_have_text("Not signed in")
+    await page.locator("#login").click()
+    frame = page.frame_locator("iframe[src*='/embed/login']")
+    await frame.get_by_label("Email").fill(email)
+    await frame.get_by_label("Password").fill(PASSWORD)
+    await frame.get_by_role("button", name="Sign in").click()
+    await expect(frame.locator("#embed-who")).to_contain_text(f"as {email}")
+    await frame.get_by_role("button", name="Continue").click()
+    await expect(page.locator("#status")).to_have_text("Signed in")
+    await expect(page.locator("#user")).to_have_text(f"Signed in as {email}")
