@@ -7,8 +7,10 @@ its emulators, driven the way a browser and the providers drive it:
 3. the seller saves a card through the emulator's hosted card page (``setup_intent.succeeded``
    arrives signed at /webhooks/stripe and is drained);
 4. the claims pipeline pulls the seller's reports from the Amazon emulator and detects claims;
-   the seller files one; Amazon reimburses it (the reimbursements report's row naming the case,
-   recorded by the claims workflow, which requests the commission through the outbox);
+   the seller files one; Amazon reimburses the case (the emulator's
+   ``_admin/reports/reimbursements``, as Seller Central approves a claim); a second pull of the
+   reimbursements report and its detection record the recovery, matched to the claim by the
+   case id (the claims workflow requests the commission through the outbox);
 5. the commission is charged exactly once: the request's job run by two workers at once, by
    the worker, and delivered again (counted at the emulator's ``_admin``);
 6. a second recovery paid to the platform is withheld and its rest transferred to the seller
@@ -31,12 +33,12 @@ from sqlalchemy import text
 
 from sellerhub.billing.commissions import tasks as commission_tasks
 from sellerhub.billing.payouts import tasks as payout_tasks
-from sellerhub.commerce.claims import service as claims
 from sellerhub.config import Settings
 from sellerhub.db.session import unit_of_work
+from sellerhub.jobs import app as jobs
 from sellerhub.runtime import Runtime
 from tests.browser import Browser
-from tests.jobs_helpers import live_worker, run_worker
+from tests.jobs_helpers import _queues, live_worker, run_worker
 from tests.stripe_helpers import (
     admin,
     drain,
@@ -45,8 +47,8 @@ from tests.stripe_helpers import (
 )
 from tests.test_billing_connect import CONNECT, SECRET
 from tests.test_billing_customers import _save_card as save_card_on_hosted_page
-from tests.test_claims_pipeline import _configure, _connect, _pull
-from tests.test_claims_workflow import commission_requests, paid
+from tests.test_claims_pipeline import SELLER, US, _configure, _connect, _pull
+from tests.test_claims_workflow import commission_requests
 
 pytestmark = pytest.mark.usefixtures("stripe_reset")
 
@@ -99,29 +101,76 @@ async def _task(task: Any, payload: dict[str, Any], runtime: Runtime) -> None:
         await task(session, **payload)
 
 
+# The reimbursement reason Amazon pays each kind of claim with.
+REASONS = {
+    "warehouse_lost": "Lost_Warehouse",
+    "warehouse_damaged": "Damaged_Warehouse",
+    "customer_return": "CustomerReturn",
+    "inbound_shortage": "Lost_Inbound",
+    "reimbursed_below_value": "Lost_Warehouse",
+}
+
+
+async def _pull_and_detect() -> None:
+    """A worker runs the pull and the detection it requests, and every queue but billing's: the
+    commission a recovery requests waits in the queue for the test's own workers."""
+    await jobs.settle()
+    await jobs.queue_app.run_worker_async(
+        queues=[q for q in _queues() if q != "billing"],
+        wait=False,
+        install_signal_handlers=False,
+        listen_notify=False,
+        concurrency=1,
+    )
+
+
+def _amazon_reimburses(live_server: str, claim: dict[str, Any], case: str) -> dict[str, str]:
+    """Amazon approves case ``case`` and pays every unit of ``claim`` at 25.00: the row its
+    reimbursements report will hold."""
+    return dict(
+        _ok(
+            httpx.post(
+                f"{live_server}/_emulators/amazon/_admin/reports/reimbursements",
+                json={
+                    "selling_partner_id": SELLER,
+                    "marketplace_id": US,
+                    "case_id": case,
+                    "fnsku": claim["fnsku"],
+                    "reason": REASONS[claim["kind"]],
+                    "quantity": int(claim["quantity"]),
+                    "amount_per_unit": 2_500,
+                    "currency": "USD",
+                },
+                timeout=10,
+            ),
+            201,
+        )
+    )
+
+
 async def _reimbursed(
-    runtime: Runtime, seller: Browser, organization_id: uuid.UUID, claim: dict[str, Any], case: str
+    live_server: str, seller: Browser, connection_id: str, claim: dict[str, Any], case: str
 ) -> uuid.UUID:
-    """The seller files ``claim`` as Amazon case ``case``; Amazon reimburses it in full (the
-    reimbursements report's row naming the case). The recovery."""
+    """The seller files ``claim`` as Amazon case ``case``; Amazon reimburses the case in full
+    (the emulator's Seller Central approving it); the next pull of the reimbursements report and
+    its detection record the recovery, matched to the claim by the case id. The recovery."""
     _ok(
         seller.client.post(
             f"/api/v1/claims/{claim['id']}/file", json={"case_id": case}, headers=seller.csrf()
         )
     )
-    row = paid(
-        f"R{case}",
-        quantity=int(claim["quantity"]),
-        per_unit=2_500,
-        fnsku=claim["fnsku"],
-        case_id=case,
-        days_ago=0,
-    )
-    async with unit_of_work(runtime.sessionmaker) as session:
-        assert await claims.record_reimbursements(session, organization_id, [row]) == 1
+    paid = _amazon_reimburses(live_server, claim, case)
+    assert _ok(seller.client.get(f"/api/v1/claims/{claim['id']}"))["status"] == "filed"
+    pull = _pull(seller, connection_id)
+    assert pull["mode"] == "incremental", pull
+    await _pull_and_detect()
+    assert _ok(seller.client.get(f"/api/v1/sync-jobs/{pull['id']}"))["status"] == "succeeded"
     after = _ok(seller.client.get(f"/api/v1/claims/{claim['id']}"))
     assert after["status"] == "reimbursed", after
     [recovery] = after["recoveries"]
+    assert recovery["reimbursement_id"] == paid["reimbursement-id"], recovery
+    assert (recovery["case_id"], recovery["matched_by"]) == (case, "case_id"), recovery
+    assert recovery["amount_minor"] == 2_500 * int(claim["quantity"]), recovery
     return uuid.UUID(str(recovery["id"]))
 
 
@@ -163,11 +212,15 @@ async def test_the_seed_journey(
     await run_worker()
     ready = _ok(seller.client.get("/api/v1/claims", params={"status": "ready"}))["items"]
     assert len(ready) >= 2, ready
-    recovery_id = await _reimbursed(runtime, seller, org, ready[0], "1234567890")
+    recovery_id = await _reimbursed(live_server, seller, connection_id, ready[0], "1234567890")
     [payload] = [
         p for p in await commission_requests(runtime) if p["recovery_id"] == str(recovery_id)
     ]
     assert payload == {"organization_id": organization_id, "recovery_id": str(recovery_id)}
+    assert (  # requested, not charged yet: the workers below race for the first charge
+        admin(live_server, "summary?metadata_key=recovery_id")["counts"].get(str(recovery_id))
+        is None
+    )
 
     # 5. Charged exactly once: two workers at once, the worker, and the job delivered again.
     await asyncio.gather(
@@ -191,7 +244,7 @@ async def test_the_seed_journey(
 
     # 6. A recovery paid to the platform: the commission withheld, the rest transferred once.
     admin(live_server, "balance", {"currency": "usd", "amount": 1_000_000})
-    held_id = await _reimbursed(runtime, seller, org, ready[1], "2234567890")
+    held_id = await _reimbursed(live_server, seller, connection_id, ready[1], "2234567890")
     withheld = _ok(
         seller.client.post(
             "/api/v1/stripe/charge-commission",
