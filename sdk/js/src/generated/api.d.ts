@@ -4597,6 +4597,25 @@ export interface components {
             /** Reimbursement Id */
             reimbursement_id: string;
         };
+        /**
+         * RefreshedToken
+         * @description ``/oauth/token``'s ``refresh_token`` grant: the rotated pair, RFC 6749 §5.1 names.
+         */
+        RefreshedToken: {
+            /** Access Token */
+            access_token: string;
+            /** Expires In */
+            expires_in: number;
+            /** Refresh Token */
+            refresh_token: string;
+            /** Scope */
+            scope: string;
+            /**
+             * Token Type
+             * @default Bearer
+             */
+            token_type: string;
+        };
         /** RefreshRequest */
         RefreshRequest: {
             /**
@@ -17006,7 +17025,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ServiceToken"];
+                    "application/json": components["schemas"]["ServiceToken"] | components["schemas"]["RefreshedToken"] | components["schemas"]["AppTokenPair"];
                 };
             };
             /** @description Bad Request */

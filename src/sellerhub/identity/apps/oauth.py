@@ -33,7 +33,12 @@ from sellerhub.identity.apps.requests import (
     media_type,
     policy_of,
 )
-from sellerhub.identity.apps.schemas import AppTokenPair, OAuthErrorBody, ServiceToken
+from sellerhub.identity.apps.schemas import (
+    AppTokenPair,
+    OAuthErrorBody,
+    RefreshedToken,
+    ServiceToken,
+)
 
 oauth_router = APIRouter(tags=["oauth"])
 _VERIFIER = re.compile(r"[A-Za-z0-9._~-]{43,128}")  # RFC 7636 §4.1
@@ -68,7 +73,8 @@ def _oauth_client(request: Request, fields: dict[str, str]) -> service.ClientCre
 
 @oauth_router.post(
     "/oauth/token",
-    response_model=ServiceToken,
+    # one shape per grant: client_credentials, refresh_token, authorization_code
+    response_model=ServiceToken | RefreshedToken | AppTokenPair,
     responses={
         400: {"model": OAuthErrorBody},
         401: {"model": OAuthErrorBody},
@@ -178,17 +184,13 @@ async def _refresh_grant(
             failure = OAuthError("invalid_grant", exc.detail)  # a revocation still commits
     if failure is not None:
         raise failure
-    now = utcnow()
-    return JSONResponse(
-        {
-            "access_token": issued.access_token,
-            "token_type": "Bearer",
-            "expires_in": int((issued.access_expires_at - now).total_seconds()),
-            "refresh_token": issued.refresh_token,
-            "scope": " ".join(issued.permissions),
-        },
-        headers=NO_STORE,
+    out = RefreshedToken(
+        access_token=issued.access_token,
+        expires_in=int((issued.access_expires_at - utcnow()).total_seconds()),
+        refresh_token=issued.refresh_token,
+        scope=" ".join(issued.permissions),
     )
+    return JSONResponse(out.model_dump(), headers=NO_STORE)
 
 
 async def _code_grant(request: Request, fields: dict[str, str]) -> JSONResponse:

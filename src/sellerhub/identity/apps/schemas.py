@@ -224,6 +224,16 @@ class ServiceToken(BaseModel):
     scope: str
 
 
+class RefreshedToken(BaseModel):
+    """``/oauth/token``'s ``refresh_token`` grant: the rotated pair, RFC 6749 §5.1 names."""
+
+    access_token: str
+    token_type: str = "Bearer"  # noqa: S105 - the OAuth token type, not a secret
+    expires_in: int
+    refresh_token: str
+    scope: str
+
+
 class OAuthErrorBody(BaseModel):
     error: str
     error_description: str
