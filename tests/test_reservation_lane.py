@@ -1,145 +1,41 @@
-"""The reservation lane (``inventory.endpoints.ReservationLane``) answers exactly as the documented
-route: the same requests — made, replayed, the key reused, short of stock, an unknown SKU,
-malformed and invalid bodies, no or bad credentials, a session without its CSRF token, a member,
-too large, another content type, the database down, an unexpected error — sent through the app
-(the lane answers them itself, the app behind it refuses to) and through the same app without
-the lane (the FastAPI route) give the same status, headers, body, metrics and log events."""
+"""The reservation lane (``core.lanes.RouteLane`` serving ``app.LANES``) answers exactly as the
+documented route: the same requests — made, replayed, the key reused, short of stock, an
+unknown SKU, malformed and invalid bodies, no or bad credentials, a session without its CSRF
+token, a member, too large, another content type, the database down, an unexpected error —
+sent through the app (the lane answers them itself, the app behind it refuses to) and through
+the same app without the lane (the FastAPI route) give the same status, headers, body, metrics
+and log events."""
 
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import psycopg
 import pytest
-from fastapi import FastAPI
-from starlette.middleware import Middleware
-from starlette.types import ASGIApp, Receive, Scope, Send
-from structlog.testing import capture_logs
 
-from sellerhub.app import create_app
+from sellerhub.app import LANES
 from sellerhub.commerce.inventory import service
-from sellerhub.commerce.inventory.endpoints import RESERVATIONS_PATH, ReservationLane
-from sellerhub.core.metrics import REGISTRY
+from sellerhub.commerce.inventory.endpoints import RESERVATIONS_PATH, serve_reservation
 from sellerhub.identity.organizations.models import Role
 from sellerhub.identity.sessions.cookies import ACCESS_COOKIE, CSRF_COOKIE
 from sellerhub.runtime import Runtime
 from tests.conftest import Tenant, make_tenant
+from tests.lanes import Answer, lane_app, lane_client, send
+from tests.lanes import as_json as _json
 from tests.test_cross_app import sign_in
 from tests.test_reservations import _body, _seed
 
-_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-_TIME = re.compile(r"\d{4}-\d\d-\d\dT[0-9:.]+(Z|[+-]\d\d:\d\d)?")
 
-
-class _Guarded(ReservationLane):
-    """The lane, with the app behind it refusing reservations: whatever it answers, the lane
-    answered itself."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        async def behind(scope: Scope, receive: Receive, send: Send) -> None:
-            if scope["type"] == "http" and scope["path"] == RESERVATIONS_PATH:
-                assert scope["method"] != "POST", "a reservation went past the lane"
-            await app(scope, receive, send)
-
-        super().__init__(behind)
-
-
-def _is_lane(middleware: Middleware) -> bool:
-    return middleware.cls is ReservationLane  # type: ignore[comparison-overlap]
-
-
-def _app(runtime: Runtime, *, lane: bool) -> FastAPI:
-    app = create_app(runtime=runtime)
-    assert _is_lane(app.user_middleware[-1]), "the lane is the innermost middleware"
-    kept = [m for m in app.user_middleware if not _is_lane(m)]
-    assert len(kept) == len(app.user_middleware) - 1, "create_app installs the lane once"
-    if lane:  # in the place create_app gave it
-        app.user_middleware = [
-            Middleware(_Guarded) if _is_lane(m) else m for m in app.user_middleware
-        ]
-    else:
-        app.user_middleware = kept
-    return app
-
-
-@asynccontextmanager
-async def _client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
-            yield c
-
-
-@dataclass
-class _Answer:
-    status: int
-    headers: list[tuple[str, str]]
-    header: dict[str, str]
-    body: Any
-    counted: dict[tuple[str, str, str], float]
-    logs: list[tuple[str, str, tuple[str, ...]]]
-
-
-def _normalised(text: str) -> Any:
-    """Ids and times differ between two reservations made alike; everything else must not."""
-    text = _TIME.sub("<time>", _UUID.sub("<uuid>", text))
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
-
-
-def _requests_counted() -> dict[tuple[str, str, str], float]:
-    return {
-        (sample.labels["method"], sample.labels["route"], sample.labels["status"]): sample.value
-        for metric in REGISTRY.collect()
-        if metric.name == "sellerhub_http_requests"
-        for sample in metric.samples
-        if sample.name == "sellerhub_http_requests_total"
-    }
+def test_the_lane_serves_the_reservation_route() -> None:
+    assert LANES[("POST", RESERVATIONS_PATH)] is serve_reservation
 
 
 async def _send(
     client: httpx.AsyncClient, tenant: Tenant, case: dict[str, Any], request_id: str
-) -> _Answer:
-    headers = {"X-Request-ID": request_id, **case.get("headers", tenant.headers)}
-    if case.get("anonymous"):
-        headers.pop("Authorization", None)
-    before = _requests_counted()
-    with capture_logs() as logs:
-        answer = await client.post(
-            case.get("path", RESERVATIONS_PATH),
-            content=case["content"],
-            headers=headers,
-        )
-    return _Answer(
-        status=answer.status_code,
-        # Every header, in order; only a made reservation's length depends on its ids and times.
-        headers=[
-            (k, "<length>" if k == "content-length" and answer.status_code in (200, 201) else v)
-            for k, v in answer.headers.multi_items()
-        ],
-        header=dict(answer.headers),
-        body=_normalised(answer.text),
-        counted={
-            k: v - before.get(k, 0.0) for k, v in _requests_counted().items() if v != before.get(k)
-        },
-        logs=[
-            (str(e.get("event")), str(e.get("log_level")), tuple(sorted(e)))
-            for e in logs
-            if not str(e.get("event", "")).startswith("cache.")
-        ],
-    )
-
-
-def _json(value: Any) -> bytes:
-    return json.dumps(value).encode()
+) -> Answer:
+    return await send(client, RESERVATIONS_PATH, tenant.headers, case, request_id)
 
 
 def _cases(runtime: Runtime, member: Tenant) -> list[dict[str, Any]]:
@@ -231,9 +127,9 @@ async def test_the_lane_answers_as_the_documented_route(
 ) -> None:
     member = await make_tenant(runtime, "Members", role=Role.MEMBER)
     cases = _cases(runtime, member)
-    answers: dict[bool, list[_Answer]] = {}
+    answers: dict[bool, list[Answer]] = {}
     for lane in (True, False):
-        async with _client(_app(runtime, lane=lane)) as client:
+        async with lane_client(lane_app(runtime, lane=lane)) as client:
             tenant = await _seeded(client, runtime, f"Lane {lane}")
             issued = await sign_in(runtime, tenant)
             cookie = f"{ACCESS_COOKIE}={issued.access_token}; {CSRF_COOKIE}={issued.csrf_token}"

@@ -10,12 +10,14 @@ from fastapi import FastAPI
 
 from sellerhub import __version__
 from sellerhub.api import ROUTERS
-from sellerhub.commerce.inventory.endpoints import ReservationLane
+from sellerhub.billing.credits.endpoints import consume
+from sellerhub.commerce.inventory.endpoints import serve_reservation
 from sellerhub.commerce.inventory.imports.endpoints import STREAMED_PATHS
 from sellerhub.config import Settings, get_settings
 from sellerhub.core import openapi, problems
 from sellerhub.core.cors import CorsMiddleware
 from sellerhub.core.inputs import InputPolicy
+from sellerhub.core.lanes import LaneHandler, RouteLane
 from sellerhub.core.logging import configure_logging, get_logger
 from sellerhub.core.middleware import RequestContextMiddleware
 from sellerhub.identity.apps.cache import app_registry, registered_origins
@@ -24,6 +26,14 @@ from sellerhub.web import install as web
 from sellerhub.webhooks.ingress import IngressLane
 
 log = get_logger(__name__)
+
+# The hottest routes skip FastAPI's routing, exception and request-handling layers: the lane runs
+# each documented route's own work (the same function its route runs) and answers alike
+# (core.lanes; tests/test_reservation_lane.py, tests/test_consume_lane.py).
+LANES: dict[tuple[str, str], LaneHandler] = {
+    ("POST", "/api/v1/inventory/reservations"): serve_reservation,
+    ("POST", "/api/cross-app/credits/consume"): consume,
+}
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
@@ -62,9 +72,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     problems.install(app)
     openapi.install(app)  # the document declares every status and content type (core.openapi)
     web.install(app)  # the web UI's static files (its pages are routers in api.py)
-    # Reservations (the hottest inventory route) skip FastAPI's routing and request handling;
-    # innermost, so every middleware below wraps them exactly as it wraps the documented route.
-    app.add_middleware(ReservationLane)
+    # The lanes (LANES) skip FastAPI's routing and request handling; innermost, so every
+    # middleware below wraps them exactly as it wraps the documented routes.
+    app.add_middleware(RouteLane, routes=LANES)
     # The input policy (sizes, NUL, surrogates, nesting) for every request but webhook deliveries;
     # bulk inventory uploads stream their bodies under their own limit (their route enforces it).
     app.add_middleware(

@@ -243,7 +243,8 @@ async def credits(request: Request, caller: Reader) -> CrossAppCredits:
 
 # The hottest credit route: no dependencies (the caller is authenticated in the endpoint, from
 # the per-process caches of API keys, apps and verified tokens), the body validated by its
-# model, the transfer handed to the group-committing writer, the answer rendered once.
+# model, the transfer handed to the group-committing writer, the answer rendered once. The lane
+# (core.lanes.RouteLane, app.LANES) runs this same function without FastAPI's routing.
 @cross_app_router.post(
     "/credits/consume",
     response_model=TransferOut,

@@ -1,17 +1,10 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
-from fastapi.routing import APIRoute
 from pydantic import ValidationError
-from starlette._utils import get_route_path, is_async_callable
-from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
-from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sellerhub.commerce.inventory import service
 from sellerhub.commerce.inventory.schemas import (
@@ -222,13 +215,14 @@ async def adjust(
 )
 async def reserve(request: Request) -> Response:
     """Reserve every line or none (body: ``ReservationIn``)."""
-    return await _reservation(request)
+    return await serve_reservation(request)
 
 
-async def _reservation(request: Request) -> Response:
+async def serve_reservation(request: Request) -> Response:
     """The reservation route's work, from the request to its answer: the documented route above
-    and ``ReservationLane`` both run it, so they authenticate, validate, reserve and answer alike
-    (and raise the same exceptions, rendered by the app's handlers)."""
+    and its lane (``core.lanes.RouteLane``, composed in ``app.py``) both run it, so they
+    authenticate, validate, reserve and answer alike (and raise the same exceptions, rendered by
+    the app's handlers)."""
     principal = await current_principal(request)
     try:
         body = ReservationIn.model_validate_json(await request.body())
@@ -244,72 +238,7 @@ async def _reservation(request: Request) -> Response:
     )
 
 
-class ReservationLane:
-    """Serves ``POST /api/v1/inventory/reservations`` without FastAPI's routing, exception and
-    request-handling layers, as ``webhooks.ingress.IngressLane`` serves webhook deliveries.
-    Installed as the innermost middleware, so the request context (request id, log context,
-    metrics, security headers), CORS and the input policy (body size and time, JSON rules) wrap
-    it exactly as they wrap the route. It runs the route's own ``_reservation`` and renders an
-    exception with the handler the app's exception middleware would pick (``problems``); one
-    without a handler goes up, as it would from the route. Everything else goes on to the app."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-        self.route: APIRoute | None = None
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] != "http"
-            or scope["method"] != "POST"
-            or get_route_path(scope) != RESERVATIONS_PATH
-        ):
-            await self.app(scope, receive, send)
-            return
-        if self.route is None:
-            self.route = _documented_route(scope["app"])
-        scope["route"] = self.route  # what the router sets: the metrics label, the route's path
-        request = Request(scope, receive, send)
-        try:
-            response = await _reservation(request)
-        except Exception as exc:
-            handler = _handler_for(scope["app"], exc)
-            if handler is None:
-                raise
-            if is_async_callable(handler):
-                response = await handler(request, exc)
-            else:
-                response = await run_in_threadpool(handler, request, exc)
-        await response(scope, receive, send)
-
-
 RESERVATIONS_PATH = "/api/v1/inventory/reservations"
-
-
-def _documented_route(app: Starlette) -> APIRoute:
-    for candidate in app.router.routes:
-        if (
-            isinstance(candidate, APIRoute)
-            and candidate.path == RESERVATIONS_PATH
-            and candidate.methods
-            and "POST" in candidate.methods
-        ):
-            return candidate
-    raise RuntimeError("the reservation route is not in the app's route table")
-
-
-def _handler_for(app: Starlette, exc: Exception) -> Any:
-    """The exception handler Starlette's ``ExceptionMiddleware`` would call: by status code for
-    an HTTP exception, else the first class of the exception's MRO with a handler (500 and
-    ``Exception`` belong to the outermost error middleware, not to it)."""
-    handlers = app.exception_handlers
-    if isinstance(exc, StarletteHTTPException) and exc.status_code in handlers:
-        return handlers[exc.status_code]
-    for cls in type(exc).__mro__:
-        if cls is Exception:
-            return None
-        if cls in handlers:
-            return handlers[cls]
-    return None
 
 
 @router.get("/reservations/{reservation_id}", response_model=ReservationOut)
