@@ -27,7 +27,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Request, Response, status
 from fastapi.responses import JSONResponse
 
-from sellerhub.core.clock import utcnow
 from sellerhub.core.errors import ValidationFailed
 from sellerhub.deps import (
     CurrentPrincipal,
@@ -53,6 +52,7 @@ from sellerhub.identity.apps.requests import (
     NO_STORE,
     body_fields,
     client_credentials,
+    pair_response,
     policy_of,
 )
 from sellerhub.identity.apps.schemas import (
@@ -87,19 +87,6 @@ async def _calling_app(
     app = await service.authenticate_client(runtime_of(request).sessionmaker, credentials)
     service.check_origin(app, request.headers.get("origin"))
     return app
-
-
-def _pair(issued: tokens.IssuedAppToken) -> JSONResponse:
-    now = utcnow()
-    body = AppTokenPair(
-        access_token=issued.access_token,
-        expires_in=int((issued.access_expires_at - now).total_seconds()),
-        refresh_token=issued.refresh_token,
-        refresh_expires_in=int((issued.refresh_expires_at - now).total_seconds()),
-        permissions=issued.permissions,
-        app_id=issued.app_id,
-    )
-    return JSONResponse(body.model_dump(), headers=NO_STORE)
 
 
 def _form_schema(model: Any) -> dict[str, Any]:
@@ -281,7 +268,7 @@ async def auth(
         requested=None if body.permissions is None else [p.value for p in body.permissions],
         origin=request.headers.get("origin"),
     )
-    return _pair(issued)
+    return pair_response(issued)
 
 
 async def _refreshing_app(request: Request, body: AppRefreshRequest) -> AppSnapshot:
@@ -325,7 +312,7 @@ async def refresh_token(
     issued = await tokens.refresh_user_token(  # a refusal that revokes keeps its writes
         session, runtime.keystore, policy_of(runtime.settings), app, body.refresh_token
     )
-    return _pair(issued)
+    return pair_response(issued)
 
 
 @router.post(

@@ -31,6 +31,7 @@ from sellerhub.identity.apps.requests import (
     client_credentials,
     form_fields,
     media_type,
+    pair_response,
     policy_of,
 )
 from sellerhub.identity.apps.schemas import (
@@ -234,13 +235,4 @@ async def _code_grant(request: Request, fields: dict[str, str]) -> JSONResponse:
             failure = OAuthError("invalid_grant", str(exc))
     if failure is not None:
         raise failure
-    now = utcnow()
-    pair = AppTokenPair(
-        access_token=issued.access_token,
-        expires_in=int((issued.access_expires_at - now).total_seconds()),
-        refresh_token=issued.refresh_token,
-        refresh_expires_in=int((issued.refresh_expires_at - now).total_seconds()),
-        permissions=issued.permissions,
-        app_id=issued.app_id,
-    )
-    return JSONResponse(pair.model_dump(), headers=NO_STORE)
+    return pair_response(issued)

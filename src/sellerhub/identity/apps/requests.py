@@ -9,19 +9,37 @@ import json
 from urllib.parse import parse_qsl, unquote_plus
 
 from fastapi import Request
+from fastapi.responses import JSONResponse
 
 from sellerhub.config import Settings
-from sellerhub.identity.apps import service
+from sellerhub.core.clock import utcnow
+from sellerhub.identity.apps import service, tokens
 from sellerhub.identity.apps.errors import (
     AmbiguousClientAuthentication,
     InvalidClient,
     MalformedRequest,
 )
+from sellerhub.identity.apps.schemas import AppTokenPair
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"
 MAX_FORM_BYTES = 16_384
+
+
+def pair_response(issued: tokens.IssuedAppToken) -> JSONResponse:
+    """An app sign-in's token pair as answered by ``/api/cross-app/auth``, ``refresh-token`` and
+    the ``authorization_code`` grant of ``/oauth/token``; never cached."""
+    now = utcnow()
+    body = AppTokenPair(
+        access_token=issued.access_token,
+        expires_in=int((issued.access_expires_at - now).total_seconds()),
+        refresh_token=issued.refresh_token,
+        refresh_expires_in=int((issued.refresh_expires_at - now).total_seconds()),
+        permissions=issued.permissions,
+        app_id=issued.app_id,
+    )
+    return JSONResponse(body.model_dump(), headers=NO_STORE)
 
 
 def policy_of(settings: Settings) -> service.AppTokenPolicy:
