@@ -139,3 +139,24 @@ async def send(
 
 def as_json(value: Any) -> bytes:
     return json.dumps(value).encode()
+
+
+def assert_edges_answered(by_name: dict[str, Answer], *, made: str, problem: str) -> None:
+    """What every lane answers alike, whatever its route: the request id echoed, the content
+    types of a success (``made``) and of a problem (``problem``), the 401's challenge, the 503's
+    Retry-After, the unexpected error logged once with its traceback, and neither error's
+    cause in the answer. Each needs the cases "no credentials", "database down" and
+    "unexpected error"."""
+    assert by_name[made].header["x-request-id"] == "req-0000-same"
+    assert by_name[made].header["content-type"] == "application/json"
+    assert by_name[problem].header["content-type"] == "application/problem+json"
+    assert by_name["no credentials"].header["www-authenticate"] == "Bearer"
+    assert by_name["database down"].header["retry-after"] == "2"
+    assert ("http.unhandled", "error", ("error", "event", "exc_info", "log_level")) in by_name[
+        "unexpected error"
+    ].logs
+    assert any(
+        event == "http.database_unavailable" for event, _, _ in by_name["database down"].logs
+    )
+    assert "a bug" not in json.dumps(by_name["unexpected error"].body)
+    assert "connection refused" not in json.dumps(by_name["database down"].body)

@@ -24,7 +24,7 @@ from sellerhub.identity.sessions.cookies import ACCESS_COOKIE, CSRF_COOKIE
 from sellerhub.runtime import Runtime
 from tests import test_cross_app as cross_app
 from tests.conftest import make_tenant
-from tests.lanes import Answer, lane_app, lane_client, send
+from tests.lanes import Answer, assert_edges_answered, lane_app, lane_client, send
 from tests.lanes import as_json as _json
 from tests.test_credits_api import CONSUME, ORG, ads_token, fund
 from tests.test_cross_app import ORIGIN, World, app_tokens, bearer, sign_in
@@ -233,16 +233,4 @@ async def test_the_lane_answers_as_the_documented_route(
     assert by_name["insufficient"].body["balance"] == 7
     assert by_name["member api key"].body["balance_after"] == 3
     assert by_name["member api key"].body["app_id"] is None
-    assert by_name["made"].header["x-request-id"] == "req-0000-same"
-    assert by_name["made"].header["content-type"] == "application/json"
-    assert by_name["insufficient"].header["content-type"] == "application/problem+json"
-    assert by_name["no credentials"].header["www-authenticate"] == "Bearer"
-    assert by_name["database down"].header["retry-after"] == "2"
-    assert ("http.unhandled", "error", ("error", "event", "exc_info", "log_level")) in by_name[
-        "unexpected error"
-    ].logs
-    assert any(
-        event == "http.database_unavailable" for event, _, _ in by_name["database down"].logs
-    )
-    assert "a bug" not in json.dumps(by_name["unexpected error"].body)
-    assert "connection refused" not in json.dumps(by_name["database down"].body)
+    assert_edges_answered(by_name, made="made", problem="insufficient")

@@ -8,7 +8,6 @@ and log events."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import httpx
@@ -22,7 +21,7 @@ from sellerhub.identity.organizations.models import Role
 from sellerhub.identity.sessions.cookies import ACCESS_COOKIE, CSRF_COOKIE
 from sellerhub.runtime import Runtime
 from tests.conftest import Tenant, make_tenant
-from tests.lanes import Answer, lane_app, lane_client, send
+from tests.lanes import Answer, assert_edges_answered, lane_app, lane_client, send
 from tests.lanes import as_json as _json
 from tests.test_cross_app import sign_in
 from tests.test_reservations import _body, _seed
@@ -200,19 +199,7 @@ async def test_the_lane_answers_as_the_documented_route(
     }
     for name, status in expected.items():
         assert by_name[name].status == status, (name, by_name[name])
-    assert by_name["made"].header["x-request-id"] == "req-0000-same"
-    assert by_name["no credentials"].header["www-authenticate"] == "Bearer"
-    assert by_name["database down"].header["retry-after"] == "2"
-    assert by_name["made"].header["content-type"] == "application/json"
-    assert by_name["short"].header["content-type"] == "application/problem+json"
-    assert ("http.unhandled", "error", ("error", "event", "exc_info", "log_level")) in by_name[
-        "unexpected error"
-    ].logs
-    assert any(
-        event == "http.database_unavailable" for event, _, _ in by_name["database down"].logs
-    )
-    assert "a bug" not in json.dumps(by_name["unexpected error"].body)
-    assert "connection refused" not in json.dumps(by_name["database down"].body)
+    assert_edges_answered(by_name, made="made", problem="short")
 
 
 async def test_the_lane_keeps_tenants_apart(client: httpx.AsyncClient, runtime: Runtime) -> None:

@@ -60,6 +60,7 @@ from sellerhub.deps import (
 )
 from sellerhub.identity.apps import service as apps
 from sellerhub.identity.apps import tokens
+from sellerhub.identity.apps.cache import app_registry
 from sellerhub.identity.apps.errors import AppPermissionMissing
 from sellerhub.identity.apps.models import AppKind, Permission
 from sellerhub.identity.apps.principals import (
@@ -104,10 +105,12 @@ class CreditCaller:
 def _is_app_token(token: str) -> bool:
     if token.count(".") != 2:
         return False
-    try:
-        claims = unverified_claims(token)
-    except Exception:
-        return False
+    claims = app_registry.verified_claims(token)  # a token this process verified just now
+    if claims is None:
+        try:
+            claims = unverified_claims(token)
+        except Exception:
+            return False
     azp = claims.get("azp")
     return isinstance(azp, str) and claims.get("aud") == azp and "org" in claims
 

@@ -503,20 +503,25 @@ async def verify_app_token(
     ``introspect``, a token this process verified in the last few seconds is not verified again
     (an app sends the same user token on each request: the ECDSA check was most of a consume's
     CPU); the app's state and the sign-in's revocation are checked on every call."""
-    try:
-        unverified = unverified_claims(token)
-    except Unauthenticated:
-        raise InvalidAppToken("the bearer token is not an app token") from None
-    app_id = unverified.get("azp")
-    if not isinstance(app_id, str) or unverified.get("aud") != app_id:
+    remembered = app_registry.verified_claims(token)  # this token, verified seconds ago
+    if remembered is None:
+        try:
+            remembered = unverified_claims(token)
+        except Unauthenticated:
+            raise InvalidAppToken("the bearer token is not an app token") from None
+        verified = False
+    else:
+        verified = True
+    app_id = remembered.get("azp")
+    if not isinstance(app_id, str) or remembered.get("aud") != app_id:
         raise InvalidAppToken("the bearer token is not an app token")
     app = await app_registry.get(sessionmaker, app_id)
     if app is None or app.kind is not AppKind.BROWSER:
         raise InvalidAppToken("the token's app is unknown")
     if not app.enabled:
         raise InvalidAppToken(f"the token's app {app_id} is disabled")
-    claims = app_registry.verified_claims(token)  # this token, verified seconds ago
-    if claims is None or claims.get("aud") != app_id:
+    claims = remembered
+    if not verified:
         try:
             claims = await keystore.verify_or_reload(token, app_id)
         except Unauthenticated as exc:
