@@ -6,8 +6,9 @@ dinars), and a signed-in session (the cookies a browser holds after signing in).
 requested with the same session cookie, so authentication is the same on both sides:
 
 * ``/api/v1/orders`` — the baseline: the newest 50 orders with their lines as JSON.
-* ``/orders`` — the orders page: the same 50 orders (same query), the sync panel (the stores
-  and the latest sync jobs), the layout (the viewer, their organizations).
+* ``/orders`` — the orders page: the same 50 orders (the same filters, order and cursor: one
+  query shape in ``orders.repository``, the page reading only the columns it shows), the sync
+  panel (the stores and the latest sync jobs), the layout (the viewer, their organizations).
 * ``/`` — the dashboard: connections, the order count, the last sync.
 
 Figures, per server (``web.<server>.<route>``), each with the JSON endpoint's figure of the

@@ -4,12 +4,14 @@ nothing from another origin), no framing, no caching of signed-in pages."""
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
 
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"
@@ -60,6 +62,36 @@ environment.globals["status_words"] = {
     "needs_reauth": "Needs re-auth",
     "disconnected": "Disconnected",
 }
+
+
+# The main navigation: (path, label), in the order the layout shows them.
+NAV = (
+    ("/", "Dashboard"),
+    ("/connections", "Connections"),
+    ("/orders", "Orders"),
+    ("/inventory", "Inventory"),
+    ("/products", "Products"),
+    ("/claims", "Claims"),
+    ("/billing", "Billing"),
+    ("/credits", "Credits"),
+    ("/settings", "Settings"),
+)
+
+
+@functools.lru_cache(maxsize=32)
+def nav_links(current: str) -> Markup:
+    """The layout's navigation links, the ``current`` page's marked ``aria-current``: written
+    once per page kind instead of looped over by every render (``current`` is a page's own
+    constant: the cache holds one entry per page kind)."""
+    return Markup("\n").join(
+        Markup('<a href="{}"{}>{}</a>').format(
+            href, Markup(' aria-current="page"') if href == current else "", label
+        )
+        for href, label in NAV
+    )
+
+
+environment.globals["nav_links"] = nav_links
 
 
 def is_htmx(request: Request) -> bool:
