@@ -4,10 +4,13 @@ ledger (exit 0) or reports the broken account (exit 1, recorded in the platform 
 from __future__ import annotations
 
 import json
+import uuid
+from datetime import timedelta
 
 from sqlalchemy import text
 
 from sellerhub.billing.credits import service
+from sellerhub.core.clock import utcnow
 from sellerhub.runtime import Runtime
 from tests.conftest import Tenant
 from tests.test_inventory import sellerhub_cli
@@ -31,6 +34,10 @@ async def test_grant_and_reconcile_from_the_command_line(
         runtime, database_url, "credits", "grant", "not-an-id", "1", "--key", "k"
     )
     assert code == 2 and "organization id" in err
+    code, out, err = await sellerhub_cli(
+        runtime, database_url, "credits", "grant", str(uuid.uuid4()), "1", "--key", "nobody"
+    )
+    assert code == 1 and "no organization has that id" in err and "Traceback" not in err
 
     code, out, _ = await sellerhub_cli(runtime, database_url, "credits", "reconcile")
     report = json.loads(out.strip().splitlines()[-1])
@@ -57,3 +64,29 @@ async def test_grant_and_reconcile_from_the_command_line(
             )
         )
     assert alarms == 1
+
+
+async def test_a_grant_from_the_command_line_can_expire(
+    runtime: Runtime, database_url: str, tenant: Tenant
+) -> None:
+    org = str(tenant.organization.id)
+    code, out, err = await sellerhub_cli(
+        runtime, database_url, "credits", "grant", org, "25", "--key", "trial",
+        "--expires-in-days", "14",
+    )  # fmt: skip
+    assert code == 0, err
+    made = json.loads(out.strip().splitlines()[-1])
+    assert made["created"] is True and made["balance_after"] == 25
+    async with runtime.writes.connection() as conn:
+        cursor = await conn.execute(
+            "SELECT amount, expires_at FROM credit_lots WHERE id = %s",
+            (uuid.UUID(made["id"]),),
+        )
+        lots = await cursor.fetchall()
+    assert len(lots) == 1 and lots[0][0] == 25
+    assert abs(lots[0][1] - (utcnow() + timedelta(days=14))) < timedelta(minutes=5)
+    code, _, err = await sellerhub_cli(
+        runtime, database_url, "credits", "grant", org, "1", "--key", "t2",
+        "--expires-in-days", "0",
+    )  # fmt: skip
+    assert code == 2 and "expires-in-days" in err

@@ -46,8 +46,16 @@ def credits_grant(
     amount: Annotated[int, typer.Argument(min=1, help="credits to give")],
     key: Annotated[str, typer.Option("--key", help="idempotency key: the same key grants once")],
     reason: Annotated[str, typer.Option("--reason", help="kept with the transfer")] = "",
+    expires_in_days: Annotated[
+        int | None,
+        typer.Option(
+            "--expires-in-days", min=1, max=3650, help="the credits granted expire after these days"
+        ),
+    ] = None,
 ) -> None:
-    """Give an organization credits (from the platform's grants account), once per key."""
+    """Give an organization credits (from the platform's grants account), once per key; with
+    ``--expires-in-days``, what is left of them leaves the wallet then. An organization that
+    does not exist is refused (exit 1) and nothing is written."""
     settings = settings_or_exit()
     try:
         organization_id = uuid.UUID(organization)
@@ -55,6 +63,7 @@ def credits_grant(
         typer.echo(f"error: {organization!r} is not an organization id", err=True)
         raise typer.Exit(2) from None
     from sellerhub.billing.credits import service
+    from sellerhub.core.errors import NotFound
     from sellerhub.db.session import unit_of_work
     from sellerhub.runtime import Runtime
 
@@ -64,11 +73,16 @@ def credits_grant(
             async with unit_of_work(runtime.sessionmaker) as session:
                 row, created = await service.admin_grant(
                     session, organization_id, amount=amount, key=key, reason=reason,
-                    actor_user_id=None,
+                    actor_user_id=None, expires_in_days=expires_in_days,
                 )  # fmt: skip
             return {"id": str(row.id), "amount": row.amount, "created": created,
                     "balance_after": row.credit_balance_after}  # fmt: skip
         finally:
             await runtime.close()
 
-    typer.echo(json.dumps(asyncio.run(go())))
+    try:
+        made = asyncio.run(go())
+    except NotFound as exc:
+        typer.echo(f"error: {exc.detail}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(json.dumps(made))
