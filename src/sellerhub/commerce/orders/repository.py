@@ -238,17 +238,10 @@ class OrderRepository:
         return Read(_COUNT_SQL, decode=int)
 
     @staticmethod
-    def page_read(
-        *, limit: int, before: uuid.UUID | None, channel: str | None, status: str | None
-    ) -> Read[str]:
-        params = {"limit": limit, "before": before, "channel": channel, "status": status}
-        return Read(_PAGE_SQL, params, str)
-
-    @staticmethod
     def rows_read(
         *, limit: int, before: uuid.UUID | None, channel: str | None, status: str | None
     ) -> Read[str]:
-        """The orders of ``page_read`` as rows (``ORDER_ROW``, ``LINE_ROW``): JSON text
+        """The orders of ``page_json`` as rows (``ORDER_ROW``, ``LINE_ROW``): JSON text
         ``[[order, …], next_cursor]``."""
         params = {"limit": limit, "before": before, "channel": channel, "status": status}
         return Read(_ROWS_SQL, params, str)

@@ -25,17 +25,10 @@ def count_read() -> Read[int]:
     return OrderRepository.count_read()
 
 
-def page_read(
-    *, limit: int, before: uuid.UUID | None, channel: str | None, status: str | None
-) -> Read[str]:
-    """``page_json`` as a read, to combine with others in one round trip."""
-    return OrderRepository.page_read(limit=limit, before=before, channel=channel, status=status)
-
-
 def rows_read(
     *, limit: int, before: uuid.UUID | None, channel: str | None, status: str | None
 ) -> Read[str]:
-    """The orders ``page_read`` lists, as the orders page shows them: only the columns it
+    """The orders ``page_json`` lists, as the orders page shows them: only the columns it
     shows, each order an array (``repository.ORDER_ROW``, its lines ``LINE_ROW``), and the
     next cursor: JSON text ``[[order, …], next_cursor]``, to combine in one round trip."""
     return OrderRepository.rows_read(limit=limit, before=before, channel=channel, status=status)
