@@ -43,6 +43,28 @@ async def _package(runtime: Runtime) -> tuple[uuid.UUID, str]:
     return package_id, name
 
 
+async def _monthly_plan(runtime: Runtime) -> str:
+    """A package that is a monthly subscription plan; its name."""
+    package_id, name = await _package(runtime)
+    async with runtime.engine.begin() as conn:
+        await conn.execute(
+            text("UPDATE credit_packages SET interval = 'month' WHERE id = :id"),
+            {"id": package_id},
+        )
+    return name
+
+
+async def _subscribe(web: WebPage, runtime: Runtime, name: str) -> None:
+    """Subscribe to ``name`` on /credits through the emulator's Checkout; back on /credits once
+    the first invoice is paid and handled."""
+    page = web.page
+    await page.get_by_role("button", name=f"Subscribe to {name}").click()
+    await expect(page).to_have_url(re.compile(r"/_emulators/stripe/pages/checkout/cs_"))
+    await page.get_by_role("button", name=re.compile("^(Pay|Subscribe)")).click()
+    await expect(page).to_have_url(re.compile(r"/credits\?subscription=started"))
+    await wait_for_event(runtime, "invoice.paid")
+
+
 async def test_owner_buys_a_package_through_the_hosted_page(web: WebPage, runtime: Runtime) -> None:
     _, name = await _package(runtime)
     team = await make_team(runtime)
@@ -86,22 +108,13 @@ async def test_member_sees_buy_disabled(web: WebPage, runtime: Runtime) -> None:
 async def test_owner_subscribes_and_cancels_after_the_dialog(
     web: WebPage, runtime: Runtime
 ) -> None:
-    package_id, name = await _package(runtime)
-    async with runtime.engine.begin() as conn:
-        await conn.execute(
-            text("UPDATE credit_packages SET interval = 'month' WHERE id = :id"),
-            {"id": package_id},
-        )
+    name = await _monthly_plan(runtime)
     team = await make_team(runtime)
     await sign_in(web, team.owner.email)
     await web.go("/credits")
     page = web.page
     await expect(page.get_by_text("No subscription.")).to_be_visible()
-    await page.get_by_role("button", name=f"Subscribe to {name}").click()
-    await expect(page).to_have_url(re.compile(r"/_emulators/stripe/pages/checkout/cs_"))
-    await page.get_by_role("button", name=re.compile("^(Pay|Subscribe)")).click()
-    await expect(page).to_have_url(re.compile(r"/credits\?subscription=started"))
-    await wait_for_event(runtime, "invoice.paid")
+    await _subscribe(web, runtime, name)
     await wait_for_event(runtime, "checkout.session.completed")
     await drain(runtime)
     await web.go("/credits")
@@ -120,21 +133,12 @@ async def test_owner_subscribes_and_cancels_after_the_dialog(
 async def test_a_failed_renewal_reads_as_words_until_the_invoice_is_paid(
     web: WebPage, runtime: Runtime
 ) -> None:
-    package_id, name = await _package(runtime)
-    async with runtime.engine.begin() as conn:
-        await conn.execute(
-            text("UPDATE credit_packages SET interval = 'month' WHERE id = :id"),
-            {"id": package_id},
-        )
+    name = await _monthly_plan(runtime)
     team = await make_team(runtime)
     await sign_in(web, team.owner.email)
     await web.go("/credits")
     page = web.page
-    await page.get_by_role("button", name=f"Subscribe to {name}").click()
-    await expect(page).to_have_url(re.compile(r"/_emulators/stripe/pages/checkout/cs_"))
-    await page.get_by_role("button", name=re.compile("^(Pay|Subscribe)")).click()
-    await expect(page).to_have_url(re.compile(r"/credits\?subscription=started"))
-    await wait_for_event(runtime, "invoice.paid")
+    await _subscribe(web, runtime, name)
     await drain(runtime)
     (sub,) = _stripe(web.base, "GET", "/v1/subscriptions")["data"]
 

@@ -78,10 +78,8 @@ def format_money(minor: int, currency: str) -> str:
     ``"KWD 1.250"``. Integer arithmetic only: the minor units are split at the currency's
     exponent (ISO 4217), never divided as floats."""
     code = currency.upper()
-    places = money.exponent(code)
-    whole, fraction = divmod(abs(int(minor)), 10**places)
-    text = f"{whole:,}" + (f".{fraction:0{places}d}" if places else "")
-    return f"{'-' if minor < 0 else ''}{code} {text}"
+    minor = int(minor)
+    return f"{'-' if minor < 0 else ''}{code} {_amount(abs(minor), money.exponent(code))}"
 
 
 def error_words(error: str | None) -> str:
