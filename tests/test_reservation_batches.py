@@ -169,3 +169,101 @@ async def test_http_answers_in_one_burst_are_each_their_own(
     reused = await _reserve(client, tenant, "h1", ("A", "main", 2))
     assert reused.status_code == 409 and reused.json()["code"] == "idempotency-key-reused"
     assert await _agree(runtime, tenant) == {"A": (2, 2)}
+
+
+async def _subtransactions(runtime: Runtime, keys: list[str]) -> int:
+    """How many (sub)transactions wrote these reservations: the loop applies each in its own,
+    the set-based path all of a batch in one."""
+    async with runtime.engine.connect() as conn:
+        found = await conn.scalar(
+            text(
+                "SELECT count(DISTINCT xmin::text) FROM reservations"
+                " WHERE idempotency_key = ANY(:keys)"
+            ),
+            {"keys": keys},
+        )
+    assert isinstance(found, int)
+    return found
+
+
+async def _reserved_after(runtime: Runtime, tenant: Tenant, sku: str) -> list[tuple[str, int]]:
+    """The journal of a SKU's reservations in its order: (key, reserved after)."""
+    async with runtime.engine.connect() as conn:
+        rows = await conn.execute(
+            text(
+                "SELECT m.idempotency_key, m.reserved_after FROM stock_movements m"
+                " JOIN products p ON p.id = m.product_id"
+                " WHERE m.organization_id = :org AND p.sku = :sku AND m.reason = 'reserve'"
+                " ORDER BY m.id"
+            ),
+            {"org": tenant.organization.id, "sku": sku},
+        )
+    return [(key, reserved) for key, reserved in rows]
+
+
+async def test_a_plainly_good_batch_is_written_at_once_and_journaled_in_its_order(
+    client: httpx.AsyncClient, runtime: Runtime, tenant: Tenant, other_tenant: Tenant
+) -> None:
+    await _seed(client, tenant, {"A": 5, "B": 3})
+    await _seed(client, other_tenant, {"C": 2})
+    batch = [
+        _request(tenant, "g1", ("A", "main", 1)),
+        _request(tenant, "g2", ("A", "main", 2), ("B", "main", 1)),
+        _request(other_tenant, "g3", ("C", "main", 2)),
+        _request(tenant, "g4", ("A", "main", 2)),  # A's last units: the batch asks exactly 5
+        _request(tenant, "g5", ("B", "main", 2)),
+    ]
+    async with runtime.writes.connection() as conn:
+        outcomes = await reserve_batch(conn, batch)
+    assert all(o.made is not None for o in outcomes), outcomes
+    assert all(
+        o.existing_hash is None and o.unusable is None and o.short is None and o.failed is None
+        for o in outcomes
+    )
+    assert len({o.made for o in outcomes}) == 1  # one transaction: one created_at
+    assert await _subtransactions(runtime, ["g1", "g2", "g3", "g4", "g5"]) == 1
+    assert await _agree(runtime, tenant) == {"A": (5, 5), "B": (3, 3)}
+    assert await _agree(runtime, other_tenant) == {"C": (2, 2)}
+    # As if made one by one, in the batch's order.
+    assert await _reserved_after(runtime, tenant, "A") == [("g1", 1), ("g2", 3), ("g4", 5)]
+    assert await _reserved_after(runtime, tenant, "B") == [("g2", 1), ("g5", 3)]
+    # Retried, each key answers its reservation (now through the loop: the keys are used).
+    async with runtime.writes.connection() as conn:
+        again = await reserve_batch(conn, batch)
+    assert [o.existing_hash for o in again] == [r.request_hash for r in batch]
+    assert await _agree(runtime, tenant) == {"A": (5, 5), "B": (3, 3)}
+
+
+async def test_a_batch_asking_more_than_a_level_has_is_decided_one_by_one(
+    client: httpx.AsyncClient, runtime: Runtime, tenant: Tenant
+) -> None:
+    await _seed(client, tenant, {"A": 3})
+    batch = [
+        _request(tenant, "s1", ("A", "main", 2)),
+        _request(tenant, "s2", ("A", "main", 2)),  # short: 1 left after s1
+        _request(tenant, "s3", ("A", "main", 1)),  # fits what s2 left
+    ]
+    async with runtime.writes.connection() as conn:
+        outcomes = await reserve_batch(conn, batch)
+    assert [o.made is not None for o in outcomes] == [True, False, True]
+    assert outcomes[1].short == ("A", "main", 1)
+    assert await _subtransactions(runtime, ["s1", "s3"]) == 2
+    assert await _agree(runtime, tenant) == {"A": (3, 3)}
+    assert await _reserved_after(runtime, tenant, "A") == [("s1", 2), ("s3", 3)]
+
+
+async def test_a_key_twice_in_one_batch_is_decided_one_by_one(
+    client: httpx.AsyncClient, runtime: Runtime, tenant: Tenant
+) -> None:
+    await _seed(client, tenant, {"A": 5})
+    batch = [
+        _request(tenant, "d1", ("A", "main", 1)),
+        _request(tenant, "d1", ("A", "main", 1)),  # the same key: the first's reservation
+        _request(tenant, "d2", ("A", "main", 1), ("A", "main", 1)),  # one level twice
+    ]
+    async with runtime.writes.connection() as conn:
+        outcomes = await reserve_batch(conn, batch)
+    assert outcomes[0].made is not None
+    assert outcomes[1].made is None and outcomes[1].existing_hash == batch[0].request_hash
+    assert outcomes[2].made is None  # the loop's answer for a level named twice
+    assert await _agree(runtime, tenant) == {"A": (5, 1)}
