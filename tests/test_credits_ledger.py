@@ -419,6 +419,46 @@ async def test_two_writers_racing_one_key_make_one_transfer(
     await _proved(conn)
 
 
+async def test_one_writer_sends_the_next_batch_while_a_call_is_in_the_database(
+    runtime: Runtime, tenant: Tenant, conn: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two calls in flight per writer: while the first call is held in the database, the
+    consumes that arrive meanwhile go in a second call at once, and every caller gets its own
+    transfer."""
+    org = tenant.organization.id
+    await service.grant(conn, org, amount=100, key="g")
+    release, entered = asyncio.Event(), asyncio.Event()
+    started: list[int] = []
+    real = repo.transfer_batch
+
+    async def held(connection: Any, requests: list[repo.TransferRequest]) -> Any:
+        started.append(len(requests))
+        entered.set()
+        if len(started) == 1:
+            await release.wait()  # the first call stays in the database until released
+        return await real(connection, requests)
+
+    monkeypatch.setattr(repo, "transfer_batch", held)
+    writer = repo.LedgerWriter(runtime.writes)
+
+    def consume(key: str) -> Any:
+        return writer.submit(
+            service.consume_request(org, amount=1, service="s", key=key, app_id=None)
+        )
+
+    first = asyncio.ensure_future(consume("first"))
+    await asyncio.wait_for(entered.wait(), 5)
+    meanwhile = await asyncio.wait_for(asyncio.gather(*(consume(f"m{n}") for n in range(3))), 5)
+    assert not first.done()  # answered without waiting for the held call
+    assert started[0] == 1 and sum(started[1:]) == 3
+    release.set()
+    outcomes = [await first, *meanwhile]
+    assert [o.status for o in outcomes] == ["created"] * 4
+    assert len({o.transfer.id for o in outcomes if o.transfer}) == 4
+    assert (await service.wallet(conn, org)).balance == 96
+    await _proved(conn)
+
+
 async def _index_reads(conn: Any) -> dict[str, int]:
     cursor = await conn.execute(
         "SELECT c.relname, pg_stat_get_xact_tuples_returned(c.oid) FROM pg_index i"
