@@ -22,8 +22,8 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -443,6 +443,43 @@ def load(
         f"p99 {result.p99_ms:.2f} ms ({result.requests} requests)"
     )
     return result
+
+
+# Interleaved rounds (``interleaved``): as many rounds of ROUND_SECONDS as make three times
+# --duration per route, at least MIN_ROUNDS. One stretch of --duration per route was too coarse
+# on a shared machine: a slow phase of a few seconds moved one route's median by 40 % (the web
+# bench's page measured 1.25x, then 1.69x, with the same build), and a ratio of two routes
+# measured one after the other took that phase on one side only.
+ROUND_SECONDS = 3
+MIN_ROUNDS = 3
+
+
+@dataclass(frozen=True)
+class Route:
+    """What ``wrk`` requests: a URL with its headers, and optionally a Lua script."""
+
+    url: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+    script: Path | None = None
+
+
+def interleaved(
+    routes: Mapping[str, Route], spec: LoadSpec, *, median_of: Callable[[WrkResult], float]
+) -> dict[str, WrkResult]:
+    """``spec`` load on every route in short rounds, each round every route in turn, so a drift
+    of the machine (another process, autovacuum, a frequency change) reaches every route alike
+    instead of skewing one side of a ratio. The first round warms each route up (``spec``'s
+    warmup); per route, the round with the median ``median_of`` (p50 for one request at a time,
+    throughput under load)."""
+    count = max(MIN_ROUNDS, 3 * spec.duration // ROUND_SECONDS)
+    first = replace(spec, duration=ROUND_SECONDS)
+    rest = replace(first, warmup=0)
+    rounds: dict[str, list[WrkResult]] = {name: [] for name in routes}
+    for n in range(count):
+        for name, route in routes.items():
+            found = load(route.url, first if n == 0 else rest, route.headers, script=route.script)
+            rounds[name].append(found)
+    return {name: sorted(found, key=median_of)[len(found) // 2] for name, found in rounds.items()}
 
 
 async def raw_single_row_rate(

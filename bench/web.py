@@ -16,8 +16,8 @@ same run as baseline:
 
 * ``.render_ms`` — the server-side time of one request: the median latency with one request at
   a time (``wrk -c1``, no queueing), over loopback, in short rounds that take every route in
-  turn (``ROUND_SECONDS`` each, three times ``--duration`` in all per route; the round with the
-  median figure counts). **Ratio = how many times the JSON's time
+  turn (``harness.interleaved``: ``ROUND_SECONDS`` each, three times ``--duration`` in all per
+  route; the round with the median figure counts). **Ratio = how many times the JSON's time
   the page takes. Target: ≤ 1.5.**
 * ``.rps`` — throughput under the run's ``wrk`` load (``--connections``, one worker).
 * ``.ms_per_request`` — 1000 / rps: the cost of a request at saturation, when the server, its
@@ -47,10 +47,12 @@ from bench.harness import (
     BenchError,
     Figure,
     LoadSpec,
+    Route,
     WrkResult,
     emit,
     free_port,
     http_get,
+    interleaved,
     load,
     log,
     production_env,
@@ -63,12 +65,6 @@ PUBLIC_URL = "https://bench.invalid"  # production_env's; the session's issuer
 JSON_PATH = "/api/v1/orders"
 PAGES = {"orders_page": "/orders", "dashboard": "/"}
 TARGET_RATIO = 1.5
-# One-at-a-time rounds, the routes interleaved (_interleaved): as many rounds of ROUND_SECONDS
-# as make three times --duration per route, at least MIN_ROUNDS. Three rounds of --duration
-# each were too coarse on a shared machine: a slow phase of a few seconds moved one route's
-# median by 40 % (the same build measured 1.25x, then 1.69x).
-ROUND_SECONDS = 3
-MIN_ROUNDS = 3
 CURRENCIES = (("USD", 1999), ("USD", 4900), ("JPY", 1500), ("KWD", 12_345))
 
 
@@ -231,26 +227,6 @@ def _figures(
     ]
 
 
-def _interleaved(
-    base_url: str, paths: dict[str, str], spec: LoadSpec, headers: dict[str, str]
-) -> dict[str, WrkResult]:
-    """One-at-a-time figures in short rounds, each round every route in turn: a drift of the
-    machine (another process, autovacuum, a frequency change) reaches every route alike instead
-    of skewing one side of the ratio. The first round warms each route up; per route, the round
-    with the median p50."""
-    count = max(MIN_ROUNDS, 3 * spec.duration // ROUND_SECONDS)
-    first = dataclasses.replace(spec, duration=ROUND_SECONDS)
-    rest = dataclasses.replace(first, warmup=0)
-    rounds: dict[str, list[WrkResult]] = {name: [] for name in paths}
-    for n in range(count):
-        for name, path in paths.items():
-            rounds[name].append(load(base_url + path, first if n == 0 else rest, headers))
-    return {
-        name: sorted(found, key=lambda r: r.p50_ms)[len(found) // 2]
-        for name, found in rounds.items()
-    }
-
-
 def run(
     *, database_url: str, spec: LoadSpec, workers: int, work_dir: Path, servers: list[str]
 ) -> None:
@@ -270,7 +246,11 @@ def run(
         with running_server(server, env, port, cwd=work_dir) as running:
             _check(running.base_url, seed)
             paths = {"orders_json": JSON_PATH, **PAGES}
-            single = _interleaved(running.base_url, paths, one_at_a_time, headers)
+            single = interleaved(
+                {n: Route(running.base_url + p, headers) for n, p in paths.items()},
+                one_at_a_time,
+                median_of=lambda r: r.p50_ms,
+            )
             loaded = {n: load(running.base_url + p, spec, headers) for n, p in paths.items()}
         emit(Figure(f"web.{server}.orders_json.render_ms", single["orders_json"].p50_ms, "ms"))
         emit(Figure(f"web.{server}.orders_json.rps", loaded["orders_json"].rps, "req/s"))
