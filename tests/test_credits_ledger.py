@@ -118,6 +118,55 @@ async def test_entries_are_immutable_and_wallets_never_negative_even_by_sql(
     await _proved(conn)
 
 
+async def test_a_transfer_names_only_organizations_and_accounts_that_exist(
+    conn: Any, tenant: Tenant, other_tenant: Tenant
+) -> None:
+    """The references of a transfer, checked by PostgreSQL once per statement (no foreign keys:
+    migration 2026_12_04_credit_transfer_refs): a transfer inserted by direct SQL naming an
+    account or an organization that does not exist is refused (23503), a whole statement with
+    it; an organization or account that a transfer names can be neither deleted nor re-keyed."""
+    org = tenant.organization.id
+    row, _ = await service.grant(conn, org, amount=10, key="g")
+    await service.grant(conn, other_tenant.organization.id, amount=1, key="g")  # untouched
+    insert = (
+        "INSERT INTO credit_transfers (id, organization_id, key_scope, idempotency_key,"
+        " debit_account_id, credit_account_id, amount, ledger, code, phase,"
+        " debit_balance_after, credit_balance_after)"
+        " SELECT gen_random_uuid(), o, 'org', k, d, c, 1, 1, 'consume', 'single', 0, 0"
+        " FROM unnest(%s::uuid[], %s::text[], %s::uuid[], %s::uuid[]) AS x(o, k, d, c)"
+    )
+    debit, credit = row.debit_account_id, row.credit_account_id
+    nowhere = uuid.uuid4()
+    for orgs, debits, credits in (
+        ([org], [nowhere], [credit]),
+        ([org], [debit], [nowhere]),
+        ([nowhere], [debit], [credit]),
+        ([org, org], [credit, debit], [nowhere, credit]),  # one bad row of two
+    ):
+        keys = [f"sql-{n}" for n in range(len(orgs))]
+        with pytest.raises(psycopg.errors.ForeignKeyViolation) as refused:
+            await conn.execute(insert, (orgs, keys, debits, credits))
+        assert "does not exist" in str(refused.value)
+    cursor = await conn.execute("SELECT count(*) FROM credit_transfers WHERE code = 'consume'")
+    assert await cursor.fetchone() == (0,)  # nothing of the refused statements was kept
+    # An organization with nothing but a transfer (written by SQL, on existing accounts): its
+    # other guards (audit events, accounts) cannot be what refuses its deletion here.
+    bare = uuid.uuid4()
+    await conn.execute(
+        "INSERT INTO organizations (id, name, slug) VALUES (%s, 'Bare', %s)", (bare, bare.hex)
+    )
+    await conn.execute(insert, ([bare], ["bare"], [debit], [credit]))
+    for statement, value in (
+        ("DELETE FROM organizations WHERE id = %s", bare),
+        ("UPDATE organizations SET id = gen_random_uuid() WHERE id = %s", bare),
+        ("DELETE FROM credit_accounts WHERE id = %s", credit),
+        ("UPDATE credit_accounts SET id = gen_random_uuid() WHERE id = %s", debit),
+    ):
+        with pytest.raises(psycopg.errors.ForeignKeyViolation) as kept:
+            await conn.execute(statement, (value,))
+        assert "credit transfers" in str(kept.value) or "has transfers" in str(kept.value)
+
+
 async def test_consume_is_refused_beyond_the_available_balance(
     runtime: Runtime, tenant: Tenant, conn: Any
 ) -> None:

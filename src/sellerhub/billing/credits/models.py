@@ -164,14 +164,16 @@ class CreditTransfer(TenantScoped, Base):
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    # No cascade (the journal refuses DELETE) and no index of its own (the keys start with it).
-    organization_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("organizations.id"), nullable=False
-    )
+    # The organization and the two accounts are references without foreign keys (migration
+    # 2026_12_04_credit_transfer_refs): a statement trigger checks every inserted
+    # transfer's in one query, and triggers on organizations and credit_accounts refuse to
+    # delete or re-key one a transfer names, where three foreign keys looked each up per row.
+    # No index of its own for the organization (the keys start with it).
+    organization_id: Mapped[uuid.UUID] = mapped_column(nullable=False)
     key_scope: Mapped[str] = mapped_column(String(80))
     idempotency_key: Mapped[str] = mapped_column(String(200))
-    debit_account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("credit_accounts.id"))
-    credit_account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("credit_accounts.id"))
+    debit_account_id: Mapped[uuid.UUID]
+    credit_account_id: Mapped[uuid.UUID]
     amount: Mapped[int] = mapped_column(BigInteger)
     ledger: Mapped[int] = mapped_column(SmallInteger, default=CREDITS_LEDGER)
     code: Mapped[TransferCode] = mapped_column(EnumText(TransferCode))
