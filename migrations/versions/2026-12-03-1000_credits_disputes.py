@@ -11,12 +11,12 @@ Revises: 2026_12_02_commission_refunds
 Create Date: 2026-12-03 10:00:00
 """
 
-import importlib.util
 from collections.abc import Sequence
-from pathlib import Path
 
 import sqlalchemy as sa
 from alembic import op
+
+from sellerhub.db.migrations import earlier_migration_text
 
 revision: str = "2026_12_03_credits_disputes"
 down_revision: str | None = "2026_12_02_commission_refunds"
@@ -446,12 +446,7 @@ $fn$;
 
 def _previous_batch() -> str:
     """The function as 2026_12_02_credits_ledger made it (the downgrade puts it back)."""
-    path = Path(__file__).with_name("2026-12-02-1100_credits_ledger.py")
-    spec = importlib.util.spec_from_file_location("credits_ledger_migration", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    text: str = module.TRANSFER_BATCH
+    text = earlier_migration_text("2026-12-02-1100_credits_ledger.py", "TRANSFER_BATCH")
     return text.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1)
 
 

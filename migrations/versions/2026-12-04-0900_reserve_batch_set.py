@@ -33,11 +33,11 @@ Revises: 2026_12_03_credit_transfers_page
 Create Date: 2026-12-04 09:00:00
 """
 
-import importlib.util
 from collections.abc import Sequence
-from pathlib import Path
 
 from alembic import op
+
+from sellerhub.db.migrations import earlier_migration_text
 
 revision: str = "2026_12_04_reserve_batch_set"
 down_revision: str | None = "2026_12_03_credit_transfers_page"
@@ -187,12 +187,7 @@ NESTED = PLANNER + "SET enable_hashjoin = off\nSET enable_mergejoin = off\n"
 
 def _loop_only() -> str:
     """The function as 2026_12_01_reserve_batch made it (each reservation alone)."""
-    path = Path(__file__).with_name("2026-12-01-1600_reserve_batch.py")
-    spec = importlib.util.spec_from_file_location("reserve_batch_migration", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    text: str = module.RESERVE_BATCH
+    text = earlier_migration_text("2026-12-01-1600_reserve_batch.py", "RESERVE_BATCH")
     return text.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1)
 
 

@@ -14,11 +14,11 @@ Revises: 2026_12_04_reserve_batch_set
 Create Date: 2026-12-04 10:00:00
 """
 
-import importlib.util
 from collections.abc import Sequence
-from pathlib import Path
 
 from alembic import op
+
+from sellerhub.db.migrations import earlier_migration_text
 
 revision: str = "2026_12_04_credits_batch_probes"
 down_revision: str | None = "2026_12_04_reserve_batch_set"
@@ -52,13 +52,7 @@ CHANGES = (
 
 def _previous() -> str:
     """The function as 2026_12_03_credits_disputes made it (the downgrade puts it back)."""
-    path = Path(__file__).with_name("2026-12-03-1000_credits_disputes.py")
-    spec = importlib.util.spec_from_file_location("credits_disputes_migration", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    text: str = module.TRANSFER_BATCH
-    return text
+    return earlier_migration_text("2026-12-03-1000_credits_disputes.py", "TRANSFER_BATCH")
 
 
 def probing() -> str:

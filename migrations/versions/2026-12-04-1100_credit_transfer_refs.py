@@ -17,7 +17,8 @@ They are replaced, with the same guarantees, by:
 The foreign key of ``pending_id`` (a post or void names its pending transfer) stays: it is NULL
 for every other transfer, where it costs nothing.
 
-Measured on the same batch: see ``docs/credits.md`` (Figures).
+The statement check of that batch: 0.32 ms (EXPLAIN ANALYZE, the same batch); the route's
+figures in ``docs/credits.md`` (Figures).
 
 Revision ID: 2026_12_04_credit_transfer_refs
 Revises: 2026_12_04_credits_batch_probes

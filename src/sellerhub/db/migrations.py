@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import importlib.util
 from pathlib import Path
 
 from alembic import command
@@ -17,6 +18,21 @@ def migrations_dir() -> Path:
     if packaged.is_dir():
         return packaged
     return Path(__file__).resolve().parents[3] / "migrations"
+
+
+def earlier_migration_text(filename: str, name: str) -> str:
+    """The string ``name`` of the earlier migration ``filename`` (in ``versions/``): the text of
+    a database function that a later migration changes, and whose downgrade puts back."""
+    path = migrations_dir() / "versions" / filename
+    spec = importlib.util.spec_from_file_location(f"earlier_{path.stem.replace('-', '_')}", path)
+    if spec is None or spec.loader is None:
+        raise FileNotFoundError(path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    text = getattr(module, name)
+    if not isinstance(text, str):
+        raise TypeError(f"{filename}: {name} is not a string")
+    return text
 
 
 def alembic_config(url: str | None = None) -> Config:

@@ -32,9 +32,9 @@ log = get_logger(__name__)
 MAX_BATCH = 256  # transfers per call of the function
 # Two calls at a time per process: while one is in the database, the next batch gathers and
 # goes, so the worker's Python and PostgreSQL overlap. Calls on one hot wallet still serialise on
-# its row lock (the second waits for the first's commit). Measured (``make bench``, 1,000 wallets,
-# same machine): one in flight 0.38x-0.40x the trivial route, two 0.43x; the hot wallet 0.93x-0.99x
-# and 1.13x the raw UPDATE.
+# its row lock (the second waits for the first's commit). ``make bench`` on one machine: the hot
+# wallet 0.93x-0.99x the raw UPDATE with one in flight, 1.04x-1.17x with two; over 1,000 wallets
+# 0.38x-0.40x with one, 0.37x-0.43x with two (all runs: docs/credits.md, Figures).
 MAX_IN_FLIGHT = 2
 # Before a call, wait at most this long for as many transfers as the last call carried: when a
 # call's callers are answered, they come back together, and the first one alone must not start
