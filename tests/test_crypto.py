@@ -163,6 +163,31 @@ def test_uuid7_is_monotonic_and_well_formed() -> None:
     assert all(i.version == 7 and i.variant == "specified in RFC 4122" for i in ids[:10])
 
 
+def test_pooled_random_bytes_are_never_shared_with_a_forked_child() -> None:
+    """The ids' random bits come from a pool of os.urandom bytes: a child forked with part of
+    the pool unread must not hand out the parent's next bytes (its ids would repeat them)."""
+    from sellerhub.core.ids import random_bytes, request_id
+
+    random_bytes(100)  # the pool is filled, most of it unread
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its next bytes, to the parent
+        os.close(read)
+        os.write(write, random_bytes(64))
+        os._exit(0)
+    os.close(write)
+    child = b""
+    while chunk := os.read(read, 64):
+        child += chunk
+    os.close(read)
+    os.waitpid(pid, 0)
+    parent = random_bytes(64)
+    assert len(child) == 64 and child != parent
+    ids = {request_id() for _ in range(2000)}
+    assert len(ids) == 2000 and all(len(i) == 32 and int(i, 16) >= 0 for i in ids)
+    assert len({random_bytes(5000) for _ in range(3)}) == 3  # more than a pool at once
+
+
 # --- a key ring read from a file: reloaded in place, bounded, shared by every holder ------------
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import re
 import time
-import uuid
 from typing import Any
 
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sellerhub.core import problems
+from sellerhub.core.ids import request_id as new_request_id
 from sellerhub.core.logging import bind_context, clear_context, get_logger
 from sellerhub.core.metrics import HTTP_LATENCY, HTTP_REQUESTS
 
@@ -67,7 +67,7 @@ class RequestContextMiddleware:
         incoming = next((v for k, v in scope["headers"] if k == b"x-request-id"), b"").decode(
             "latin-1"
         )
-        request_id = incoming if _REQUEST_ID_RE.match(incoming) else uuid.uuid4().hex
+        request_id = incoming if _REQUEST_ID_RE.match(incoming) else new_request_id()
         root_path = str(scope.get("root_path", ""))  # a mount below us extends it
         clear_context()
         bind_context(request_id=request_id)
