@@ -67,6 +67,10 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         description="Identity, provider connections, webhooks, commerce data and billing "
         "for e-commerce seller tools.",
         lifespan=lifespan,
+        # sellerhub's own metrics (/metrics) and logs are its telemetry; FastAPI's native
+        # OpenTelemetry is off, so no request asks for the global providers (three lookups and
+        # environment reads per request, whether or not one is configured).
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
     problems.install(app)
