@@ -322,3 +322,49 @@ def test_slow_headers_and_bodies_are_cut_off(live_server: str) -> None:
     answer, elapsed = _slow_client(live_server, [head, *([b" "] * 40)], 0.25)
     assert answer.startswith(b"HTTP/1.1 408"), answer[:80]
     assert b"request-timeout" in answer and elapsed < 10
+
+
+# --- the body the policy read, handed to the route ----------------------------------------
+
+
+async def test_a_route_reads_the_body_the_policy_already_read_and_checked() -> None:
+    """``request_body`` answers the bytes the policy buffered (the receive channel is not read
+    twice), and reads the channel itself where the policy did not buffer (a streamed path)."""
+    from starlette.requests import Request
+
+    from sellerhub.core.inputs import BODY_SCOPE_KEY, request_body
+
+    seen: list[tuple[bytes, object]] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        seen.append((await request_body(request), scope.get(BODY_SCOPE_KEY)))
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    policy = InputPolicy(
+        app, max_body_bytes=1_000, body_timeout_seconds=5, streamed_paths=frozenset({"/bulk"})
+    )
+
+    def receiver() -> Receive:
+        parts = [b'{"a": ', b"1}"]
+
+        async def receive() -> Message:
+            body = parts.pop(0)
+            return {"type": "http.request", "body": body, "more_body": bool(parts)}
+
+        return receive
+
+    async def send(message: Message) -> None:
+        pass
+
+    for path in ("/json", "/bulk"):
+        scope: Scope = {
+            "type": "http",
+            "method": "POST",
+            "path": path,
+            "query_string": b"",
+            "headers": [(b"content-type", b"application/json"), (b"content-length", b"8")],
+        }
+        await policy(scope, receiver(), send)
+    assert seen == [(b'{"a": 1}', b'{"a": 1}'), (b'{"a": 1}', None)]

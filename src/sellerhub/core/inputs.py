@@ -26,6 +26,7 @@ import re
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sellerhub.core.errors import PROBLEM_CONTENT_TYPE, DomainError, PayloadTooLarge
@@ -122,6 +123,20 @@ class RequestTimeout(DomainError):
     title = "The request body arrived too slowly"
 
 
+# Where the policy leaves the body it read and checked, for ``request_body``.
+BODY_SCOPE_KEY = "sellerhub.body"
+
+
+async def request_body(request: Request) -> bytes:
+    """The request's body: the one the policy already read and checked (no second pass through
+    the ASGI receive channel and Starlette's stream), or read now where the policy did not
+    buffer it."""
+    body = request.scope.get(BODY_SCOPE_KEY)
+    if isinstance(body, bytes):
+        return body
+    return await request.body()
+
+
 # The refusals of this module, answered here (before the app's exception handlers run).
 REFUSALS = (InvalidInput, PayloadTooLarge, RequestTimeout)
 
@@ -185,6 +200,7 @@ class InputPolicy:
         except REFUSALS as refused:
             await _refuse(refused, scope, receive, send)
             return
+        scope[BODY_SCOPE_KEY] = body
         await self.app(scope, _replay(body, receive), send)
 
     async def _read_body(self, scope: Scope, receive: Receive) -> bytes:

@@ -5,6 +5,7 @@ the dashboard API under ``/api/v1/credits`` (wallet, history, holds, packages, g
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import uuid
 from collections.abc import Callable, Coroutine
@@ -47,6 +48,7 @@ from sellerhub.billing.credits.schemas import (
 from sellerhub.billing.flows import organization_contact
 from sellerhub.billing.stripe.client import client_of
 from sellerhub.core.errors import Forbidden, NotFound, ValidationFailed
+from sellerhub.core.inputs import request_body
 from sellerhub.core.logging import bind_context
 from sellerhub.core.openapi import inline_schema
 from sellerhub.db.tenancy import set_tenant
@@ -102,6 +104,11 @@ class CreditCaller:
     via: str
 
 
+# The organization and user ids of app tokens, parsed once: an app sends the same token on
+# each request (bounded; a UUID is immutable, so sharing one is safe).
+_uuid = functools.lru_cache(maxsize=8192)(uuid.UUID)
+
+
 def _is_app_token(token: str) -> bool:
     if token.count(".") != 2:
         return False
@@ -130,10 +137,10 @@ async def credit_caller(request: Request, permission: Permission) -> CreditCalle
         tokens.require_permission(claims, permission)
         if permission.value not in app.permissions:
             raise AppPermissionMissing(f"the app {app.app_id} lacks {permission.value}")
-        organization_id = uuid.UUID(str(claims["org"]))
+        organization_id = _uuid(str(claims["org"]))
         _same_organization(request, organization_id)
         bind_context(organization_id=str(organization_id), app_id=app.app_id)
-        return CreditCaller(organization_id, app.app_id, uuid.UUID(str(claims["sub"])), "app")
+        return CreditCaller(organization_id, app.app_id, _uuid(str(claims["sub"])), "app")
     principal = await authenticate(request, permission.value)
     if isinstance(principal, ServicePrincipal):
         return CreditCaller(
@@ -275,7 +282,7 @@ async def consume(request: Request) -> Response:
     another request. Recorded per app and service."""
     caller = await credit_caller(request, Permission.CREDITS_CONSUME)
     try:
-        body = ConsumeIn.model_validate_json(await request.body())
+        body = ConsumeIn.model_validate_json(await request_body(request))
     except ValidationError as exc:
         raise RequestValidationError(exc.errors(include_url=False)) from None
     row, created = await service.consume(

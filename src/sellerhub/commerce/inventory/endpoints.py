@@ -19,6 +19,7 @@ from sellerhub.commerce.inventory.schemas import (
     ReservationIn,
     ReservationOut,
 )
+from sellerhub.core.inputs import request_body
 from sellerhub.core.openapi import inline_schema
 from sellerhub.deps import (
     AdminPrincipal,
@@ -225,7 +226,7 @@ async def serve_reservation(request: Request) -> Response:
     the app's handlers)."""
     principal = await current_principal(request)
     try:
-        body = ReservationIn.model_validate_json(await request.body())
+        body = ReservationIn.model_validate_json(await request_body(request))
     except ValidationError as exc:
         raise RequestValidationError(exc.errors(include_url=False)) from None
     reservation, created = await service.reserve_now(
