@@ -177,7 +177,9 @@ Consumer = Annotated[CreditCaller, Depends(caller_with(Permission.CREDITS_CONSUM
 
 
 def _transfer(row: TransferRow, key: str, balance_after: int | None) -> TransferOut:
-    return TransferOut(
+    # Built without validation: every value is the ledger function's, already of the field's
+    # type (uuid.UUID, int, str, datetime, as psycopg loads them; the amounts through int()).
+    return TransferOut.model_construct(
         id=row.id,
         idempotency_key=key,
         code=row.code,
