@@ -12,6 +12,10 @@
   against the trivial route (``GET /healthz``), the two in interleaved rounds
   (``harness.interleaved``; per route the round with the median throughput). Target ≥ 0.4.
 * ``.p50`` / ``.p99`` of both, against the trivial route's.
+* ``credits.batch_params.per_s`` — batches of ``ENCODED_BATCH`` consumes turned into the
+  ledger call's parameters per second, in the worker's Python: the JSON document the writer
+  sends (``repository._params``, then psycopg's dump of it) against the fourteen array
+  parameters it sent before, dumped element by element by psycopg (the baseline).
 
 After the run, no double spend: the ledger reconciles (every account's totals equal the sums of
 its transfers, all balances sum to zero), each wallet's balance equals its grant minus its
@@ -44,6 +48,8 @@ from bench.harness import (
 )
 
 WALLETS = 1000
+ENCODED_BATCH = 8
+ENCODED_ROUNDS = 2000
 FUNDS = 10**12  # per wallet: never short during a run (wrk refuses any non-2xx)
 HOT_TARGET = 0.8
 SPREAD_TARGET = 0.4
@@ -184,6 +190,52 @@ def _app_tokens(base_url: str, api_keys: list[str]) -> list[str]:
     return tokens
 
 
+async def _batch_params_rates(url: str, organizations: list[uuid.UUID]) -> tuple[float, float]:
+    """Batches per second: (the JSON document, the fourteen arrays), each dumped by psycopg as
+    the call's parameters on a real connection; the same consumes, account ids from the cache."""
+    import time
+
+    from psycopg.adapt import PyFormat, Transformer
+
+    from sellerhub.billing.credits import repository as repo
+    from sellerhub.billing.credits import service
+
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        requests = [
+            service.consume_request(org, amount=1, service="bench", key=f"enc-{n}", app_id=APP)
+            for n, org in enumerate(organizations[:ENCODED_BATCH])
+        ]
+        keys = [k for r in requests if r.debit and r.credit for k in (r.debit, r.credit)]
+        ids = await repo.accounts.ensure(conn, keys)  # cached from here on
+        transformer = Transformer.from_context(conn)
+
+        arrays: list[Any] = [
+            [r.id for r in requests],
+            [r.organization_id for r in requests],
+            [r.key_scope for r in requests],
+            [r.key for r in requests],
+            ids[0::2],
+            ids[1::2],
+            [r.amount for r in requests],
+            [r.code for r in requests],
+            [r.phase.value for r in requests],
+            [r.pending_id for r in requests],
+            [r.timeout_at for r in requests],
+            [r.app_id for r in requests],
+            [r.service for r in requests],
+            [json.dumps(r.metadata) if r.metadata else None for r in requests],
+        ]
+        started = time.perf_counter()
+        for _ in range(ENCODED_ROUNDS):
+            transformer.dump_sequence(arrays, [PyFormat.AUTO] * len(arrays))
+        baseline = ENCODED_ROUNDS / (time.perf_counter() - started)
+        started = time.perf_counter()
+        for _ in range(ENCODED_ROUNDS):
+            transformer.dump_sequence(await repo._params(conn, requests), [PyFormat.AUTO])
+        ours = ENCODED_ROUNDS / (time.perf_counter() - started)
+    return ours, baseline
+
+
 def run(*, database_url: str, work_dir: Path, spec: LoadSpec) -> None:
     log(f"credits: seeding {WALLETS + 1} organizations with funded wallets")
     organizations, keys = asyncio.run(_seed(database_url))
@@ -223,6 +275,7 @@ def run(*, database_url: str, work_dir: Path, spec: LoadSpec) -> None:
     log(f"raw conditional UPDATE on one row: {raw:.0f}/s")
     consumed = asyncio.run(_check_no_double_spend(database_url, organizations))
     log(f"no double spend: {consumed} consumes, every wallet and the ledger agree")
+    encoded, arrays_rate = asyncio.run(_batch_params_rates(database_url, organizations))
     figures = [
         Figure("credits.consume.hot_wallet.rps", hot_result.rps, "req/s", raw),
         Figure("credits.consume.hot_wallet.p50", hot_result.p50_ms, "ms", trivial.p50_ms),
@@ -232,6 +285,7 @@ def run(*, database_url: str, work_dir: Path, spec: LoadSpec) -> None:
         Figure("credits.consume.spread.p99", spread_result.p99_ms, "ms", trivial.p99_ms),
         Figure("credits.raw_update.one_row.per_s", raw, "updates/s"),
         Figure("credits.trivial.rps", trivial.rps, "req/s"),
+        Figure("credits.batch_params.per_s", encoded, "batches/s", arrays_rate),
     ]
     for figure in figures:
         emit(figure)

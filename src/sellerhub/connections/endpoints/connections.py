@@ -11,6 +11,7 @@ from sellerhub.connections.endpoints.context import refresh_context
 from sellerhub.connections.flows import check
 from sellerhub.connections.schemas import CarrierCredentials, ConnectionOut, ConnectionTest
 from sellerhub.core.errors import PayloadTooLarge
+from sellerhub.core.inputs import request_body
 from sellerhub.deps import AdminPrincipal, CurrentPrincipal, TenantSessionDep
 
 router = APIRouter(prefix="/api/v1", tags=["connections"])
@@ -119,7 +120,7 @@ async def proxy(
     length = request.headers.get("content-length")
     if length is not None and length.isdigit() and int(length) > MAX_PROXY_BODY:
         raise PayloadTooLarge(f"proxied bodies are limited to {MAX_PROXY_BODY} bytes")
-    body = await request.body()
+    body = await request_body(request)
     if len(body) > MAX_PROXY_BODY:
         raise PayloadTooLarge(f"proxied bodies are limited to {MAX_PROXY_BODY} bytes")
     outgoing = client.ProviderCall(

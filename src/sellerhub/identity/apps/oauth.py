@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from sellerhub.core.clock import utcnow
+from sellerhub.core.inputs import request_body
 from sellerhub.db.session import unit_of_work
 from sellerhub.deps import runtime_of
 from sellerhub.identity.apps import service, tokens
@@ -127,7 +128,7 @@ async def token(request: Request) -> JSONResponse:
     try:
         if media_type(request) != FORM:
             raise OAuthError("invalid_request", f"send the parameters as {FORM}")
-        body = await request.body()
+        body = await request_body(request)
         if len(body) > MAX_FORM_BYTES:
             raise OAuthError("invalid_request", "the request body is too large")
         try:

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 
 from sellerhub.config import Settings
 from sellerhub.core.clock import utcnow
+from sellerhub.core.inputs import request_body
 from sellerhub.identity.apps import service, tokens
 from sellerhub.identity.apps.errors import (
     AmbiguousClientAuthentication,
@@ -66,7 +67,7 @@ def form_fields(body: bytes) -> dict[str, str]:
 async def body_fields(request: Request) -> dict[str, str]:
     """A flat body of strings, JSON (default) or form-encoded, read without a model: the
     introspection endpoint is hot."""
-    body = await request.body()
+    body = await request_body(request)
     if len(body) > MAX_FORM_BYTES:
         raise MalformedRequest("the body is too large")
     if media_type(request) == FORM:
